@@ -1,0 +1,156 @@
+// Internals of the loader, shared by its steps:
+//   sources.cpp   files and [include]s → RawSections (syntax, section names)
+//   sections.cpp  [vigil], [group:*], [upstream:*], [proxy:*] → typed values
+//   program.cpp   [program:*] → one Program per process
+//   link.cpp      names that refer to other sections, cycles, start order
+// Every step reports into one Errors and keeps going, so a single run shows
+// every problem in the files.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "config/expand.hpp"
+#include "config/ini_reader.hpp"
+#include "config/loader.hpp"
+#include "config/model.hpp"
+
+namespace vigil::config::detail {
+
+struct RawSection {
+    std::string type;  // vigil, include, program, group, upstream, proxy
+    std::string name;  // after the ':'; empty for [vigil]
+    SourceLoc loc;     // the header line
+    std::string here;  // directory of its file, for %(here)s
+    std::vector<ini::Entry> entries;
+    bool damaged = false;  // some of its lines were refused
+};
+
+class Errors {
+public:
+    void add(SourceLoc loc, std::string message);
+    std::size_t size() const { return list_.size(); }
+    // In report order, without repeats (a numprocs program would otherwise
+    // report a bad value once per process).
+    std::vector<Error> take();
+
+private:
+    std::vector<Error> list_;
+};
+
+// A section's keys after unknown and duplicate keys have been reported.
+class Keys {
+public:
+    Keys(const RawSection& section, std::span<const std::string_view> known,
+         std::span<const std::string_view> repeatable, Errors& errors);
+    const ini::Entry* find(std::string_view key) const;
+    std::vector<const ini::Entry*> all(std::string_view key) const;
+
+private:
+    std::vector<const ini::Entry*> accepted_;
+};
+
+// Expanded, typed values of one section. A getter leaves `out` untouched
+// when the key is absent, and also when the value is bad, after reporting
+// "key: why" at the key's line.
+class Values {
+public:
+    Values(const RawSection& section, const Keys& keys, const ExpandVars& vars, Errors& errors)
+        : section_(section), keys_(keys), vars_(vars), errors_(errors) {}
+
+    bool has(std::string_view key) const { return keys_.find(key) != nullptr; }
+    const ini::Entry* entry(std::string_view key) const { return keys_.find(key); }
+    SourceLoc loc(const ini::Entry& e) const { return SourceLoc{section_.loc.file, e.line}; }
+    SourceLoc loc() const { return section_.loc; }
+    const ExpandVars& vars() const { return vars_; }
+
+    void error(const ini::Entry& e, const std::string& message);
+    void section_error(std::string message) { errors_.add(section_.loc, std::move(message)); }
+    // A required key is absent. Not reported when a refused line of the
+    // section may have held it: that line's error says enough.
+    void missing(std::string message) {
+        if (!section_.damaged) section_error(std::move(message));
+    }
+
+    // Continuation lines joined with `separator`, then expanded.
+    std::optional<std::string> text(const ini::Entry& e, std::string_view separator = " ");
+    std::optional<std::string> text(std::string_view key);
+    std::optional<std::string> expand_text(const ini::Entry& e, std::string_view raw);
+
+    void string(std::string_view key, std::string& out);
+    void boolean(std::string_view key, bool& out);
+    void integer(std::string_view key, int& out, long long min, long long max);
+    void duration(std::string_view key, Duration& out, Duration min);
+    void size(std::string_view key, std::uint64_t& out, std::uint64_t min);
+
+    // `parse(text, error)` returns optional<T>.
+    template <class T, class Parse>
+    bool parsed(std::string_view key, T& out, Parse parse) {
+        const ini::Entry* e = entry(key);
+        if (!e) return false;
+        auto t = text(*e);
+        if (!t) return false;
+        std::string why;
+        auto v = parse(*t, why);
+        if (!v) {
+            error(*e, why);
+            return false;
+        }
+        out = std::move(*v);
+        return true;
+    }
+
+private:
+    const RawSection& section_;
+    const Keys& keys_;
+    const ExpandVars& vars_;
+    Errors& errors_;
+};
+
+// Lines of values that link() resolves but the model keeps no line for.
+struct Where {
+    std::map<std::string, SourceLoc> group_programs;             // by group name
+    std::map<std::string, SourceLoc> upstream_servers;           // by upstream name
+    std::map<std::string, std::vector<SourceLoc>> proxy_routes;  // by proxy, parallel to Proxy::routes
+};
+
+// %(here)s, %(host_node_name)s and %(ENV_X)s: what every section may use.
+ExpandVars base_vars(const RawSection& section, const LoadOptions& options);
+
+struct Sources {
+    std::string main_file;  // absolute
+    std::vector<RawSection> sections;  // in reading order, [include] already followed
+};
+
+// A whole config file; refuses directories, devices and huge files.
+std::optional<std::string> read_config_file(const std::filesystem::path& path, std::string& error);
+
+// `display` names the main file in errors; `absolute` is its location (the
+// base of relative includes and of %(here)s).
+Sources read_sources(std::string_view text, const std::string& display, const std::string& absolute,
+                     const LoadOptions& options, Errors& errors);
+
+Daemon build_daemon(const std::vector<RawSection>& sections, const LoadOptions& options, Errors& errors);
+std::vector<Group> build_groups(const std::vector<RawSection>& sections, const LoadOptions& options,
+                                Errors& errors, Where& where);
+std::vector<Upstream> build_upstreams(const std::vector<RawSection>& sections, const LoadOptions& options,
+                                      Errors& errors, Where& where);
+std::vector<Proxy> build_proxies(const std::vector<RawSection>& sections, const LoadOptions& options,
+                                 Errors& errors, Where& where);
+// Program::depends_on and Upstream::servers still hold the names as written
+// until link() resolves them. Also refuses duplicate process names and
+// addresses, which need the lines only this step knows.
+std::vector<Program> build_programs(const std::vector<RawSection>& sections, const Daemon& daemon,
+                                    const std::vector<Group>& groups, const Where& where,
+                                    const LoadOptions& options, Errors& errors);
+
+// Cross-section checks, name resolution, and the start order of programs.
+void link(Config& config, const Where& where, Errors& errors);
+
+}  // namespace vigil::config::detail

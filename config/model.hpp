@@ -1,0 +1,195 @@
+// The typed, validated configuration vigild runs from. Everything here is
+// plain data: the loader (loader.hpp) fills it from INI files, the supervisor
+// reads it. Values are already expanded (%(program_name)s …) and checked, so
+// consumers never re-validate.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace vigil::config {
+
+using Duration = std::chrono::milliseconds;
+
+// Where a value came from, so later errors (cycles, unknown names) can still
+// point at `file:line`.
+struct SourceLoc {
+    std::string file;
+    int line = 0;
+    bool operator==(const SourceLoc&) const = default;
+};
+
+struct Backoff {
+    Duration first{1000};
+    double factor = 2.0;
+    Duration cap{60000};
+    bool operator==(const Backoff&) const = default;
+};
+
+enum class AutoRestart { never, always, unexpected };
+
+enum class DependencyCondition { started, healthy };
+
+struct Dependency {
+    std::string name;  // a program (section) name or an expanded process name
+    DependencyCondition condition = DependencyCondition::started;
+    SourceLoc loc;
+    bool operator==(const Dependency&) const = default;
+};
+
+// stdout/stderr capture. An empty path means "discard" (supervisord's NONE).
+struct LogTarget {
+    std::string path;
+    std::uint64_t max_bytes = 50ull * 1024 * 1024;  // 0 = never rotate
+    int backups = 10;
+    bool operator==(const LogTarget&) const = default;
+};
+
+enum class HealthKind { none, http, https, tcp, postgres, redis, exec };
+
+struct HealthCheck {
+    HealthKind kind = HealthKind::none;
+    std::string target;  // the URL or command as written (minus "exec:")
+    std::string host;    // parsed for http/https/tcp/postgres/redis
+    std::uint16_t port = 0;
+    std::string path = "/";      // http(s)
+    std::string user, database;  // postgres
+    Duration interval{30000};
+    Duration timeout{10000};
+    int retries = 3;
+    int rise = 1;
+    Duration start_period{0};
+    // Added with the health engine (supervisor/health, docs/health.md); the
+    // loader keys are health_start_interval, health_expect_status,
+    // health_expect_body and startup_check.
+    Duration start_interval{1000};  // check cadence inside the start period (Docker's)
+    int expect_status = 0;          // http(s): 0 = any status < 400, like curl -f
+    std::string expect_body;        // http(s): the body must contain this, when set
+    // A probe written like `healthcheck` that holds the checks above off
+    // until it first passes (Kubernetes' startup probe). Zero or one element,
+    // a vector only because a struct cannot hold itself; of the element only
+    // the probe fields (kind … database) are used.
+    std::vector<HealthCheck> startup;
+    bool operator==(const HealthCheck&) const = default;
+};
+
+enum class OnUnhealthy { isolate, restart };
+
+struct Limits {
+    std::optional<std::uint64_t> memory_bytes;
+    std::optional<double> cpu_cores;
+    std::optional<std::uint32_t> pids;
+    bool operator==(const Limits&) const = default;
+};
+
+// One supervised process. A [program:x] with numprocs = N yields N of these,
+// each with its own expanded `name` (process_name) and process_num.
+struct Program {
+    std::string name;     // the process name, unique across the config
+    std::string program;  // the [program:NAME] section it came from
+    std::string group;    // [group:G] that lists it, else == program
+    int process_num = 0;
+    int numprocs = 1;
+    SourceLoc loc;  // the section header
+
+    std::string kind = "process";  // process | postgres | redis | proxy
+    std::string command;           // a command line, split by the spawner (shell-like quoting)
+    std::string directory;         // empty: vigild's cwd
+    std::string user;              // empty: vigild's user
+    std::optional<unsigned> umask;
+    std::vector<std::pair<std::string, std::string>> environment;
+
+    bool autostart = true;
+    AutoRestart autorestart = AutoRestart::always;
+    std::vector<int> exitcodes{0};
+    Duration startsecs{1000};
+    std::optional<int> startretries;  // nullopt = unlimited
+    Backoff backoff;
+    Duration backoff_reset{60000};
+
+    int stopsignal = 15;  // SIGTERM
+    Duration stopwaitsecs{10000};
+    bool stopasgroup = true;
+    bool killasgroup = true;
+    int priority = 999;
+
+    LogTarget stdout_log;
+    LogTarget stderr_log;
+    bool redirect_stderr = false;
+
+    std::vector<Dependency> depends_on;
+
+    HealthCheck health;
+    OnUnhealthy on_unhealthy = OnUnhealthy::isolate;
+    Limits limits;
+    std::string address;  // host:port this instance serves, for upstream pools
+
+    bool operator==(const Program&) const = default;
+};
+
+struct Group {
+    std::string name;
+    std::vector<std::string> programs;  // [program:*] section names
+    int priority = 999;
+    SourceLoc loc;
+    bool operator==(const Group&) const = default;
+};
+
+enum class Balance { least_conn, round_robin };
+
+struct Upstream {
+    std::string name;
+    Balance balance = Balance::least_conn;
+    std::vector<std::string> servers;  // process names or host:port
+    int max_fails = 3;
+    Duration fail_timeout{30000};
+    SourceLoc loc;
+    bool operator==(const Upstream&) const = default;
+};
+
+struct Route {
+    std::string prefix;
+    std::string upstream;
+    bool operator==(const Route&) const = default;
+};
+
+struct Proxy {
+    std::string name;
+    std::string listen;  // host:port
+    std::string tls_cert, tls_key;
+    std::vector<Route> routes;
+    std::optional<int> rate_limit_per_min;
+    SourceLoc loc;
+    bool operator==(const Proxy&) const = default;
+};
+
+struct Daemon {
+    std::string control_socket = "/run/vigil/vigil.sock";
+    std::string socket_group;  // empty: socket mode 0600
+    std::string state_dir = "/var/lib/vigil";
+    std::string log_dir = "/var/log/vigil";
+    std::string log_level = "info";
+    bool operator==(const Daemon&) const = default;
+};
+
+struct Config {
+    std::string file;  // the main file, absolute
+    Daemon daemon;
+    std::vector<Program> programs;  // in start order: dependencies first, then priority, then name
+    std::vector<Group> groups;
+    std::vector<Upstream> upstreams;
+    std::vector<Proxy> proxies;
+
+    const Program* find(const std::string& process_name) const {
+        for (const auto& p : programs)
+            if (p.name == process_name) return &p;
+        return nullptr;
+    }
+};
+
+}  // namespace vigil::config

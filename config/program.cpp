@@ -1,0 +1,393 @@
+// [program:NAME] → one Program per process (numprocs), every value expanded
+// with that process's %(process_num)d and checked.
+#include <algorithm>
+#include <map>
+
+#include "config/build.hpp"
+#include "config/command_line.hpp"
+#include "config/units.hpp"
+#include "config/values.hpp"
+
+namespace vigil::config::detail {
+namespace {
+
+// Far more than one machine runs, and small enough that a crafted config
+// (or fuzzer input) cannot make the loader build millions of programs.
+constexpr int kMaxNumprocs = 1000;
+constexpr std::size_t kMaxProcesses = 10000;
+
+constexpr std::string_view kProgramKeys[] = {
+    "command", "directory", "user", "environment", "umask", "autostart", "autorestart", "startsecs",
+    "startretries", "exitcodes", "stopsignal", "stopwaitsecs", "stopasgroup", "killasgroup", "numprocs",
+    "numprocs_start", "process_name", "priority", "stdout_logfile", "stderr_logfile",
+    "stdout_logfile_maxbytes", "stdout_logfile_backups", "stderr_logfile_maxbytes", "stderr_logfile_backups",
+    "redirect_stderr", "kind", "backoff", "backoff_reset", "healthcheck", "health_interval", "health_timeout",
+    "health_retries", "health_start_period", "health_rise", "health_start_interval", "health_expect_status",
+    "health_expect_body", "startup_check", "on_unhealthy", "depends_on", "memory_limit", "cpu_limit",
+    "pids_limit", "address",
+};
+
+constexpr std::string_view kHealthKeys[] = {
+    "health_interval",       "health_timeout",       "health_retries",     "health_start_period", "health_rise",
+    "health_start_interval", "health_expect_status", "health_expect_body", "startup_check",       "on_unhealthy"};
+
+bool iequals(std::string_view a, std::string_view b) {
+    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+               return std::toupper(static_cast<unsigned char>(x)) == std::toupper(static_cast<unsigned char>(y));
+           });
+}
+
+// Continuation lines of `environment` are separate assignments, so they
+// join with a comma (a trailing comma on the previous line is fine too),
+// except inside a quoted value that goes on to the next line.
+std::string join_environment(const ini::Entry& e) {
+    std::string out;
+    char quote = 0;
+    for (const auto& part : e.parts) {
+        std::string_view p = trim(part);
+        if (!out.empty()) {
+            if (quote) out += ' ';
+            else if (out.back() != ',' && !p.empty() && p.front() != ',') out += ',';
+        }
+        char prev = 0;  // a quote opens a value only right after '=', as parse_environment reads it
+        for (char c : p) {
+            if (!quote && (c == '"' || c == '\'') && prev == '=') quote = c;
+            else if (quote && c == quote) quote = 0;
+            if (c != ' ' && c != '\t') prev = c;
+        }
+        out += p;
+    }
+    return out;
+}
+
+class ProgramBuilder {
+public:
+    ProgramBuilder(const RawSection& s, const Keys& keys, ExpandVars& vars, const Daemon& daemon, Errors& errors)
+        : s_(s), v_(s, keys, vars, errors), daemon_(daemon) {}
+
+    Values& values() { return v_; }
+
+    Program build(const std::string& group, int process_num, int numprocs, const std::string& process_name_raw) {
+        Program p;
+        p.program = s_.name;
+        p.group = group;
+        p.process_num = process_num;
+        p.numprocs = numprocs;
+        p.loc = s_.loc;
+
+        const ini::Entry* pn = v_.entry("process_name");
+        auto name = pn ? v_.expand_text(*pn, process_name_raw) : expand(process_name_raw, v_.vars(), ignored_);
+        if (name && !valid_name(*name)) {
+            if (pn) v_.error(*pn, "'" + *name + "' is not a valid process name (" + std::string(kValidNameHint) + ")");
+            name.reset();
+        }
+        // A stand-in no real name can collide with (':' is not allowed), so a
+        // bad process_name does not also cause "duplicate process name" errors;
+        // the config is refused anyway.
+        p.name = name ? *name : s_.name + ":" + std::to_string(process_num);
+
+        kind(p);
+        command(p);
+        v_.string("directory", p.directory);
+        v_.string("user", p.user);
+        v_.parsed("umask", p.umask, [](const std::string& t, std::string& why) { return parse_umask(t, why); });
+        environment(p);
+        v_.boolean("autostart", p.autostart);
+        v_.parsed("autorestart", p.autorestart, parse_autorestart);
+        v_.parsed("exitcodes", p.exitcodes, parse_exitcodes);
+        v_.duration("startsecs", p.startsecs, Duration{0});
+        startretries(p);
+        v_.parsed("backoff", p.backoff, [](const std::string& t, std::string& why) { return parse_backoff(t, why); });
+        v_.duration("backoff_reset", p.backoff_reset, Duration{0});
+        v_.parsed("stopsignal", p.stopsignal, [](const std::string& t, std::string& why) {
+            auto sig = parse_signal(t);
+            if (!sig) why = "expected a signal such as TERM, SIGINT, QUIT, KILL, HUP, USR1 or a number, got '" + t + "'";
+            return sig;
+        });
+        v_.duration("stopwaitsecs", p.stopwaitsecs, Duration{0});
+        v_.boolean("stopasgroup", p.stopasgroup);
+        p.killasgroup = p.stopasgroup;  // supervisord: killasgroup defaults to stopasgroup
+        v_.boolean("killasgroup", p.killasgroup);
+        v_.integer("priority", p.priority, -999999, 999999);
+        logs(p);
+        health(p);
+        depends_on(p);
+        v_.parsed("memory_limit", p.limits.memory_bytes, [](const std::string& t, std::string& why) {
+            auto n = parse_size(t);
+            if (!n || *n < (1u << 20))
+                why = "expected a size of at least 1M such as 512M or 2G (a bare number is bytes), got '" + t + "'";
+            return n && *n >= (1u << 20) ? n : std::nullopt;
+        });
+        v_.parsed("cpu_limit", p.limits.cpu_cores,
+                  [](const std::string& t, std::string& why) { return parse_positive_double(t, why); });
+        v_.parsed("pids_limit", p.limits.pids, [](const std::string& t, std::string& why) -> std::optional<std::uint32_t> {
+            auto n = parse_int(t, 1, 4194304, why);
+            if (!n) return std::nullopt;
+            return static_cast<std::uint32_t>(*n);
+        });
+        if (const ini::Entry* e = v_.entry("address")) {
+            if (auto t = v_.text(*e)) {
+                std::string why;
+                if (parse_host_port(*t, why)) p.address = std::string(trim(*t));
+                else v_.error(*e, why);
+            }
+        }
+        return p;
+    }
+
+private:
+    void kind(Program& p) {
+        const ini::Entry* e = v_.entry("kind");
+        if (!e) return;
+        auto t = v_.text(*e);
+        if (!t) return;
+        std::string k(trim(*t));
+        if (k == "process" || k == "postgres" || k == "redis" || k == "proxy") p.kind = k;
+        else v_.error(*e, "expected process, postgres, redis or proxy, got '" + *t + "'");
+    }
+
+    void command(Program& p) {
+        const ini::Entry* e = v_.entry("command");
+        // vigild knows how to run vigil-proxy; every other kind needs a command.
+        if (!e) {
+            if (p.kind != "proxy") v_.missing("[program:" + s_.name + "] needs command = ...");
+            return;
+        }
+        auto t = v_.text(*e);
+        if (!t) return;
+        p.command = std::string(trim(*t));
+        if (p.command.empty()) {
+            if (p.kind != "proxy") v_.error(*e, "must not be empty");
+            return;
+        }
+        // Split here only to refuse what the spawner could not split later.
+        if (auto split = split_command(p.command); !split.error.empty()) v_.error(*e, split.error);
+    }
+
+    void environment(Program& p) {
+        const ini::Entry* e = v_.entry("environment");
+        if (!e) return;
+        std::string why;
+        auto pairs = parse_environment(join_environment(*e), why);
+        if (!pairs) {
+            v_.error(*e, why);
+            return;
+        }
+        // Expanded after splitting, so a %(ENV_X)s holding a comma stays one value.
+        for (auto& [key, value] : *pairs) {
+            auto t = v_.expand_text(*e, value);
+            if (!t) return;
+            p.environment.emplace_back(key, std::move(*t));
+        }
+    }
+
+    void logs(Program& p) {
+        log_target(p, "stdout_logfile", ".out.log", p.stdout_log);
+        log_target(p, "stderr_logfile", ".err.log", p.stderr_log);
+        v_.size("stdout_logfile_maxbytes", p.stdout_log.max_bytes, 0);
+        v_.size("stderr_logfile_maxbytes", p.stderr_log.max_bytes, 0);
+        v_.integer("stdout_logfile_backups", p.stdout_log.backups, 0, 1000);
+        v_.integer("stderr_logfile_backups", p.stderr_log.backups, 0, 1000);
+        v_.boolean("redirect_stderr", p.redirect_stderr);
+        if (p.redirect_stderr) {
+            // stderr goes into the stdout log; a separate stderr file would stay empty.
+            if (const ini::Entry* e = v_.entry("stderr_logfile"); e && !p.stderr_log.path.empty())
+                v_.error(*e, "has no effect with redirect_stderr = true (stderr goes to stdout_logfile)");
+            p.stderr_log.path.clear();
+        }
+    }
+
+    void log_target(const Program& p, std::string_view key, std::string_view suffix, LogTarget& out) {
+        std::string value = "AUTO";
+        if (const ini::Entry* e = v_.entry(key)) {
+            auto t = v_.text(*e);
+            if (!t) return;
+            value = std::string(trim(*t));
+            if (value.empty()) {
+                v_.error(*e, "must not be empty (AUTO, NONE or a path)");
+                return;
+            }
+            if (iequals(value, "syslog")) {
+                v_.error(*e, "syslog is not supported by vigil (use AUTO, NONE or a path)");
+                return;
+            }
+        }
+        if (iequals(value, "NONE")) out.path.clear();
+        else if (iequals(value, "AUTO")) out.path = daemon_.log_dir + "/" + p.name + std::string(suffix);
+        else out.path = value;
+    }
+
+    void health(Program& p) {
+        if (!v_.parsed("healthcheck", p.health,
+                       [](const std::string& t, std::string& why) { return parse_healthcheck(t, why); })) {
+            if (v_.has("healthcheck")) return;  // its error is enough
+            for (auto key : kHealthKeys)
+                if (const ini::Entry* e = v_.entry(key)) v_.error(*e, "has no effect without healthcheck");
+            return;
+        }
+        v_.duration("health_interval", p.health.interval, Duration{1});
+        v_.duration("health_timeout", p.health.timeout, Duration{1});
+        v_.integer("health_retries", p.health.retries, 1, 1000);
+        v_.integer("health_rise", p.health.rise, 1, 1000);
+        v_.duration("health_start_period", p.health.start_period, Duration{0});
+        v_.duration("health_start_interval", p.health.start_interval, Duration{1});
+        bool http = p.health.kind == HealthKind::http || p.health.kind == HealthKind::https;
+        for (auto key : {"health_expect_status", "health_expect_body"})
+            if (const ini::Entry* e = v_.entry(key); e && !http)
+                v_.error(*e, "only applies to http:// and https:// health checks");
+        if (http) {
+            v_.integer("health_expect_status", p.health.expect_status, 100, 599);
+            v_.string("health_expect_body", p.health.expect_body);
+        }
+        HealthCheck startup;
+        if (v_.parsed("startup_check", startup,
+                      [](const std::string& t, std::string& why) { return parse_healthcheck(t, why); }))
+            p.health.startup.push_back(std::move(startup));
+        if (const ini::Entry* e = v_.entry("on_unhealthy")) {
+            if (auto t = v_.text(*e)) {
+                std::string_view o = trim(*t);
+                if (o == "restart") p.on_unhealthy = OnUnhealthy::restart;
+                else if (o == "isolate") p.on_unhealthy = OnUnhealthy::isolate;
+                else v_.error(*e, "expected restart or isolate, got '" + *t + "'");
+            }
+        }
+    }
+
+    void depends_on(Program& p) {
+        const ini::Entry* e = v_.entry("depends_on");
+        if (!e) return;
+        auto t = v_.text(*e);
+        if (!t) return;
+        for (const auto& item : split_list(*t)) {
+            Dependency d;
+            d.loc = v_.loc(*e);
+            std::size_t colon = item.find(':');
+            d.name = item.substr(0, colon);
+            if (colon != std::string::npos) {
+                std::string cond = item.substr(colon + 1);
+                if (cond == "healthy") d.condition = DependencyCondition::healthy;
+                else if (cond != "started") {
+                    v_.error(*e, "expected NAME, NAME:started or NAME:healthy, got '" + item + "'");
+                    continue;
+                }
+            }
+            if (!valid_name(d.name)) {
+                v_.error(*e, "'" + d.name + "' is not a valid program or process name");
+                continue;
+            }
+            p.depends_on.push_back(std::move(d));
+        }
+    }
+
+    static std::optional<AutoRestart> parse_autorestart(const std::string& t, std::string& why) {
+        if (trim(t) == "unexpected") return AutoRestart::unexpected;
+        if (auto b = parse_bool(t)) return *b ? AutoRestart::always : AutoRestart::never;
+        why = "expected true, false or unexpected, got '" + t + "'";
+        return std::nullopt;
+    }
+
+    static std::optional<std::vector<int>> parse_exitcodes(const std::string& t, std::string& why) {
+        std::vector<int> codes;
+        for (const auto& item : split_list(t)) {
+            auto n = parse_int(item, 0, 255, why);
+            if (!n) return std::nullopt;
+            if (std::find(codes.begin(), codes.end(), *n) == codes.end()) codes.push_back(static_cast<int>(*n));
+        }
+        if (codes.empty()) {
+            why = "expected a comma separated list of exit codes such as 0,2";
+            return std::nullopt;
+        }
+        return codes;
+    }
+
+    void startretries(Program& p) {
+        const ini::Entry* e = v_.entry("startretries");
+        if (!e) return;
+        auto t = v_.text(*e);
+        if (!t) return;
+        if (trim(*t) == "unlimited") {
+            p.startretries.reset();
+            return;
+        }
+        std::string why;
+        if (auto n = parse_int(*t, 0, 1000000, why)) p.startretries = static_cast<int>(*n);
+        else v_.error(*e, "expected unlimited or a number ≥ 0, got '" + *t + "'");
+    }
+
+    const RawSection& s_;
+    Values v_;
+    const Daemon& daemon_;
+    std::string ignored_;
+};
+
+}  // namespace
+
+std::vector<Program> build_programs(const std::vector<RawSection>& sections, const Daemon& daemon,
+                                    const std::vector<Group>& groups, const Where& where,
+                                    const LoadOptions& options, Errors& errors) {
+    std::map<std::string, std::string> group_of;
+    for (const auto& g : groups) {
+        auto at = where.group_programs.count(g.name) ? where.group_programs.at(g.name) : g.loc;
+        for (const auto& name : g.programs) {
+            auto [it, fresh] = group_of.emplace(name, g.name);
+            if (!fresh) errors.add(at, "programs: '" + name + "' is already in [group:" + it->second + "]");
+        }
+    }
+
+    std::vector<Program> out;
+    std::map<std::string, std::size_t> by_name;  // process name → index in out
+    std::map<std::string, std::string> by_address;
+    std::size_t made = 0;
+    for (const auto& s : sections) {
+        if (s.type != "program") continue;
+        Keys keys(s, kProgramKeys, {}, errors);
+        ExpandVars vars = base_vars(s, options);
+        vars.strings.emplace("program_name", s.name);
+        auto g = group_of.find(s.name);
+        const std::string group = g == group_of.end() ? s.name : g->second;
+        vars.strings.emplace("group_name", group);
+        ProgramBuilder builder(s, keys, vars, daemon, errors);
+        Values& v = builder.values();
+
+        int numprocs = 1, start = 0;
+        v.integer("numprocs", numprocs, 1, kMaxNumprocs);
+        v.integer("numprocs_start", start, 0, 1000000);
+        const ini::Entry* pn = v.entry("process_name");
+        std::string process_name_raw = pn ? pn->joined(" ") : "%(program_name)s";
+        if (numprocs > 1 && process_name_raw.find("%(process_num)") == std::string::npos) {
+            const ini::Entry* np = v.entry("numprocs");
+            SourceLoc at = pn ? v.loc(*pn) : np ? v.loc(*np) : v.loc();
+            errors.add(at, "process_name: must contain %(process_num)d when numprocs > 1 (every process needs its "
+                           "own name), e.g. %(program_name)s_%(process_num)d");
+            numprocs = 1;
+        }
+        vars.numbers["numprocs"] = numprocs;
+        for (int n = start; n < start + numprocs; ++n) {
+            if (++made > kMaxProcesses) {
+                if (made == kMaxProcesses + 1)
+                    errors.add(s.loc, "too many processes (the limit is " + std::to_string(kMaxProcesses) + ")");
+                break;
+            }
+            vars.numbers["process_num"] = n;
+            Program p = builder.build(group, n, numprocs, process_name_raw);
+            SourceLoc at = pn ? v.loc(*pn) : s.loc;
+            auto [it, fresh] = by_name.emplace(p.name, out.size());
+            if (!fresh) {
+                const Program& other = out[it->second];
+                errors.add(at, "duplicate process name '" + p.name + "' (also made by [program:" + other.program +
+                                   "] at " + other.loc.file + ":" + std::to_string(other.loc.line) + ")");
+                continue;
+            }
+            if (!p.address.empty()) {
+                auto [a, afresh] = by_address.emplace(p.address, p.name);
+                if (!afresh)
+                    errors.add(v.loc(*v.entry("address")),
+                               "address: '" + p.address + "' is also the address of " + a->second);
+            }
+            out.push_back(std::move(p));
+        }
+    }
+    return out;
+}
+
+}  // namespace vigil::config::detail

@@ -1,0 +1,447 @@
+#include "supervisor/control_api.hpp"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <nlohmann/json.hpp>
+#include <set>
+
+#include "config/units.hpp"
+#include "supervisor/metrics.hpp"
+
+namespace vigil::supervisor {
+namespace {
+
+using json = nlohmann::json;
+
+std::string uptime_text(std::chrono::seconds s) {
+    const long t = static_cast<long>(s.count());
+    char buf[64];
+    if (t >= 86400) std::snprintf(buf, sizeof buf, "%ld days, %ld:%02ld:%02ld", t / 86400, t % 86400 / 3600, t % 3600 / 60, t % 60);
+    else std::snprintf(buf, sizeof buf, "%ld:%02ld:%02ld", t / 3600, t % 3600 / 60, t % 60);
+    return buf;
+}
+
+std::vector<std::string> split_path(const std::string& path) {
+    std::vector<std::string> parts;
+    std::size_t i = 0;
+    while (i < path.size()) {
+        const std::size_t j = std::min(path.find('/', i), path.size());
+        if (j > i) parts.push_back(path.substr(i, j - i));
+        i = j + 1;
+    }
+    return parts;
+}
+
+std::string query_param(const std::string& query, const std::string& key) {
+    std::size_t i = 0;
+    while (i < query.size()) {
+        const std::size_t amp = std::min(query.find('&', i), query.size());
+        const std::string kv = query.substr(i, amp - i);
+        const std::size_t eq = kv.find('=');
+        if (kv.substr(0, eq) == key) return eq == std::string::npos ? "1" : kv.substr(eq + 1);
+        i = amp + 1;
+    }
+    return {};
+}
+
+// Percent-decoding for names in paths ("G%3A%2A" from careful clients).
+std::string url_decode(const std::string& s) {
+    std::string out;
+    for (std::size_t i = 0; i < s.size(); ++i) {
+        if (s[i] == '%' && i + 2 < s.size() && std::isxdigit(static_cast<unsigned char>(s[i + 1])) &&
+            std::isxdigit(static_cast<unsigned char>(s[i + 2]))) {
+            out += static_cast<char>(std::stoi(s.substr(i + 1, 2), nullptr, 16));
+            i += 2;
+        } else {
+            out += s[i];
+        }
+    }
+    return out;
+}
+
+ApiResponse json_response(int status, const json& j) {
+    ApiResponse r;
+    r.status = status;
+    r.body = j.dump() + "\n";
+    return r;
+}
+
+json process_json(const ProcessRunner& r, const Supervisor& sup) {
+    const auto& m = r.machine();
+    json j;
+    j["name"] = r.name();
+    j["group"] = r.program().group;
+    j["program"] = r.program().program;
+    j["state"] = std::string(core::state_name(r.state()));
+    j["pid"] = r.pid();
+    std::string desc;
+    long uptime = 0;
+    switch (r.state()) {
+        case core::State::running:
+        case core::State::starting:
+        case core::State::stopping:
+            uptime = static_cast<long>(
+                std::chrono::duration_cast<std::chrono::seconds>(core::Clock::now() - m.started_at()).count());
+            desc = "pid " + std::to_string(r.pid()) + ", uptime " + uptime_text(std::chrono::seconds(uptime));
+            break;
+        case core::State::backoff:
+            desc = (m.last_exit() ? m.last_exit()->describe() : r.spawn_error()) + ", restarting in " +
+                   std::to_string(m.last_delay().count()) + "ms";
+            break;
+        case core::State::exited: desc = m.last_exit() ? m.last_exit()->describe() : ""; break;
+        case core::State::fatal:
+            desc = r.spawn_error().empty() ? "exited too quickly" : r.spawn_error();
+            break;
+        case core::State::stopped: {
+            const std::string waiting = sup.waiting_for(r.name());
+            desc = !waiting.empty() ? waiting : m.last_exit() ? "stopped" : "not started";
+            break;
+        }
+    }
+    j["description"] = desc;
+    j["uptime"] = uptime;
+    j["restarts"] = m.restarts();
+    j["exit"] = m.last_exit() ? json(m.last_exit()->describe()) : json(nullptr);
+    j["exit_code"] = m.last_exit() && !m.last_exit()->signaled ? json(m.last_exit()->code) : json(nullptr);
+    j["backoff_delay_ms"] = m.last_delay().count();
+    j["spawn_error"] = r.spawn_error();
+    j["waiting_for"] = sup.waiting_for(r.name());
+    j["stopped_by_hand"] = sup.stopped_by_hand(r.name());
+    j["health"] = "";
+    return j;
+}
+
+// Holds a waiting request's reply until every named process has settled or
+// the timeout fires. Lives as long as its observer or timer needs it.
+class Waiter : public std::enable_shared_from_this<Waiter> {
+public:
+    enum class Goal { up, down, restarted };
+
+    Waiter(boost::asio::io_context& io, Supervisor& sup, ControlApi::Reply reply)
+        : timer_(io), sup_(sup), reply_(std::move(reply)) {}
+
+    void add(const std::string& name, Goal goal) {
+        pending_[name] = goal;
+        order_.push_back(name);
+    }
+
+    void start(std::chrono::milliseconds timeout) {
+        auto self = shared_from_this();
+        observer_ = sup_.subscribe([self](const ProcessRunner& r, const core::Decision& d) { self->on_change(r, d); });
+        for (auto it = pending_.begin(); it != pending_.end();) {
+            const ProcessRunner* r = sup_.find(it->first);
+            it = (r && check(*r, it->second, nullptr)) ? pending_.erase(it) : std::next(it);
+        }
+        if (pending_.empty()) return finish();
+        timer_.expires_after(timeout);
+        timer_.async_wait([self](const boost::system::error_code& ec) {
+            if (ec || self->done_) return;
+            for (const auto& [name, goal] : self->pending_) {
+                const ProcessRunner* r = self->sup_.find(name);
+                self->result(name, false, r ? std::string(core::state_name(r->state())) : "GONE",
+                             "timed out waiting");
+            }
+            self->pending_.clear();
+            self->finish();
+        });
+    }
+
+private:
+    // Records a result and returns true when `r` has reached (or failed) its goal.
+    bool check(const ProcessRunner& r, Goal goal, const core::Decision* d) {
+        const core::State s = r.state();
+        const std::string state(core::state_name(s));
+        if (goal == Goal::down) {
+            if (s == core::State::stopped || s == core::State::exited || s == core::State::fatal)
+                return result(r.name(), true, state, "stopped");
+            return false;
+        }
+        if (goal == Goal::restarted && d == nullptr) return false;  // must see it go down first
+        if (s == core::State::running) return result(r.name(), true, state, "started");
+        if (s == core::State::fatal) return result(r.name(), false, state, r.spawn_error().empty() ? "gave up" : r.spawn_error());
+        if (s == core::State::backoff && d && d->from == core::State::starting)
+            return result(r.name(), false, state,
+                          "failed to start: " + (r.spawn_error().empty() ? d->reason : r.spawn_error()));
+        if (s == core::State::exited && d) return result(r.name(), false, state, d->reason);
+        return false;
+    }
+
+    void on_change(const ProcessRunner& r, const core::Decision& d) {
+        auto it = pending_.find(r.name());
+        if (done_ || it == pending_.end()) return;
+        if (it->second == Goal::restarted) {
+            if (d.to == core::State::stopping || d.to == core::State::starting) it->second = Goal::up;
+            return;
+        }
+        if (check(r, it->second, &d)) pending_.erase(it);
+        if (pending_.empty()) finish();
+    }
+
+    bool result(const std::string& name, bool ok, const std::string& state, const std::string& message) {
+        results_.push_back({{"name", name}, {"ok", ok}, {"state", state}, {"message", message}});
+        ok_ = ok_ && ok;
+        return true;
+    }
+
+    void finish() {
+        if (done_) return;
+        done_ = true;
+        timer_.cancel();
+        sup_.unsubscribe(observer_);
+        // Report in the order asked (start order), not the order finished.
+        json ordered = json::array();
+        for (const auto& name : order_)
+            for (const auto& r : results_)
+                if (r["name"] == name) ordered.push_back(r);
+        reply_(json_response(ok_ ? 200 : 409, json{{"ok", ok_}, {"results", ordered}}));
+    }
+
+    boost::asio::steady_timer timer_;
+    Supervisor& sup_;
+    ControlApi::Reply reply_;
+    std::map<std::string, Goal> pending_;
+    std::vector<std::string> order_;
+    json results_ = json::array();
+    std::uint64_t observer_ = 0;
+    bool ok_ = true;
+    bool done_ = false;
+};
+
+json diff_json(const core::ConfigDiff& d) {
+    return json{{"added", d.added}, {"changed", d.changed}, {"removed", d.removed}, {"unchanged", d.unchanged}};
+}
+
+json errors_json(const std::vector<config::Error>& errors) {
+    json arr = json::array();
+    for (const auto& e : errors) arr.push_back(e.to_string());
+    return arr;
+}
+
+}  // namespace
+
+ApiResponse error_response(int status, const std::string& message) {
+    return json_response(status, json{{"error", message}});
+}
+
+std::string event_line(const ProcessRunner& r, const core::Decision& d) {
+    const auto now = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+    return json{{"time", now},
+                {"name", r.name()},
+                {"from", std::string(core::state_name(d.from))},
+                {"to", std::string(core::state_name(d.to))},
+                {"pid", r.pid()},
+                {"reason", d.reason}}
+               .dump() +
+           "\n";
+}
+
+ControlApi::ControlApi(boost::asio::io_context& io, Supervisor& sup, Reloader reload, std::function<void()> shutdown)
+    : io_(io), sup_(sup), reload_(std::move(reload)), shutdown_(std::move(shutdown)) {}
+
+void ControlApi::handle(const ApiRequest& req, Reply reply) {
+    try {
+        const std::size_t q = req.target.find('?');
+        const std::string path = req.target.substr(0, q);
+        const std::string query = q == std::string::npos ? "" : req.target.substr(q + 1);
+        std::vector<std::string> parts = split_path(path);
+        for (auto& p : parts) p = url_decode(p);
+        const bool get = req.method == "GET", post = req.method == "POST";
+
+        if (path == "/metrics" && get) {
+            ApiResponse r;
+            r.content_type = "text/plain; version=0.0.4";
+            r.body = render_metrics(sup_);
+            return reply(std::move(r));
+        }
+        if (parts.size() < 2 || parts[0] != "v1") return reply(error_response(404, "no such resource: " + path));
+        const std::string& res = parts[1];
+        if (res == "version" && parts.size() == 2 && get)
+            return reply(json_response(200, json{{"version", kVersion}, {"pid", ::getpid()}}));
+        if (res == "shutdown" && parts.size() == 2 && post) {
+            boost::asio::post(io_, shutdown_);
+            return reply(json_response(202, json{{"ok", true}, {"message", "shutting down"}}));
+        }
+        if (res == "events" && parts.size() == 2 && get) {
+            ApiResponse r;
+            r.content_type = "application/x-ndjson";
+            r.stream = ApiResponse::Stream::events;
+            return reply(std::move(r));
+        }
+        if (res == "config" && parts.size() == 3 && post) {
+            if (parts[2] == "reread") return reply(config_reread());
+            if (parts[2] == "update") return reply(config_update(req.body));
+        }
+        if (res == "reload" && parts.size() == 2 && post) return reply(config_update("{}"));
+        if (res == "programs") {
+            if (parts.size() == 2 && get) return reply(programs_list());
+            if (parts.size() == 3 && get) return reply(program_one(parts[2]));
+            if (parts.size() == 4 && get && parts[3] == "log") return reply(program_log(parts[2], query));
+            if (parts.size() == 4 && post && (parts[3] == "start" || parts[3] == "stop" || parts[3] == "restart"))
+                return program_action(parts[2], parts[3], req.body, std::move(reply));
+            if (parts.size() == 4 && post && parts[3] == "signal") return reply(program_signal(parts[2], req.body));
+        }
+        const bool known = res == "programs" || res == "config" || res == "version" || res == "shutdown" ||
+                           res == "events" || res == "reload";
+        return reply(known ? error_response(405, req.method + " is not allowed on " + path)
+                           : error_response(404, "no such resource: " + path));
+    } catch (const std::exception& e) {
+        // A bad body (JSON type errors and the like) is the client's fault,
+        // never a reason for vigild to go down.
+        return reply(error_response(400, std::string("bad request: ") + e.what()));
+    }
+}
+
+ApiResponse ControlApi::programs_list() const {
+    json arr = json::array();
+    for (const auto& name : sup_.order())
+        if (const ProcessRunner* r = sup_.find(name)) arr.push_back(process_json(*r, sup_));
+    return json_response(200, arr);
+}
+
+ApiResponse ControlApi::program_one(const std::string& name) const {
+    const ProcessRunner* r = sup_.find(name);
+    if (!r) return error_response(404, "no such process: " + name);
+    return json_response(200, process_json(*r, sup_));
+}
+
+void ControlApi::program_action(const std::string& spec, const std::string& action, const std::string& body,
+                                Reply reply) {
+    const json opts = body.empty() ? json::object() : json::parse(body);
+    if (!opts.is_object()) return reply(error_response(400, "body must be a JSON object"));
+    const bool wait = opts.value("wait", true);
+    const double timeout_s = opts.value("timeout", 60.0);
+    if (!(timeout_s > 0 && timeout_s <= 86400)) return reply(error_response(400, "timeout must be within (0, 86400] s"));
+    std::string error;
+    auto runners = sup_.resolve(spec, error);
+    if (runners.empty()) return reply(error_response(404, error));
+
+    auto waiter = std::make_shared<Waiter>(io_, sup_, std::move(reply));
+    const auto goal = action == "stop" ? Waiter::Goal::down : action == "restart" ? Waiter::Goal::restarted
+                                                                                  : Waiter::Goal::up;
+    for (ProcessRunner* r : runners) {
+        const bool down = r->state() == core::State::stopped || r->state() == core::State::exited ||
+                          r->state() == core::State::fatal;
+        // A restart of something that is down is a plain start: nothing to see go down first.
+        waiter->add(r->name(), goal == Waiter::Goal::restarted && down ? Waiter::Goal::up : goal);
+    }
+    // Requests change state synchronously (and may finish instantly), so the
+    // waiter subscribes first and then each request is made.
+    std::vector<std::string> names;
+    for (ProcessRunner* r : runners) names.push_back(r->name());
+    if (!wait) {
+        for (const auto& n : names) {
+            if (ProcessRunner* r = sup_.find(n)) {
+                if (action == "start") sup_.request_start(*r);
+                else if (action == "stop") sup_.request_stop(*r);
+                else sup_.request_restart(*r);
+            }
+        }
+        return waiter->start(std::chrono::milliseconds(0)), void();
+    }
+    waiter->start(std::chrono::milliseconds(static_cast<long>(timeout_s * 1000)));
+    for (const auto& n : names) {
+        if (ProcessRunner* r = sup_.find(n)) {
+            if (action == "start") sup_.request_start(*r);
+            else if (action == "stop") sup_.request_stop(*r);
+            else sup_.request_restart(*r);
+        }
+    }
+}
+
+ApiResponse ControlApi::program_signal(const std::string& spec, const std::string& body) {
+    const json opts = json::parse(body.empty() ? "{}" : body);
+    if (!opts.is_object() || !opts.contains("signal")) return error_response(400, "body needs {\"signal\": NAME}");
+    const json& s = opts["signal"];
+    const auto sig = s.is_number_integer() ? std::optional<int>(s.get<int>())
+                                           : config::parse_signal(s.is_string() ? s.get<std::string>() : "");
+    if (!sig || *sig <= 0 || *sig >= NSIG) return error_response(400, "unknown signal " + s.dump());
+    std::string error;
+    auto runners = sup_.resolve(spec, error);
+    if (runners.empty()) return error_response(404, error);
+    json results = json::array();
+    bool ok = true;
+    for (ProcessRunner* r : runners) {
+        const bool running = r->pid() > 0;
+        ok = ok && running;
+        if (running) ::kill(r->pid(), *sig);
+        results.push_back({{"name", r->name()}, {"ok", running}, {"message", running ? "signalled" : "not running"}});
+    }
+    return json_response(ok ? 200 : 409, json{{"ok", ok}, {"results", results}});
+}
+
+ApiResponse ControlApi::program_log(const std::string& name, const std::string& query) const {
+    const ProcessRunner* r = sup_.find(name);
+    if (!r) return error_response(404, "no such process: " + name);
+    const std::string stream = query_param(query, "stream").empty() ? "stdout" : query_param(query, "stream");
+    if (stream != "stdout" && stream != "stderr") return error_response(400, "stream must be stdout or stderr");
+    const auto& target = stream == "stdout" || r->program().redirect_stderr ? r->program().stdout_log
+                                                                             : r->program().stderr_log;
+    if (target.path.empty()) return error_response(404, name + ": " + stream + " is not logged (NONE)");
+    const std::string off = query_param(query, "offset");
+    long long offset = -1600;
+    try {
+        if (!off.empty()) offset = std::stoll(off);
+    } catch (const std::exception&) {
+        return error_response(400, "offset must be an integer");
+    }
+    ApiResponse resp;
+    resp.content_type = "text/plain; charset=utf-8";
+    const int fd = ::open(target.path.c_str(), O_RDONLY | O_CLOEXEC);
+    long long size = 0;
+    if (fd >= 0) {
+        struct stat st {};
+        ::fstat(fd, &st);
+        size = st.st_size;
+        long long from = offset < 0 ? std::max(0LL, size + offset) : std::min(offset, size);
+        constexpr long long kMaxRead = 1 << 20;  // one reply never carries more than 1 MiB
+        from = std::max(from, size - kMaxRead);
+        resp.body.resize(static_cast<std::size_t>(size - from));
+        const ssize_t n = ::pread(fd, resp.body.data(), resp.body.size(), from);
+        resp.body.resize(n > 0 ? static_cast<std::size_t>(n) : 0);
+        ::close(fd);
+    }
+    resp.log_offset = std::to_string(size);
+    if (query_param(query, "follow") == "1") {
+        resp.stream = ApiResponse::Stream::log;
+        resp.stream_process = name;
+        resp.stream_fd = stream == "stdout" || r->program().redirect_stderr ? 1 : 2;
+    }
+    return resp;
+}
+
+ApiResponse ControlApi::config_reread() {
+    auto loaded = reload_();
+    if (!loaded.ok())
+        return json_response(422, json{{"error", "configuration has errors; nothing changed"},
+                                       {"errors", errors_json(loaded.errors)}});
+    return json_response(200, diff_json(sup_.plan(*loaded.config)));
+}
+
+ApiResponse ControlApi::config_update(const std::string& body) {
+    const json opts = json::parse(body.empty() ? "{}" : body);
+    if (!opts.is_object()) return error_response(400, "body must be a JSON object");
+    std::vector<std::string> only;
+    if (opts.contains("names")) only = opts["names"].get<std::vector<std::string>>();
+    auto loaded = reload_();
+    if (!loaded.ok())
+        return json_response(422, json{{"error", "configuration has errors; nothing changed"},
+                                       {"errors", errors_json(loaded.errors)}});
+    for (const auto& n : only) {
+        std::string err;
+        const bool known_now = !sup_.resolve(n, err).empty();
+        const bool known_next = std::any_of(loaded.config->programs.begin(), loaded.config->programs.end(),
+                                            [&](const config::Program& p) {
+                                                return p.name == n || p.program == n || p.group == n;
+                                            });
+        if (!known_now && !known_next) return error_response(404, "no such process or group: " + n);
+    }
+    return json_response(200, diff_json(sup_.update(std::move(*loaded.config), only)));
+}
+
+}  // namespace vigil::supervisor

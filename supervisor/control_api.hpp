@@ -1,0 +1,86 @@
+// vigild's control API without its transport: a request (method, target,
+// body) in, a JSON reply out — now, or later for requests that wait for
+// programs to reach a state. The HTTP server (control_server) and the fuzz
+// target both drive this class, so every route and every bad input is
+// handled in one place.
+//
+// Routes (all JSON unless noted):
+//   GET  /v1/programs                      every process, in start order
+//   GET  /v1/programs/{name}               one process
+//   POST /v1/programs/{spec}/{start|stop|restart}   spec: name, group, G:*, all
+//        body {"wait": true, "timeout": 30}  (wait defaults to true)
+//   POST /v1/programs/{spec}/signal        body {"signal": "HUP"}
+//   GET  /v1/programs/{name}/log?stream=stdout|stderr&offset=N&follow=1
+//        text/plain; a negative offset counts from the end; follow streams
+//   POST /v1/config/reread                 the plan for the file on disk
+//   POST /v1/config/update                 body {"names": [...]} (optional)
+//   POST /v1/reload                        reread + update everything
+//   GET  /v1/events                        one JSON object per line, streamed
+//   GET  /v1/version, POST /v1/shutdown
+//   GET  /metrics                          Prometheus text format
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include <boost/asio/io_context.hpp>
+
+#include "config/loader.hpp"
+#include "supervisor/supervisor.hpp"
+
+namespace vigil::supervisor {
+
+struct ApiRequest {
+    std::string method;
+    std::string target;  // path and query
+    std::string body;
+};
+
+struct ApiResponse {
+    int status = 200;
+    std::string content_type = "application/json";
+    std::string body;
+    std::string log_offset;  // X-Log-Offset for log reads
+
+    // A streamed reply: after `body`, the server keeps the connection and
+    // writes what the stream produces.
+    enum class Stream { none, events, log } stream = Stream::none;
+    std::string stream_process;  // for Stream::log
+    int stream_fd = 1;           // 1 stdout, 2 stderr
+};
+
+class ControlApi {
+public:
+    using Reply = std::function<void(ApiResponse)>;
+    using Reloader = std::function<config::LoadResult()>;
+
+    ControlApi(boost::asio::io_context& io, Supervisor& sup, Reloader reload, std::function<void()> shutdown);
+
+    // Calls `reply` exactly once, possibly later (waiting requests).
+    void handle(const ApiRequest& req, Reply reply);
+
+    static constexpr const char* kVersion = "0.1.0";
+
+private:
+    ApiResponse programs_list() const;
+    ApiResponse program_one(const std::string& name) const;
+    void program_action(const std::string& spec, const std::string& action, const std::string& body, Reply reply);
+    ApiResponse program_signal(const std::string& spec, const std::string& body);
+    ApiResponse program_log(const std::string& name, const std::string& query) const;
+    ApiResponse config_reread();
+    ApiResponse config_update(const std::string& body);
+
+    boost::asio::io_context& io_;
+    Supervisor& sup_;
+    Reloader reload_;
+    std::function<void()> shutdown_;
+};
+
+ApiResponse error_response(int status, const std::string& message);
+// One line of the events stream: a state change as JSON, newline-terminated.
+std::string event_line(const ProcessRunner& r, const core::Decision& d);
+
+}  // namespace vigil::supervisor

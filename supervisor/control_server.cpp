@@ -1,0 +1,260 @@
+#include "supervisor/control_server.hpp"
+
+#include <grp.h>
+#include <pwd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <deque>
+#include <filesystem>
+
+#include <spdlog/spdlog.h>
+
+namespace vigil::supervisor {
+namespace {
+
+namespace beast = boost::beast;
+namespace http = beast::http;
+using local = boost::asio::local::stream_protocol;
+
+// Root, vigild's own user, or a member of the socket's group.
+bool peer_allowed(int fd, std::optional<gid_t> group) {
+    ucred cred{};
+    socklen_t len = sizeof cred;
+    if (::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) return false;
+    if (cred.uid == 0 || cred.uid == ::geteuid()) return true;
+    if (!group) return false;
+    if (cred.gid == *group) return true;
+    passwd* pw = ::getpwuid(cred.uid);
+    if (!pw) return false;
+    int n = 64;
+    std::vector<gid_t> groups(n);
+    if (::getgrouplist(pw->pw_name, pw->pw_gid, groups.data(), &n) < 0) return false;
+    groups.resize(n);
+    return std::find(groups.begin(), groups.end(), *group) != groups.end();
+}
+
+}  // namespace
+
+class ControlSession : public std::enable_shared_from_this<ControlSession> {
+public:
+    ControlSession(local::socket socket, ControlApi& api, Supervisor& sup, bool allowed)
+        : stream_(std::move(socket)), deadline_(stream_.get_executor()), api_(api), sup_(sup), allowed_(allowed) {}
+
+    ~ControlSession() { unsubscribe(); }
+
+    void start() { read(); }
+
+    void close() {
+        if (closed_) return;
+        closed_ = true;
+        unsubscribe();
+        deadline_.cancel();
+        beast::error_code ec;
+        stream_.shutdown(local::socket::shutdown_both, ec);
+        stream_.close(ec);
+    }
+
+private:
+    void read() {
+        parser_.emplace();
+        parser_->header_limit(ControlServer::kHeaderLimit);
+        parser_->body_limit(ControlServer::kBodyLimit);
+        arm_deadline();
+        http::async_read(stream_, buffer_, *parser_,
+                         [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_read(ec); });
+    }
+
+    // A request must arrive whole within the deadline. On expiry the read is
+    // cancelled, not the socket closed, so the client still gets its 408.
+    void arm_deadline() {
+        timed_out_ = false;
+        deadline_.expires_after(ControlServer::kReadTimeout);
+        deadline_.async_wait([weak = weak_from_this()](const boost::system::error_code& ec) {
+            auto self = weak.lock();
+            if (ec || !self) return;
+            self->timed_out_ = true;
+            beast::error_code ignored;
+            self->stream_.cancel(ignored);
+        });
+    }
+
+    void on_read(beast::error_code ec) {
+        deadline_.cancel();
+        if (timed_out_) ec = beast::error::timeout;
+        if (ec == http::error::end_of_stream || ec == boost::asio::error::eof ||
+            ec == boost::asio::error::connection_reset)
+            return close();
+        if (ec) {
+            // Answer what can be answered, then close: the stream's framing
+            // cannot be trusted after a parse error.
+            ApiResponse r;
+            if (ec == beast::error::timeout) r = error_response(408, "request timed out");
+            else if (ec == http::error::body_limit) r = error_response(413, "request body too large");
+            else if (ec == http::error::header_limit) r = error_response(431, "request header too large");
+            else r = error_response(400, "malformed request: " + ec.message());
+            return send(std::move(r), false);
+        }
+        auto req = parser_->release();
+        const bool keep_alive = req.keep_alive();
+        if (!allowed_) return send(error_response(403, "permission denied: not root, owner or in socket_group"), false);
+        ApiRequest api_req{std::string(req.method_string()), std::string(req.target()), std::move(req.body())};
+        api_.handle(api_req, [self = shared_from_this(), keep_alive](ApiResponse r) {
+            self->send(std::move(r), keep_alive);
+        });
+    }
+
+    void send(ApiResponse r, bool keep_alive) {
+        if (r.stream != ApiResponse::Stream::none) return start_stream(std::move(r));
+        auto res = std::make_shared<http::response<http::string_body>>(static_cast<http::status>(r.status), 11);
+        res->set(http::field::server, "vigild");
+        res->set(http::field::content_type, r.content_type);
+        if (!r.log_offset.empty()) res->set("X-Log-Offset", r.log_offset);
+        res->keep_alive(keep_alive);
+        res->body() = std::move(r.body);
+        res->prepare_payload();
+        http::async_write(stream_, *res, [self = shared_from_this(), res](beast::error_code ec, std::size_t) {
+            if (ec || !res->keep_alive()) return self->close();
+            self->read();
+        });
+    }
+
+    // Streams (events, log follow) are written as HTTP chunks by hand: the
+    // header once, then one chunk per event, until the client goes away.
+    void start_stream(ApiResponse r) {
+        std::string head = "HTTP/1.1 200 OK\r\nServer: vigild\r\nContent-Type: " + r.content_type +
+                           "\r\nTransfer-Encoding: chunked\r\nCache-Control: no-cache\r\n";
+        if (!r.log_offset.empty()) head += "X-Log-Offset: " + r.log_offset + "\r\n";
+        queue(head + "\r\n", false);
+        if (!r.body.empty()) queue(r.body, true);
+        auto weak = weak_from_this();
+        if (r.stream == ApiResponse::Stream::events) {
+            observer_ = sup_.subscribe([weak](const ProcessRunner& pr, const core::Decision& d) {
+                if (auto self = weak.lock()) self->queue(event_line(pr, d), true);
+            });
+        } else if (ProcessRunner* pr = sup_.find(r.stream_process)) {
+            process_ = r.stream_process;
+            const int fd = r.stream_fd;
+            output_observer_ = pr->subscribe_output([weak, fd](int which, std::string_view data) {
+                if (which != fd) return;
+                if (auto self = weak.lock()) self->queue(std::string(data), true);
+            });
+        }
+        // Notice the client leaving: any read completing ends the stream.
+        stream_.async_read_some(boost::asio::buffer(discard_),
+                                [self = shared_from_this()](beast::error_code, std::size_t) { self->close(); });
+    }
+
+    void queue(std::string data, bool as_chunk) {
+        if (closed_) return;
+        if (as_chunk) {
+            char size[32];
+            std::snprintf(size, sizeof size, "%zx\r\n", data.size());
+            data = size + data + "\r\n";
+        }
+        // A client that does not read is cut off rather than buffered without end.
+        if (outbox_.size() > 4096) return close();
+        outbox_.push_back(std::move(data));
+        if (outbox_.size() == 1) write_next();
+    }
+
+    void write_next() {
+        boost::asio::async_write(stream_, boost::asio::buffer(outbox_.front()),
+                                 [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                                     if (ec) return self->close();
+                                     self->outbox_.pop_front();
+                                     if (!self->outbox_.empty()) self->write_next();
+                                 });
+    }
+
+    void unsubscribe() {
+        if (observer_) sup_.unsubscribe(observer_);
+        observer_ = 0;
+        if (output_observer_) {
+            if (ProcessRunner* pr = sup_.find(process_)) pr->unsubscribe_output(output_observer_);
+            output_observer_ = 0;
+        }
+    }
+
+    local::socket stream_;
+    boost::asio::steady_timer deadline_;
+    bool timed_out_ = false;
+    ControlApi& api_;
+    Supervisor& sup_;
+    bool allowed_;
+    beast::flat_buffer buffer_{16384};
+    std::optional<http::request_parser<http::string_body>> parser_;
+    std::deque<std::string> outbox_;
+    std::array<char, 256> discard_{};
+    std::uint64_t observer_ = 0;
+    std::uint64_t output_observer_ = 0;
+    std::string process_;
+    bool closed_ = false;
+};
+
+ControlServer::ControlServer(boost::asio::io_context& io, ControlApi& api, Supervisor& sup)
+    : io_(io), api_(api), sup_(sup), acceptor_(io) {}
+
+std::string ControlServer::listen(const std::string& path, const std::string& group) {
+    path_ = path;
+    if (!group.empty()) {
+        struct group* g = ::getgrnam(group.c_str());
+        if (!g) return "socket_group '" + group + "' does not exist";
+        group_ = g->gr_gid;
+    }
+    std::error_code fec;
+    std::filesystem::create_directories(std::filesystem::path(path).parent_path(), fec);
+    if (std::filesystem::exists(path)) {
+        // Someone answering there is a live vigild; otherwise the file is a
+        // leftover of a crash and can go.
+        local::socket probe(io_);
+        boost::system::error_code ec;
+        probe.connect(local::endpoint(path), ec);
+        if (!ec) return "control socket " + path + " is in use by another process";
+        std::filesystem::remove(path, fec);
+    }
+    boost::system::error_code ec;
+    acceptor_.open(local{}, ec);
+    // The socket is created 0600 from the start (umask), not chmod'ed after.
+    const mode_t old = ::umask(group_ ? 0117 : 0177);
+    if (!ec) acceptor_.bind(local::endpoint(path), ec);
+    ::umask(old);
+    if (!ec) acceptor_.listen(64, ec);
+    if (ec) return "control socket " + path + ": " + ec.message();
+    if (group_ && ::chown(path.c_str(), static_cast<uid_t>(-1), *group_) < 0)
+        return "control socket " + path + ": chown to group " + group + ": " + std::strerror(errno);
+    accept();
+    return {};
+}
+
+void ControlServer::close() {
+    boost::system::error_code ec;
+    acceptor_.close(ec);
+    if (!path_.empty()) ::unlink(path_.c_str());
+    for (auto& w : sessions_)
+        if (auto s = w.lock()) s->close();
+    sessions_.clear();
+}
+
+void ControlServer::accept() {
+    acceptor_.async_accept([this](boost::system::error_code ec, local::socket socket) {
+        if (ec == boost::asio::error::operation_aborted) return;
+        if (!ec) {
+            const bool allowed = peer_allowed(socket.native_handle(), group_);
+            auto session = std::make_shared<ControlSession>(std::move(socket), api_, sup_, allowed);
+            sessions_.erase(std::remove_if(sessions_.begin(), sessions_.end(),
+                                           [](const std::weak_ptr<ControlSession>& w) { return w.expired(); }),
+                            sessions_.end());
+            sessions_.push_back(session);
+            session->start();
+        }
+        accept();
+    });
+}
+
+}  // namespace vigil::supervisor

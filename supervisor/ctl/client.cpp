@@ -1,0 +1,104 @@
+#include "supervisor/ctl/client.hpp"
+
+#include <sys/socket.h>
+#include <sys/time.h>
+
+#include <algorithm>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/local/stream_protocol.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+
+namespace vigil::ctl {
+namespace {
+
+namespace beast = boost::beast;
+namespace http = beast::http;
+using local = boost::asio::local::stream_protocol;
+
+bool connect(boost::asio::io_context& io, local::socket& s, const std::string& path, std::string& error) {
+    boost::system::error_code ec;
+    s.connect(local::endpoint(path), ec);
+    if (ec) {
+        error = "cannot reach vigild at " + path + ": " + ec.message();
+        return false;
+    }
+    (void)io;
+    return true;
+}
+
+void set_timeout(local::socket& s, std::chrono::seconds t) {
+    timeval tv{static_cast<time_t>(t.count()), 0};
+    ::setsockopt(s.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+}
+
+}  // namespace
+
+std::optional<HttpReply> Client::call(const std::string& method, const std::string& target, const std::string& body,
+                                      std::string& error, std::chrono::seconds timeout) const {
+    boost::asio::io_context io;
+    local::socket s(io);
+    if (!connect(io, s, path_, error)) return std::nullopt;
+    set_timeout(s, timeout);
+    http::request<http::string_body> req(http::string_to_verb(method), target, 11);
+    req.set(http::field::host, "vigil");
+    req.set(http::field::user_agent, "vigilctl");
+    if (!body.empty()) req.set(http::field::content_type, "application/json");
+    req.body() = body;
+    req.keep_alive(false);
+    req.prepare_payload();
+    boost::system::error_code ec;
+    http::write(s, req, ec);
+    beast::flat_buffer buf;
+    http::response_parser<http::string_body> parser;
+    parser.body_limit(64 * 1024 * 1024);
+    if (!ec) http::read(s, buf, parser, ec);
+    if (ec) {
+        error = "vigild at " + path_ + " did not answer: " + ec.message();
+        return std::nullopt;
+    }
+    auto res = parser.release();
+    HttpReply r;
+    r.status = static_cast<int>(res.result_int());
+    r.body = std::move(res.body());
+    if (auto it = res.find("X-Log-Offset"); it != res.end()) r.log_offset = std::string(it->value());
+    return r;
+}
+
+int Client::stream(const std::string& target, const std::function<bool(const std::string&)>& on_data,
+                   std::string& error, std::optional<std::chrono::seconds> timeout) const {
+    boost::asio::io_context io;
+    local::socket s(io);
+    if (!connect(io, s, path_, error)) return 0;
+    if (timeout) set_timeout(s, std::max(*timeout, std::chrono::seconds(1)));
+    http::request<http::empty_body> req(http::verb::get, target, 11);
+    req.set(http::field::host, "vigil");
+    req.set(http::field::user_agent, "vigilctl");
+    boost::system::error_code ec;
+    http::write(s, req, ec);
+    beast::flat_buffer buf;
+    http::response_parser<http::buffer_body> parser;
+    parser.body_limit(boost::none);
+    if (!ec) http::read_header(s, buf, parser, ec);
+    if (ec) {
+        error = "vigild at " + path_ + " did not answer: " + ec.message();
+        return 0;
+    }
+    const int status = static_cast<int>(parser.get().result_int());
+    char chunk[8192];
+    while (!parser.is_done()) {
+        parser.get().body().data = chunk;
+        parser.get().body().size = sizeof chunk;
+        // read_some returns as soon as a piece of body arrived, so followed
+        // output shows up as it happens, not when the buffer fills.
+        http::read_some(s, buf, parser, ec);
+        if (ec == http::error::need_buffer) ec = {};
+        if (ec) break;
+        const std::size_t n = sizeof chunk - parser.get().body().size;
+        if (n > 0 && !on_data(std::string(chunk, n))) break;
+    }
+    return status;
+}
+
+}  // namespace vigil::ctl

@@ -1,0 +1,38 @@
+// vigilctl's side of the control socket: one HTTP/1.1 request at a time over
+// the Unix socket, or a streamed reply handed over piece by piece.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <optional>
+#include <string>
+
+namespace vigil::ctl {
+
+struct HttpReply {
+    int status = 0;
+    std::string body;
+    std::string log_offset;  // X-Log-Offset, for tail
+};
+
+class Client {
+public:
+    explicit Client(std::string socket_path) : path_(std::move(socket_path)) {}
+
+    // nullopt when vigild cannot be reached; `error` says why.
+    std::optional<HttpReply> call(const std::string& method, const std::string& target, const std::string& body,
+                                  std::string& error, std::chrono::seconds timeout = std::chrono::seconds(120)) const;
+
+    // Streams a reply body: `on_data` gets each piece as it arrives and
+    // returns false to stop. Returns the status (0 when unreachable).
+    // With a timeout, a stream silent for that long ends too.
+    int stream(const std::string& target, const std::function<bool(const std::string&)>& on_data,
+               std::string& error, std::optional<std::chrono::seconds> timeout = std::nullopt) const;
+
+    const std::string& path() const { return path_; }
+
+private:
+    std::string path_;
+};
+
+}  // namespace vigil::ctl

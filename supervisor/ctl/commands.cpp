@@ -1,0 +1,430 @@
+#include "supervisor/ctl/commands.hpp"
+
+#include <algorithm>
+#include <cstdio>
+#include <iostream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <sstream>
+
+namespace vigil::ctl {
+namespace {
+
+using json = nlohmann::json;
+
+struct Args {
+    std::vector<std::string> words;  // positional
+    std::set<std::string> flags;     // --json, -f, --no-wait, --healthy, --rolling
+    std::map<std::string, std::string> values;  // --timeout N
+};
+
+Args parse(const std::vector<std::string>& in) {
+    Args a;
+    for (std::size_t i = 0; i < in.size(); ++i) {
+        const std::string& w = in[i];
+        if (w == "--timeout" && i + 1 < in.size()) a.values["timeout"] = in[++i];
+        else if (w.rfind("--timeout=", 0) == 0) a.values["timeout"] = w.substr(10);
+        else if (w.size() > 1 && w[0] == '-' && w != "-") a.flags.insert(w);
+        else a.words.push_back(w);
+    }
+    return a;
+}
+
+class Runner {
+public:
+    Runner(const Client& c, std::ostream& out, std::ostream& err) : c_(c), out_(out), err_(err) {}
+
+    // nullopt (and an error line) when vigild is unreachable.
+    std::optional<HttpReply> call(const std::string& method, const std::string& target, const std::string& body = "",
+                                  std::chrono::seconds timeout = std::chrono::seconds(120)) {
+        std::string error;
+        auto r = c_.call(method, target, body, error, timeout);
+        if (!r) err_ << "vigilctl: " << error << "\n";
+        return r;
+    }
+
+    static std::string error_of(const HttpReply& r) {
+        const auto j = json::parse(r.body, nullptr, false);
+        if (j.is_object() && j.contains("error") && j["error"].is_string()) return j["error"].get<std::string>();
+        return "HTTP " + std::to_string(r.status);
+    }
+
+    int status(const Args& a);
+    int action(const std::string& verb, const Args& a);
+    int signal(const Args& a);
+    int pid(const Args& a);
+    int tail(const Args& a);
+    int reread(const Args& a);
+    int update(const std::string& verb, const Args& a);
+    int wait(const Args& a);
+    int shutdown();
+    int version(const Args& a);
+
+private:
+    std::optional<json> programs(int& code) {
+        auto r = call("GET", "/v1/programs");
+        if (!r) {
+            code = kUnreachable;
+            return std::nullopt;
+        }
+        if (r->status != 200) {
+            err_ << "vigilctl: ERROR (" << error_of(*r) << ")\n";
+            code = kFailed;
+            return std::nullopt;
+        }
+        return json::parse(r->body);
+    }
+
+    const Client& c_;
+    std::ostream& out_;
+    std::ostream& err_;
+};
+
+bool matches(const json& p, const std::string& spec) {
+    const auto name = p["name"].get<std::string>(), group = p["group"].get<std::string>(),
+               program = p["program"].get<std::string>();
+    if (spec == "all" || spec == name || spec == program || spec == group) return true;
+    const auto colon = spec.find(':');
+    return colon != std::string::npos && spec.substr(0, colon) == group &&
+           (spec.substr(colon + 1) == "*" || spec.substr(colon + 1) == name);
+}
+
+std::string status_line(const json& p) {
+    char buf[512];
+    std::string health = p.value("health", "");
+    std::snprintf(buf, sizeof buf, "%-32s %-10s %s%s%s", p["name"].get<std::string>().c_str(),
+                  p["state"].get<std::string>().c_str(), p["description"].get<std::string>().c_str(),
+                  health.empty() ? "" : "  ", health.c_str());
+    return buf;
+}
+
+int Runner::status(const Args& a) {
+    int code = kOk;
+    auto all = programs(code);
+    if (!all) return code;
+    json shown = json::array();
+    for (const auto& spec : a.words) {
+        if (std::none_of(all->begin(), all->end(), [&](const json& p) { return matches(p, spec); })) {
+            err_ << spec << ": ERROR (no such process)\n";
+            return kUsage;
+        }
+    }
+    for (const auto& p : *all)
+        if (a.words.empty() || std::any_of(a.words.begin(), a.words.end(), [&](const auto& s) { return matches(p, s); }))
+            shown.push_back(p);
+    if (a.flags.count("--json")) out_ << shown.dump(2) << "\n";
+    else
+        for (const auto& p : shown) out_ << status_line(p) << "\n";
+    const bool all_running =
+        std::all_of(shown.begin(), shown.end(), [](const json& p) { return p["state"] == "RUNNING"; });
+    return all_running ? kOk : kNotRunning;
+}
+
+int Runner::action(const std::string& verb, const Args& a) {
+    if (a.words.empty()) {
+        err_ << "vigilctl: " << verb << " needs a name, GROUP:* or all\n";
+        return kUsage;
+    }
+    json body{{"wait", !a.flags.count("--no-wait")}};
+    long timeout = 60;
+    if (a.values.count("timeout")) {
+        try {
+            timeout = std::stol(a.values.at("timeout"));
+        } catch (const std::exception&) {
+            err_ << "vigilctl: --timeout takes seconds\n";
+            return kUsage;
+        }
+        body["timeout"] = timeout;
+    }
+    int code = kOk;
+    for (const auto& spec : a.words) {
+        auto r = call("POST", "/v1/programs/" + spec + "/" + verb, body.dump(), std::chrono::seconds(timeout + 30));
+        if (!r) return kUnreachable;
+        if (r->status == 404) {
+            err_ << spec << ": ERROR (no such process)\n";
+            code = std::max(code, static_cast<int>(kUsage));
+            continue;
+        }
+        const auto j = json::parse(r->body, nullptr, false);
+        if (!j.is_object() || !j.contains("results")) {
+            err_ << spec << ": ERROR (" << error_of(*r) << ")\n";
+            code = std::max(code, static_cast<int>(kFailed));
+            continue;
+        }
+        for (const auto& res : j["results"]) {
+            const bool ok = res.value("ok", false);
+            if (ok) out_ << res["name"].get<std::string>() << ": " << res["message"].get<std::string>() << "\n";
+            else {
+                err_ << res["name"].get<std::string>() << ": ERROR (" << res["message"].get<std::string>() << ")\n";
+                code = std::max(code, static_cast<int>(kFailed));
+            }
+        }
+    }
+    return code;
+}
+
+int Runner::signal(const Args& a) {
+    if (a.words.size() < 2) {
+        err_ << "vigilctl: usage: signal SIG NAME...\n";
+        return kUsage;
+    }
+    int code = kOk;
+    for (std::size_t i = 1; i < a.words.size(); ++i) {
+        auto r = call("POST", "/v1/programs/" + a.words[i] + "/signal", json{{"signal", a.words[0]}}.dump());
+        if (!r) return kUnreachable;
+        const auto j = json::parse(r->body, nullptr, false);
+        if (r->status == 404 || r->status == 400) {
+            err_ << a.words[i] << ": ERROR (" << error_of(*r) << ")\n";
+            code = kUsage;
+            continue;
+        }
+        for (const auto& res : j["results"]) {
+            if (res.value("ok", false)) out_ << res["name"].get<std::string>() << ": signalled\n";
+            else {
+                err_ << res["name"].get<std::string>() << ": ERROR (" << res["message"].get<std::string>() << ")\n";
+                code = std::max(code, static_cast<int>(kFailed));
+            }
+        }
+    }
+    return code;
+}
+
+int Runner::pid(const Args& a) {
+    if (a.words.empty()) {
+        auto r = call("GET", "/v1/version");
+        if (!r) return kUnreachable;
+        out_ << json::parse(r->body)["pid"].get<int>() << "\n";
+        return kOk;
+    }
+    int code = kOk;
+    auto all = programs(code);
+    if (!all) return code;
+    json shown = json::array();
+    for (const auto& spec : a.words) {
+        bool any = false;
+        for (const auto& p : *all)
+            if (matches(p, spec)) {
+                shown.push_back({{"name", p["name"]}, {"pid", p["pid"]}});
+                any = true;
+            }
+        if (!any) {
+            err_ << spec << ": ERROR (no such process)\n";
+            return kUsage;
+        }
+    }
+    if (a.flags.count("--json")) out_ << shown.dump(2) << "\n";
+    else
+        for (const auto& p : shown) out_ << p["pid"].get<int>() << "\n";
+    const bool all_up = std::all_of(shown.begin(), shown.end(), [](const json& p) { return p["pid"].get<int>() > 0; });
+    return all_up ? kOk : kNotRunning;
+}
+
+int Runner::tail(const Args& a) {
+    if (a.words.empty() || a.words.size() > 2) {
+        err_ << "vigilctl: usage: tail [-f] NAME [stdout|stderr]\n";
+        return kUsage;
+    }
+    const std::string stream = a.words.size() == 2 ? a.words[1] : "stdout";
+    const std::string target = "/v1/programs/" + a.words[0] + "/log?stream=" + stream + "&offset=-1600";
+    if (!a.flags.count("-f")) {
+        auto r = call("GET", target);
+        if (!r) return kUnreachable;
+        if (r->status != 200) {
+            err_ << a.words[0] << ": ERROR (" << error_of(*r) << ")\n";
+            return r->status == 404 ? kUsage : kFailed;
+        }
+        out_ << r->body << std::flush;
+        return kOk;
+    }
+    std::string error;
+    const int status = c_.stream(target + "&follow=1",
+                                 [&](const std::string& data) {
+                                     out_ << data << std::flush;
+                                     return static_cast<bool>(out_);  // stop when the pipe reader went away
+                                 },
+                                 error);
+    if (status == 0) {
+        err_ << "vigilctl: " << error << "\n";
+        return kUnreachable;
+    }
+    if (status != 200) {
+        err_ << a.words[0] << ": ERROR (HTTP " << status << ")\n";
+        return status == 404 ? kUsage : kFailed;
+    }
+    return kOk;
+}
+
+void print_errors(std::ostream& err, const json& j) {
+    err << "ERROR: " << j.value("error", "configuration refused") << "\n";
+    if (j.contains("errors"))
+        for (const auto& e : j["errors"]) err << "  " << e.get<std::string>() << "\n";
+}
+
+int Runner::reread(const Args& a) {
+    auto r = call("POST", "/v1/config/reread");
+    if (!r) return kUnreachable;
+    const auto j = json::parse(r->body, nullptr, false);
+    if (r->status != 200) {
+        print_errors(err_, j);
+        return kFailed;
+    }
+    if (a.flags.count("--json")) {
+        out_ << j.dump(2) << "\n";
+        return kOk;
+    }
+    if (j["added"].empty() && j["changed"].empty() && j["removed"].empty()) out_ << "No config updates to processes\n";
+    for (const auto& n : j["added"]) out_ << n.get<std::string>() << ": available\n";
+    for (const auto& n : j["changed"]) out_ << n.get<std::string>() << ": changed\n";
+    for (const auto& n : j["removed"]) out_ << n.get<std::string>() << ": disappeared\n";
+    return kOk;
+}
+
+int Runner::update(const std::string& verb, const Args& a) {
+    std::optional<HttpReply> r;
+    if (verb == "reload") r = call("POST", "/v1/reload");
+    else r = call("POST", "/v1/config/update", a.words.empty() ? "{}" : json{{"names", a.words}}.dump());
+    if (!r) return kUnreachable;
+    const auto j = json::parse(r->body, nullptr, false);
+    if (r->status == 404) {
+        err_ << "ERROR (" << error_of(*r) << ")\n";
+        return kUsage;
+    }
+    if (r->status != 200) {
+        print_errors(err_, j);
+        return kFailed;
+    }
+    if (a.flags.count("--json")) {
+        out_ << j.dump(2) << "\n";
+        return kOk;
+    }
+    for (const auto& n : j["added"]) out_ << n.get<std::string>() << ": added\n";
+    for (const auto& n : j["changed"]) out_ << n.get<std::string>() << ": changed, restarted\n";
+    for (const auto& n : j["removed"]) out_ << n.get<std::string>() << ": removed\n";
+    return kOk;
+}
+
+// Blocks until every named process is RUNNING: the current states first,
+// then the events stream, so nothing between the two is missed.
+int Runner::wait(const Args& a) {
+    if (a.words.empty()) {
+        err_ << "vigilctl: usage: wait NAME... [--timeout S]\n";
+        return kUsage;
+    }
+    long timeout = 60;
+    try {
+        if (a.values.count("timeout")) timeout = std::stol(a.values.at("timeout"));
+    } catch (const std::exception&) {
+        err_ << "vigilctl: --timeout takes seconds\n";
+        return kUsage;
+    }
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout);
+    int code = kOk;
+    auto all = programs(code);
+    if (!all) return code;
+    std::set<std::string> waiting;
+    for (const auto& spec : a.words) {
+        bool any = false;
+        for (const auto& p : *all)
+            if (matches(p, spec)) {
+                any = true;
+                if (p["state"] != "RUNNING") waiting.insert(p["name"].get<std::string>());
+            }
+        if (!any) {
+            err_ << spec << ": ERROR (no such process)\n";
+            return kUsage;
+        }
+    }
+    if (waiting.empty()) return kOk;
+    std::string error, partial;
+    // The events stream has no end: the socket's receive timeout ends a
+    // silent wait at the deadline, the check below a busy one.
+    const int status = c_.stream("/v1/events", [&](const std::string& data) {
+        partial += data;
+        for (std::size_t nl; (nl = partial.find('\n')) != std::string::npos; partial.erase(0, nl + 1)) {
+            const auto ev = json::parse(partial.substr(0, nl), nullptr, false);
+            if (ev.is_object() && ev.value("to", "") == "RUNNING") waiting.erase(ev.value("name", ""));
+        }
+        return !waiting.empty() && std::chrono::steady_clock::now() < deadline;
+    }, error, std::chrono::seconds(timeout));
+    if (status == 0) {
+        err_ << "vigilctl: " << error << "\n";
+        return kUnreachable;
+    }
+    for (const auto& n : waiting) err_ << n << ": ERROR (not RUNNING within " << timeout << "s)\n";
+    return waiting.empty() ? kOk : kFailed;
+}
+
+int Runner::shutdown() {
+    auto r = call("POST", "/v1/shutdown");
+    if (!r) return kUnreachable;
+    out_ << "Shut down\n";
+    return r->status == 202 ? kOk : kFailed;
+}
+
+int Runner::version(const Args& a) {
+    auto r = call("GET", "/v1/version");
+    if (!r) return kUnreachable;
+    if (a.flags.count("--json")) out_ << r->body;
+    else out_ << json::parse(r->body)["version"].get<std::string>() << "\n";
+    return kOk;
+}
+
+}  // namespace
+
+const std::vector<std::string>& verbs() {
+    static const std::vector<std::string> v{"status", "start",  "stop",   "restart", "signal",   "pid",
+                                            "tail",   "reread", "update", "reload",  "wait",     "shutdown",
+                                            "version", "help"};
+    return v;
+}
+
+std::string usage() {
+    return "usage: vigilctl [-c FILE | -s SOCKET] [VERB [ARGS...]]   (no verb: interactive shell)\n"
+           "verbs:\n"
+           "  status [NAME...] [--json]          state of every (or each named) process\n"
+           "  start|stop|restart NAME|GROUP:*|all [--no-wait] [--timeout S]\n"
+           "  signal SIG NAME...                 send a signal (HUP, USR1, 15, ...)\n"
+           "  pid [NAME...] [--json]             vigild's pid, or the processes'\n"
+           "  tail [-f] NAME [stdout|stderr]     the end of a log; -f follows it\n"
+           "  reread [--json]                    what an edited config would change\n"
+           "  update [NAME...] [--json]          apply config edits (all, or NAMEs)\n"
+           "  reload                             reread and apply everything (= SIGHUP)\n"
+           "  wait NAME... [--timeout S]         block until RUNNING\n"
+           "  shutdown                           stop everything, then vigild\n"
+           "  version [--json]\n"
+           "exit codes: 0 ok, 1 action failed, 2 usage or unknown name, 3 not running (status), 4 vigild unreachable\n";
+}
+
+int run_command(const Client& client, const std::vector<std::string>& argv, std::ostream& out, std::ostream& err) {
+    if (argv.empty()) {
+        err << usage();
+        return kUsage;
+    }
+    const std::string& verb = argv[0];
+    const Args a = parse(std::vector<std::string>(argv.begin() + 1, argv.end()));
+    Runner r(client, out, err);
+    try {
+        if (verb == "status") return r.status(a);
+        if (verb == "start" || verb == "stop" || verb == "restart") return r.action(verb, a);
+        if (verb == "signal") return r.signal(a);
+        if (verb == "pid") return r.pid(a);
+        if (verb == "tail") return r.tail(a);
+        if (verb == "reread") return r.reread(a);
+        if (verb == "update" || verb == "reload") return r.update(verb, a);
+        if (verb == "wait") return r.wait(a);
+        if (verb == "shutdown") return r.shutdown();
+        if (verb == "version") return r.version(a);
+        if (verb == "help") {
+            out << usage();
+            return kOk;
+        }
+    } catch (const std::exception& e) {
+        err << "vigilctl: unexpected reply from vigild: " << e.what() << "\n";
+        return kFailed;
+    }
+    err << "vigilctl: unknown verb '" << verb << "'\n" << usage();
+    return kUsage;
+}
+
+}  // namespace vigil::ctl

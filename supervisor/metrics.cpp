@@ -1,0 +1,74 @@
+#include "supervisor/metrics.hpp"
+
+#include <sstream>
+
+namespace vigil::supervisor {
+namespace {
+
+constexpr core::State kStates[] = {core::State::stopped, core::State::starting, core::State::running,
+                                   core::State::backoff, core::State::stopping, core::State::exited,
+                                   core::State::fatal};
+
+void family(std::ostringstream& out, const char* name, const char* type, const char* help) {
+    out << "# HELP " << name << ' ' << help << "\n# TYPE " << name << ' ' << type << '\n';
+}
+
+}  // namespace
+
+std::string escape_label(const std::string& value) {
+    std::string out;
+    for (char c : value) {
+        if (c == '\\') out += "\\\\";
+        else if (c == '"') out += "\\\"";
+        else if (c == '\n') out += "\\n";
+        else out += c;
+    }
+    return out;
+}
+
+std::string render_metrics(const Supervisor& sup) {
+    std::ostringstream out;
+    std::vector<const ProcessRunner*> runners;
+    for (const auto& name : sup.order())
+        if (const ProcessRunner* r = sup.find(name)) runners.push_back(r);
+    auto label = [](const ProcessRunner& r) { return "name=\"" + escape_label(r.name()) + "\""; };
+
+    family(out, "vigil_program_state", "gauge", "1 for the state the process is in, 0 for the others.");
+    for (const auto* r : runners)
+        for (core::State s : kStates)
+            out << "vigil_program_state{" << label(*r) << ",state=\"" << core::state_name(s) << "\"} "
+                << (r->state() == s ? 1 : 0) << '\n';
+
+    family(out, "vigil_program_up", "gauge", "1 when the process is RUNNING.");
+    for (const auto* r : runners) out << "vigil_program_up{" << label(*r) << "} " << (r->state() == core::State::running) << '\n';
+
+    family(out, "vigil_program_restarts_total", "counter", "Automatic restarts since vigild started.");
+    for (const auto* r : runners)
+        out << "vigil_program_restarts_total{" << label(*r) << "} " << r->machine().restarts() << '\n';
+
+    family(out, "vigil_program_last_exit_code", "gauge",
+           "Exit code of the last run (128+signal for a signal death), -1 before any exit.");
+    for (const auto* r : runners) {
+        const auto e = r->machine().last_exit();
+        out << "vigil_program_last_exit_code{" << label(*r) << "} "
+            << (!e ? -1 : e->signaled ? 128 + e->signal : e->code) << '\n';
+    }
+
+    family(out, "vigil_program_uptime_seconds", "gauge", "Seconds since the running process was spawned, 0 when down.");
+    for (const auto* r : runners) {
+        double up = 0;
+        if (r->pid() > 0) up = std::chrono::duration<double>(core::Clock::now() - r->machine().started_at()).count();
+        out << "vigil_program_uptime_seconds{" << label(*r) << "} " << up << '\n';
+    }
+
+    family(out, "vigil_program_backoff_delay_seconds", "gauge", "The restart delay chosen last.");
+    for (const auto* r : runners)
+        out << "vigil_program_backoff_delay_seconds{" << label(*r) << "} "
+            << std::chrono::duration<double>(r->machine().last_delay()).count() << '\n';
+
+    family(out, "vigil_programs", "gauge", "Processes vigild supervises.");
+    out << "vigil_programs " << runners.size() << '\n';
+    return out.str();
+}
+
+}  // namespace vigil::supervisor

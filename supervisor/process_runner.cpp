@@ -1,0 +1,248 @@
+#include "supervisor/process_runner.hpp"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <map>
+
+#include <spdlog/spdlog.h>
+
+#include "config/command_line.hpp"
+#include "supervisor/spawner.hpp"
+
+extern char** environ;
+
+namespace vigil::supervisor {
+namespace {
+
+// vigild's own environment, overlaid with the program's `environment` and
+// the names a child may want to know (supervisord sets the same three).
+std::vector<std::string> child_environment(const config::Program& p) {
+    std::map<std::string, std::string> env;
+    for (char** e = environ; e && *e; ++e) {
+        std::string kv(*e);
+        const auto eq = kv.find('=');
+        if (eq != std::string::npos) env[kv.substr(0, eq)] = kv.substr(eq + 1);
+    }
+    // vigild's own notify socket belongs to systemd and vigild, not to children.
+    env.erase("NOTIFY_SOCKET");
+    env.erase("WATCHDOG_USEC");
+    env.erase("WATCHDOG_PID");
+    env.erase("LISTEN_FDS");
+    env.erase("LISTEN_PID");
+    env["VIGIL_ENABLED"] = "1";
+    env["VIGIL_PROCESS_NAME"] = p.name;
+    env["VIGIL_GROUP_NAME"] = p.group;
+    for (const auto& [k, v] : p.environment) env[k] = v;
+    std::vector<std::string> out;
+    out.reserve(env.size());
+    for (const auto& [k, v] : env) out.push_back(k + "=" + v);
+    return out;
+}
+
+}  // namespace
+
+ProcessRunner::ProcessRunner(boost::asio::io_context& io, config::Program program, const config::Daemon&,
+                             core::Rng& rng, Listener& listener)
+    : io_(io),
+      program_(std::move(program)),
+      base_env_(child_environment(program_)),
+      rng_(rng),
+      listener_(listener),
+      machine_(core::Policy::from(program_)),
+      timers_{boost::asio::steady_timer(io), boost::asio::steady_timer(io), boost::asio::steady_timer(io)} {}
+
+ProcessRunner::~ProcessRunner() {
+    for (auto& p : pipes_)
+        if (p.write_fd >= 0) ::close(p.write_fd);
+}
+
+void ProcessRunner::close() {
+    closed_ = true;
+    for (auto& t : timers_) t.cancel();
+    if (pidfd_) pidfd_->cancel();
+    for (auto& p : pipes_)
+        if (p.reader) p.reader->cancel();
+}
+
+void ProcessRunner::send(const core::Event& e) {
+    const core::Decision d = machine_.handle(e, core::Clock::now(), rng_);
+    execute(d);
+}
+
+void ProcessRunner::execute(const core::Decision& d) {
+    bool spawn = false;
+    for (const core::Action& a : d.actions) {
+        switch (a.type) {
+            case core::Action::Type::spawn: spawn = true; break;
+            case core::Action::Type::signal: signal(a.signal, a.to_group); break;
+            case core::Action::Type::arm_timer: arm(a.timer, a.delay); break;
+            case core::Action::Type::cancel_timer: cancel(a.timer); break;
+        }
+    }
+    if (d.changed() || !d.reason.empty()) listener_.on_transition(*this, d);
+    // Spawning feeds the machine again (spawned / spawn_failed), so it runs
+    // after this decision has been reported, keeping the log in order.
+    if (spawn) do_spawn();
+}
+
+void ProcessRunner::do_spawn() {
+    SpawnRequest req;
+    const auto split = config::split_command(program_.command);
+    if (!split.error.empty()) {  // the loader refuses these; defensive only
+        spawn_error_ = split.error;
+        send(core::Event::spawn_failed(EINVAL));
+        return;
+    }
+    req.argv = split.argv;
+    req.env = base_env_;
+    req.directory = program_.directory;
+    if (program_.umask) req.umask = static_cast<mode_t>(*program_.umask);
+    if (!program_.user.empty()) {
+        auto u = lookup_user(program_.user);
+        if (!u.creds) {
+            spawn_error_ = u.error;
+            send(core::Event::spawn_failed(ESRCH));
+            return;
+        }
+        // A non-root vigild can only run programs as itself.
+        if (::geteuid() != 0 && u.creds->uid != ::geteuid()) {
+            spawn_error_ = "cannot run as user '" + program_.user + "': vigild is not root";
+            send(core::Event::spawn_failed(EPERM));
+            return;
+        }
+        if (::geteuid() == 0) {
+            req.env.push_back("HOME=" + u.creds->home);
+            req.env.push_back("USER=" + u.creds->name);
+            req.env.push_back("LOGNAME=" + u.creds->name);
+            req.creds = std::move(u.creds);
+        }
+    }
+    if (!open_log_pipes()) {
+        send(core::Event::spawn_failed(errno ? errno : EIO));
+        return;
+    }
+    req.stdout_fd = pipes_[0].write_fd;
+    req.stderr_fd = program_.redirect_stderr ? pipes_[0].write_fd : pipes_[1].write_fd;
+
+    const SpawnResult r = spawn(req);
+    if (!r.ok()) {
+        spawn_error_ = r.stage + ": " + std::strerror(r.error) + " (" + req.argv[0] + ")";
+        send(core::Event::spawn_failed(r.error));
+        return;
+    }
+    spawn_error_.clear();
+    pidfd_.emplace(io_, r.pidfd);
+    send(core::Event::spawned(r.pid));
+    watch_exit();
+}
+
+bool ProcessRunner::open_log_pipes() {
+    const config::LogTarget* targets[2] = {&program_.stdout_log, &program_.stderr_log};
+    for (int i = 0; i < 2; ++i) {
+        Pipe& p = pipes_[i];
+        if (i == 1 && program_.redirect_stderr) continue;
+        if (targets[i]->path.empty() || p.write_fd >= 0) continue;  // discard, or already open
+        int fds[2];
+        if (::pipe2(fds, O_CLOEXEC) < 0) {
+            spawn_error_ = std::string("pipe: ") + std::strerror(errno);
+            return false;
+        }
+        p.write_fd = fds[1];
+        p.reader.emplace(io_, fds[0]);
+        p.buffer = std::make_unique<char[]>(kPipeBuffer);
+        p.log = std::make_unique<LogFile>(targets[i]->path, targets[i]->max_bytes, targets[i]->backups);
+        if (!p.log->error().empty()) spdlog::warn("{}: cannot open log {}", name(), p.log->error());
+        read_pipe(i);
+    }
+    return true;
+}
+
+void ProcessRunner::read_pipe(int which) {
+    Pipe& p = pipes_[which];
+    p.reader->async_read_some(boost::asio::buffer(p.buffer.get(), kPipeBuffer),
+                              [self = shared_from_this(), which](const boost::system::error_code& ec, std::size_t n) {
+                                  Pipe& p = self->pipes_[which];
+                                  if (n > 0) {
+                                      const std::string_view data(p.buffer.get(), n);
+                                      p.log->write(data);
+                                      const auto observers = self->output_observers_;
+                                      for (const auto& [_, o] : observers) o(which + 1, data);
+                                  }
+                                  if (!ec && !self->closed_) self->read_pipe(which);
+                              });
+}
+
+void ProcessRunner::watch_exit() {
+    pidfd_->async_wait(boost::asio::posix::stream_descriptor::wait_read,
+                       [self = shared_from_this()](const boost::system::error_code& ec) {
+                           if (ec || self->closed_ || !self->pidfd_) return;
+                           if (!self->try_reap()) self->watch_exit();
+                       });
+}
+
+bool ProcessRunner::try_reap() {
+    if (!pidfd_) return false;
+    siginfo_t si{};
+    // P_PIDFD (Linux 5.4) waits for exactly this child, so orphan reaping
+    // elsewhere can never steal its status.
+    constexpr idtype_t kPidfd = static_cast<idtype_t>(3);
+    if (::waitid(kPidfd, static_cast<id_t>(pidfd_->native_handle()), &si, WEXITED | WNOHANG) < 0) {
+        if (errno == EINTR) return false;
+        spdlog::error("{}: waitid on pidfd: {}", name(), std::strerror(errno));
+        si.si_pid = machine_.pid();
+        si.si_code = CLD_KILLED;
+        si.si_status = SIGKILL;
+    } else if (si.si_pid == 0) {
+        return false;  // not exited yet
+    }
+    core::ExitStatus st;
+    if (si.si_code == CLD_EXITED) {
+        st.code = si.si_status;
+    } else {
+        st.signaled = true;
+        st.signal = si.si_status;
+    }
+    pidfd_->close();
+    pidfd_.reset();
+    // Like systemd's control-group kill mode: what the program left behind
+    // in its group (workers, a shell's children) must not outlive it and hold
+    // its ports against the next start.
+    if (program_.killasgroup && ::kill(-si.si_pid, SIGKILL) == 0)
+        spdlog::debug("{}: killed processes left in its group after pid {} ended", name(), si.si_pid);
+    send(core::Event::exited(st));
+    return true;
+}
+
+void ProcessRunner::arm(core::Timer t, core::Duration delay) {
+    const auto i = static_cast<std::size_t>(t);
+    const unsigned gen = ++timer_generation_[i];
+    timers_[i].expires_after(delay);
+    timers_[i].async_wait([self = shared_from_this(), t, i, gen](const boost::system::error_code& ec) {
+        // A timer re-armed or cancelled since is stale even if it already fired.
+        if (ec || self->closed_ || self->timer_generation_[i] != gen) return;
+        self->send(core::Event::timer_fired(t));
+    });
+}
+
+void ProcessRunner::cancel(core::Timer t) {
+    const auto i = static_cast<std::size_t>(t);
+    ++timer_generation_[i];
+    timers_[i].cancel();
+}
+
+void ProcessRunner::signal(int sig, bool to_group) {
+    const pid_t pid = machine_.pid();
+    if (pid <= 0) return;
+    // The child called setsid(), so its pid is its process group id. ESRCH
+    // for the group is normal when the leader already exited alone.
+    if (to_group && ::kill(-pid, sig) == 0) return;
+    if (::kill(pid, sig) < 0 && errno != ESRCH)
+        spdlog::warn("{}: kill({}, {}): {}", name(), pid, sig, std::strerror(errno));
+}
+
+}  // namespace vigil::supervisor

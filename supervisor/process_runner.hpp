@@ -1,0 +1,101 @@
+// The I/O side of one supervised process: it owns the process's pure state
+// machine and carries out its actions on the event loop — spawning, timers,
+// signals to the process group, the pidfd that reports the exit, and the
+// pipes whose output lands in the program's log files. It decides nothing
+// itself.
+#pragma once
+
+#include <sys/types.h>
+
+#include <array>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "config/model.hpp"
+#include "supervisor/core/process_machine.hpp"
+#include "supervisor/log_file.hpp"
+
+namespace vigil::supervisor {
+
+class ProcessRunner : public std::enable_shared_from_this<ProcessRunner> {
+public:
+    // Told of every decision that changed the state (after its actions ran).
+    class Listener {
+    public:
+        virtual ~Listener() = default;
+        virtual void on_transition(ProcessRunner& runner, const core::Decision& d) = 0;
+    };
+
+    ProcessRunner(boost::asio::io_context& io, config::Program program, const config::Daemon& daemon, core::Rng& rng,
+                  Listener& listener);
+    ~ProcessRunner();
+
+    void send(const core::Event& e);
+    // Reaps the process if it has exited (used when SIGCHLD finds it first).
+    // Returns false when it is still running.
+    bool try_reap();
+    // Cancels every pending operation so the runner can be dropped.
+    void close();
+
+    const std::string& name() const { return program_.name; }
+    const config::Program& program() const { return program_; }
+    const core::ProcessMachine& machine() const { return machine_; }
+    core::State state() const { return machine_.state(); }
+    pid_t pid() const { return machine_.pid(); }
+    // Live output for `vigilctl tail -f`: fd 1 or 2 and the bytes read.
+    using OutputObserver = std::function<void(int fd, std::string_view data)>;
+    std::uint64_t subscribe_output(OutputObserver o) {
+        output_observers_[next_output_observer_] = std::move(o);
+        return next_output_observer_++;
+    }
+    void unsubscribe_output(std::uint64_t id) { output_observers_.erase(id); }
+
+    // Why the last spawn failed (empty after a good spawn), for status and logs.
+    const std::string& spawn_error() const { return spawn_error_; }
+
+private:
+    void execute(const core::Decision& d);
+    void do_spawn();
+    void arm(core::Timer t, core::Duration delay);
+    void cancel(core::Timer t);
+    void signal(int sig, bool to_group);
+    void watch_exit();
+    bool open_log_pipes();
+    void read_pipe(int which);
+
+    boost::asio::io_context& io_;
+    config::Program program_;
+    std::vector<std::string> base_env_;
+    core::Rng& rng_;
+    Listener& listener_;
+    core::ProcessMachine machine_;
+
+    std::array<boost::asio::steady_timer, core::kTimerCount> timers_;
+    std::array<unsigned, core::kTimerCount> timer_generation_{};
+    std::optional<boost::asio::posix::stream_descriptor> pidfd_;
+
+    // [0] stdout, [1] stderr. The write ends stay open in vigild for the
+    // runner's whole life and are handed to each new child, so a reader
+    // never sees EOF between restarts.
+    struct Pipe {
+        std::optional<boost::asio::posix::stream_descriptor> reader;
+        int write_fd = -1;
+        std::unique_ptr<LogFile> log;
+        // Allocated with the pipe: programs that log NONE cost nothing here.
+        std::unique_ptr<char[]> buffer;
+    };
+    static constexpr std::size_t kPipeBuffer = 8192;
+    std::array<Pipe, 2> pipes_;
+    std::string spawn_error_;
+    std::map<std::uint64_t, OutputObserver> output_observers_;
+    std::uint64_t next_output_observer_ = 1;
+    bool closed_ = false;
+};
+
+}  // namespace vigil::supervisor

@@ -1,0 +1,52 @@
+// vigilctl: supervisorctl for vigild. Finds the control socket from -s, or
+// the config's control_socket (-c), or the default path, then runs one verb
+// or, with none, the interactive shell.
+#include <unistd.h>
+
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "config/loader.hpp"
+#include "supervisor/ctl/commands.hpp"
+#include "supervisor/ctl/shell.hpp"
+
+int main(int argc, char** argv) {
+    using namespace vigil;
+    std::string socket, config_file;
+    std::vector<std::string> rest;
+    for (int i = 1; i < argc; ++i) {
+        const std::string a = argv[i];
+        if (!rest.empty()) rest.push_back(a);  // everything after the verb belongs to it
+        else if ((a == "-s" || a == "--socket") && i + 1 < argc) socket = argv[++i];
+        else if ((a == "-c" || a == "--config") && i + 1 < argc) config_file = argv[++i];
+        else if (a == "-h" || a == "--help") {
+            std::cout << ctl::usage();
+            return ctl::kOk;
+        } else if (a.size() > 1 && a[0] == '-') {
+            std::cerr << "vigilctl: unknown option '" << a << "'\n" << ctl::usage();
+            return ctl::kUsage;
+        } else rest.push_back(a);
+    }
+    if (socket.empty() && !config_file.empty()) {
+        config::LoadOptions opts;
+        opts.env = config::environment_map();
+        auto loaded = config::load_file(config_file, opts);
+        if (!loaded.ok()) {
+            for (const auto& e : loaded.errors) std::cerr << e.to_string() << "\n";
+            std::cerr << "vigilctl: cannot read the control socket from " << config_file << "\n";
+            return ctl::kUsage;
+        }
+        socket = loaded.config->daemon.control_socket;
+    }
+    if (socket.empty()) socket = "/run/vigil/vigil.sock";
+    const ctl::Client client(socket);
+    if (rest.empty()) {
+        if (!::isatty(STDIN_FILENO)) {
+            std::cerr << ctl::usage();
+            return ctl::kUsage;
+        }
+        return ctl::run_shell(client);
+    }
+    return ctl::run_command(client, rest, std::cout, std::cerr);
+}

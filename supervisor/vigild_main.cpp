@@ -1,0 +1,239 @@
+// vigild: the supervisor daemon. Loads the config (or only checks it, like
+// `nginx -t`), takes the state-dir lock so two daemons never supervise the
+// same programs, becomes a child subreaper and runs the event loop until a
+// shutdown has stopped every program.
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/file.h>
+#include <sys/prctl.h>
+#include <unistd.h>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <iostream>
+#include <random>
+#include <string>
+
+#include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include "config/loader.hpp"
+#include "supervisor/control_api.hpp"
+#include "supervisor/control_server.hpp"
+#include "supervisor/sd_notify.hpp"
+#include "supervisor/supervisor.hpp"
+
+namespace {
+
+constexpr const char* kVersion = "0.1.0";
+constexpr const char* kDefaultConfig = "/etc/vigil/vigil.ini";
+
+struct Options {
+    std::string config = kDefaultConfig;
+    bool check = false;
+};
+
+void usage(std::ostream& out) {
+    out << "usage: vigild [-c FILE] [--check] [--version]\n"
+           "  -c, --config FILE  configuration (default " << kDefaultConfig << ")\n"
+           "  -t, --check        validate the configuration and exit 0 (valid) or 1\n"
+           "  -v, --version      print the version\n";
+}
+
+// Returns the exit code to leave with, or -1 to go on.
+int parse_args(int argc, char** argv, Options& o) {
+    for (int i = 1; i < argc; ++i) {
+        const std::string a = argv[i];
+        if ((a == "-c" || a == "--config") && i + 1 < argc) {
+            o.config = argv[++i];
+        } else if (a.rfind("--config=", 0) == 0) {
+            o.config = a.substr(9);
+        } else if (a == "-t" || a == "--check") {
+            o.check = true;
+        } else if (a == "-v" || a == "--version") {
+            std::cout << "vigild " << kVersion << "\n";
+            return 0;
+        } else if (a == "-h" || a == "--help") {
+            usage(std::cout);
+            return 0;
+        } else {
+            std::cerr << "vigild: unknown argument '" << a << "'\n";
+            usage(std::cerr);
+            return 2;
+        }
+    }
+    return -1;
+}
+
+void setup_logging(const std::string& level) {
+    auto logger = std::make_shared<spdlog::logger>("vigild", std::make_shared<spdlog::sinks::stderr_sink_mt>());
+    // journald stamps lines itself; a terminal or a file wants the time.
+    logger->set_pattern(std::getenv("JOURNAL_STREAM") ? "%l: %v" : "%Y-%m-%d %H:%M:%S.%e %l: %v");
+    logger->set_level(spdlog::level::from_str(level));
+    logger->flush_on(spdlog::level::trace);
+    spdlog::set_default_logger(logger);
+}
+
+// One vigild per state directory: a second one would start every program twice.
+bool take_lock(const std::string& state_dir, int& fd_out) {
+    const std::string path = state_dir + "/vigild.lock";
+    const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        std::cerr << "vigild: cannot open " << path << ": " << std::strerror(errno) << "\n";
+        return false;
+    }
+    if (::flock(fd, LOCK_EX | LOCK_NB) < 0) {
+        char buf[32] = {};
+        [[maybe_unused]] auto n = ::pread(fd, buf, sizeof buf - 1, 0);
+        std::cerr << "vigild: another vigild (pid " << (buf[0] ? buf : "?") << ") already uses state_dir "
+                  << state_dir << "\n";
+        ::close(fd);
+        return false;
+    }
+    const std::string pid = std::to_string(::getpid()) + "\n";
+    [[maybe_unused]] auto r = ::ftruncate(fd, 0);
+    [[maybe_unused]] auto w = ::pwrite(fd, pid.data(), pid.size(), 0);
+    fd_out = fd;
+    return true;
+}
+
+bool make_dir(const std::string& dir, mode_t mode) {
+    std::error_code ec;
+    std::filesystem::create_directories(dir, ec);
+    if (ec) {
+        std::cerr << "vigild: cannot create " << dir << ": " << ec.message() << "\n";
+        return false;
+    }
+    ::chmod(dir.c_str(), mode);
+    return true;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    Options opts;
+    if (int rc = parse_args(argc, argv, opts); rc >= 0) return rc;
+
+    vigil::config::LoadOptions load_opts;
+    load_opts.env = vigil::config::environment_map();
+    char host[256] = {};
+    if (::gethostname(host, sizeof host - 1) == 0) load_opts.host_node_name = host;
+    auto loaded = vigil::config::load_file(opts.config, load_opts);
+    if (!loaded.ok()) {
+        for (const auto& e : loaded.errors) std::cerr << e.to_string() << "\n";
+        std::cerr << "vigild: configuration " << opts.config << " has " << loaded.errors.size() << " error"
+                  << (loaded.errors.size() == 1 ? "" : "s") << "\n";
+        return 1;
+    }
+    vigil::config::Config config = std::move(*loaded.config);
+    if (opts.check) {
+        std::cout << "vigild: configuration " << opts.config << " is valid (" << config.programs.size()
+                  << " processes)\n";
+        return 0;
+    }
+
+    setup_logging(config.daemon.log_level);
+    if (!make_dir(config.daemon.state_dir, 0700) || !make_dir(config.daemon.log_dir, 0750)) return 1;
+    int lock_fd = -1;
+    if (!take_lock(config.daemon.state_dir, lock_fd)) return 1;
+
+    // Orphans of our programs (double-forked daemons, a shell's leftovers)
+    // are re-parented to us instead of PID 1, so we can reap them.
+    ::prctl(PR_SET_CHILD_SUBREAPER, 1);
+    ::signal(SIGPIPE, SIG_IGN);
+
+    boost::asio::io_context io(1);
+    vigil::supervisor::Supervisor sup(io, std::move(config), std::random_device{}());
+    vigil::supervisor::SdNotify notify;
+
+    auto shutdown = [&] {
+        if (sup.shutting_down()) return;
+        notify.send("STOPPING=1");
+        sup.shutdown([&] { io.stop(); });
+    };
+    const std::string config_path = opts.config;
+    auto reload_source = [&] { return vigil::config::load_file(config_path, load_opts); };
+    vigil::supervisor::ControlApi api(io, sup, reload_source, shutdown);
+    vigil::supervisor::ControlServer server(io, api, sup);
+    if (std::string err = server.listen(sup.config().daemon.control_socket, sup.config().daemon.socket_group);
+        !err.empty()) {
+        spdlog::error("cannot start: {}", err);
+        return 1;
+    }
+
+    // SIGHUP = reread + update, as `vigilctl reload` does; a broken edit is
+    // logged with every error and changes nothing.
+    auto reload = [&] {
+        notify.send("RELOADING=1");
+        auto loaded = reload_source();
+        if (!loaded.ok()) {
+            for (const auto& e : loaded.errors) spdlog::error("reload refused: {}", e.to_string());
+        } else {
+            const auto d = sup.update(std::move(*loaded.config));
+            spdlog::info("reload: {} added, {} changed, {} removed, {} unchanged", d.added.size(), d.changed.size(),
+                         d.removed.size(), d.unchanged.size());
+        }
+        notify.send("READY=1");
+    };
+
+    boost::asio::signal_set signals(io, SIGTERM, SIGINT, SIGHUP);
+    signals.add(SIGCHLD);
+    signals.add(SIGPWR);
+    std::function<void()> wait_signal = [&] {
+        signals.async_wait([&](const boost::system::error_code& ec, int sig) {
+            if (ec) return;
+            switch (sig) {
+                case SIGCHLD: sup.reap_children(); break;
+                case SIGHUP: spdlog::info("SIGHUP received: reloading {}", config_path); reload(); break;
+                default:
+                    spdlog::info("{} received{}", strsignal(sig), sup.shutting_down() ? "; still stopping" : "");
+                    shutdown();
+            }
+            wait_signal();
+        });
+    };
+    wait_signal();
+
+    // systemd: READY=1 once the start-up targets are reached, STATUS= with a
+    // one-line summary on every change, WATCHDOG=1 only from the running loop.
+    bool ready_sent = false;
+    auto report = [&](const vigil::supervisor::ProcessRunner&, const vigil::core::Decision&) {
+        if (!notify.enabled()) return;
+        int running = 0, other = 0;
+        for (const auto& name : sup.order())
+            if (const auto* r = sup.find(name)) (r->state() == vigil::core::State::running ? running : other)++;
+        notify.send("STATUS=" + std::to_string(running) + " running, " + std::to_string(other) + " not running");
+        if (!ready_sent && sup.start_settled()) {
+            ready_sent = true;
+            notify.send("READY=1");
+        }
+    };
+    sup.subscribe(report);
+    boost::asio::steady_timer watchdog(io);
+    std::function<void()> pet = [&] {
+        notify.send("WATCHDOG=1");
+        watchdog.expires_after(*notify.watchdog_interval());
+        watchdog.async_wait([&](const boost::system::error_code& ec) {
+            if (!ec) pet();
+        });
+    };
+    if (notify.watchdog_interval()) pet();
+
+    spdlog::info("vigild {} starting {} processes from {}", kVersion, sup.order().size(), opts.config);
+    if (const auto n = sup.stop_leftovers(); n > 0)
+        spdlog::warn("stopped {} processes a previous vigild left running", n);
+    sup.start();
+    if (!ready_sent && sup.start_settled() && notify.enabled()) {
+        ready_sent = true;
+        notify.send("READY=1");
+    }
+    io.run();
+    server.close();
+    spdlog::info("vigild exiting");
+    ::close(lock_fd);
+    return 0;
+}

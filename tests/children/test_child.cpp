@@ -1,0 +1,102 @@
+// A light, scriptable child for the integration tests. Flags, in any order:
+//   --record FILE      append "<pid> <pgid>\n" to FILE at start
+//   --fds FILE         write the open fd numbers (from /proc/self/fd) to FILE
+//   --ignore-term      ignore SIGTERM (tests stop escalation to SIGKILL)
+//   --grandchild FILE  fork a grandchild into our group that writes its pid
+//                      to FILE and waits forever
+//   --orphan FILE      fork a child that forks a grandchild and exits at
+//                      once; the grandchild writes its pid to FILE and exits,
+//                      leaving an orphan for the subreaper to reap
+//   --print TEXT       write TEXT and a newline to stdout; --eprint to stderr
+//   --spam N           write N bytes of 'x' lines to stdout
+//   --exit CODE        exit with CODE right after the above (default: wait)
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <dirent.h>
+#include <string>
+
+namespace {
+
+void append(const char* file, const std::string& text) {
+    const int fd = ::open(file, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (fd < 0) return;
+    [[maybe_unused]] auto n = ::write(fd, text.data(), text.size());
+    ::close(fd);
+}
+
+void write_fds(const char* file) {
+    std::string out;
+    DIR* d = ::opendir("/proc/self/fd");
+    const int own = ::dirfd(d);
+    while (dirent* e = ::readdir(d)) {
+        if (e->d_name[0] == '.') continue;
+        const int fd = std::atoi(e->d_name);
+        if (fd != own) out += std::to_string(fd) + "\n";
+    }
+    ::closedir(d);
+    // Write through a temp name so a reader never sees a half-written list.
+    const std::string tmp = std::string(file) + ".tmp";
+    append(tmp.c_str(), out);
+    ::rename(tmp.c_str(), file);
+}
+
+[[noreturn]] void wait_forever() {
+    for (;;) ::pause();
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    int exit_code = -1;
+    for (int i = 1; i < argc; ++i) {
+        const std::string a = argv[i];
+        const char* v = i + 1 < argc ? argv[i + 1] : "";
+        if (a == "--record") {
+            append(v, std::to_string(::getpid()) + " " + std::to_string(::getpgrp()) + "\n");
+            ++i;
+        } else if (a == "--fds") {
+            write_fds(v);
+            ++i;
+        } else if (a == "--ignore-term") {
+            ::signal(SIGTERM, SIG_IGN);
+        } else if (a == "--grandchild") {
+            if (::fork() == 0) {
+                append(v, std::to_string(::getpid()) + "\n");
+                wait_forever();
+            }
+            ++i;
+        } else if (a == "--orphan") {
+            const pid_t mid = ::fork();
+            if (mid == 0) {
+                if (::fork() == 0) {
+                    append(v, std::to_string(::getpid()) + "\n");
+                    ::_exit(0);
+                }
+                ::_exit(0);
+            }
+            ::waitpid(mid, nullptr, 0);  // the grandchild alone is the orphan
+            ++i;
+        } else if (a == "--print" || a == "--eprint") {
+            std::fprintf(a == "--print" ? stdout : stderr, "%s\n", v);
+            std::fflush(nullptr);
+            ++i;
+        } else if (a == "--spam") {
+            long n = std::atol(v);
+            std::string line(99, 'x');
+            line += '\n';
+            for (; n > 0; n -= 100) [[maybe_unused]] auto w = ::write(1, line.data(), line.size());
+            ++i;
+        } else if (a == "--exit") {
+            exit_code = std::atoi(v);
+            ++i;
+        }
+    }
+    if (exit_code >= 0) return exit_code;
+    wait_forever();
+}

@@ -1,0 +1,91 @@
+// Bad configs and bad programs: clear errors, and the rest keeps running.
+#include <catch2/catch.hpp>
+
+#include <sys/stat.h>
+
+#include "harness.hpp"
+
+using namespace vigil::test;
+
+TEST_CASE("bad input: --check accepts a valid config", "[integration]") {
+    TempDir d;
+    write_file(d / "ok.ini", "[program:a]\ncommand = /bin/true\n");
+    std::string out;
+    CHECK(run({VIGILD_PATH, "--check", "-c", d / "ok.ini"}, &out) == 0);
+    CHECK(out.find("is valid (1 processes)") != std::string::npos);
+}
+
+TEST_CASE("bad input: --check reports every error as file:line and exits 1", "[integration]") {
+    TempDir d;
+    write_file(d / "bad.ini",
+               "[program:a]\n"
+               "command = /bin/true\n"
+               "startsecs = soon\n"
+               "[program:b]\n"
+               "bogus_key = 1\n");
+    std::string out;
+    CHECK(run({VIGILD_PATH, "--check", "-c", d / "bad.ini"}, &out) == 1);
+    const std::string f = d / "bad.ini";
+    CHECK(out.find(f + ":3: ") != std::string::npos);
+    CHECK(out.find(f + ":5: ") != std::string::npos);
+    // b has no command either: reported against its section header.
+    CHECK(out.find(f + ":4: ") != std::string::npos);
+}
+
+TEST_CASE("bad input: vigild refuses a broken config and starts nothing", "[integration]") {
+    Vigild v("[program:a]\ncommand = /bin/true\nautorestart = sometimes\n");
+    v.start();
+    CHECK(v.wait_exit() == 1);
+    CHECK(v.find_line("vigil.ini:[0-9]+: "));
+}
+
+TEST_CASE("bad input: an unreadable config is a one-line error", "[integration]") {
+    TempDir d;
+    std::string out;
+    CHECK(run({VIGILD_PATH, "-c", d / "missing.ini"}, &out) == 1);
+    CHECK(out.find("missing.ini") != std::string::npos);
+}
+
+TEST_CASE("bad input: a command that does not exist backs off; others keep running", "[integration]") {
+    Vigild v("[program:ghost]\ncommand = /nonexistent/program\nbackoff = 100ms,2,1s\n\n"
+             "[program:fine]\ncommand = " + child_path() + "\nstartsecs = 0\n");
+    v.start();
+    REQUIRE(v.expect("fine: STARTING -> RUNNING"));
+    auto line = v.find_line("ghost: STARTING -> BACKOFF: spawn failed: No such file or directory.*\\[exec: ");
+    if (!line) REQUIRE(v.expect("ghost: STARTING -> BACKOFF: spawn failed: No such file or directory"));
+    REQUIRE(v.expect("ghost: STARTING -> BACKOFF: spawn failed"));  // and again: it keeps trying
+    CHECK_FALSE(v.find_line("fine: RUNNING ->"));
+    CHECK(v.terminate() == 0);
+}
+
+TEST_CASE("bad input: a user that does not exist is a spawn error, not a crash", "[integration]") {
+    Vigild v("[program:who]\ncommand = " + child_path() + "\nuser = no-such-user-vigil\nbackoff = 100ms,2,1s\n\n"
+             "[program:fine]\ncommand = " + child_path() + "\nstartsecs = 0\n");
+    v.start();
+    REQUIRE(v.expect("who: STARTING -> BACKOFF: spawn failed.*no such user 'no-such-user-vigil'"));
+    CHECK(v.find_line("fine: STARTING -> RUNNING"));
+    CHECK(v.terminate() == 0);
+}
+
+TEST_CASE("bad input: a second vigild on the same state_dir exits with a reason", "[integration]") {
+    Vigild v("[program:a]\ncommand = " + child_path() + "\nstartsecs = 0\n");
+    v.start();
+    REQUIRE(v.expect("a: STARTING -> RUNNING"));
+    std::string out;
+    CHECK(run({VIGILD_PATH, "-c", v.config_path()}, &out) == 1);
+    CHECK(out.find("another vigild (pid " + std::to_string(v.pid())) != std::string::npos);
+    CHECK(v.terminate() == 0);
+}
+
+TEST_CASE("bad input: programs run as their configured user", "[integration]") {
+    if (::geteuid() != 0) return;  // only root can switch users; CI runs as root
+    TempDir out;
+    ::chmod(out.path().c_str(), 0777);
+    Vigild v("[program:nobody]\ncommand = /bin/sh -c 'id -u > " + (out / "uid") +
+             " && exec sleep 1000'\nuser = nobody\nstartsecs = 0\n");
+    v.start();
+    auto lines = wait_for_lines(out / "uid", 1);
+    REQUIRE(lines);
+    CHECK((*lines)[0] == "65534");
+    CHECK(v.terminate() == 0);
+}

@@ -1,0 +1,53 @@
+#include "helpers.hpp"
+
+using namespace cfgtest;
+
+namespace {
+
+// __FILE__ may be relative (ccache's CCACHE_BASEDIR rewrites it), so also
+// look upwards from the working directory, which ctest sets inside the build
+// tree.
+std::filesystem::path examples_dir() {
+    namespace fs = std::filesystem;
+    const fs::path rel = "config/examples/demo.ini";
+    fs::path from_source = fs::path(__FILE__).parent_path() / "../../.." / rel;
+    if (fs::path(__FILE__).is_absolute() && fs::exists(from_source)) return from_source.parent_path();
+    for (fs::path dir = fs::current_path(); !dir.empty(); dir = dir.parent_path()) {
+        if (fs::exists(dir / rel)) return (dir / rel).parent_path();
+        if (dir == dir.parent_path()) break;
+    }
+    FAIL("cannot find config/examples from " << fs::current_path());
+    return {};
+}
+
+}  // namespace
+
+TEST_CASE("config: every example config loads") {
+    LoadOptions o;
+    o.env = {{"HOME", "/home/demo"}, {"USER", "demo"}};
+    int seen = 0;
+    for (const auto& entry : std::filesystem::directory_iterator(examples_dir())) {
+        if (entry.path().extension() != ".ini") continue;
+        ++seen;
+        LoadResult r = load_file(entry.path().string(), o);
+        INFO(entry.path() << "\n" << dump(r));
+        CHECK(r.ok());
+    }
+    CHECK(seen >= 1);
+}
+
+TEST_CASE("config: demo.ini has what its comments promise") {
+    LoadResult r = load_file((examples_dir() / "demo.ini").string(), {});
+    INFO(dump(r));
+    REQUIRE(r.ok());
+    const Config& c = *r.config;
+    CHECK(c.daemon.control_socket == "/tmp/vigil-demo/vigil.sock");
+    CHECK(c.daemon.log_dir == "/tmp/vigil-demo/log");
+    CHECK(names(c) == std::vector<std::string>{"ticker", "warmup", "reporter", "worker_0", "worker_1"});
+    CHECK(get(c, "worker_1").depends_on.at(0).name == "ticker");
+    CHECK(get(c, "worker_1").environment.at(0) == std::pair<std::string, std::string>{"WORKER_ID", "1"});
+    CHECK(get(c, "worker_0").command.find("date +%T") != std::string::npos);
+    CHECK(get(c, "warmup").health.kind == HealthKind::exec);
+    CHECK(get(c, "reporter").depends_on.at(0).condition == DependencyCondition::healthy);
+    CHECK(get(c, "ticker").stdout_log.path == "/tmp/vigil-demo/log/ticker.out.log");
+}

@@ -1,0 +1,220 @@
+#include "helpers.hpp"
+
+using namespace cfgtest;
+using std::chrono::milliseconds;
+
+namespace {
+const std::string kProxyProgram = "[program:proxy]\nkind = proxy\n";
+}
+
+TEST_CASE("config: [vigil] defaults") {
+    Config c = ok("");
+    CHECK(c.daemon == Daemon{});
+    CHECK(c.daemon.control_socket == "/run/vigil/vigil.sock");
+    CHECK(c.daemon.socket_group.empty());
+    CHECK(c.daemon.state_dir == "/var/lib/vigil");
+    CHECK(c.daemon.log_dir == "/var/log/vigil");
+    CHECK(c.daemon.log_level == "info");
+    CHECK(c.file == kFile);
+    CHECK(c.programs.empty());
+}
+
+TEST_CASE("config: [vigil] keys are read and expanded") {
+    LoadOptions o;
+    o.env = {{"RUNTIME", "/run/user/1000"}};
+    Config c = ok(R"([vigil]
+control_socket = %(ENV_RUNTIME)s/vigil.sock
+socket_group = vigil
+state_dir = %(here)s/state
+log_dir = /tmp/logs
+log_level = warning
+)",
+                  o);
+    CHECK(c.daemon.control_socket == "/run/user/1000/vigil.sock");
+    CHECK(c.daemon.socket_group == "vigil");
+    CHECK(c.daemon.state_dir == "/etc/vigil/state");
+    CHECK(c.daemon.log_dir == "/tmp/logs");
+    CHECK(c.daemon.log_level == "warn");
+}
+
+TEST_CASE("config: [vigil] bad values") {
+    only_error("[vigil]\nlog_level = chatty\n", 2, "log_level: expected trace, debug, info, warn");
+    only_error("[vigil]\nstate_dir =\n", 2, "state_dir: must not be empty");
+    only_error("[vigil]\ncontrol_socket = /" + std::string(120, 's') + "\n", 2,
+               "control_socket: path is too long for a Unix socket (121 bytes, the limit is 107)");
+    only_error("[vigil]\nlogfile = /x\n", 2, "unknown key 'logfile' in [vigil]");
+    only_error("[vigil:x]\n", 1, "[vigil] takes no name");
+}
+
+TEST_CASE("config: [group] lists programs and sets their group") {
+    Config c = ok(R"([group:backend]
+programs = api, worker
+priority = 5
+[program:api]
+command = api
+[program:worker]
+command = w
+[program:alone]
+command = x
+)");
+    REQUIRE(c.groups.size() == 1);
+    CHECK(c.groups[0].name == "backend");
+    CHECK(c.groups[0].programs == std::vector<std::string>{"api", "worker"});
+    CHECK(c.groups[0].priority == 5);
+    CHECK(c.groups[0].loc.line == 1);
+    CHECK(get(c, "api").group == "backend");
+    CHECK(get(c, "worker").group == "backend");
+    CHECK(get(c, "alone").group == "alone");
+}
+
+TEST_CASE("config: [group] errors") {
+    only_error("[group:g]\nprograms = nope\n", 2, "programs: unknown program 'nope'");
+    only_error("[group:g]\npriority = 1\n", 1, "[group:g] needs programs = NAME,...");
+    only_error("[group:g]\nprograms = a a\n[program:a]\ncommand = a\n", 2, "'a' is listed twice");
+    only_error("[group:g]\nprograms = a\n[group:h]\nprograms = a\n[program:a]\ncommand = a\n", 4,
+               "programs: 'a' is already in [group:g]");
+    only_error("[group:web]\nprograms = a\n[program:a]\ncommand = a\n[program:web]\ncommand = w\n", 1,
+               "[group:web] has the name of [program:web]");
+}
+
+TEST_CASE("config: [upstream] keys, with program names expanded to their processes") {
+    Config c = ok(R"([program:api]
+command = api
+numprocs = 2
+process_name = api-%(process_num)d
+address = 127.0.0.1:70%(process_num)02d
+[program:solo]
+command = s
+address = 127.0.0.1:7100
+[upstream:pool]
+balance = round_robin
+servers = api solo 10.0.0.5:80 [::1]:81
+max_fails = 5
+fail_timeout = 10s
+[upstream:defaults]
+servers = api-1
+)");
+    REQUIRE(c.upstreams.size() == 2);
+    const Upstream& d = c.upstreams[0];  // sorted by name
+    CHECK(d.name == "defaults");
+    CHECK(d.balance == Balance::least_conn);
+    CHECK(d.max_fails == 3);
+    CHECK(d.fail_timeout == milliseconds(30000));
+    CHECK(d.servers == std::vector<std::string>{"api-1"});
+    const Upstream& u = c.upstreams[1];
+    CHECK(u.name == "pool");
+    CHECK(u.balance == Balance::round_robin);
+    CHECK(u.servers == std::vector<std::string>{"api-0", "api-1", "solo", "10.0.0.5:80", "[::1]:81"});
+    CHECK(u.max_fails == 5);
+    CHECK(u.fail_timeout == milliseconds(10000));
+    CHECK(u.loc.line == 9);
+}
+
+TEST_CASE("config: [upstream] errors") {
+    const std::string prog = "[program:a]\ncommand = a\n";
+    only_error("[upstream:u]\nservers = ghost\n", 2, "servers: unknown program or process 'ghost'");
+    only_error("[upstream:u]\nservers = 10.0.0.1:http\n", 2, "servers: port must be from 1 to 65535");
+    only_error(prog + "[upstream:u]\nservers = a\n", 4, "servers: a has no address (set address = HOST:PORT");
+    only_error("[upstream:u]\nservers = 1.2.3.4:80 1.2.3.4:80\n", 2, "servers: '1.2.3.4:80' is listed twice");
+    only_error("[upstream:u]\nbalance = random\nservers = 1.2.3.4:80\n", 2,
+               "balance: expected least_conn or round_robin, got 'random'");
+    only_error("[upstream:u]\nservers = 1.2.3.4:80\nmax_fails = -1\n", 3, "max_fails: expected an integer");
+    only_error("[upstream:u]\nservers = 1.2.3.4:80\nfail_timeout = 0s\n", 3, "fail_timeout: must be greater than 0");
+    only_error("[upstream:u]\nbalance = least_conn\n", 1, "[upstream:u] needs servers");
+    only_error("[upstream:u]\nservers = ,\n", 2, "servers: lists no server");
+}
+
+TEST_CASE("config: [proxy] keys and repeated route keys") {
+    Config c = ok(kProxyProgram + R"([upstream:a]
+servers = 127.0.0.1:9001
+[upstream:b]
+servers = 127.0.0.1:9002
+[proxy:public]
+listen = 0.0.0.0:443
+tls_cert = /etc/vigil/tls/cert.pem
+tls_key = /etc/vigil/tls/key.pem
+route = /auth/ a
+route = /payments/ b
+route = / a
+rate_limit = 100/min
+[proxy:internal]
+listen = 127.0.0.1:8080
+route = / b
+rate_limit = 5/s
+)");
+    REQUIRE(c.proxies.size() == 2);
+    const Proxy& in = c.proxies[0];
+    CHECK(in.name == "internal");
+    CHECK(in.listen == "127.0.0.1:8080");
+    CHECK(in.tls_cert.empty());
+    CHECK(in.rate_limit_per_min == 300);
+    const Proxy& pub = c.proxies[1];
+    CHECK(pub.name == "public");
+    CHECK(pub.listen == "0.0.0.0:443");
+    CHECK(pub.tls_cert == "/etc/vigil/tls/cert.pem");
+    CHECK(pub.tls_key == "/etc/vigil/tls/key.pem");
+    CHECK(pub.routes == std::vector<Route>{{"/auth/", "a"}, {"/payments/", "b"}, {"/", "a"}});
+    CHECK(pub.rate_limit_per_min == 100);
+    CHECK(pub.loc.line == 7);
+}
+
+TEST_CASE("config: [proxy] without rate_limit has none") {
+    Config c = ok(kProxyProgram + "[upstream:u]\nservers = 127.0.0.1:1\n[proxy:p]\nlisten = [::]:80\nroute = / u\n");
+    CHECK_FALSE(c.proxies[0].rate_limit_per_min);
+    CHECK(c.proxies[0].listen == "[::]:80");
+}
+
+TEST_CASE("config: [proxy] errors") {
+    const std::string up = kProxyProgram + "[upstream:u]\nservers = 127.0.0.1:1\n";  // 4 lines
+    only_error(up + "[proxy:p]\nlisten = 0.0.0.0:80\nroute = /x nowhere\n", 7, "route: unknown upstream 'nowhere'");
+    only_error(up + "[proxy:p]\nlisten = 0.0.0.0:80\nroute = x u\n", 7, "route: expected 'route = /PREFIX UPSTREAM'");
+    only_error(up + "[proxy:p]\nlisten = 0.0.0.0:80\nroute = /x\n", 7, "route: expected 'route = /PREFIX UPSTREAM'");
+    only_error(up + "[proxy:p]\nlisten = 0.0.0.0:80\nroute = / u\nroute = / u\n", 8, "prefix '/' is routed twice");
+    only_error(up + "[proxy:p]\nroute = / u\n", 5, "[proxy:p] needs listen = HOST:PORT");
+    only_error(up + "[proxy:p]\nlisten = 0.0.0.0:80\n", 5, "[proxy:p] needs at least one route");
+    only_error(up + "[proxy:p]\nlisten = 0.0.0.0\nroute = / u\n", 6, "listen: missing port");
+    only_error(up + "[proxy:p]\nlisten = 0.0.0.0:80\nroute = / u\ntls_cert = /c.pem\n", 5,
+               "needs both tls_cert and tls_key, or neither");
+    only_error(up + "[proxy:p]\nlisten = 0.0.0.0:80\nroute = / u\nrate_limit = 100\n", 8,
+               "rate_limit: expected N/min or N/s");
+    only_error(up + "[proxy:p]\nlisten = 0.0.0.0:80\nroute = / u\nrate_limit = 0/s\n", 8,
+               "rate_limit: expected N/min or N/s");
+    only_error(up + "[proxy:p]\nlisten = 0.0.0.0:80\nroute = / u\n[proxy:q]\nlisten = 0.0.0.0:80\nroute = / u\n", 9,
+               "listen: '0.0.0.0:80' is also the listen address of [proxy:p]");
+}
+
+TEST_CASE("config: [proxy] sections need exactly one kind = proxy program") {
+    only_error("[upstream:u]\nservers = 127.0.0.1:1\n[proxy:p]\nlisten = 0.0.0.0:80\nroute = / u\n", 3,
+               "is served by a program with kind = proxy, and there is none");
+    only_error("[program:proxy]\nkind = proxy\n", 1, "kind = proxy, but there is no [proxy:NAME] section");
+    auto errs = errors("[program:p1]\nkind = proxy\n[program:p2]\nkind = proxy\n"
+                       "[upstream:u]\nservers = 127.0.0.1:1\n[proxy:p]\nlisten = 0.0.0.0:80\nroute = / u\n");
+    REQUIRE(errs.size() == 1);
+    CHECK(errs[0].rfind("3: only one program may have kind = proxy (also [program:p1]", 0) == 0);
+    only_error("[program:px]\nkind = proxy\nnumprocs = 2\nprocess_name = px%(process_num)d\n"
+               "[upstream:u]\nservers = 127.0.0.1:1\n[proxy:p]\nlisten = 0.0.0.0:80\nroute = / u\n",
+               1, "numprocs must be 1");
+}
+
+TEST_CASE("config: section types and names are checked") {
+    only_error("[programs:a]\n", 1, "unknown section [programs:a]");
+    only_error("[supervisord]\n", 1, "vigil's daemon settings go in [vigil]");
+    only_error("[unix_http_server]\nfile = /tmp/s\n", 1, "control_socket in [vigil]");
+    only_error("[eventlistener:x]\n", 1, "is not supported by vigil");
+    only_error("[program]\ncommand = a\n", 1, "[program] needs a name: [program:NAME]");
+    only_error("[program:]\ncommand = a\n", 1, "invalid program name ''");
+    only_error("[program:a/b]\ncommand = a\n", 1, "invalid program name 'a/b'");
+    only_error("[include:x]\nfiles = a\n", 1, "[include] takes no name");
+}
+
+TEST_CASE("config: section names keep their case and surrounding spaces are trimmed") {
+    Config c = ok("[program: Web ]\ncommand = w\n[program:web]\ncommand = x\n");
+    CHECK(names(c) == std::vector<std::string>{"Web", "web"});
+}
+
+TEST_CASE("config: duplicate sections are errors, pointing at the first") {
+    auto errs = errors("[program:a]\ncommand = a\n[vigil]\n[program:a]\ncommand = b\n[vigil]\nlog_level = debug\n");
+    REQUIRE(errs.size() == 2);
+    CHECK(errs[0] == "4: duplicate section [program:a] (first defined at /etc/vigil/vigil.ini:1)");
+    CHECK(errs[1] == "6: duplicate section [vigil] (first defined at /etc/vigil/vigil.ini:3)");
+}
