@@ -1,0 +1,129 @@
+#include "supervisor/health/health_monitor.hpp"
+
+#include <random>
+
+#include <spdlog/spdlog.h>
+
+namespace vigil::health {
+namespace {
+
+std::uint64_t seed_from(std::uint64_t seed) {
+    if (seed != 0) return seed;
+    std::random_device rd;
+    return (static_cast<std::uint64_t>(rd()) << 32) ^ rd();
+}
+
+}  // namespace
+
+std::shared_ptr<HealthMonitor> HealthMonitor::create(boost::asio::io_context& io, std::string name,
+                                                     const config::HealthCheck& hc, OnChange on_change) {
+    return create(io, std::move(name), hc, std::move(on_change), Options{});
+}
+
+std::shared_ptr<HealthMonitor> HealthMonitor::create(boost::asio::io_context& io, std::string name,
+                                                     const config::HealthCheck& hc, OnChange on_change,
+                                                     Options options) {
+    auto probe = make_probe(io, hc, options.exec);
+    if (!probe) return nullptr;
+    std::shared_ptr<Probe> startup;
+    if (!hc.startup.empty()) {
+        // The startup check runs with the main check's timeout.
+        config::HealthCheck s = hc.startup.front();
+        s.timeout = hc.timeout;
+        startup = make_probe(io, s, options.exec);
+    }
+    core::HealthPolicy policy = core::HealthPolicy::from(hc);
+    policy.startup_gate = startup != nullptr;
+    return create(io, std::move(name), policy, std::move(probe), std::move(startup), std::move(on_change),
+                  std::move(options));
+}
+
+std::shared_ptr<HealthMonitor> HealthMonitor::create(boost::asio::io_context& io, std::string name,
+                                                     core::HealthPolicy policy, std::shared_ptr<Probe> probe,
+                                                     std::shared_ptr<Probe> startup, OnChange on_change,
+                                                     Options options) {
+    if (!probe) return nullptr;
+    policy.startup_gate = startup != nullptr;
+    return std::shared_ptr<HealthMonitor>(new HealthMonitor(io, std::move(name), policy, std::move(probe),
+                                                            std::move(startup), std::move(on_change),
+                                                            std::move(options)));
+}
+
+HealthMonitor::HealthMonitor(boost::asio::io_context& io, std::string name, core::HealthPolicy policy,
+                             std::shared_ptr<Probe> probe, std::shared_ptr<Probe> startup, OnChange on_change,
+                             Options options)
+    : name_(std::move(name)),
+      tracker_(policy),
+      rng_(seed_from(options.seed)),
+      probe_(std::move(probe)),
+      startup_(std::move(startup)),
+      timer_(io),
+      on_change_(std::move(on_change)),
+      history_size_(options.history) {}
+
+HealthMonitor::~HealthMonitor() {
+    probe_->cancel();
+    if (startup_) startup_->cancel();
+}
+
+void HealthMonitor::start() {
+    stop();
+    running_ = true;
+    tracker_.reset(core::Clock::now());
+    schedule();
+}
+
+void HealthMonitor::stop() {
+    ++gen_;
+    running_ = false;
+    timer_.cancel();
+    probe_->cancel();
+    if (startup_) startup_->cancel();
+}
+
+void HealthMonitor::schedule() {
+    const core::TimePoint now = core::Clock::now();
+    timer_.expires_at(core::coalesce(now + tracker_.next_delay(now, rng_), tracker_.base_interval(now)));
+    timer_.async_wait([weak = weak_from_this(), gen = gen_](const boost::system::error_code& ec) {
+        auto self = weak.lock();
+        if (ec || !self || gen != self->gen_) return;
+        self->check();
+    });
+}
+
+void HealthMonitor::check() {
+    const bool startup = !tracker_.gate_open() && startup_;
+    Probe& probe = startup ? *startup_ : *probe_;
+    probe.run([weak = weak_from_this(), gen = gen_, startup](ProbeResult r) {
+        if (auto self = weak.lock()) self->on_result(gen, startup, std::move(r));
+    });
+}
+
+void HealthMonitor::on_result(std::uint64_t gen, bool startup, ProbeResult result) {
+    if (gen != gen_ || !running_) return;
+    (result.ok ? passed_ : failed_)++;
+    HealthRecord rec{std::chrono::system_clock::now(), result.ok, startup, result.latency, result.detail};
+    if (history_size_ > 0) {
+        history_.push_back(rec);
+        while (history_.size() > history_size_) history_.pop_front();
+    }
+    spdlog::debug("{}: {}check {} in {}us: {}", name_, startup ? "startup " : "", result.ok ? "passed" : "failed",
+                  result.latency.count(), result.detail);
+    if (on_result_) on_result_(rec);
+    if (gen != gen_) return;  // on_result_ stopped or restarted us
+
+    const core::TimePoint now = core::Clock::now();
+    if (startup) {
+        if (tracker_.record_startup(result.ok, now))
+            spdlog::info("{}: startup check passed, health checks begin", name_);
+    } else {
+        const Status before = tracker_.status();
+        if (tracker_.record(result.ok, now) == core::HealthChange::changed && on_change_) {
+            on_change_(before, tracker_.status(), result);
+            if (gen != gen_) return;  // on_change_ stopped or restarted us
+        }
+    }
+    schedule();
+}
+
+}  // namespace vigil::health

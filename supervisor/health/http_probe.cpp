@@ -1,0 +1,168 @@
+// http:// and https://: GET the path, healthy on a status below 400 (curl
+// -f), or on exactly `expect_status`, with `expect_body` in the body when set.
+// The only file of vigil_health with Beast and asio::ssl (~40 s to compile).
+#include <boost/asio/connect.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http.hpp>
+#include <openssl/ssl.h>
+
+#include "supervisor/health/probe_base.hpp"
+
+namespace vigil::health {
+namespace {
+
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace ssl = asio::ssl;
+
+// Health endpoints answer in a few bytes; anything bigger is a
+// misconfigured check (or not the service we think), and must not cost
+// memory: the parser stops at these limits and the check fails.
+constexpr std::uint32_t kMaxHeader = 16 * 1024;
+constexpr std::uint64_t kMaxBody = 64 * 1024;
+
+// One client context for every https probe. Local services mostly run with
+// self-signed certificates, so nothing is verified (like curl -k); the
+// protocol floor is still TLS 1.2.
+ssl::context& client_tls() {
+    static ssl::context ctx = [] {
+        ssl::context c(ssl::context::tls_client);
+        c.set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 | ssl::context::no_sslv3 |
+                      ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1);
+        SSL_CTX_set_min_proto_version(c.native_handle(), TLS1_2_VERSION);
+        c.set_verify_mode(ssl::verify_none);
+        return c;
+    }();
+    return ctx;
+}
+
+bool is_ip_literal(const std::string& host) {
+    boost::system::error_code ec;
+    asio::ip::make_address(host, ec);
+    return !ec;
+}
+
+class HttpProbe final : public ProbeBase {
+public:
+    HttpProbe(asio::io_context& io, const config::HealthCheck& hc)
+        : ProbeBase(io, hc.timeout),
+          https_(hc.kind == config::HealthKind::https),
+          host_(hc.host),
+          port_(hc.port),
+          expect_status_(hc.expect_status),
+          expect_body_(hc.expect_body) {
+        const bool v6 = host_.find(':') != std::string::npos;
+        std::string authority = v6 ? "[" + host_ + "]" : host_;
+        if (port_ != (https_ ? 443 : 80)) authority += ":" + std::to_string(port_);
+        request_.method(http::verb::get);
+        request_.target(hc.path.empty() ? "/" : hc.path);
+        request_.version(11);
+        request_.set(http::field::host, authority);
+        request_.set(http::field::user_agent, "vigil-health/1");
+        request_.set(http::field::accept, "*/*");
+        request_.set(http::field::connection, "close");
+    }
+
+private:
+    // Per run, held by its handlers (see SocketProbe in socket_probes.cpp).
+    struct Conn {
+        explicit Conn(asio::io_context& io) : socket(io), buffer(kMaxHeader + kMaxBody) {
+            parser.header_limit(kMaxHeader);
+            parser.body_limit(kMaxBody);
+        }
+        tcp::socket socket;
+        std::optional<ssl::stream<tcp::socket>> tls;
+        beast::flat_buffer buffer;
+        http::response_parser<http::string_body> parser;
+    };
+
+    void start() override {
+        resolve(host_, port_, [this](const boost::system::error_code& ec, const Endpoints& endpoints) {
+            if (ec) return finish(false, "cannot resolve " + host_ + ": " + ec.message());
+            phase_ = "connecting";
+            conn_ = std::make_shared<Conn>(io_);
+            asio::async_connect(conn_->socket, endpoints,
+                                guard([this, c = conn_](const boost::system::error_code& e, const tcp::endpoint&) {
+                                    if (e) return finish(false, "connect to " + host_ + ":" + std::to_string(port_) +
+                                                                    ": " + e.message());
+                                    if (https_) return handshake(c);
+                                    send(c, c->socket);
+                                }));
+        });
+    }
+
+    void handshake(const std::shared_ptr<Conn>& c) {
+        phase_ = "TLS handshake";
+        c->tls.emplace(std::move(c->socket), client_tls());
+        if (!is_ip_literal(host_)) SSL_set_tlsext_host_name(c->tls->native_handle(), host_.c_str());  // SNI
+        c->tls->async_handshake(ssl::stream_base::client, guard([this, c](const boost::system::error_code& e) {
+                                    if (e) return finish(false, "TLS handshake: " + e.message());
+                                    send(c, *c->tls);
+                                }));
+    }
+
+    template <class Stream>
+    void send(const std::shared_ptr<Conn>& c, Stream& stream) {
+        phase_ = "sending the request";
+        http::async_write(stream, request_,
+                          guard([this, c, &stream](const boost::system::error_code& e, std::size_t) {
+                              if (e) return finish(false, "sending the request: " + e.message());
+                              phase_ = "waiting for the response";
+                              http::async_read(stream, c->buffer, c->parser,
+                                               guard([this, c](const boost::system::error_code& e2, std::size_t) {
+                                                   judge(*c, e2);
+                                               }));
+                          }));
+    }
+
+    void judge(Conn& c, const boost::system::error_code& e) {
+        if (e == http::error::body_limit)
+            return finish(false, "response body larger than " + std::to_string(kMaxBody / 1024) + " KiB");
+        if (e == http::error::header_limit || e == http::error::buffer_overflow)
+            return finish(false, "response header larger than " + std::to_string(kMaxHeader / 1024) + " KiB");
+        if (e == http::error::end_of_stream) return finish(false, "connection closed before a response");
+        if (e == http::error::partial_message) return finish(false, "connection closed in the middle of the response");
+        if (e.category() == http::make_error_code(http::error::bad_version).category())
+            return finish(false, "not an HTTP response (" + e.message() + ")");
+        if (e) return finish(false, "reading the response: " + e.message());
+
+        const auto& res = c.parser.get();
+        const unsigned status = res.result_int();
+        std::string detail = "HTTP " + std::to_string(status);
+        if (!res.reason().empty()) detail += " " + one_line(std::string_view(res.reason().data(), res.reason().size()), 60);
+        const bool status_ok = expect_status_ > 0 ? status == static_cast<unsigned>(expect_status_) : status < 400;
+        if (!status_ok) {
+            if (!res.body().empty()) detail += ": " + one_line(res.body(), 120);
+            if (expect_status_ > 0) detail += " (expected " + std::to_string(expect_status_) + ")";
+            return finish(false, detail);
+        }
+        if (!expect_body_.empty() && res.body().find(expect_body_) == std::string::npos)
+            return finish(false, detail + ", body lacks \"" + one_line(expect_body_, 60) + "\"");
+        finish(true, detail);
+    }
+
+    void abort() noexcept override {
+        if (!conn_) return;
+        // No TLS close_notify: the check is over, and a server that does
+        // not answer it would only delay the close.
+        if (conn_->tls) close_with_reset(conn_->tls->next_layer());
+        close_with_reset(conn_->socket);
+    }
+
+    const bool https_;
+    const std::string host_;
+    const std::uint16_t port_;
+    const int expect_status_;
+    const std::string expect_body_;
+    http::request<http::empty_body> request_;
+    std::shared_ptr<Conn> conn_;
+};
+
+}  // namespace
+
+std::shared_ptr<Probe> make_http_probe(asio::io_context& io, const config::HealthCheck& hc) {
+    return std::make_shared<HttpProbe>(io, hc);
+}
+
+}  // namespace vigil::health
