@@ -129,7 +129,23 @@ void ProcessRunner::do_spawn() {
     req.stdout_fd = pipes_[0].write_fd;
     req.stderr_fd = program_.redirect_stderr ? pipes_[0].write_fd : pipes_[1].write_fd;
 
+    const auto& limits = program_.limits;
+    if (limits.memory_bytes || limits.cpu_cores || limits.pids) {
+        if (!cgroup_) cgroup_ = std::make_unique<ProgramCgroup>(program_.name, limits);
+        req.cgroup_procs = cgroup_->error().empty() ? cgroup_->open_procs() : std::vector<int>{};
+        if (req.cgroup_procs.empty()) {
+            // Refused, not run unlimited: the limits are part of the contract.
+            spawn_error_ = "cannot apply resource limits: " +
+                           (cgroup_->error().empty() ? "cannot open cgroup.procs" : cgroup_->error());
+            cgroup_.reset();
+            send(core::Event::spawn_failed(EPERM));
+            return;
+        }
+        oom_kills_at_spawn_ = cgroup_->oom_kills();
+    }
+
     const SpawnResult r = spawn(req);
+    for (int fd : req.cgroup_procs) ::close(fd);
     if (!r.ok()) {
         spawn_error_ = r.stage + ": " + std::strerror(r.error) + " (" + req.argv[0] + ")";
         send(core::Event::spawn_failed(r.error));
@@ -212,6 +228,10 @@ bool ProcessRunner::try_reap() {
     // Like systemd's control-group kill mode: what the program left behind
     // in its group (workers, a shell's children) must not outlive it and hold
     // its ports against the next start.
+    if (cgroup_) {
+        st.oom = st.signaled && cgroup_->oom_kills() > oom_kills_at_spawn_;
+        cgroup_->kill_all();  // the whole tree, double-forked escapees included
+    }
     if (program_.killasgroup && ::kill(-si.si_pid, SIGKILL) == 0)
         spdlog::debug("{}: killed processes left in its group after pid {} ended", name(), si.si_pid);
     send(core::Event::exited(st));

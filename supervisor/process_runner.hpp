@@ -19,6 +19,7 @@
 
 #include "config/model.hpp"
 #include "supervisor/core/process_machine.hpp"
+#include "supervisor/cgroup.hpp"
 #include "supervisor/log_file.hpp"
 
 namespace vigil::supervisor {
@@ -93,6 +94,8 @@ private:
     static constexpr std::size_t kPipeBuffer = 8192;
     std::array<Pipe, 2> pipes_;
     std::string spawn_error_;
+    std::unique_ptr<ProgramCgroup> cgroup_;  // only for programs with limits
+    std::uint64_t oom_kills_at_spawn_ = 0;
     std::map<std::uint64_t, OutputObserver> output_observers_;
     std::uint64_t next_output_observer_ = 1;
     bool closed_ = false;

@@ -18,7 +18,7 @@ namespace vigil::supervisor {
 namespace {
 
 // Steps the child reports a failure from, through the exec-status pipe.
-enum Stage : int { st_setsid = 1, st_stdio, st_umask, st_chdir, st_groups, st_gid, st_uid, st_exec };
+enum Stage : int { st_setsid = 1, st_stdio, st_umask, st_chdir, st_groups, st_gid, st_uid, st_exec, st_cgroup };
 
 const char* stage_name(int s) {
     switch (s) {
@@ -30,6 +30,7 @@ const char* stage_name(int s) {
         case st_gid: return "setgid";
         case st_uid: return "setuid";
         case st_exec: return "exec";
+        case st_cgroup: return "cgroup";
     }
     return "spawn";
 }
@@ -73,6 +74,8 @@ int pidfd_open(pid_t pid) { return static_cast<int>(::syscall(SYS_pidfd_open, pi
     for (int s = 1; s < NSIG; ++s)
         if (s != SIGKILL && s != SIGSTOP) ::sigaction(s, &dfl, nullptr);
 
+    for (int fd : r.cgroup_procs)
+        if (::write(fd, "0", 1) != 1) fail(st_cgroup);
     if (::setsid() < 0) fail(st_setsid);
     const int out = r.stdout_fd >= 0 ? r.stdout_fd : devnull;
     const int err = r.stderr_fd >= 0 ? r.stderr_fd : devnull;

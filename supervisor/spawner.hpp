@@ -36,6 +36,9 @@ struct SpawnRequest {
     std::optional<mode_t> umask;
     int stdout_fd = -1;  // -1: /dev/null
     int stderr_fd = -1;
+    // cgroup.procs files the child writes "0" to before exec, so it never
+    // runs outside its limits.
+    std::vector<int> cgroup_procs;
 };
 
 struct SpawnResult {

@@ -41,6 +41,7 @@ bool is_down(State s) noexcept {
 
 std::string ExitStatus::describe() const {
     if (!signaled) return "exit status " + std::to_string(code);
+    if (oom) return "killed by the OOM killer (memory_limit reached)";
     return "killed by SIG" + std::string(config::signal_name(signal));
 }
 

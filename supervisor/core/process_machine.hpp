@@ -49,6 +49,7 @@ struct ExitStatus {
     bool signaled = false;
     int code = 0;    // exit code when !signaled
     int signal = 0;  // terminating signal when signaled
+    bool oom = false;  // the kernel's OOM killer ended it (cgroup memory limit)
     std::string describe() const;  // "exit status 3", "killed by SIGKILL"
     bool operator==(const ExitStatus&) const = default;
 };

@@ -9,6 +9,9 @@
 //                      leaving an orphan for the subreaper to reap
 //   --print TEXT       write TEXT and a newline to stdout; --eprint to stderr
 //   --spam N           write N bytes of 'x' lines to stdout
+//   --alloc MB         allocate and touch MB mebibytes (past a memory limit)
+//   --forks N FILE     try to fork N children that wait; write how many
+//                      forks succeeded to FILE (against a pids limit)
 //   --exit CODE        exit with CODE right after the above (default: wait)
 #include <fcntl.h>
 #include <signal.h>
@@ -92,6 +95,21 @@ int main(int argc, char** argv) {
             line += '\n';
             for (; n > 0; n -= 100) [[maybe_unused]] auto w = ::write(1, line.data(), line.size());
             ++i;
+        } else if (a == "--alloc") {
+            const std::size_t bytes = std::strtoull(v, nullptr, 10) << 20;
+            char* p = static_cast<char*>(std::malloc(bytes));
+            for (std::size_t o = 0; p && o < bytes; o += 4096) p[o] = 1;  // touch: make it resident
+            ++i;
+        } else if (a == "--forks") {
+            const int n = std::atoi(v);
+            int ok = 0;
+            for (int k = 0; k < n; ++k) {
+                const pid_t c = ::fork();
+                if (c == 0) wait_forever();
+                if (c > 0) ++ok;
+            }
+            append(i + 2 < argc ? argv[i + 2] : "/dev/null", std::to_string(ok) + "\n");
+            i += 2;
         } else if (a == "--exit") {
             exit_code = std::atoi(v);
             ++i;

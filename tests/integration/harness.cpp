@@ -126,10 +126,18 @@ Vigild::~Vigild() {
     if (pidfd_ >= 0) ::close(pidfd_);
 }
 
-void Vigild::start(std::vector<std::string> extra_args) {
+void Vigild::start(std::vector<std::string> extra_args, std::vector<std::string> wrapper) {
     int fds[2];
     if (::pipe2(fds, O_CLOEXEC) < 0) throw std::runtime_error("pipe failed");
-    std::vector<std::string> args{VIGILD_PATH, "-c", config_path()};
+    // A second start() (vigild restarted on the same dirs) continues the log.
+    if (pidfd_ >= 0) ::close(pidfd_);
+    {
+        std::lock_guard lock(mu_);
+        eof_ = false;
+    }
+    std::vector<std::string> args = std::move(wrapper);
+    for (const char* a : {VIGILD_PATH, "-c"}) args.push_back(a);
+    args.push_back(config_path());
     for (auto& a : extra_args) args.push_back(std::move(a));
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(a.data());
@@ -138,7 +146,7 @@ void Vigild::start(std::vector<std::string> extra_args) {
     if (pid_ == 0) {
         ::dup2(fds[1], 2);
         ::dup2(fds[1], 1);
-        ::execv(argv[0], argv.data());
+        ::execvp(argv[0], argv.data());
         ::_exit(127);
     }
     ::close(fds[1]);

@@ -50,7 +50,8 @@ public:
     explicit Vigild(const std::string& programs, const std::string& log_level = "info");
     ~Vigild();
 
-    void start(std::vector<std::string> extra_args = {});
+    // `wrapper` runs vigild under another command (e.g. unshare for PID 1).
+    void start(std::vector<std::string> extra_args = {}, std::vector<std::string> wrapper = {});
     pid_t pid() const { return pid_; }
     const TempDir& dir() const { return dir_; }
     std::string config_path() const { return dir_ / "vigil.ini"; }

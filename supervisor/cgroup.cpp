@@ -1,0 +1,223 @@
+#include "supervisor/cgroup.hpp"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <sstream>
+
+namespace vigil::supervisor {
+namespace {
+
+namespace fs = std::filesystem;
+constexpr const char* kRoot = "/sys/fs/cgroup";
+
+bool write_file(const std::string& path, const std::string& value, std::string& error) {
+    const int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
+    if (fd < 0 || ::write(fd, value.data(), value.size()) != static_cast<ssize_t>(value.size())) {
+        error = path + ": " + std::strerror(errno);
+        if (fd >= 0) ::close(fd);
+        return false;
+    }
+    ::close(fd);
+    return true;
+}
+
+std::string read_file(const std::string& path) {
+    std::ifstream in(path);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+}
+
+// vigild's own cgroup per hierarchy, from /proc/self/cgroup: "" = v2,
+// otherwise the v1 controller names ("memory", "cpu,cpuacct", …).
+std::map<std::string, std::string> own_cgroups() {
+    std::map<std::string, std::string> out;
+    std::istringstream in(read_file("/proc/self/cgroup"));
+    for (std::string line; std::getline(in, line);) {
+        const auto a = line.find(':'), b = line.find(':', a + 1);
+        if (a == std::string::npos || b == std::string::npos) continue;
+        out[line.substr(a + 1, b - a - 1)] = line.substr(b + 1);
+    }
+    return out;
+}
+
+struct Layout {
+    bool pure_v2 = false;
+    std::string v2_base;                        // vigild's v2 cgroup dir
+    std::map<std::string, std::string> v1;      // controller -> dir for vigil's programs
+    std::string error;
+};
+
+// On pure v2 a cgroup with processes may not also hand controllers to its
+// children, so vigild first moves itself into a leaf "vigild" beside the
+// programs' cgroups (the delegated subtree is ours: systemd Delegate=yes).
+Layout detect() {
+    Layout l;
+    const auto own = own_cgroups();
+    if (fs::exists(std::string(kRoot) + "/cgroup.controllers")) {
+        l.pure_v2 = true;
+        const auto it = own.find("");
+        l.v2_base = std::string(kRoot) + (it == own.end() ? "" : it->second);
+        if (l.v2_base.back() == '/') l.v2_base.pop_back();
+        std::error_code ec;
+        fs::create_directories(l.v2_base + "/vigild", ec);
+        std::string err;
+        if (!write_file(l.v2_base + "/vigild/cgroup.procs", std::to_string(::getpid()), err) ||
+            !write_file(l.v2_base + "/cgroup.subtree_control", "+memory +cpu +pids", err))
+            l.error = "cannot delegate cgroup controllers under " + l.v2_base + " (" + err +
+                      "); run vigild with Delegate=yes or as root";
+        return l;
+    }
+    for (const auto& [controllers, path] : own) {
+        std::istringstream names(controllers);
+        for (std::string c; std::getline(names, c, ',');) {
+            if (c != "memory" && c != "cpu" && c != "pids") continue;
+            std::string mount = std::string(kRoot) + "/" + controllers;
+            if (!fs::exists(mount)) mount = std::string(kRoot) + "/" + c;
+            if (fs::exists(mount)) l.v1[c] = mount + (path == "/" ? "" : path) + "/vigil";
+        }
+    }
+    // A controller-less v2 beside v1 still tracks a whole tree and has cgroup.kill.
+    const auto it = own.find("");
+    if (fs::exists(std::string(kRoot) + "/unified/cgroup.procs"))
+        l.v2_base = std::string(kRoot) + "/unified" + (it == own.end() || it->second == "/" ? "" : it->second) + "/vigil";
+    return l;
+}
+
+const Layout& layout() {
+    static const Layout l = detect();
+    return l;
+}
+
+std::uint64_t field(const std::string& text, const std::string& key) {
+    std::istringstream in(text);
+    std::string k;
+    std::uint64_t v;
+    while (in >> k >> v)
+        if (k == key) return v;
+    return 0;
+}
+
+}  // namespace
+
+std::string cgroup_root_description() {
+    const Layout& l = layout();
+    if (l.pure_v2) return "cgroup v2 at " + l.v2_base;
+    std::string out = "cgroup v1";
+    for (const auto& [c, dir] : l.v1) out += " " + c + "=" + dir;
+    return out;
+}
+
+ProgramCgroup::ProgramCgroup(const std::string& name, const config::Limits& limits) {
+    const Layout& l = layout();
+    if (!l.error.empty()) {
+        error_ = l.error;
+        return;
+    }
+    std::error_code ec;
+    auto make = [&](const std::string& dir) {
+        fs::create_directories(dir, ec);
+        if (ec) error_ = "cannot create cgroup " + dir + ": " + ec.message();
+        else dirs_.push_back(dir);
+        return !ec;
+    };
+    auto need_v1 = [&](const char* controller, const char* key) -> std::string {
+        auto it = l.v1.find(controller);
+        if (it == l.v1.end()) {
+            error_ = std::string(key) + " needs the " + controller + " cgroup controller, which this host lacks";
+            return {};
+        }
+        return it->second + "/" + name;
+    };
+    const auto cores = limits.cpu_cores;
+    if (l.pure_v2) {
+        const std::string dir = l.v2_base + "/program." + name;
+        if (!make(dir)) return;
+        memory_dir_ = kill_dir_ = dir;
+        if (limits.memory_bytes) {
+            if (!write_file(dir + "/memory.max", std::to_string(*limits.memory_bytes), error_)) return;
+            // No swap, so the limit means what it says and an overrun is an OOM kill.
+            if (fs::exists(dir + "/memory.swap.max")) write_file(dir + "/memory.swap.max", "0", error_);
+            error_.clear();
+        }
+        if (cores && !write_file(dir + "/cpu.max", std::to_string(std::llround(*cores * 100000)) + " 100000", error_))
+            return;
+        if (limits.pids && !write_file(dir + "/pids.max", std::to_string(*limits.pids), error_)) return;
+        return;
+    }
+    if (limits.memory_bytes) {
+        const std::string dir = need_v1("memory", "memory_limit");
+        if (dir.empty() || !make(dir)) return;
+        memory_dir_ = dir;
+        if (!write_file(dir + "/memory.limit_in_bytes", std::to_string(*limits.memory_bytes), error_)) return;
+        if (fs::exists(dir + "/memory.memsw.limit_in_bytes"))
+            write_file(dir + "/memory.memsw.limit_in_bytes", std::to_string(*limits.memory_bytes), error_);
+        error_.clear();
+    }
+    if (cores) {
+        const std::string dir = need_v1("cpu", "cpu_limit");
+        if (dir.empty() || !make(dir)) return;
+        if (!write_file(dir + "/cpu.cfs_period_us", "100000", error_) ||
+            !write_file(dir + "/cpu.cfs_quota_us", std::to_string(std::llround(*cores * 100000)), error_))
+            return;
+    }
+    if (limits.pids) {
+        const std::string dir = need_v1("pids", "pids_limit");
+        if (dir.empty() || !make(dir)) return;
+        if (!write_file(dir + "/pids.max", std::to_string(*limits.pids), error_)) return;
+    }
+    if (!l.v2_base.empty() && make(l.v2_base + "/" + name) && fs::exists(l.v2_base + "/" + name + "/cgroup.kill"))
+        kill_dir_ = l.v2_base + "/" + name;
+    error_.clear();  // the controller-less v2 dir is a bonus, not a requirement
+}
+
+ProgramCgroup::~ProgramCgroup() {
+    kill_all();
+    for (auto it = dirs_.rbegin(); it != dirs_.rend(); ++it) ::rmdir(it->c_str());
+}
+
+std::vector<int> ProgramCgroup::open_procs() const {
+    std::vector<int> fds;
+    for (const auto& dir : dirs_) {
+        const int fd = ::open((dir + "/cgroup.procs").c_str(), O_WRONLY | O_CLOEXEC);
+        if (fd < 0) {
+            for (int f : fds) ::close(f);
+            return {};
+        }
+        fds.push_back(fd);
+    }
+    return fds;
+}
+
+void ProgramCgroup::kill_all() const {
+    if (!kill_dir_.empty()) {
+        std::string err;
+        if (write_file(kill_dir_ + "/cgroup.kill", "1", err)) return;
+    }
+    for (const auto& dir : dirs_) {
+        std::istringstream in(read_file(dir + "/cgroup.procs"));
+        for (pid_t pid; in >> pid;) ::kill(pid, SIGKILL);
+    }
+}
+
+std::uint64_t ProgramCgroup::oom_kills() const {
+    if (memory_dir_.empty()) return 0;
+    if (layout().pure_v2) return field(read_file(memory_dir_ + "/memory.events"), "oom_kill");
+    return field(read_file(memory_dir_ + "/memory.oom_control"), "oom_kill");
+}
+
+std::string ProgramCgroup::describe() const {
+    std::string out;
+    for (const auto& d : dirs_) out += (out.empty() ? "" : ", ") + d;
+    return out;
+}
+
+}  // namespace vigil::supervisor

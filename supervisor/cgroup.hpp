@@ -1,0 +1,58 @@
+// Resource limits for one program through cgroups: `memory_limit`,
+// `cpu_limit`, `pids_limit`. Works on a pure cgroup v2 host (production,
+// with a delegated subtree under systemd's Delegate=yes) and on v1
+// controllers (this build machine: memory, cpu and pids are v1, with a
+// controller-less v2 beside them used for cgroup.kill). A program whose
+// limits cannot be applied is refused with the reason, never run unlimited.
+//
+// The child joins its cgroups itself, between fork and exec, by writing "0"
+// to each cgroup.procs file opened for it beforehand: no window in which it
+// runs unlimited.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "config/model.hpp"
+
+namespace vigil::supervisor {
+
+class ProgramCgroup {
+public:
+    // Creates (or reuses) the program's cgroups and writes its limits.
+    // On failure `error()` says why and nothing may be spawned.
+    ProgramCgroup(const std::string& program_name, const config::Limits& limits);
+    ~ProgramCgroup();
+    ProgramCgroup(const ProgramCgroup&) = delete;
+    ProgramCgroup& operator=(const ProgramCgroup&) = delete;
+
+    const std::string& error() const { return error_; }
+    bool active() const { return !dirs_.empty(); }
+
+    // Opens every cgroup.procs for a child to join (O_CLOEXEC fds, closed by
+    // the caller after the spawn). Empty on error.
+    std::vector<int> open_procs() const;
+    // Kills everything still in the program's cgroups (cgroup.kill on v2,
+    // SIGKILL to each listed pid on v1): what the program double-forked
+    // away from its process group dies with it.
+    void kill_all() const;
+    // OOM kills recorded so far (memory.events or memory.oom_control).
+    std::uint64_t oom_kills() const;
+    // Where the limits live, for logs: "/sys/fs/cgroup/memory/vigil/web-0, …".
+    std::string describe() const;
+
+private:
+    std::vector<std::string> dirs_;  // every cgroup dir of this program
+    std::string memory_dir_;         // the one with memory.* files
+    std::string kill_dir_;           // a v2 dir with cgroup.kill, if any
+    std::string error_;
+};
+
+// Where vigild keeps its cgroups (for tests and `vigild --check` messages).
+std::string cgroup_root_description();
+
+}  // namespace vigil::supervisor
