@@ -1,0 +1,195 @@
+#include "proxy/admin_api.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <vector>
+
+namespace vigil::proxy {
+namespace {
+
+using json = nlohmann::json;
+
+AdminReply error(int status, std::string message) {
+    return {status, json{{"error", std::move(message)}}.dump(-1, ' ', false, json::error_handler_t::replace) + "\n"};
+}
+
+AdminReply from_status(const Registry::Status& st, bool changed) {
+    if (!st.ok()) return error(st.http, st.message);
+    return {st.http, json{{"ok", true}, {"message", st.message}}.dump(-1, ' ', false, json::error_handler_t::replace) + "\n", "application/json", changed};
+}
+
+json server_json(const ServerEntry& s, TimePoint now) {
+    return {{"name", s.name},
+            {"address", s.address},
+            {"state", to_string(s.mode)},
+            {"ejected", s.stats->ejected(now)},
+            {"active", s.stats->active.load(std::memory_order_relaxed)},
+            {"fails", s.stats->fails.load(std::memory_order_relaxed)},
+            {"failures_total", s.stats->failures.load(std::memory_order_relaxed)},
+            {"ejections_total", s.stats->ejections.load(std::memory_order_relaxed)}};
+}
+
+json pool_json(const Pool& p, TimePoint now) {
+    json servers = json::array();
+    for (const ServerEntry& s : p.servers) servers.push_back(server_json(s, now));
+    return {{"name", p.name},
+            {"balance", to_string(p.balance)},
+            {"max_fails", p.max_fails},
+            {"fail_timeout_ms", p.fail_timeout.count()},
+            {"servers", std::move(servers)}};
+}
+
+int hex_digit(char c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    c = static_cast<char>(c | 0x20);
+    return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+// Percent-decoding of one path segment (names may hold ':' as %3A).
+std::string decode(std::string_view s) {
+    std::string out;
+    for (std::size_t i = 0; i < s.size(); ++i) {
+        if (s[i] == '%' && i + 2 < s.size()) {
+            int a = hex_digit(s[i + 1]), b = hex_digit(s[i + 2]);
+            if (a >= 0 && b >= 0) {
+                out += static_cast<char>(a * 16 + b);
+                i += 2;
+                continue;
+            }
+        }
+        out += s[i];
+    }
+    return out;
+}
+
+std::vector<std::string> segments(std::string_view target) {
+    target = target.substr(0, target.find('?'));
+    std::vector<std::string> out;
+    while (!target.empty()) {
+        if (target.front() == '/') { target.remove_prefix(1); continue; }
+        auto slash = target.find('/');
+        out.push_back(decode(target.substr(0, slash)));
+        if (slash == std::string_view::npos) break;
+        target.remove_prefix(slash);
+    }
+    return out;
+}
+
+bool parse_body(std::string_view body, json& out, AdminReply& err) {
+    out = json::parse(body.begin(), body.end(), nullptr, /*allow_exceptions=*/false);
+    if (out.is_discarded() || !out.is_object()) {
+        err = error(400, "body must be a JSON object");
+        return false;
+    }
+    return true;
+}
+
+AdminReply put_pool(Registry& reg, const std::string& name, std::string_view body) {
+    json j;
+    AdminReply err;
+    if (!parse_body(body, j, err)) return err;
+    PoolSpec spec;
+    spec.name = name;
+    if (j.contains("balance")) {
+        if (j["balance"] == "least_conn") spec.balance = config::Balance::least_conn;
+        else if (j["balance"] == "round_robin") spec.balance = config::Balance::round_robin;
+        else return error(400, "balance must be least_conn or round_robin");
+    }
+    if (j.contains("max_fails")) {
+        if (!j["max_fails"].is_number_integer()) return error(400, "max_fails must be an integer");
+        spec.max_fails = j["max_fails"].get<int>();
+    }
+    if (j.contains("fail_timeout_ms")) {
+        if (!j["fail_timeout_ms"].is_number_integer()) return error(400, "fail_timeout_ms must be an integer");
+        const long long ms = j["fail_timeout_ms"].get<long long>();
+        // Capped at a day: larger values overflow the nanosecond clock math.
+        if (ms < 0 || ms > 86'400'000) return error(400, "fail_timeout_ms must be within [0, 86400000]");
+        spec.fail_timeout = std::chrono::milliseconds(ms);
+    }
+    if (j.contains("servers")) {
+        if (!j["servers"].is_array()) return error(400, "servers must be an array");
+        for (const json& s : j["servers"]) {
+            if (!s.is_object() || !s.contains("name") || !s.contains("address") || !s["name"].is_string() ||
+                !s["address"].is_string())
+                return error(400, "each server needs a string name and address");
+            spec.servers.emplace_back(s["name"].get<std::string>(), s["address"].get<std::string>());
+        }
+    }
+    return from_status(reg.put_pool(spec), true);
+}
+
+}  // namespace
+
+AdminReply handle_admin(Registry& reg, std::string_view method, std::string_view target, std::string_view body,
+                        const std::function<std::string()>& render_metrics) {
+    const auto seg = segments(target);
+    const auto now = Clock::now();
+    const auto snap = reg.snapshot();
+
+    if (seg.size() == 1 && seg[0] == "metrics") {
+        if (method != "GET") return error(405, "use GET");
+        return {200, render_metrics(), "text/plain; version=0.0.4"};
+    }
+    if (seg.empty() || seg[0] != "v1") return error(404, "no such endpoint");
+    if (seg.size() == 2 && seg[1] == "health") {
+        return {200, json{{"status", "ok"}, {"version", snap->version}}.dump(-1, ' ', false, json::error_handler_t::replace) + "\n"};
+    }
+    if (seg.size() < 2 || seg[1] != "pools") return error(404, "no such endpoint");
+
+    if (seg.size() == 2) {
+        if (method != "GET") return error(405, "use GET");
+        json pools = json::array();
+        for (const Pool& p : snap->pools) pools.push_back(pool_json(p, now));
+        return {200, json{{"version", snap->version}, {"pools", std::move(pools)}}.dump(-1, ' ', false, json::error_handler_t::replace) + "\n"};
+    }
+    const std::string& pool = seg[2];
+    if (seg.size() == 3) {
+        if (method == "GET") {
+            const Pool* p = snap->find_pool(pool);
+            if (!p) return error(404, "no pool '" + pool + "'");
+            return {200, pool_json(*p, now).dump(-1, ' ', false, json::error_handler_t::replace) + "\n"};
+        }
+        if (method == "PUT") return put_pool(reg, pool, body);
+        if (method == "DELETE") return from_status(reg.remove_pool(pool), true);
+        return error(405, "use GET, PUT or DELETE");
+    }
+    if (seg[3] != "servers" || seg.size() < 5 || seg.size() > 6) return error(404, "no such endpoint");
+    const std::string& server = seg[4];
+
+    if (seg.size() == 6) {
+        if (seg[5] != "state") return error(404, "no such endpoint");
+        if (method != "POST" && method != "PUT") return error(405, "use POST");
+        json j;
+        AdminReply err;
+        if (!parse_body(body, j, err)) return err;
+        if (!j.contains("state") || !j["state"].is_string()) return error(400, "body needs \"state\"");
+        auto mode = parse_mode(j["state"].get<std::string>());
+        if (!mode) return error(400, "state must be up, down or draining");
+        auto st = reg.set_mode(pool, server, *mode);
+        return from_status(st, st.ok() && st.message.empty());
+    }
+    if (method == "GET") {
+        const Pool* p = snap->find_pool(pool);
+        if (!p) return error(404, "no pool '" + pool + "'");
+        for (const ServerEntry& s : p->servers)
+            if (s.name == server) return {200, server_json(s, now).dump(-1, ' ', false, json::error_handler_t::replace) + "\n"};
+        return error(404, "no server '" + server + "' in pool '" + pool + "'");
+    }
+    if (method == "PUT") {
+        json j;
+        AdminReply err;
+        if (!parse_body(body, j, err)) return err;
+        if (!j.contains("address") || !j["address"].is_string()) return error(400, "body needs \"address\"");
+        std::optional<ServerMode> mode;
+        if (j.contains("state")) {
+            if (!j["state"].is_string() || !(mode = parse_mode(j["state"].get<std::string>())))
+                return error(400, "state must be up, down or draining");
+        }
+        auto st = reg.put_server(pool, server, j["address"].get<std::string>(), mode);
+        return from_status(st, st.ok() && st.message.rfind("unchanged", 0) != 0);
+    }
+    if (method == "DELETE") return from_status(reg.remove_server(pool, server), true);
+    return error(405, "use GET, PUT or DELETE");
+}
+
+}  // namespace vigil::proxy

@@ -1,0 +1,132 @@
+#include "proxy/metrics.hpp"
+
+#include <cstdio>
+
+namespace vigil::proxy {
+namespace {
+
+constexpr const char* class_label[6] = {"none", "1xx", "2xx", "3xx", "4xx", "5xx"};
+
+// Label values come from config and admin input: escape per the text format.
+std::string esc(const std::string& s) {
+    std::string out;
+    out.reserve(s.size());
+    for (char c : s) {
+        if (c == '\\' || c == '"') out += '\\';
+        if (c == '\n') { out += "\\n"; continue; }
+        out += c;
+    }
+    return out;
+}
+
+void line(std::string& out, const char* name, const std::string& labels, std::uint64_t v) {
+    out += name;
+    out += '{';
+    out += labels;
+    out += "} ";
+    out += std::to_string(v);
+    out += '\n';
+}
+
+}  // namespace
+
+std::string render_metrics(const Snapshot& snap, const std::vector<std::unique_ptr<ListenerStats>>& listeners) {
+    std::string out;
+    out.reserve(4096);
+
+    out += "# HELP vigil_proxy_requests_total Requests by pool, server and status class (server=\"\": answered by the proxy).\n"
+           "# TYPE vigil_proxy_requests_total counter\n";
+    for (const Pool& p : snap.pools) {
+        const std::string pl = "pool=\"" + esc(p.name) + "\"";
+        for (const ServerEntry& s : p.servers)
+            for (int c = 1; c < 6; ++c)
+                line(out, "vigil_proxy_requests_total",
+                     pl + ",server=\"" + esc(s.name) + "\",class=\"" + class_label[c] + "\"",
+                     s.stats->responses[c].load(std::memory_order_relaxed));
+        for (int c = 1; c < 6; ++c)
+            line(out, "vigil_proxy_requests_total", pl + ",server=\"\",class=\"" + class_label[c] + "\"",
+                 p.counters->unserved[c].load(std::memory_order_relaxed));
+    }
+
+    out += "# HELP vigil_proxy_upstream_latency_seconds Time from sending the request to the response head.\n"
+           "# TYPE vigil_proxy_upstream_latency_seconds histogram\n";
+    for (const Pool& p : snap.pools)
+        for (const ServerEntry& s : p.servers) {
+            const std::string l = "pool=\"" + esc(p.name) + "\",server=\"" + esc(s.name) + "\"";
+            std::uint64_t cum = 0;
+            char le[32];
+            for (std::size_t b = 0; b < latency_bounds.size(); ++b) {
+                cum += s.stats->latency_buckets[b].load(std::memory_order_relaxed);
+                std::snprintf(le, sizeof le, "%g", latency_bounds[b]);
+                line(out, "vigil_proxy_upstream_latency_seconds_bucket", l + ",le=\"" + le + "\"", cum);
+            }
+            cum += s.stats->latency_buckets[latency_bounds.size()].load(std::memory_order_relaxed);
+            line(out, "vigil_proxy_upstream_latency_seconds_bucket", l + ",le=\"+Inf\"", cum);
+            char sum[48];
+            std::snprintf(sum, sizeof sum, "%.6f", s.stats->latency_sum_us.load(std::memory_order_relaxed) / 1e6);
+            out += "vigil_proxy_upstream_latency_seconds_sum{" + l + "} " + sum + "\n";
+            line(out, "vigil_proxy_upstream_latency_seconds_count", l, s.stats->latency_count.load(std::memory_order_relaxed));
+        }
+
+    out += "# HELP vigil_proxy_retries_total Requests retried on another server after a connect/reset failure.\n"
+           "# TYPE vigil_proxy_retries_total counter\n";
+    for (const Pool& p : snap.pools)
+        line(out, "vigil_proxy_retries_total", "pool=\"" + esc(p.name) + "\"", p.counters->retries.load(std::memory_order_relaxed));
+
+    out += "# HELP vigil_proxy_ejections_total Passive-health ejections (max_fails within fail_timeout).\n"
+           "# TYPE vigil_proxy_ejections_total counter\n";
+    for (const Pool& p : snap.pools)
+        for (const ServerEntry& s : p.servers)
+            line(out, "vigil_proxy_ejections_total", "pool=\"" + esc(p.name) + "\",server=\"" + esc(s.name) + "\"",
+                 s.stats->ejections.load(std::memory_order_relaxed));
+
+    out += "# HELP vigil_proxy_upstream_failures_total Failed attempts (refused, reset, timeout, bad response).\n"
+           "# TYPE vigil_proxy_upstream_failures_total counter\n";
+    for (const Pool& p : snap.pools)
+        for (const ServerEntry& s : p.servers)
+            line(out, "vigil_proxy_upstream_failures_total", "pool=\"" + esc(p.name) + "\",server=\"" + esc(s.name) + "\"",
+                 s.stats->failures.load(std::memory_order_relaxed));
+
+    out += "# HELP vigil_proxy_active_requests Requests in flight per server.\n"
+           "# TYPE vigil_proxy_active_requests gauge\n";
+    for (const Pool& p : snap.pools)
+        for (const ServerEntry& s : p.servers)
+            line(out, "vigil_proxy_active_requests", "pool=\"" + esc(p.name) + "\",server=\"" + esc(s.name) + "\"",
+                 static_cast<std::uint64_t>(std::max(0, s.stats->active.load(std::memory_order_relaxed))));
+
+    out += "# HELP vigil_proxy_server_state 1 for the server's current admin state.\n"
+           "# TYPE vigil_proxy_server_state gauge\n";
+    for (const Pool& p : snap.pools)
+        for (const ServerEntry& s : p.servers)
+            for (ServerMode m : {ServerMode::up, ServerMode::draining, ServerMode::down})
+                line(out, "vigil_proxy_server_state",
+                     "pool=\"" + esc(p.name) + "\",server=\"" + esc(s.name) + "\",state=\"" + to_string(m) + "\"",
+                     s.mode == m ? 1 : 0);
+
+    out += "# HELP vigil_proxy_listener_responses_total Responses sent to clients by listener and status class.\n"
+           "# TYPE vigil_proxy_listener_responses_total counter\n";
+    for (const auto& l : listeners)
+        for (int c = 1; c < 6; ++c)
+            line(out, "vigil_proxy_listener_responses_total", "listener=\"" + esc(l->name) + "\",class=\"" + class_label[c] + "\"",
+                 l->responses[c].load(std::memory_order_relaxed));
+    out += "# TYPE vigil_proxy_rate_limited_total counter\n";
+    for (const auto& l : listeners)
+        line(out, "vigil_proxy_rate_limited_total", "listener=\"" + esc(l->name) + "\"", l->rate_limited.load(std::memory_order_relaxed));
+    out += "# TYPE vigil_proxy_rejected_requests_total counter\n";
+    for (const auto& l : listeners)
+        line(out, "vigil_proxy_rejected_requests_total", "listener=\"" + esc(l->name) + "\"", l->rejected.load(std::memory_order_relaxed));
+    out += "# TYPE vigil_proxy_connections_total counter\n";
+    for (const auto& l : listeners)
+        line(out, "vigil_proxy_connections_total", "listener=\"" + esc(l->name) + "\"", l->connections_total.load(std::memory_order_relaxed));
+    out += "# TYPE vigil_proxy_connections_active gauge\n";
+    for (const auto& l : listeners)
+        line(out, "vigil_proxy_connections_active", "listener=\"" + esc(l->name) + "\"",
+             static_cast<std::uint64_t>(std::max<std::int64_t>(0, l->connections_active.load(std::memory_order_relaxed))));
+    out += "# TYPE vigil_proxy_tls_handshake_failures_total counter\n";
+    for (const auto& l : listeners)
+        line(out, "vigil_proxy_tls_handshake_failures_total", "listener=\"" + esc(l->name) + "\"",
+             l->tls_handshake_failures.load(std::memory_order_relaxed));
+    return out;
+}
+
+}  // namespace vigil::proxy

@@ -1,0 +1,105 @@
+#include "proxy/pool.hpp"
+
+namespace vigil::proxy {
+
+const char* to_string(ServerMode m) noexcept {
+    switch (m) {
+        case ServerMode::up: return "up";
+        case ServerMode::down: return "down";
+        case ServerMode::draining: return "draining";
+    }
+    return "?";
+}
+
+std::optional<ServerMode> parse_mode(std::string_view s) noexcept {
+    if (s == "up") return ServerMode::up;
+    if (s == "down") return ServerMode::down;
+    if (s == "draining") return ServerMode::draining;
+    return std::nullopt;
+}
+
+const char* to_string(config::Balance b) noexcept {
+    return b == config::Balance::round_robin ? "round_robin" : "least_conn";
+}
+
+void ServerStats::observe_latency(std::chrono::nanoseconds d) noexcept {
+    const double s = std::chrono::duration<double>(d).count();
+    std::size_t b = 0;
+    while (b < latency_bounds.size() && s > latency_bounds[b]) ++b;
+    latency_buckets[b].fetch_add(1, std::memory_order_relaxed);
+    latency_count.fetch_add(1, std::memory_order_relaxed);
+    latency_sum_us.fetch_add(static_cast<std::uint64_t>(d.count() / 1000), std::memory_order_relaxed);
+}
+
+int pick_server(const Pool& pool, TimePoint now, const TriedSet& tried) noexcept {
+    const std::size_t n = pool.servers.size();
+    if (n == 0) return -1;
+    const std::size_t start = pool.counters->rr.fetch_add(1, std::memory_order_relaxed) % n;
+
+    // Two passes: healthy servers first; ejected ones only when nothing else
+    // is left, so passive evidence alone never empties a pool.
+    for (int pass = 0; pass < 2; ++pass) {
+        int best = -1;
+        int best_active = 0;
+        for (std::size_t k = 0; k < n; ++k) {
+            const std::size_t i = (start + k) % n;
+            const ServerEntry& s = pool.servers[i];
+            if (s.mode != ServerMode::up || tried.has(i)) continue;
+            if (pass == 0 && s.stats->ejected(now)) continue;
+            if (pool.balance == config::Balance::round_robin) return static_cast<int>(i);
+            const int a = s.stats->active.load(std::memory_order_relaxed);
+            if (best < 0 || a < best_active) {
+                best = static_cast<int>(i);
+                best_active = a;
+                if (a == 0) break;  // cannot do better; the rotating start spreads ties
+            }
+        }
+        if (best >= 0) return best;
+    }
+    return -1;
+}
+
+bool record_failure(const Pool& pool, std::size_t index, TimePoint now) noexcept {
+    ServerStats& s = *pool.servers[index].stats;
+    s.failures.fetch_add(1, std::memory_order_relaxed);
+    if (pool.max_fails <= 0) return false;  // nginx: max_fails=0 disables accounting
+    const std::int64_t t = now.time_since_epoch().count();
+    const std::int64_t window = std::chrono::nanoseconds(pool.fail_timeout).count();
+
+    std::lock_guard lock(pool.counters->health_mu);
+    if (s.ejected(now)) return false;  // already out; late failures of in-flight requests
+    int fails = s.fails.load(std::memory_order_relaxed);
+    if (fails == 0 || t - s.window_start > window) {
+        s.window_start = t;
+        fails = 0;
+    }
+    ++fails;
+    if (fails < pool.max_fails) {
+        s.fails.store(fails, std::memory_order_relaxed);
+        return false;
+    }
+    // Never eject the last server still available on passive evidence alone.
+    bool another = false;
+    for (std::size_t i = 0; i < pool.servers.size() && !another; ++i)
+        another = i != index && pool.servers[i].mode == ServerMode::up && !pool.servers[i].stats->ejected(now);
+    if (!another) {
+        s.fails.store(fails, std::memory_order_relaxed);
+        return false;
+    }
+    s.ejected_until.store(t + window, std::memory_order_relaxed);
+    s.fails.store(0, std::memory_order_relaxed);
+    s.ejections.fetch_add(1, std::memory_order_relaxed);
+    return true;
+}
+
+void record_success(ServerStats& s) noexcept {
+    // Hot path: one relaxed load when the server is healthy.
+    if (s.fails.load(std::memory_order_relaxed) != 0) s.fails.store(0, std::memory_order_relaxed);
+}
+
+void clear_health(ServerStats& s) noexcept {
+    s.fails.store(0, std::memory_order_relaxed);
+    s.ejected_until.store(0, std::memory_order_relaxed);
+}
+
+}  // namespace vigil::proxy

@@ -1,0 +1,124 @@
+// Upstream pools as the workers see them, and the pure decisions made on
+// them: which server takes a request (least_conn, round_robin) and passive
+// health (nginx's max_fails / fail_timeout).
+//
+// Two kinds of data, on purpose:
+//   - membership and admin state (Pool, ServerEntry) are immutable: the admin
+//     thread builds a new Snapshot and hands it to every worker;
+//   - live counters (ServerStats, PoolCounters) are shared atomics that carry
+//     over from one snapshot to the next, so a state change never resets the
+//     active-connection count that least_conn and draining depend on.
+//
+// Server states (admin, set by vigild):
+//   up        takes new requests
+//   draining  no new requests; in-flight ones finish; idle connections close
+//   down      no new requests; idle connections close
+// Passive health adds "ejected until T" on top of `up`: after max_fails
+// failures within fail_timeout, for fail_timeout. The last server still
+// available in a pool is never ejected on passive evidence alone; and when
+// every `up` server is ejected anyway (races), selection ignores ejection
+// rather than fail the request.
+//
+// Time is a TimePoint argument everywhere: unit tests pass a manual clock.
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "config/model.hpp"
+
+namespace vigil::proxy {
+
+using Clock = std::chrono::steady_clock;
+using TimePoint = Clock::time_point;
+
+enum class ServerMode : std::uint8_t { up, down, draining };
+const char* to_string(ServerMode m) noexcept;
+std::optional<ServerMode> parse_mode(std::string_view s) noexcept;
+const char* to_string(config::Balance b) noexcept;
+
+// Upper bounds (seconds) of the upstream latency histogram; +Inf is implied.
+inline constexpr std::array<double, 12> latency_bounds{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
+                                                       0.05,   0.1,   0.25,   0.5,   1.0,  2.5};
+
+// Status classes: index 0 = the proxy answered without the server (502/504
+// after a failure), 1..5 = 1xx..5xx.
+inline int status_class(int status) noexcept { return status >= 100 && status < 600 ? status / 100 : 0; }
+
+struct ServerStats {
+    explicit ServerStats(std::uint32_t server_id) : id(server_id) {}
+    const std::uint32_t id;  // index of this server's idle-connection list in each worker
+
+    std::atomic<int> active{0};                 // requests in flight
+    std::atomic<std::int64_t> ejected_until{0};  // ns on the steady clock; 0 = never
+    std::atomic<int> fails{0};                   // failures in the current window
+    std::int64_t window_start = 0;               // guarded by the pool's health_mu
+
+    std::array<std::atomic<std::uint64_t>, 6> responses{};
+    std::array<std::atomic<std::uint64_t>, latency_bounds.size() + 1> latency_buckets{};
+    std::atomic<std::uint64_t> latency_count{0}, latency_sum_us{0};
+    std::atomic<std::uint64_t> ejections{0}, failures{0};
+
+    bool ejected(TimePoint now) const noexcept {
+        return ejected_until.load(std::memory_order_relaxed) > now.time_since_epoch().count();
+    }
+    void observe_latency(std::chrono::nanoseconds d) noexcept;
+};
+
+struct PoolCounters {
+    std::atomic<std::uint64_t> rr{0};  // round-robin ticket; also breaks least_conn ties
+    std::atomic<std::uint64_t> retries{0};
+    std::array<std::atomic<std::uint64_t>, 6> unserved{};  // answered by the proxy itself, by class
+    std::mutex health_mu;  // taken on failures only: fail windows and ejection
+};
+
+struct ServerEntry {
+    std::string name;     // as in [upstream:*] servers (program name or host:port)
+    std::string address;  // host:port as configured
+    std::string ip;       // numeric, resolved when the snapshot was built
+    std::uint16_t port = 0;
+    ServerMode mode = ServerMode::up;
+    std::shared_ptr<ServerStats> stats;
+};
+
+struct Pool {
+    std::string name;
+    config::Balance balance = config::Balance::least_conn;
+    int max_fails = 3;
+    std::chrono::milliseconds fail_timeout{30000};
+    std::vector<ServerEntry> servers;
+    std::shared_ptr<PoolCounters> counters;
+};
+
+// Servers already tried for one request (retries go elsewhere). Pools larger
+// than 64 servers simply stop excluding beyond the 64th.
+class TriedSet {
+public:
+    void add(std::size_t i) noexcept { if (i < 64) bits_ |= std::uint64_t{1} << i; }
+    bool has(std::size_t i) const noexcept { return i < 64 && (bits_ >> i & 1u); }
+    void clear() noexcept { bits_ = 0; }
+private:
+    std::uint64_t bits_ = 0;
+};
+
+// Index into pool.servers for a new request, or -1 when no `up` server is
+// left untried.
+int pick_server(const Pool& pool, TimePoint now, const TriedSet& tried) noexcept;
+
+// Passive health. A failure is a refused/reset/timed-out connection or an
+// invalid response. Returns true when this failure ejected the server.
+bool record_failure(const Pool& pool, std::size_t index, TimePoint now) noexcept;
+void record_success(ServerStats& s) noexcept;
+
+// Clears passive state: an admin "up" means vigild saw the server healthy.
+void clear_health(ServerStats& s) noexcept;
+
+}  // namespace vigil::proxy

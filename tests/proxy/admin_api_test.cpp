@@ -1,0 +1,135 @@
+// Admin API routing and registry updates, without sockets.
+#include <catch2/catch.hpp>
+
+#include <nlohmann/json.hpp>
+
+#include "config/loader.hpp"
+#include "proxy/admin_api.hpp"
+#include "proxy/metrics.hpp"
+
+using namespace vigil;
+using namespace vigil::proxy;
+using json = nlohmann::json;
+
+namespace {
+Registry make_registry(const char* text) {
+    auto r = config::load_string(text, "/tmp/test.ini", {});
+    if (!r.ok()) {
+        for (auto& e : r.errors) UNSCOPED_INFO(e.to_string());
+    }
+    REQUIRE(r.ok());
+    std::vector<std::string> errors;
+    auto reg = Registry::from_config(*r.config, errors);
+    for (auto& e : errors) UNSCOPED_INFO(e);
+    REQUIRE(reg);
+    return std::move(*reg);
+}
+
+AdminReply call(Registry& reg, const char* method, const char* target, const std::string& body = "") {
+    std::vector<std::unique_ptr<ListenerStats>> none;
+    return handle_admin(reg, method, target, body, [&] { return render_metrics(*reg.snapshot(), none); });
+}
+}  // namespace
+
+TEST_CASE("program names resolve to their processes' addresses", "[admin]") {
+    const char* simple = R"([vigil]
+state_dir = /tmp
+[program:app]
+command = /bin/true
+numprocs = 2
+process_name = app-%(process_num)d
+address = 127.0.0.1:400%(process_num)d
+[program:proxy]
+kind = proxy
+[upstream:web]
+servers = app 127.0.0.1:5000
+[proxy:public]
+listen = 127.0.0.1:8080
+route = /api/ web
+)";
+    Registry reg = make_registry(simple);
+    auto snap = reg.snapshot();
+    REQUIRE(snap->pools.size() == 1);
+    const Pool& p = snap->pools[0];
+    REQUIRE(p.servers.size() == 3);
+    CHECK(p.servers[0].name == "app-0");
+    CHECK(p.servers[0].address == "127.0.0.1:4000");
+    CHECK(p.servers[1].port == 4001);
+    CHECK(p.servers[2].name == "127.0.0.1:5000");
+    CHECK(snap->routes[0].match("/api/x")->pool_index == 0);
+
+    auto r = call(reg, "GET", "/v1/pools");
+    REQUIRE(r.status == 200);
+    auto j = json::parse(r.body);
+    CHECK(j["pools"][0]["name"] == "web");
+    CHECK(j["pools"][0]["servers"][1]["state"] == "up");
+    CHECK(j["pools"][0]["servers"][1]["active"] == 0);
+
+    SECTION("state changes publish a new snapshot") {
+        auto before = reg.snapshot()->version;
+        r = call(reg, "POST", "/v1/pools/web/servers/app-1/state", R"({"state":"draining"})");
+        CHECK(r.status == 200);
+        CHECK(r.changed);
+        CHECK(reg.snapshot()->version == before + 1);
+        CHECK(reg.snapshot()->pools[0].servers[1].mode == ServerMode::draining);
+        // Live counters survive the swap.
+        CHECK(reg.snapshot()->pools[0].servers[1].stats == snap->pools[0].servers[1].stats);
+        r = call(reg, "POST", "/v1/pools/web/servers/app-1/state", R"({"state":"draining"})");
+        CHECK_FALSE(r.changed);
+    }
+    SECTION("up clears passive ejection") {
+        auto& stats = *reg.snapshot()->pools[0].servers[0].stats;
+        stats.ejected_until = INT64_MAX;
+        call(reg, "POST", "/v1/pools/web/servers/app-0/state", R"({"state":"up"})");
+        CHECK_FALSE(stats.ejected(Clock::now()));
+    }
+    SECTION("servers are added, readdressed and removed") {
+        r = call(reg, "PUT", "/v1/pools/web/servers/extra", R"({"address":"127.0.0.1:6000"})");
+        CHECK(r.status == 201);
+        CHECK(reg.snapshot()->pools[0].servers.size() == 4);
+        r = call(reg, "PUT", "/v1/pools/web/servers/extra", R"({"address":"127.0.0.1:6001","state":"down"})");
+        CHECK(r.status == 200);
+        CHECK(reg.snapshot()->pools[0].servers[3].port == 6001);
+        CHECK(reg.snapshot()->pools[0].servers[3].mode == ServerMode::down);
+        r = call(reg, "DELETE", "/v1/pools/web/servers/extra");
+        CHECK(r.status == 200);
+        CHECK(reg.snapshot()->pools[0].servers.size() == 3);
+    }
+    SECTION("pools are created and replaced whole") {
+        r = call(reg, "PUT", "/v1/pools/new",
+                 R"({"balance":"round_robin","max_fails":1,"fail_timeout_ms":5000,"servers":[{"name":"a","address":"127.0.0.1:7000"}]})");
+        CHECK(r.status == 201);
+        const Pool* p2 = reg.snapshot()->find_pool("new");
+        REQUIRE(p2);
+        CHECK(p2->balance == config::Balance::round_robin);
+        CHECK(p2->fail_timeout == std::chrono::milliseconds(5000));
+        r = call(reg, "GET", "/v1/pools/new/servers/a");
+        CHECK(r.status == 200);
+        CHECK(json::parse(r.body)["address"] == "127.0.0.1:7000");
+        CHECK(call(reg, "DELETE", "/v1/pools/new").status == 200);
+        CHECK(reg.snapshot()->find_pool("new") == nullptr);
+    }
+    SECTION("bad requests are 400/404/405 and change nothing") {
+        auto v = reg.snapshot()->version;
+        CHECK(call(reg, "POST", "/v1/pools/web/servers/app-0/state", "not json").status == 400);
+        CHECK(call(reg, "POST", "/v1/pools/web/servers/app-0/state", R"({"state":"sideways"})").status == 400);
+        CHECK(call(reg, "POST", "/v1/pools/web/servers/app-0/state", R"({"state":1})").status == 400);
+        CHECK(call(reg, "POST", "/v1/pools/nope/servers/app-0/state", R"({"state":"up"})").status == 404);
+        CHECK(call(reg, "POST", "/v1/pools/web/servers/nope/state", R"({"state":"up"})").status == 404);
+        CHECK(call(reg, "PUT", "/v1/pools/web/servers/x", R"({"address":"no-port"})").status == 400);
+        CHECK(call(reg, "PUT", "/v1/pools/web/servers/x", R"([1,2])").status == 400);
+        CHECK(call(reg, "GET", "/v2/whatever").status == 404);
+        CHECK(call(reg, "PATCH", "/v1/pools").status == 405);
+        CHECK(reg.snapshot()->version == v);
+    }
+    SECTION("metrics are Prometheus text with the pool's series") {
+        r = call(reg, "GET", "/metrics");
+        CHECK(r.status == 200);
+        CHECK(r.content_type.find("text/plain") == 0);
+        CHECK(r.body.find("vigil_proxy_requests_total{pool=\"web\",server=\"app-0\",class=\"2xx\"} 0") != std::string::npos);
+        CHECK(r.body.find("vigil_proxy_upstream_latency_seconds_bucket{pool=\"web\",server=\"app-0\",le=\"+Inf\"} 0") !=
+              std::string::npos);
+        CHECK(r.body.find("vigil_proxy_retries_total{pool=\"web\"} 0") != std::string::npos);
+        CHECK(r.body.find("vigil_proxy_ejections_total") != std::string::npos);
+    }
+}
