@@ -98,6 +98,13 @@ struct Program {
     SourceLoc loc;  // the section header
 
     std::string kind = "process";  // process | postgres | redis | proxy
+    // Keys of kind = postgres and kind = redis (config/kinds.hpp). pg_bin_dir
+    // and redis_bin hold the resolved defaults when the kind built the command.
+    std::string data_dir;    // absolute
+    std::string pg_bin_dir;  // postgres: holds initdb and postgres
+    std::string redis_bin;   // redis: the redis-server binary
+    std::string db_user;     // postgres: superuser made by initdb; empty = postgres
+    std::string db_name;     // postgres: database made at first init; empty = postgres
     std::string command;           // a command line, split by the spawner (shell-like quoting)
     std::string directory;         // empty: vigild's cwd
     std::string user;              // empty: vigild's user

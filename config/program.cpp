@@ -5,6 +5,7 @@
 
 #include "config/build.hpp"
 #include "config/command_line.hpp"
+#include "config/kinds.hpp"
 #include "config/units.hpp"
 #include "config/values.hpp"
 
@@ -24,7 +25,7 @@ constexpr std::string_view kProgramKeys[] = {
     "redirect_stderr", "kind", "backoff", "backoff_reset", "healthcheck", "health_interval", "health_timeout",
     "health_retries", "health_start_period", "health_rise", "health_start_interval", "health_expect_status",
     "health_expect_body", "startup_check", "on_unhealthy", "depends_on", "memory_limit", "cpu_limit",
-    "pids_limit", "address",
+    "pids_limit", "address", "data_dir", "pg_bin_dir", "redis_bin", "db_user", "db_name",
 };
 
 constexpr std::string_view kHealthKeys[] = {
@@ -132,10 +133,34 @@ public:
                 else v_.error(*e, why);
             }
         }
+        kind_defaults(p);
         return p;
     }
 
 private:
+    // kind = postgres | redis: the kind keys, then the kind's defaults for
+    // every key not written (config/kinds.hpp).
+    void kind_defaults(Program& p) {
+        for (auto key : kKindKeys) {
+            std::string* out = key == "data_dir"     ? &p.data_dir
+                               : key == "pg_bin_dir" ? &p.pg_bin_dir
+                               : key == "redis_bin"  ? &p.redis_bin
+                               : key == "db_user"    ? &p.db_user
+                                                     : &p.db_name;
+            if (auto t = v_.text(key)) *out = std::string(trim(*t));
+        }
+        ExplicitKeys written;
+        for (auto key : kProgramKeys)
+            if (v_.has(key)) written.emplace(key);
+        static const KindContext context = system_kind_context();
+        for (const auto& err : apply_kind(p, written, context)) {
+            const ini::Entry* at = v_.entry(err.key);
+            if (!at) at = v_.entry("kind");
+            if (at) v_.error(*at, err.message);
+            else v_.section_error(err.key + ": " + err.message);
+        }
+    }
+
     void kind(Program& p) {
         const ini::Entry* e = v_.entry("kind");
         if (!e) return;
@@ -148,16 +173,16 @@ private:
 
     void command(Program& p) {
         const ini::Entry* e = v_.entry("command");
-        // vigild knows how to run vigil-proxy; every other kind needs a command.
+        // vigild knows how to run vigil-proxy, postgres and redis; a plain process needs a command.
         if (!e) {
-            if (p.kind != "proxy") v_.missing("[program:" + s_.name + "] needs command = ...");
+            if (p.kind == "process") v_.missing("[program:" + s_.name + "] needs command = ...");
             return;
         }
         auto t = v_.text(*e);
         if (!t) return;
         p.command = std::string(trim(*t));
         if (p.command.empty()) {
-            if (p.kind != "proxy") v_.error(*e, "must not be empty");
+            if (p.kind == "process") v_.error(*e, "must not be empty");
             return;
         }
         // Split here only to refuse what the spawner could not split later.
@@ -219,7 +244,8 @@ private:
 
     void health(Program& p) {
         if (!v_.parsed("healthcheck", p.health,
-                       [](const std::string& t, std::string& why) { return parse_healthcheck(t, why); })) {
+                       [](const std::string& t, std::string& why) { return parse_healthcheck(t, why); }) &&
+            !kind_has_default_health(p.kind)) {  // postgres and redis bring their own check
             if (v_.has("healthcheck")) return;  // its error is enough
             for (auto key : kHealthKeys)
                 if (const ini::Entry* e = v_.entry(key)) v_.error(*e, "has no effect without healthcheck");
@@ -337,6 +363,7 @@ std::vector<Program> build_programs(const std::vector<RawSection>& sections, con
     std::vector<Program> out;
     std::map<std::string, std::size_t> by_name;  // process name → index in out
     std::map<std::string, std::string> by_address;
+    std::map<std::string, std::string> by_data_dir;
     std::size_t made = 0;
     for (const auto& s : sections) {
         if (s.type != "program") continue;
@@ -377,6 +404,13 @@ std::vector<Program> build_programs(const std::vector<RawSection>& sections, con
                 errors.add(at, "duplicate process name '" + p.name + "' (also made by [program:" + other.program +
                                    "] at " + other.loc.file + ":" + std::to_string(other.loc.line) + ")");
                 continue;
+            }
+            if (!p.data_dir.empty()) {
+                auto [d, dfresh] = by_data_dir.emplace(p.data_dir, p.name);
+                if (!dfresh)
+                    errors.add(v.loc(*v.entry("data_dir")),
+                               "data_dir: '" + p.data_dir + "' is also the data_dir of " + d->second +
+                                   " (with numprocs, put %(process_num)d in it)");
             }
             if (!p.address.empty()) {
                 auto [a, afresh] = by_address.emplace(p.address, p.name);

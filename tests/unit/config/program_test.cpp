@@ -100,6 +100,8 @@ TEST_CASE("config: every vigil program key is read") {
     Config c = ok(R"([program:db]
 command = /usr/lib/postgresql/15/bin/postgres -D /var/lib/pg
 kind = postgres
+user = postgres
+data_dir = /var/lib/pg
 backoff = 500ms,1.5,30s
 backoff_reset = 2m
 healthcheck = postgres://vigil@127.0.0.1:5432/app
