@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs every Debian package vigil's build, tests, demo and benchmarks need.
+# Installs every Debian package vigil's build, tests, demo and benchmarks need,
+# plus any package named on the command line (scripts/fuzz.sh adds clang).
 # Idempotent: packages already present are left alone, and apt's lists are
 # refreshed only when something is missing.
 set -euo pipefail
@@ -12,6 +13,9 @@ packages=(
   libhiredis-dev nlohmann-json3-dev libedit-dev
   # real servers and peers used by tests, the demo and benchmarks
   postgresql redis-server supervisor curl procps openssl
+  # unit checks (systemd-analyze, -sysusers, -tmpfiles), packaging (objdump, cpack's dpkg)
+  systemd binutils dpkg-dev file
+  "$@"
 )
 
 missing=()

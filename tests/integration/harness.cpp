@@ -142,11 +142,25 @@ void Vigild::start(std::vector<std::string> extra_args, std::vector<std::string>
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);
+    // The environment is built before fork: the child may not allocate.
+    std::vector<std::string> env_strings;
+    for (char** e = environ; e && *e; ++e) {
+        const std::string kv(*e);
+        const std::string name = kv.substr(0, kv.find('='));
+        bool overridden = false;
+        for (const auto& [k, v] : env_) overridden = overridden || k == name;
+        if (!overridden) env_strings.push_back(kv);
+    }
+    for (const auto& [k, v] : env_)
+        if (v) env_strings.push_back(k + "=" + *v);
+    std::vector<char*> envp;
+    for (auto& e : env_strings) envp.push_back(e.data());
+    envp.push_back(nullptr);
     pid_ = ::fork();
     if (pid_ == 0) {
         ::dup2(fds[1], 2);
         ::dup2(fds[1], 1);
-        ::execvp(argv[0], argv.data());
+        ::execvpe(argv[0], argv.data(), envp.data());
         ::_exit(127);
     }
     ::close(fds[1]);
@@ -158,6 +172,15 @@ void Vigild::start(std::vector<std::string> extra_args, std::vector<std::string>
     const std::size_t cursor = cursor_;
     expect("vigild [0-9.]+ starting", 10s);
     cursor_ = cursor;
+}
+
+void Vigild::set_env(const std::string& name, std::optional<std::string> value) {
+    for (auto& [k, v] : env_)
+        if (k == name) {
+            v = std::move(value);
+            return;
+        }
+    env_.emplace_back(name, std::move(value));
 }
 
 void Vigild::read_loop(int fd) {

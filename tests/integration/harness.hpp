@@ -52,6 +52,9 @@ public:
 
     // `wrapper` runs vigild under another command (e.g. unshare for PID 1).
     void start(std::vector<std::string> extra_args = {}, std::vector<std::string> wrapper = {});
+    // The environment of the next start(): the test's own, with `name` set
+    // to `value` (or removed, with nullopt). E.g. NOTIFY_SOCKET for systemd.
+    void set_env(const std::string& name, std::optional<std::string> value);
     pid_t pid() const { return pid_; }
     const TempDir& dir() const { return dir_; }
     std::string config_path() const { return dir_ / "vigil.ini"; }
@@ -85,6 +88,7 @@ private:
     std::vector<std::string> lines_;
     std::size_t cursor_ = 0;
     bool eof_ = false;
+    std::vector<std::pair<std::string, std::optional<std::string>>> env_;
 };
 
 // Runs a command to completion, capturing stdout+stderr; returns exit code.

@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# Builds vigil's libFuzzer targets (clang, ASan + UBSan) in build-fuzz/ and
+# runs each for a bounded time on a copy of its checked-in seed corpus.
+#
+#   scripts/fuzz.sh [SECONDS] [TARGET...]     default: 60 s, every target built
+#
+# Environment: BUILD_DIR (build-fuzz), JOBS (2), FUZZ_OUT (BUILD_DIR/fuzz-out),
+# FUZZ_FLAGS (extra libFuzzer flags, e.g. "-jobs=2 -workers=2").
+#
+# Exit status: 0 when no target crashed, leaked, hung or broke an invariant;
+# 1 otherwise, with the path of every crashing input printed. Reproduce one
+# with `build-fuzz/fuzz/TARGET FILE`, then add FILE to
+# tests/fuzz/corpus/TARGET/ once fixed (tests/fuzz/README.md).
+# Installs clang and libclang-rt-14-dev when missing (other build
+# dependencies: scripts/setup.sh).
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+seconds=${1:-60}
+shift || true
+[[ $seconds =~ ^[0-9]+$ ]] || { echo "usage: $0 [SECONDS] [TARGET...]" >&2; exit 2; }
+build=${BUILD_DIR:-$root/build-fuzz}
+jobs=${JOBS:-2}
+out=${FUZZ_OUT:-$build/fuzz-out}
+all_targets=(config_fuzz control_fuzz http_fuzz admin_fuzz)
+
+# --- toolchain ---------------------------------------------------------------
+"$root/scripts/setup.sh" clang libclang-rt-14-dev
+
+# --- build -------------------------------------------------------------------
+launcher=()
+command -v ccache >/dev/null && launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
+CC=clang CXX=clang++ cmake -S "$root" -B "$build" -G Ninja -DVIGIL_FUZZ=ON -DVIGIL_TESTS=OFF \
+  -DCMAKE_BUILD_TYPE=RelWithDebInfo "${launcher[@]}" >/dev/null
+targets=("$@")
+if ((${#targets[@]} == 0)); then
+  # The proxy's targets exist only when proxy/ is in the tree.
+  for t in "${all_targets[@]}"; do
+    ninja -C "$build" -t query "$t" >/dev/null 2>&1 && targets+=("$t")
+  done
+fi
+echo "fuzz: building ${targets[*]}"
+cmake --build "$build" -j "$jobs" --target "${targets[@]}"
+
+# --- run ---------------------------------------------------------------------
+rm -rf "$out"
+mkdir -p "$out"
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1:symbolize=1}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+failed=()
+summary=()
+for t in "${targets[@]}"; do
+  bin=$build/fuzz/$t
+  work=$out/$t
+  mkdir -p "$work/corpus" "$work/artifacts" "$work/tmp"
+  # A copy: libFuzzer adds what it finds to the corpus it is given.
+  cp -r "$root/tests/fuzz/corpus/$t/." "$work/corpus/"
+  dict=()
+  [ -f "$root/tests/fuzz/$t.dict" ] && dict=(-dict="$root/tests/fuzz/$t.dict")
+  echo "fuzz: $t for ${seconds}s (log: $work/log)"
+  rc=0
+  # shellcheck disable=SC2086  # FUZZ_FLAGS is a list of flags
+  (cd "$work" && TMPDIR=$work/tmp timeout --signal=INT $((seconds + 300)) "$bin" \
+    -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
+    -artifact_prefix="$work/artifacts/" "${dict[@]}" ${FUZZ_FLAGS:-} "$work/corpus" \
+    >"$work/log" 2>&1) || rc=$?
+  execs=$(grep -h '^stat::number_of_executed_units' "$work/log" | awk '{s += $2} END {print s + 0}')
+  rate=$(grep -h '^stat::average_exec_per_sec' "$work/log" | awk '{s += $2} END {print s + 0}')
+  cov=$(grep -ho 'cov: [0-9]*' "$work/log" | tail -1 | awk '{print $2}')
+  corpus=$(find "$work/corpus" -type f | wc -l)
+  crashes=$(find "$work/artifacts" -type f | wc -l)
+  if ((rc != 0 || crashes > 0)); then
+    failed+=("$t")
+    result="FAILED (exit $rc)"
+    grep -m2 -E 'ERROR: |runtime error:|fuzz invariant broken|what\(\):' "$work/log" | sed 's/^/  /' || true
+    for f in "$work/artifacts"/*; do
+      [ -e "$f" ] && echo "  crashing input: $f  (reproduce: $bin $f)"
+    done
+  else
+    result=ok
+  fi
+  summary+=("$(printf '%-13s %8ss %12s execs %8s/s  cov %-6s corpus %-6s %s' "$t" "$seconds" "$execs" "$rate" "${cov:-?}" "$corpus" "$result")")
+  rm -rf "$work/tmp"
+done
+
+echo
+echo "fuzz summary (logs and grown corpora in $out):"
+printf '  %s\n' "${summary[@]}"
+if ((${#failed[@]})); then
+  echo "fuzz: crashes in ${failed[*]}; inputs under $out/<target>/artifacts/" >&2
+  exit 1
+fi
