@@ -65,10 +65,17 @@ std::string url_decode(const std::string& s) {
     return out;
 }
 
+// Replies quote what clients and children send (names in paths, parse
+// errors, health details): bytes that are not UTF-8 become U+FFFD instead of
+// throwing out of dump().
+std::string dump(const json& j) {
+    return j.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
 ApiResponse json_response(int status, const json& j) {
     ApiResponse r;
     r.status = status;
-    r.body = j.dump() + "\n";
+    r.body = dump(j) + "\n";
     return r;
 }
 
@@ -113,7 +120,8 @@ json process_json(const ProcessRunner& r, const Supervisor& sup) {
     j["spawn_error"] = r.spawn_error();
     j["waiting_for"] = sup.waiting_for(r.name());
     j["stopped_by_hand"] = sup.stopped_by_hand(r.name());
-    j["health"] = "";
+    const auto h = r.health();
+    j["health"] = h ? std::string(core::health_status_name(*h)) : "";
     return j;
 }
 
@@ -229,15 +237,29 @@ ApiResponse error_response(int status, const std::string& message) {
     return json_response(status, json{{"error", message}});
 }
 
+std::string health_event_line(const ProcessRunner& r, core::HealthStatus from, core::HealthStatus to,
+                              const std::string& detail) {
+    const auto now = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+    return json{{"type", "health"},
+                {"time", now},
+                {"name", r.name()},
+                {"from", std::string(core::health_status_name(from))},
+                {"to", std::string(core::health_status_name(to))},
+                {"detail", detail}}
+               .dump(-1, ' ', false, json::error_handler_t::replace) +
+           "\n";
+}
+
 std::string event_line(const ProcessRunner& r, const core::Decision& d) {
     const auto now = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
-    return json{{"time", now},
+    return json{{"type", "state"},
+                {"time", now},
                 {"name", r.name()},
                 {"from", std::string(core::state_name(d.from))},
                 {"to", std::string(core::state_name(d.to))},
                 {"pid", r.pid()},
                 {"reason", d.reason}}
-               .dump() +
+               .dump(-1, ' ', false, json::error_handler_t::replace) +
            "\n";
 }
 
@@ -282,6 +304,7 @@ void ControlApi::handle(const ApiRequest& req, Reply reply) {
             if (parts.size() == 2 && get) return reply(programs_list());
             if (parts.size() == 3 && get) return reply(program_one(parts[2]));
             if (parts.size() == 4 && get && parts[3] == "log") return reply(program_log(parts[2], query));
+            if (parts.size() == 4 && get && parts[3] == "health") return reply(program_health(parts[2]));
             if (parts.size() == 4 && post && (parts[3] == "start" || parts[3] == "stop" || parts[3] == "restart"))
                 return program_action(parts[2], parts[3], req.body, std::move(reply));
             if (parts.size() == 4 && post && parts[3] == "signal") return reply(program_signal(parts[2], req.body));
@@ -293,7 +316,9 @@ void ControlApi::handle(const ApiRequest& req, Reply reply) {
     } catch (const std::exception& e) {
         // A bad body (JSON type errors and the like) is the client's fault,
         // never a reason for vigild to go down.
-        return reply(error_response(400, std::string("bad request: ") + e.what()));
+        // `reply` is empty when program_action took it and then threw; the
+        // waiter holding it answers or, dropped, closes the connection.
+        if (reply) reply(error_response(400, std::string("bad request: ") + e.what()));
     }
 }
 
@@ -312,10 +337,19 @@ ApiResponse ControlApi::program_one(const std::string& name) const {
 
 void ControlApi::program_action(const std::string& spec, const std::string& action, const std::string& body,
                                 Reply reply) {
-    const json opts = body.empty() ? json::object() : json::parse(body);
-    if (!opts.is_object()) return reply(error_response(400, "body must be a JSON object"));
-    const bool wait = opts.value("wait", true);
-    const double timeout_s = opts.value("timeout", 60.0);
+    // `reply` is this function's now: a bad body must be answered here, not
+    // thrown to handle(), whose own reply has been moved from.
+    json opts;
+    bool wait = true;
+    double timeout_s = 60.0;
+    try {
+        opts = body.empty() ? json::object() : json::parse(body);
+        if (!opts.is_object()) return reply(error_response(400, "body must be a JSON object"));
+        wait = opts.value("wait", true);
+        timeout_s = opts.value("timeout", 60.0);
+    } catch (const std::exception& e) {
+        return reply(error_response(400, std::string("bad request: ") + e.what()));
+    }
     if (!(timeout_s > 0 && timeout_s <= 86400)) return reply(error_response(400, "timeout must be within (0, 86400] s"));
     std::string error;
     auto runners = sup_.resolve(spec, error);
@@ -360,7 +394,9 @@ ApiResponse ControlApi::program_signal(const std::string& spec, const std::strin
     const json& s = opts["signal"];
     const auto sig = s.is_number_integer() ? std::optional<int>(s.get<int>())
                                            : config::parse_signal(s.is_string() ? s.get<std::string>() : "");
-    if (!sig || *sig <= 0 || *sig >= NSIG) return error_response(400, "unknown signal " + s.dump());
+    // Only a scalar is quoted back: dump() of a deeply nested array would recurse off the stack.
+    if (!sig || *sig <= 0 || *sig >= NSIG)
+        return error_response(400, "unknown signal " + (s.is_primitive() ? dump(s) : std::string(s.type_name())));
     std::string error;
     auto runners = sup_.resolve(spec, error);
     if (runners.empty()) return error_response(404, error);
@@ -413,6 +449,28 @@ ApiResponse ControlApi::program_log(const std::string& name, const std::string& 
         resp.stream_fd = stream == "stdout" || r->program().redirect_stderr ? 1 : 2;
     }
     return resp;
+}
+
+ApiResponse ControlApi::program_health(const std::string& name) const {
+    const ProcessRunner* r = sup_.find(name);
+    if (!r) return error_response(404, "no such process: " + name);
+    const health::HealthMonitor* m = r->monitor();
+    if (!m) return error_response(404, name + " has no healthcheck");
+    const auto h = r->health();
+    json results = json::array();
+    for (const auto& rec : m->history()) {
+        results.push_back({{"time", std::chrono::duration<double>(rec.at.time_since_epoch()).count()},
+                           {"ok", rec.ok},
+                           {"startup", rec.startup},
+                           {"latency_ms", std::chrono::duration<double, std::milli>(rec.latency).count()},
+                           {"detail", rec.detail}});
+    }
+    return json_response(200, json{{"name", name},
+                                   {"status", h ? std::string(core::health_status_name(*h)) : ""},
+                                   {"check", r->program().health.target},
+                                   {"checks_passed", m->checks_passed()},
+                                   {"checks_failed", m->checks_failed()},
+                                   {"results", results}});
 }
 
 ApiResponse ControlApi::config_reread() {

@@ -10,6 +10,7 @@
 //   POST /v1/programs/{spec}/{start|stop|restart}   spec: name, group, G:*, all
 //        body {"wait": true, "timeout": 30}  (wait defaults to true)
 //   POST /v1/programs/{spec}/signal        body {"signal": "HUP"}
+//   GET  /v1/programs/{name}/health        last check results
 //   GET  /v1/programs/{name}/log?stream=stdout|stderr&offset=N&follow=1
 //        text/plain; a negative offset counts from the end; follow streams
 //   POST /v1/config/reread                 the plan for the file on disk
@@ -70,6 +71,7 @@ private:
     void program_action(const std::string& spec, const std::string& action, const std::string& body, Reply reply);
     ApiResponse program_signal(const std::string& spec, const std::string& body);
     ApiResponse program_log(const std::string& name, const std::string& query) const;
+    ApiResponse program_health(const std::string& name) const;
     ApiResponse config_reread();
     ApiResponse config_update(const std::string& body);
 
@@ -80,7 +82,10 @@ private:
 };
 
 ApiResponse error_response(int status, const std::string& message);
-// One line of the events stream: a state change as JSON, newline-terminated.
+// Lines of the events stream, newline-terminated JSON: a state change
+// ("type": "state") or a health change ("type": "health").
 std::string event_line(const ProcessRunner& r, const core::Decision& d);
+std::string health_event_line(const ProcessRunner& r, core::HealthStatus from, core::HealthStatus to,
+                              const std::string& detail);
 
 }  // namespace vigil::supervisor

@@ -137,6 +137,11 @@ private:
             observer_ = sup_.subscribe([weak](const ProcessRunner& pr, const core::Decision& d) {
                 if (auto self = weak.lock()) self->queue(event_line(pr, d), true);
             });
+            health_observer_ = sup_.subscribe_health(
+                [weak](const ProcessRunner& pr, core::HealthStatus from, core::HealthStatus to, const std::string& detail) {
+                    if (from == to) return;
+                    if (auto self = weak.lock()) self->queue(health_event_line(pr, from, to, detail), true);
+                });
         } else if (ProcessRunner* pr = sup_.find(r.stream_process)) {
             process_ = r.stream_process;
             const int fd = r.stream_fd;
@@ -174,7 +179,8 @@ private:
 
     void unsubscribe() {
         if (observer_) sup_.unsubscribe(observer_);
-        observer_ = 0;
+        if (health_observer_) sup_.unsubscribe(health_observer_);
+        observer_ = health_observer_ = 0;
         if (output_observer_) {
             if (ProcessRunner* pr = sup_.find(process_)) pr->unsubscribe_output(output_observer_);
             output_observer_ = 0;
@@ -192,6 +198,7 @@ private:
     std::deque<std::string> outbox_;
     std::array<char, 256> discard_{};
     std::uint64_t observer_ = 0;
+    std::uint64_t health_observer_ = 0;
     std::uint64_t output_observer_ = 0;
     std::string process_;
     bool closed_ = false;

@@ -66,6 +66,30 @@ std::string render_metrics(const Supervisor& sup) {
         out << "vigil_program_backoff_delay_seconds{" << label(*r) << "} "
             << std::chrono::duration<double>(r->machine().last_delay()).count() << '\n';
 
+    family(out, "vigil_program_healthy", "gauge",
+           "1 healthy, 0 unhealthy or starting; absent without a healthcheck or while down.");
+    for (const auto* r : runners)
+        if (const auto h = r->health()) out << "vigil_program_healthy{" << label(*r) << "} " << (*h == core::HealthStatus::healthy) << '\n';
+
+    family(out, "vigil_health_checks_total", "counter", "Health check results by outcome.");
+    for (const auto* r : runners)
+        if (const auto* m = r->monitor()) {
+            out << "vigil_health_checks_total{" << label(*r) << ",result=\"ok\"} " << m->checks_passed() << '\n';
+            out << "vigil_health_checks_total{" << label(*r) << ",result=\"fail\"} " << m->checks_failed() << '\n';
+        }
+
+    family(out, "vigil_health_probe_duration_seconds", "histogram", "How long health probes took.");
+    for (const auto* r : runners) {
+        if (!r->monitor()) continue;
+        const auto& h = r->probe_latency();
+        for (std::size_t i = 0; i < ProcessRunner::kLatencyBuckets.size(); ++i)
+            out << "vigil_health_probe_duration_seconds_bucket{" << label(*r) << ",le=\""
+                << ProcessRunner::kLatencyBuckets[i] << "\"} " << h.buckets[i] << '\n';
+        out << "vigil_health_probe_duration_seconds_bucket{" << label(*r) << ",le=\"+Inf\"} " << h.count << '\n';
+        out << "vigil_health_probe_duration_seconds_sum{" << label(*r) << "} " << h.sum << '\n';
+        out << "vigil_health_probe_duration_seconds_count{" << label(*r) << "} " << h.count << '\n';
+    }
+
     family(out, "vigil_programs", "gauge", "Processes vigild supervises.");
     out << "vigil_programs " << runners.size() << '\n';
     return out.str();

@@ -54,7 +54,60 @@ ProcessRunner::ProcessRunner(boost::asio::io_context& io, config::Program progra
       rng_(rng),
       listener_(listener),
       machine_(core::Policy::from(program_)),
-      timers_{boost::asio::steady_timer(io), boost::asio::steady_timer(io), boost::asio::steady_timer(io)} {}
+      timers_{boost::asio::steady_timer(io), boost::asio::steady_timer(io), boost::asio::steady_timer(io)} {
+    make_monitor();
+}
+
+// Checks run as the program does: its user, environment and directory, so an
+// exec: check sees what the program sees.
+void ProcessRunner::make_monitor() {
+    if (program_.health.kind == config::HealthKind::none) return;
+    health::HealthMonitor::Options opts;
+    opts.exec.env = base_env_;
+    opts.exec.directory = program_.directory;
+    if (!program_.user.empty() && ::geteuid() == 0) {
+        if (auto u = lookup_user(program_.user); u.creds) {
+            opts.exec.uid = u.creds->uid;
+            opts.exec.gid = u.creds->gid;
+            opts.exec.groups = u.creds->groups;
+        }
+    }
+    // The monitor lives no longer than this runner and is stopped in
+    // close(), so the raw `this` in its callbacks cannot dangle.
+    monitor_ = health::HealthMonitor::create(
+        io_, program_.name, program_.health,
+        [this](core::HealthStatus from, core::HealthStatus to, const health::ProbeResult& r) {
+            if (!closed_) listener_.on_health(*this, from, to, r.detail);
+        },
+        opts);
+    if (!monitor_) return;
+    monitor_->set_on_result([this](const health::HealthRecord& rec) {
+        const double secs = std::chrono::duration<double>(rec.latency).count();
+        for (std::size_t i = 0; i < kLatencyBuckets.size(); ++i)
+            if (secs <= kLatencyBuckets[i]) ++probe_latency_.buckets[i];
+        ++probe_latency_.count;
+        probe_latency_.sum += secs;
+    });
+}
+
+std::optional<core::HealthStatus> ProcessRunner::health() const {
+    if (!monitor_ || !monitor_->running()) return std::nullopt;
+    return monitor_->status();
+}
+
+// Checks run while a process is up and not being stopped: a program going
+// down on purpose must not be declared unhealthy (and restarted) on the way.
+void ProcessRunner::sync_monitor() {
+    if (!monitor_) return;
+    const core::State s = machine_.state();
+    const bool wanted = (s == core::State::starting || s == core::State::running) && machine_.pid() > 0;
+    if (wanted && !monitor_->running()) {
+        monitor_->start();
+        listener_.on_health(*this, core::HealthStatus::starting, core::HealthStatus::starting, "checks started");
+    } else if (!wanted && monitor_->running()) {
+        monitor_->stop();
+    }
+}
 
 ProcessRunner::~ProcessRunner() {
     for (auto& p : pipes_)
@@ -63,6 +116,7 @@ ProcessRunner::~ProcessRunner() {
 
 void ProcessRunner::close() {
     closed_ = true;
+    if (monitor_) monitor_->stop();
     for (auto& t : timers_) t.cancel();
     if (pidfd_) pidfd_->cancel();
     for (auto& p : pipes_)
@@ -84,6 +138,7 @@ void ProcessRunner::execute(const core::Decision& d) {
             case core::Action::Type::cancel_timer: cancel(a.timer); break;
         }
     }
+    sync_monitor();
     if (d.changed() || !d.reason.empty()) listener_.on_transition(*this, d);
     // Spawning feeds the machine again (spawned / spawn_failed), so it runs
     // after this decision has been reported, keeping the log in order.

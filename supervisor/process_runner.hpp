@@ -18,8 +18,10 @@
 #include <string>
 
 #include "config/model.hpp"
+#include "supervisor/health/health_monitor.hpp"
 #include "supervisor/core/process_machine.hpp"
 #include "supervisor/cgroup.hpp"
+#include "supervisor/core/health_tracker.hpp"
 #include "supervisor/log_file.hpp"
 
 namespace vigil::supervisor {
@@ -31,6 +33,9 @@ public:
     public:
         virtual ~Listener() = default;
         virtual void on_transition(ProcessRunner& runner, const core::Decision& d) = 0;
+        // The health status changed (checks run only while a process exists).
+        virtual void on_health(ProcessRunner& runner, core::HealthStatus from, core::HealthStatus to,
+                               const std::string& detail) = 0;
     };
 
     ProcessRunner(boost::asio::io_context& io, config::Program program, const config::Daemon& daemon, core::Rng& rng,
@@ -56,6 +61,20 @@ public:
         return next_output_observer_++;
     }
     void unsubscribe_output(std::uint64_t id) { output_observers_.erase(id); }
+
+    // nullopt for a program without healthcheck or while no process runs.
+    std::optional<core::HealthStatus> health() const;
+    // The monitor (history, counters), or null without healthcheck.
+    const health::HealthMonitor* monitor() const { return monitor_.get(); }
+
+    // Probe latencies for /metrics: a Prometheus histogram (seconds).
+    static constexpr std::array<double, 8> kLatencyBuckets{0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5};
+    struct LatencyHistogram {
+        std::array<std::uint64_t, kLatencyBuckets.size()> buckets{};  // cumulative counts per bucket
+        std::uint64_t count = 0;
+        double sum = 0;
+    };
+    const LatencyHistogram& probe_latency() const { return probe_latency_; }
 
     // Why the last spawn failed (empty after a good spawn), for status and logs.
     const std::string& spawn_error() const { return spawn_error_; }
@@ -94,6 +113,11 @@ private:
     static constexpr std::size_t kPipeBuffer = 8192;
     std::array<Pipe, 2> pipes_;
     std::string spawn_error_;
+    void make_monitor();
+    void sync_monitor();
+
+    std::shared_ptr<health::HealthMonitor> monitor_;
+    LatencyHistogram probe_latency_;
     std::unique_ptr<ProgramCgroup> cgroup_;  // only for programs with limits
     std::uint64_t oom_kills_at_spawn_ = 0;
     std::map<std::uint64_t, OutputObserver> output_observers_;

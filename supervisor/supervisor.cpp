@@ -103,8 +103,8 @@ void Supervisor::shutdown(std::function<void()> done) {
 
 bool Supervisor::dependency_met(const config::Dependency& dep) const {
     const ProcessRunner* r = find(dep.name);
-    // :healthy is honoured as :started until health checks exist to tell the two apart.
-    return r && r->state() == core::State::running;
+    if (!r || r->state() != core::State::running) return false;
+    return dep.condition == config::DependencyCondition::started || r->health() == core::HealthStatus::healthy;
 }
 
 std::string Supervisor::waiting_for(const std::string& name) const {
@@ -237,7 +237,45 @@ std::uint64_t Supervisor::subscribe(Observer o) {
     return next_observer_++;
 }
 
-void Supervisor::unsubscribe(std::uint64_t id) { observers_.erase(id); }
+std::uint64_t Supervisor::subscribe_health(HealthObserver o) {
+    health_observers_[next_observer_] = std::move(o);
+    return next_observer_++;
+}
+
+void Supervisor::unsubscribe(std::uint64_t id) {
+    observers_.erase(id);
+    health_observers_.erase(id);
+}
+
+void Supervisor::on_health(ProcessRunner& runner, core::HealthStatus from, core::HealthStatus to,
+                           const std::string& detail) {
+    if (from != to) {
+        const auto level = to == core::HealthStatus::unhealthy ? spdlog::level::warn : spdlog::level::info;
+        spdlog::log(level, "{}: health {} -> {}{}{}", runner.name(), core::health_status_name(from),
+                    core::health_status_name(to), detail.empty() ? "" : ": ", detail);
+    }
+    const auto observers = health_observers_;
+    for (const auto& [_, o] : observers) o(runner, from, to, detail);
+    // Liveness: restart through the backoff. Readiness (isolate): leave it
+    // running; the proxy takes it out of traffic.
+    if (to == core::HealthStatus::unhealthy && runner.program().on_unhealthy == config::OnUnhealthy::restart &&
+        !shutting_down_)
+        runner.send(core::Event::unhealthy());
+    evaluate();
+}
+
+// A program that failed while one of its dependencies is down would only
+// crash-loop through its backoff against it: hold it (STOPPED, "waiting for
+// …") and start it again once the dependency is back.
+void Supervisor::hold_if_dependency_down(ProcessRunner& runner) {
+    if (shutting_down_ || runner.state() != core::State::backoff) return;
+    auto unmet = graph_.unmet(runner.name(), [this](const config::Dependency& d) { return dependency_met(d); });
+    if (unmet.empty()) return;
+    spdlog::info("{}: held until {} {} back instead of restarting against {}", runner.name(), join(unmet),
+                 unmet.size() == 1 ? "is" : "are", unmet.size() == 1 ? "it" : "them");
+    pending_start_.insert(runner.name());
+    runner.send(core::Event::stop());
+}
 
 void Supervisor::on_transition(ProcessRunner& runner, const core::Decision& d) {
     // Keep <state_dir>/pids in step with what runs, for the next vigild.
@@ -261,6 +299,7 @@ void Supervisor::on_transition(ProcessRunner& runner, const core::Decision& d) {
     // Observers may unsubscribe themselves while being called.
     const auto observers = observers_;
     for (const auto& [_, o] : observers) o(runner, d);
+    if (d.to == core::State::backoff && d.changed()) hold_if_dependency_down(runner);
     evaluate();
 }
 

@@ -28,6 +28,8 @@ namespace vigil::supervisor {
 class Supervisor : public ProcessRunner::Listener {
 public:
     using Observer = std::function<void(const ProcessRunner&, const core::Decision&)>;
+    using HealthObserver = std::function<void(const ProcessRunner&, core::HealthStatus from, core::HealthStatus to,
+                                              const std::string& detail)>;
 
     Supervisor(boost::asio::io_context& io, config::Config config, std::uint64_t seed);
     ~Supervisor() override;
@@ -67,6 +69,7 @@ public:
     core::ConfigDiff update(config::Config next, const std::vector<std::string>& only = {});
 
     std::uint64_t subscribe(Observer o);
+    std::uint64_t subscribe_health(HealthObserver o);
     void unsubscribe(std::uint64_t id);
 
     ProcessRunner* find(const std::string& name);
@@ -76,6 +79,9 @@ public:
 
 private:
     void on_transition(ProcessRunner& runner, const core::Decision& d) override;
+    void on_health(ProcessRunner& runner, core::HealthStatus from, core::HealthStatus to,
+                   const std::string& detail) override;
+    void hold_if_dependency_down(ProcessRunner& runner);
     void evaluate();
     void start_pending();
     void stop_for_shutdown();
@@ -103,6 +109,7 @@ private:
     };
     std::map<std::string, Replacement> replacing_;
     std::map<std::uint64_t, Observer> observers_;
+    std::map<std::uint64_t, HealthObserver> health_observers_;
     std::uint64_t next_observer_ = 1;
     bool shutting_down_ = false;
     bool evaluating_ = false;

@@ -70,7 +70,7 @@ Decision ProcessMachine::handle(const Event& e, TimePoint now, Rng& rng) noexcep
         case State::starting: d = on_starting(e, now, rng, std::move(d)); break;
         case State::running: d = on_running(e, now, rng, std::move(d)); break;
         case State::backoff: d = on_backoff(e, now, std::move(d)); break;
-        case State::stopping: d = on_stopping(e, now, std::move(d)); break;
+        case State::stopping: d = on_stopping(e, now, rng, std::move(d)); break;
         case State::stopped:
         case State::exited:
         case State::fatal: d = on_down(e, now, std::move(d)); break;
@@ -86,6 +86,7 @@ Decision ProcessMachine::on_starting(const Event& e, TimePoint now, Rng& rng, De
         case Event::Type::start: break;  // already on its way up
         case Event::Type::stop: begin_stop(d, false); break;
         case Event::Type::restart: begin_stop(d, true); break;
+        case Event::Type::unhealthy: begin_liveness_stop(d); break;
         case Event::Type::spawned:
             pid_ = e.pid;
             started_at_ = now;
@@ -126,6 +127,7 @@ Decision ProcessMachine::on_running(const Event& e, TimePoint now, Rng& rng, Dec
         case Event::Type::start: break;
         case Event::Type::stop: begin_stop(d, false); break;
         case Event::Type::restart: begin_stop(d, true); break;
+        case Event::Type::unhealthy: begin_liveness_stop(d); break;
         case Event::Type::exited: {
             pid_ = 0;
             last_exit_ = e.exit;
@@ -171,21 +173,31 @@ Decision ProcessMachine::on_backoff(const Event& e, TimePoint, Decision d) noexc
             break;
         case Event::Type::spawned:
         case Event::Type::spawn_failed:
-        case Event::Type::exited: break;  // no process of ours exists in BACKOFF
+        case Event::Type::exited:
+        case Event::Type::unhealthy: break;  // no process of ours exists in BACKOFF
     }
     return d;
 }
 
-Decision ProcessMachine::on_stopping(const Event& e, TimePoint, Decision d) noexcept {
+Decision ProcessMachine::on_stopping(const Event& e, TimePoint now, Rng& rng, Decision d) noexcept {
     switch (e.type) {
         case Event::Type::start:
         case Event::Type::restart: start_pending_ = true; break;
-        case Event::Type::stop: start_pending_ = false; break;
+        case Event::Type::stop:
+            start_pending_ = false;
+            restart_after_stop_ = false;
+            break;
+        case Event::Type::unhealthy: break;  // already going down
         case Event::Type::exited:
             pid_ = 0;
             last_exit_ = e.exit;
             d.actions.push(cancel(Timer::stop_wait));
-            if (start_pending_) {
+            if (restart_after_stop_) {
+                restart_after_stop_ = false;
+                start_pending_ = false;
+                backoff_.run_ended(std::chrono::duration_cast<Duration>(now - started_at_));
+                schedule_restart(d, rng, "stopped after failing its liveness check (" + e.exit.describe() + ")");
+            } else if (start_pending_) {
                 start_pending_ = false;
                 backoff_.reset();
                 failed_starts_ = 0;
@@ -222,7 +234,8 @@ Decision ProcessMachine::on_down(const Event& e, TimePoint, Decision d) noexcept
         case Event::Type::spawned:
         case Event::Type::spawn_failed:
         case Event::Type::exited:
-        case Event::Type::timer: break;
+        case Event::Type::timer:
+        case Event::Type::unhealthy: break;
     }
     return d;
 }
@@ -237,6 +250,7 @@ void ProcessMachine::spawn(Decision& d, std::string reason) noexcept {
 
 void ProcessMachine::begin_stop(Decision& d, bool then_start) noexcept {
     start_pending_ = then_start;
+    restart_after_stop_ = false;
     d.actions.push(cancel(Timer::start_secs));
     if (pid_ == 0) {  // defensive: nothing to signal
         state_ = State::stopped;
@@ -248,6 +262,13 @@ void ProcessMachine::begin_stop(Decision& d, bool then_start) noexcept {
     d.actions.push(arm(Timer::stop_wait, policy_.stopwaitsecs));
     d.reason = std::string(then_start ? "restart" : "stop") + " requested: sending SIG" +
                std::string(config::signal_name(policy_.stopsignal));
+}
+
+void ProcessMachine::begin_liveness_stop(Decision& d) noexcept {
+    begin_stop(d, false);
+    restart_after_stop_ = state_ == State::stopping;
+    if (restart_after_stop_) d.reason = "failed its liveness check: sending SIG" +
+                                        std::string(config::signal_name(policy_.stopsignal));
 }
 
 void ProcessMachine::retry_or_give_up(Decision& d, TimePoint, Rng& rng, std::string why) noexcept {

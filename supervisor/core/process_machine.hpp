@@ -63,6 +63,7 @@ struct Event {
         spawn_failed,  // fork/exec failed: error (errno)
         exited,        // the process ended: exit
         timer,         // a timer armed earlier fired: timer
+        unhealthy,     // a liveness check failed: stop it, restart through the backoff
     };
     Type type;
     int pid = 0;
@@ -77,6 +78,7 @@ struct Event {
     static Event spawn_failed(int err) { Event e{Type::spawn_failed}; e.error = err; return e; }
     static Event exited(ExitStatus s) { Event e{Type::exited}; e.exit = s; return e; }
     static Event timer_fired(Timer t) { Event e{Type::timer}; e.timer = t; return e; }
+    static Event unhealthy() { return {Type::unhealthy}; }
 };
 
 struct Action {
@@ -149,11 +151,12 @@ private:
     Decision on_starting(const Event& e, TimePoint now, Rng& rng, Decision d) noexcept;
     Decision on_running(const Event& e, TimePoint now, Rng& rng, Decision d) noexcept;
     Decision on_backoff(const Event& e, TimePoint now, Decision d) noexcept;
-    Decision on_stopping(const Event& e, TimePoint now, Decision d) noexcept;
+    Decision on_stopping(const Event& e, TimePoint now, Rng& rng, Decision d) noexcept;
     Decision on_down(const Event& e, TimePoint now, Decision d) noexcept;  // STOPPED, EXITED, FATAL
 
     void spawn(Decision& d, std::string reason) noexcept;
     void begin_stop(Decision& d, bool then_start) noexcept;
+    void begin_liveness_stop(Decision& d) noexcept;
     void retry_or_give_up(Decision& d, TimePoint now, Rng& rng, std::string why) noexcept;
     void schedule_restart(Decision& d, Rng& rng, std::string why) noexcept;
     bool expected(const ExitStatus& s) const noexcept;
@@ -166,7 +169,7 @@ private:
     int restarts_ = 0;
     int failed_starts_ = 0;
     bool start_pending_ = false;
-    bool restart_is_automatic_ = false;
+    bool restart_after_stop_ = false;  // a liveness stop: the exit goes through the backoff
     std::optional<ExitStatus> last_exit_;
     Duration last_delay_{0};
 };

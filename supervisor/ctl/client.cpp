@@ -1,5 +1,6 @@
 #include "supervisor/ctl/client.hpp"
 
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 
@@ -28,10 +29,39 @@ bool connect(boost::asio::io_context& io, local::socket& s, const std::string& p
     return true;
 }
 
-void set_timeout(local::socket& s, std::chrono::seconds t) {
-    timeval tv{static_cast<time_t>(t.count()), 0};
-    ::setsockopt(s.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-}
+// A SyncReadStream that polls before every read, so a deadline holds
+// whatever Beast has buffered (Asio retries a read that SO_RCVTIMEO
+// interrupted, so the socket option alone would never fire).
+class DeadlineReader {
+public:
+    DeadlineReader(local::socket& s, std::optional<std::chrono::steady_clock::time_point> deadline)
+        : s_(s), deadline_(deadline) {}
+
+    template <class Buffers>
+    std::size_t read_some(const Buffers& b, boost::system::error_code& ec) {
+        if (deadline_) {
+            const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(*deadline_ -
+                                                                                     std::chrono::steady_clock::now());
+            pollfd p{s_.native_handle(), POLLIN, 0};
+            if (left.count() <= 0 || ::poll(&p, 1, static_cast<int>(left.count())) <= 0) {
+                ec = boost::asio::error::timed_out;
+                return 0;
+            }
+        }
+        return s_.read_some(b, ec);
+    }
+    template <class Buffers>
+    std::size_t read_some(const Buffers& b) {
+        boost::system::error_code ec;
+        const std::size_t n = read_some(b, ec);
+        if (ec) throw boost::system::system_error(ec);
+        return n;
+    }
+
+private:
+    local::socket& s_;
+    std::optional<std::chrono::steady_clock::time_point> deadline_;
+};
 
 }  // namespace
 
@@ -40,7 +70,6 @@ std::optional<HttpReply> Client::call(const std::string& method, const std::stri
     boost::asio::io_context io;
     local::socket s(io);
     if (!connect(io, s, path_, error)) return std::nullopt;
-    set_timeout(s, timeout);
     http::request<http::string_body> req(http::string_to_verb(method), target, 11);
     req.set(http::field::host, "vigil");
     req.set(http::field::user_agent, "vigilctl");
@@ -53,7 +82,12 @@ std::optional<HttpReply> Client::call(const std::string& method, const std::stri
     beast::flat_buffer buf;
     http::response_parser<http::string_body> parser;
     parser.body_limit(64 * 1024 * 1024);
-    if (!ec) http::read(s, buf, parser, ec);
+    DeadlineReader reader(s, std::chrono::steady_clock::now() + timeout);
+    if (!ec) http::read(reader, buf, parser, ec);
+    if (ec == boost::asio::error::timed_out) {
+        error = "vigild at " + path_ + " did not answer within " + std::to_string(timeout.count()) + " s";
+        return std::nullopt;
+    }
     if (ec) {
         error = "vigild at " + path_ + " did not answer: " + ec.message();
         return std::nullopt;
@@ -71,7 +105,10 @@ int Client::stream(const std::string& target, const std::function<bool(const std
     boost::asio::io_context io;
     local::socket s(io);
     if (!connect(io, s, path_, error)) return 0;
-    if (timeout) set_timeout(s, std::max(*timeout, std::chrono::seconds(1)));
+    // With a timeout, a silent stream ends at the deadline.
+    std::optional<std::chrono::steady_clock::time_point> deadline;
+    if (timeout) deadline = std::chrono::steady_clock::now() + *timeout;
+    DeadlineReader reader(s, deadline);
     http::request<http::empty_body> req(http::verb::get, target, 11);
     req.set(http::field::host, "vigil");
     req.set(http::field::user_agent, "vigilctl");
@@ -80,7 +117,7 @@ int Client::stream(const std::string& target, const std::function<bool(const std
     beast::flat_buffer buf;
     http::response_parser<http::buffer_body> parser;
     parser.body_limit(boost::none);
-    if (!ec) http::read_header(s, buf, parser, ec);
+    if (!ec) http::read_header(reader, buf, parser, ec);
     if (ec) {
         error = "vigild at " + path_ + " did not answer: " + ec.message();
         return 0;
@@ -92,7 +129,7 @@ int Client::stream(const std::string& target, const std::function<bool(const std
         parser.get().body().size = sizeof chunk;
         // read_some returns as soon as a piece of body arrived, so followed
         // output shows up as it happens, not when the buffer fills.
-        http::read_some(s, buf, parser, ec);
+        http::read_some(reader, buf, parser, ec);
         if (ec == http::error::need_buffer) ec = {};
         if (ec) break;
         const std::size_t n = sizeof chunk - parser.get().body().size;

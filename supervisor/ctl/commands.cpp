@@ -58,6 +58,7 @@ public:
     int reread(const Args& a);
     int update(const std::string& verb, const Args& a);
     int wait(const Args& a);
+    int health(const Args& a);
     int shutdown();
     int version(const Args& a);
 
@@ -322,13 +323,15 @@ int Runner::wait(const Args& a) {
     int code = kOk;
     auto all = programs(code);
     if (!all) return code;
+    const bool healthy = a.flags.count("--healthy") > 0;
     std::set<std::string> waiting;
     for (const auto& spec : a.words) {
         bool any = false;
         for (const auto& p : *all)
             if (matches(p, spec)) {
                 any = true;
-                if (p["state"] != "RUNNING") waiting.insert(p["name"].get<std::string>());
+                const bool done = healthy ? p.value("health", "") == "healthy" : p["state"] == "RUNNING";
+                if (!done) waiting.insert(p["name"].get<std::string>());
             }
         if (!any) {
             err_ << spec << ": ERROR (no such process)\n";
@@ -343,7 +346,10 @@ int Runner::wait(const Args& a) {
         partial += data;
         for (std::size_t nl; (nl = partial.find('\n')) != std::string::npos; partial.erase(0, nl + 1)) {
             const auto ev = json::parse(partial.substr(0, nl), nullptr, false);
-            if (ev.is_object() && ev.value("to", "") == "RUNNING") waiting.erase(ev.value("name", ""));
+            if (!ev.is_object()) continue;
+            const bool reached = healthy ? ev.value("type", "") == "health" && ev.value("to", "") == "healthy"
+                                         : ev.value("type", "") == "state" && ev.value("to", "") == "RUNNING";
+            if (reached) waiting.erase(ev.value("name", ""));
         }
         return !waiting.empty() && std::chrono::steady_clock::now() < deadline;
     }, error, std::chrono::seconds(timeout));
@@ -351,8 +357,57 @@ int Runner::wait(const Args& a) {
         err_ << "vigilctl: " << error << "\n";
         return kUnreachable;
     }
-    for (const auto& n : waiting) err_ << n << ": ERROR (not RUNNING within " << timeout << "s)\n";
+    for (const auto& n : waiting)
+        err_ << n << ": ERROR (not " << (healthy ? "healthy" : "RUNNING") << " within " << timeout << "s)\n";
     return waiting.empty() ? kOk : kFailed;
+}
+
+int Runner::health(const Args& a) {
+    int code = kOk;
+    auto all = programs(code);
+    if (!all) return code;
+    std::vector<std::string> names;
+    for (const auto& p : *all) {
+        const bool wanted = a.words.empty() || std::any_of(a.words.begin(), a.words.end(),
+                                                           [&](const auto& s) { return matches(p, s); });
+        if (wanted) names.push_back(p["name"].get<std::string>());
+    }
+    for (const auto& spec : a.words)
+        if (std::none_of(all->begin(), all->end(), [&](const json& p) { return matches(p, spec); })) {
+            err_ << spec << ": ERROR (no such process)\n";
+            return kUsage;
+        }
+    json shown = json::array();
+    bool all_healthy = true;
+    for (const auto& n : names) {
+        auto r = call("GET", "/v1/programs/" + n + "/health");
+        if (!r) return kUnreachable;
+        if (r->status == 404) continue;  // no healthcheck
+        const auto j = json::parse(r->body);
+        all_healthy = all_healthy && j.value("status", "") == "healthy";
+        shown.push_back(j);
+    }
+    if (a.flags.count("--json")) {
+        out_ << shown.dump(2) << "\n";
+    } else {
+        for (const auto& j : shown) {
+            char head[512];
+            std::snprintf(head, sizeof head, "%-32s %-10s %s  (%llu ok, %llu failed)", j["name"].get<std::string>().c_str(),
+                          j.value("status", "").empty() ? "-" : j["status"].get<std::string>().c_str(),
+                          j.value("check", "").c_str(), j.value("checks_passed", 0ULL), j.value("checks_failed", 0ULL));
+            out_ << head << "\n";
+            const auto& results = j["results"];
+            const std::size_t from = results.size() > 5 ? results.size() - 5 : 0;
+            for (std::size_t i = from; i < results.size(); ++i) {
+                const auto& res = results[i];
+                char line[512];
+                std::snprintf(line, sizeof line, "    %s %8.1f ms  %s", res["ok"].get<bool>() ? "ok  " : "FAIL",
+                              res["latency_ms"].get<double>(), res.value("detail", "").c_str());
+                out_ << line << "\n";
+            }
+        }
+    }
+    return all_healthy ? kOk : kNotRunning;
 }
 
 int Runner::shutdown() {
@@ -374,8 +429,8 @@ int Runner::version(const Args& a) {
 
 const std::vector<std::string>& verbs() {
     static const std::vector<std::string> v{"status", "start",  "stop",   "restart", "signal",   "pid",
-                                            "tail",   "reread", "update", "reload",  "wait",     "shutdown",
-                                            "version", "help"};
+                                            "tail",   "reread", "update", "reload",  "wait",     "health",
+                                            "shutdown", "version", "help"};
     return v;
 }
 
@@ -390,7 +445,8 @@ std::string usage() {
            "  reread [--json]                    what an edited config would change\n"
            "  update [NAME...] [--json]          apply config edits (all, or NAMEs)\n"
            "  reload                             reread and apply everything (= SIGHUP)\n"
-           "  wait NAME... [--timeout S]         block until RUNNING\n"
+           "  wait NAME... [--healthy] [--timeout S]  block until RUNNING (or healthy)\n"
+           "  health [NAME...] [--json]          health status and the last check results\n"
            "  shutdown                           stop everything, then vigild\n"
            "  version [--json]\n"
            "exit codes: 0 ok, 1 action failed, 2 usage or unknown name, 3 not running (status), 4 vigild unreachable\n";
@@ -413,6 +469,7 @@ int run_command(const Client& client, const std::vector<std::string>& argv, std:
         if (verb == "reread") return r.reread(a);
         if (verb == "update" || verb == "reload") return r.update(verb, a);
         if (verb == "wait") return r.wait(a);
+        if (verb == "health") return r.health(a);
         if (verb == "shutdown") return r.shutdown();
         if (verb == "version") return r.version(a);
         if (verb == "help") {

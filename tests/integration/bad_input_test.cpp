@@ -46,7 +46,7 @@ TEST_CASE("bad input: an unreadable config is a one-line error", "[integration]"
     CHECK(out.find("missing.ini") != std::string::npos);
 }
 
-TEST_CASE("bad input: a command that does not exist backs off; others keep running", "[integration]") {
+TEST_CASE("bad input: a command that does not exist backs off, others keep running", "[integration]") {
     Vigild v("[program:ghost]\ncommand = /nonexistent/program\nbackoff = 100ms,2,1s\n\n"
              "[program:fine]\ncommand = " + child_path() + "\nstartsecs = 0\n");
     v.start();

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <nlohmann/json.hpp>
+#include <cstring>
 #include <set>
 
 #include "harness.hpp"
@@ -282,7 +283,7 @@ TEST_CASE("control: the events stream sees a restart as it happens", "[control]"
 }
 
 TEST_CASE("control: /metrics is valid Prometheus text", "[control]") {
-    Vigild v(program("m"));
+    Vigild v(program("m") + program("checked", "", "healthcheck = exec:true\nhealth_interval = 100ms\n"));
     v.start();
     REQUIRE(v.expect("m: STARTING -> RUNNING"));
     const std::string res = raw_exchange(v.socket_path(), "GET /metrics HTTP/1.1\r\nHost: v\r\nConnection: close\r\n\r\n");
@@ -297,13 +298,18 @@ TEST_CASE("control: /metrics is valid Prometheus text", "[control]") {
             std::istringstream in(line.substr(7));
             std::string name, type;
             in >> name >> type;
-            CHECK((type == "gauge" || type == "counter"));
+            CHECK((type == "gauge" || type == "counter" || type == "histogram"));
             typed.insert(name);
             continue;
         }
         INFO(line);
         CHECK(std::regex_match(line, sample));
-        CHECK(typed.count(line.substr(0, line.find_first_of("{ "))) == 1);
+        std::string family = line.substr(0, line.find_first_of("{ "));
+        for (const char* suffix : {"_bucket", "_sum", "_count"})
+            if (!typed.count(family) && family.size() > std::strlen(suffix) &&
+                family.compare(family.size() - std::strlen(suffix), std::string::npos, suffix) == 0)
+                family.resize(family.size() - std::strlen(suffix));
+        CHECK(typed.count(family) == 1);
         ++samples;
     }
     CHECK(samples > 10);

@@ -90,19 +90,19 @@ TEST_CASE("process machine: every state x event pair", "[machine]") {
                P = State::stopping, X = State::exited, F = State::fatal;
     const std::vector<Row> table{
         {S, "start", G}, {S, "stop", S}, {S, "restart", G}, {S, "spawned", S}, {S, "spawn_failed", S},
-        {S, "exited", S}, {S, "t_start", S}, {S, "t_backoff", S}, {S, "t_stop", S},
+        {S, "exited", S}, {S, "t_start", S}, {S, "t_backoff", S}, {S, "t_stop", S}, {S, "unhealthy", S},
         {G, "start", G}, {G, "stop", P}, {G, "restart", P}, {G, "spawned", G}, {G, "spawn_failed", B},
-        {G, "exited", B}, {G, "t_start", R}, {G, "t_backoff", G}, {G, "t_stop", G},
+        {G, "exited", B}, {G, "t_start", R}, {G, "t_backoff", G}, {G, "t_stop", G}, {G, "unhealthy", P},
         {R, "start", R}, {R, "stop", P}, {R, "restart", P}, {R, "spawned", R}, {R, "spawn_failed", R},
-        {R, "exited", B}, {R, "t_start", R}, {R, "t_backoff", R}, {R, "t_stop", R},
+        {R, "exited", B}, {R, "t_start", R}, {R, "t_backoff", R}, {R, "t_stop", R}, {R, "unhealthy", P},
         {B, "start", G}, {B, "stop", S}, {B, "restart", G}, {B, "spawned", B}, {B, "spawn_failed", B},
-        {B, "exited", B}, {B, "t_start", B}, {B, "t_backoff", G}, {B, "t_stop", B},
+        {B, "exited", B}, {B, "t_start", B}, {B, "t_backoff", G}, {B, "t_stop", B}, {B, "unhealthy", B},
         {P, "start", P}, {P, "stop", P}, {P, "restart", P}, {P, "spawned", P}, {P, "spawn_failed", P},
-        {P, "exited", S}, {P, "t_start", P}, {P, "t_backoff", P}, {P, "t_stop", P},
+        {P, "exited", S}, {P, "t_start", P}, {P, "t_backoff", P}, {P, "t_stop", P}, {P, "unhealthy", P},
         {X, "start", G}, {X, "stop", X}, {X, "restart", G}, {X, "spawned", X}, {X, "spawn_failed", X},
-        {X, "exited", X}, {X, "t_start", X}, {X, "t_backoff", X}, {X, "t_stop", X},
+        {X, "exited", X}, {X, "t_start", X}, {X, "t_backoff", X}, {X, "t_stop", X}, {X, "unhealthy", X},
         {F, "start", G}, {F, "stop", F}, {F, "restart", G}, {F, "spawned", F}, {F, "spawn_failed", F},
-        {F, "exited", F}, {F, "t_start", F}, {F, "t_backoff", F}, {F, "t_stop", F},
+        {F, "exited", F}, {F, "t_start", F}, {F, "t_backoff", F}, {F, "t_stop", F}, {F, "unhealthy", F},
     };
     auto event = [](const std::string& n) {
         if (n == "start") return Event::start();
@@ -113,9 +113,10 @@ TEST_CASE("process machine: every state x event pair", "[machine]") {
         if (n == "exited") return exit_code(1);
         if (n == "t_start") return Event::timer_fired(Timer::start_secs);
         if (n == "t_backoff") return Event::timer_fired(Timer::backoff);
+        if (n == "unhealthy") return Event::unhealthy();
         return Event::timer_fired(Timer::stop_wait);
     };
-    REQUIRE(table.size() == 7 * 9);
+    REQUIRE(table.size() == 7 * 10);
     for (const auto& row : table) {
         INFO(std::string(state_name(row.from)) + " + " + row.event);
         Driver d(row.from == X ? never_restart() : row.from == F ? no_retries() : Policy{});
@@ -344,4 +345,33 @@ TEST_CASE("process machine: exit status texts", "[machine]") {
     CHECK(ExitStatus{false, 3, 0}.describe() == "exit status 3");
     CHECK(ExitStatus{true, 0, 9}.describe() == "killed by SIGKILL");
     CHECK(state_name(State::backoff) == "BACKOFF");
+}
+
+TEST_CASE("process machine: a failed liveness check stops it, then restarts through the backoff", "[machine]") {
+    Driver d;
+    d.to_running();
+    d.advance(10s);
+    auto dec = d.send(Event::unhealthy());
+    CHECK(d.m.state() == State::stopping);
+    REQUIRE(find(dec, Action::Type::signal));
+    CHECK(find(dec, Action::Type::signal)->signal == 15);
+    CHECK(dec.reason.find("liveness") != std::string::npos);
+    dec = d.send(killed(15));
+    CHECK(d.m.state() == State::backoff);
+    const Action* arm = find(dec, Action::Type::arm_timer);
+    REQUIRE(arm);
+    CHECK(arm->timer == Timer::backoff);
+    CHECK(arm->delay >= 900ms);
+    d.send(Event::timer_fired(Timer::backoff));
+    CHECK(d.m.state() == State::starting);
+    CHECK(d.m.restarts() == 1);
+}
+
+TEST_CASE("process machine: an operator stop overrides a pending liveness restart", "[machine]") {
+    Driver d;
+    d.to_running();
+    d.send(Event::unhealthy());
+    d.send(Event::stop());
+    d.send(killed(15));
+    CHECK(d.m.state() == State::stopped);
 }
