@@ -13,6 +13,7 @@
 
 #include "config/units.hpp"
 #include "supervisor/metrics.hpp"
+#include "supervisor/proxy_link.hpp"
 
 namespace vigil::supervisor {
 namespace {
@@ -279,7 +280,13 @@ void ControlApi::handle(const ApiRequest& req, Reply reply) {
             ApiResponse r;
             r.content_type = "text/plain; version=0.0.4";
             r.body = render_metrics(sup_);
-            return reply(std::move(r));
+            if (!proxy_ || !proxy_->enabled()) return reply(std::move(r));
+            // The proxy's own series (vigil_proxy_*) follow vigild's; a proxy
+            // that is down leaves them out rather than failing the scrape.
+            return proxy_->get("/metrics", [r = std::move(r), reply](int status, std::string body) mutable {
+                if (status == 200) r.body += body;
+                reply(std::move(r));
+            });
         }
         if (parts.size() < 2 || parts[0] != "v1") return reply(error_response(404, "no such resource: " + path));
         const std::string& res = parts[1];
@@ -300,6 +307,16 @@ void ControlApi::handle(const ApiRequest& req, Reply reply) {
             if (parts[2] == "update") return reply(config_update(req.body));
         }
         if (res == "reload" && parts.size() == 2 && post) return reply(config_update("{}"));
+        if (res == "upstreams" && parts.size() == 2 && get) {
+            if (!proxy_ || !proxy_->enabled()) return reply(error_response(404, "no kind = proxy program is configured"));
+            return proxy_->get("/v1/pools", [reply](int status, std::string body) {
+                if (status == 0) return reply(error_response(503, "vigil-proxy is not answering: " + body));
+                ApiResponse r;
+                r.status = status;
+                r.body = std::move(body);
+                reply(std::move(r));
+            });
+        }
         if (res == "programs") {
             if (parts.size() == 2 && get) return reply(programs_list());
             if (parts.size() == 3 && get) return reply(program_one(parts[2]));
@@ -310,7 +327,7 @@ void ControlApi::handle(const ApiRequest& req, Reply reply) {
             if (parts.size() == 4 && post && parts[3] == "signal") return reply(program_signal(parts[2], req.body));
         }
         const bool known = res == "programs" || res == "config" || res == "version" || res == "shutdown" ||
-                           res == "events" || res == "reload";
+                           res == "events" || res == "reload" || res == "upstreams";
         return reply(known ? error_response(405, req.method + " is not allowed on " + path)
                            : error_response(404, "no such resource: " + path));
     } catch (const std::exception& e) {
@@ -499,7 +516,9 @@ ApiResponse ControlApi::config_update(const std::string& body) {
                                             });
         if (!known_now && !known_next) return error_response(404, "no such process or group: " + n);
     }
-    return json_response(200, diff_json(sup_.update(std::move(*loaded.config), only)));
+    const auto d = sup_.update(std::move(*loaded.config), only);
+    if (proxy_) proxy_->reconfigure();
+    return json_response(200, diff_json(d));
 }
 
 }  // namespace vigil::supervisor

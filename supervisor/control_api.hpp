@@ -17,6 +17,7 @@
 //   POST /v1/config/update                 body {"names": [...]} (optional)
 //   POST /v1/reload                        reread + update everything
 //   GET  /v1/events                        one JSON object per line, streamed
+//   GET  /v1/upstreams                     vigil-proxy's pools, servers and counters
 //   GET  /v1/version, POST /v1/shutdown
 //   GET  /metrics                          Prometheus text format
 #pragma once
@@ -60,6 +61,9 @@ public:
 
     ControlApi(boost::asio::io_context& io, Supervisor& sup, Reloader reload, std::function<void()> shutdown);
 
+    // Where `upstreams` and the proxy's metrics come from (may stay unset).
+    void set_proxy(class ProxyLink* proxy) { proxy_ = proxy; }
+
     // Calls `reply` exactly once, possibly later (waiting requests).
     void handle(const ApiRequest& req, Reply reply);
 
@@ -79,6 +83,7 @@ private:
     Supervisor& sup_;
     Reloader reload_;
     std::function<void()> shutdown_;
+    class ProxyLink* proxy_ = nullptr;
 };
 
 ApiResponse error_response(int status, const std::string& message);

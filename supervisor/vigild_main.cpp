@@ -24,6 +24,7 @@
 #include "config/loader.hpp"
 #include "supervisor/control_api.hpp"
 #include "supervisor/control_server.hpp"
+#include "supervisor/proxy_link.hpp"
 #include "supervisor/sd_notify.hpp"
 #include "supervisor/supervisor.hpp"
 
@@ -130,6 +131,7 @@ int main(int argc, char** argv) {
         return 1;
     }
     vigil::config::Config config = std::move(*loaded.config);
+    vigil::supervisor::fill_proxy_command(config, opts.config);
     if (opts.check) {
         std::cout << "vigild: configuration " << opts.config << " is valid (" << config.programs.size()
                   << " processes)\n";
@@ -156,8 +158,14 @@ int main(int argc, char** argv) {
         sup.shutdown([&] { io.stop(); });
     };
     const std::string config_path = opts.config;
-    auto reload_source = [&] { return vigil::config::load_file(config_path, load_opts); };
+    auto reload_source = [&] {
+        auto r = vigil::config::load_file(config_path, load_opts);
+        if (r.config) vigil::supervisor::fill_proxy_command(*r.config, config_path);
+        return r;
+    };
     vigil::supervisor::ControlApi api(io, sup, reload_source, shutdown);
+    vigil::supervisor::ProxyLink proxy_link(io, sup);
+    api.set_proxy(&proxy_link);
     vigil::supervisor::ControlServer server(io, api, sup);
     if (std::string err = server.listen(sup.config().daemon.control_socket, sup.config().daemon.socket_group);
         !err.empty()) {
@@ -174,6 +182,7 @@ int main(int argc, char** argv) {
             for (const auto& e : loaded.errors) spdlog::error("reload refused: {}", e.to_string());
         } else {
             const auto d = sup.update(std::move(*loaded.config));
+            proxy_link.reconfigure();
             spdlog::info("reload: {} added, {} changed, {} removed, {} unchanged", d.added.size(), d.changed.size(),
                          d.removed.size(), d.unchanged.size());
         }

@@ -59,6 +59,7 @@ public:
     int update(const std::string& verb, const Args& a);
     int wait(const Args& a);
     int health(const Args& a);
+    int upstreams(const Args& a);
     int shutdown();
     int version(const Args& a);
 
@@ -410,6 +411,32 @@ int Runner::health(const Args& a) {
     return all_healthy ? kOk : kNotRunning;
 }
 
+int Runner::upstreams(const Args& a) {
+    auto r = call("GET", "/v1/upstreams");
+    if (!r) return kUnreachable;
+    if (r->status != 200) {
+        err_ << "vigilctl: ERROR (" << error_of(*r) << ")\n";
+        return kFailed;
+    }
+    const auto j = json::parse(r->body);
+    if (a.flags.count("--json")) {
+        out_ << j.dump(2) << "\n";
+        return kOk;
+    }
+    for (const auto& pool : j.value("pools", json::array())) {
+        out_ << pool.value("name", "") << " (" << pool.value("balance", "") << ", max_fails "
+             << pool.value("max_fails", 0) << ", fail_timeout " << pool.value("fail_timeout_ms", 0) / 1000.0 << "s)\n";
+        for (const auto& srv : pool.value("servers", json::array())) {
+            char line[512];
+            std::snprintf(line, sizeof line, "  %-24s %-21s %-9s%s active %-4d fails %d", srv.value("name", "").c_str(),
+                          srv.value("address", "").c_str(), srv.value("state", "").c_str(),
+                          srv.value("ejected", false) ? " EJECTED" : "", srv.value("active", 0), srv.value("fails", 0));
+            out_ << line << "\n";
+        }
+    }
+    return kOk;
+}
+
 int Runner::shutdown() {
     auto r = call("POST", "/v1/shutdown");
     if (!r) return kUnreachable;
@@ -430,7 +457,7 @@ int Runner::version(const Args& a) {
 const std::vector<std::string>& verbs() {
     static const std::vector<std::string> v{"status", "start",  "stop",   "restart", "signal",   "pid",
                                             "tail",   "reread", "update", "reload",  "wait",     "health",
-                                            "shutdown", "version", "help"};
+                                            "upstreams", "shutdown", "version", "help"};
     return v;
 }
 
@@ -447,6 +474,7 @@ std::string usage() {
            "  reload                             reread and apply everything (= SIGHUP)\n"
            "  wait NAME... [--healthy] [--timeout S]  block until RUNNING (or healthy)\n"
            "  health [NAME...] [--json]          health status and the last check results\n"
+           "  upstreams [--json]                 vigil-proxy's pools: servers, state, active, fails\n"
            "  shutdown                           stop everything, then vigild\n"
            "  version [--json]\n"
            "exit codes: 0 ok, 1 action failed, 2 usage or unknown name, 3 not running (status), 4 vigild unreachable\n";
@@ -470,6 +498,7 @@ int run_command(const Client& client, const std::vector<std::string>& argv, std:
         if (verb == "update" || verb == "reload") return r.update(verb, a);
         if (verb == "wait") return r.wait(a);
         if (verb == "health") return r.health(a);
+        if (verb == "upstreams") return r.upstreams(a);
         if (verb == "shutdown") return r.shutdown();
         if (verb == "version") return r.version(a);
         if (verb == "help") {

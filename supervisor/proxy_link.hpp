@@ -1,0 +1,73 @@
+// vigild's side of vigil-proxy: keeps the proxy's pools in step with what
+// vigild knows, the moment it knows it. A pool member (a process named in
+// an [upstream:*]) is "up" while it is RUNNING and healthy (or has no
+// healthcheck), "down" otherwise; every change is pushed to the proxy's
+// admin socket at once, in order, and everything is pushed again whenever
+// the proxy (re)starts. The proxy keeps its own passive health too, so a
+// missed push costs at most a few failed attempts, never a black hole.
+#pragma once
+
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include "config/model.hpp"
+#include "supervisor/supervisor.hpp"
+
+namespace vigil::supervisor {
+
+// kind = proxy with no command runs vigil-proxy (found beside vigild, or in
+// the build tree, or on PATH) on the same config file.
+void fill_proxy_command(config::Config& config, const std::string& config_path);
+
+class ProxyLink {
+public:
+    using Reply = std::function<void(int status, std::string body)>;
+
+    ProxyLink(boost::asio::io_context& io, Supervisor& sup);
+    ~ProxyLink();
+
+    bool enabled() const { return !proxy_name_.empty(); }
+    // Re-reads pools and the proxy program from the supervisor's config
+    // (after an update) and pushes pool definitions and states again.
+    void reconfigure();
+    // GET on the proxy's admin API (`vigilctl upstreams`, /metrics).
+    void get(const std::string& target, Reply reply);
+
+private:
+    struct Request {
+        std::string method, target, body;
+        Reply reply;
+        int attempts_left = 0;
+    };
+
+    void on_state(const ProcessRunner& r, const core::Decision&);
+    void refresh(const std::string& process);
+    void resync(bool redefine_pools);
+    void send(std::string method, std::string target, std::string body, Reply reply = nullptr, int attempts = 1);
+    void pump();
+    void finish(int status, std::string body);
+    std::string desired(const std::string& process) const;
+    bool proxy_up() const;
+
+    boost::asio::io_context& io_;
+    Supervisor& sup_;
+    std::string admin_socket_;
+    std::string proxy_name_;                                 // the kind = proxy process
+    pid_t proxy_pid_ = 0;                                    // the proxy process last synced
+    std::map<std::string, std::vector<std::string>> pools_;  // pool -> member process names
+    std::map<std::string, std::string> pushed_;              // "pool/server" -> last state sent
+    std::deque<Request> queue_;
+    bool busy_ = false;
+    std::uint64_t state_sub_ = 0, health_sub_ = 0;
+    boost::asio::steady_timer retry_;
+    std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+};
+
+}  // namespace vigil::supervisor

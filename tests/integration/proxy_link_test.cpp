@@ -1,0 +1,103 @@
+// vigild driving a real vigil-proxy: pool members go up and down with their
+// state and health, and a restarted proxy is brought up to date.
+#include <catch2/catch.hpp>
+
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <nlohmann/json.hpp>
+
+#include "harness.hpp"
+
+using namespace vigil::test;
+using json = nlohmann::json;
+
+namespace {
+
+int free_port() {
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+    socklen_t len = sizeof a;
+    ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+    ::close(fd);
+    return ntohs(a.sin_port);
+}
+
+std::string backend(const std::string& name, int port) {
+    const std::string p = std::to_string(port);
+    return "[program:" + name + "]\ncommand = " + std::string(VIGIL_PROXY_BACKEND_PATH) + " --port " + p +
+           " --name " + name + "\naddress = 127.0.0.1:" + p + "\nstartsecs = 0\nhealthcheck = tcp://127.0.0.1:" + p +
+           "\nhealth_interval = 100ms\nhealth_timeout = 1s\nhealth_retries = 1\n\n";
+}
+
+// The state vigil-proxy reports for `server`, via vigilctl upstreams.
+std::string proxy_state(const Vigild& v, const std::string& server) {
+    std::string out;
+    if (v.ctl({"upstreams", "--json"}, &out) != 0) return "unreachable";
+    const json j = json::parse(out);  // kept alive for the loop below
+    for (const auto& pool : j["pools"])
+        for (const auto& s : pool["servers"])
+            if (s["name"] == server) return s["state"];
+    return "absent";
+}
+
+// Polls with a deadline: the push to the proxy is asynchronous.
+bool proxy_state_becomes(const Vigild& v, const std::string& server, const std::string& state, Ms timeout = 5s) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    std::string last;
+    while (std::chrono::steady_clock::now() < deadline)
+        if ((last = proxy_state(v, server)) == state) return true;
+    UNSCOPED_INFO(server << " stayed " << last << ", wanted " << state);
+    return false;
+}
+
+std::string backend_behind(int proxy_port) {
+    std::string out;
+    run({"curl", "-s", "-m", "5", "-D", "-", "http://127.0.0.1:" + std::to_string(proxy_port) + "/x"}, &out);
+    std::smatch m;
+    return std::regex_search(out, m, std::regex("X-Backend: ([a-z0-9]+)", std::regex::icase)) ? m[1].str() : "none";
+}
+
+}  // namespace
+
+TEST_CASE("proxy link: members follow their state and health, a restarted proxy is resynced", "[proxy-link]") {
+    const int p1 = free_port(), p2 = free_port(), listen = free_port();
+    Vigild v(backend("b1", p1) + backend("b2", p2) + "[upstream:pool]\nservers = b1 b2\n\n[proxy:main]\nlisten = 127.0.0.1:" +
+             std::to_string(listen) + "\nroute = / pool\n\n[program:proxy]\nkind = proxy\nstartsecs = 0\n");
+    v.start();
+    REQUIRE(v.expect("b1: up in pool pool"));
+    REQUIRE((v.find_line("b2: up in pool pool") || v.expect("b2: up in pool pool")));
+    CHECK(proxy_state_becomes(v, "b1", "up"));
+    CHECK(proxy_state_becomes(v, "b2", "up"));
+
+    std::string out;
+    REQUIRE(v.ctl({"stop", "b1"}, &out) == 0);
+    CHECK(v.expect("b1: down in pool pool"));
+    CHECK(proxy_state_becomes(v, "b1", "down"));
+    for (int i = 0; i < 6; ++i) CHECK(backend_behind(listen) == "b2");
+
+    REQUIRE(v.ctl({"start", "b1"}, &out) == 0);
+    CHECK(v.expect("b1: up in pool pool"));  // only once healthy
+    CHECK(proxy_state_becomes(v, "b1", "up"));
+
+    // A restarted proxy starts from its INI; vigild pushes its view again.
+    REQUIRE(v.ctl({"stop", "b2"}, &out) == 0);
+    CHECK(proxy_state_becomes(v, "b2", "down"));
+    std::string pid;
+    REQUIRE(v.ctl({"pid", "proxy"}, &pid) == 0);
+    REQUIRE(::kill(std::stoi(pid), SIGKILL) == 0);
+    REQUIRE(v.expect("proxy: proxy started \\(pid [0-9]+\\), pushing"));
+    CHECK(proxy_state_becomes(v, "b2", "down"));
+    CHECK(proxy_state_becomes(v, "b1", "up"));
+    CHECK(backend_behind(listen) == "b1");
+
+    // vigild's /metrics carries the proxy's series too.
+    const std::string m = raw_exchange(v.socket_path(), "GET /metrics HTTP/1.1\r\nConnection: close\r\n\r\n");
+    CHECK(m.find("vigil_proxy_") != std::string::npos);
+    CHECK(m.find("vigil_program_up{name=\"b1\"} 1") != std::string::npos);
+}
