@@ -29,7 +29,8 @@ const std::string_view kPostgresScript =
     "  fi\n"
     "fi\n"
     "exec \"$1/postgres\" -D \"$2\" -c listen_addresses=\"$3\" -p \"$4\" -c unix_socket_directories=\"$2\" "
-    "-c fsync=on -c synchronous_commit=on -c wal_level=replica -c full_page_writes=on\n";
+    "-c fsync=on -c synchronous_commit=on -c wal_level=replica -c full_page_writes=on "
+    "-c recovery_init_sync_method=syncfs\n";
 
 // AOF first (redis loads it before the RDB when appendonly is on), fsync
 // every second, and the RDB schedule of the seed as a second copy.
@@ -37,7 +38,7 @@ const std::string_view kRedisScript =
     "set -e\n"
     "install -d -m 0700 \"$2\"\n"
     "exec \"$1\" --port \"$4\" --bind \"$3\" --dir \"$2\" --appendonly yes --appendfsync everysec "
-    "--save \"900 1 300 10 60 10000\" --aof-use-rdb-preamble yes --daemonize no --supervised no\n";
+    "--save \"900 1 300 10 60 10000\" --aof-use-rdb-preamble yes --daemonize no --supervised systemd\n";
 
 namespace {
 
@@ -262,6 +263,10 @@ std::vector<KindError> apply_kind(Program& p, const ExplicitKeys& explicit_keys,
     if (!c.has("stopasgroup")) p.stopasgroup = false;
     if (!c.has("killasgroup")) p.killasgroup = true;
     if (!c.has("directory")) p.directory = "/";  // vigild's cwd may be unreadable by `user`
+    // Both servers say READY=1 on NOTIFY_SOCKET once they accept connections
+    // (postgres after recovery, redis after loading its AOF): RUNNING then,
+    // not after a guess of startsecs.
+    if (!c.has("notify")) p.notify = true;
     if (postgres) {
         bool set = std::any_of(p.environment.begin(), p.environment.end(),
                                [](const auto& kv) { return kv.first == "PGDATA"; });

@@ -136,6 +136,12 @@ struct Program {
     Limits limits;
     std::string address;  // host:port this instance serves, for upstream pools
 
+    // The sd_notify protocol: vigild serves NOTIFY_SOCKET to the child. With
+    // notify, READY=1 (not startsecs) makes it RUNNING; with a watchdog, a
+    // child whose WATCHDOG=1 pings stop for that long is restarted.
+    bool notify = false;
+    std::optional<Duration> watchdog;
+
     bool operator==(const Program&) const = default;
 };
 

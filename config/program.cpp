@@ -25,7 +25,7 @@ constexpr std::string_view kProgramKeys[] = {
     "redirect_stderr", "kind", "backoff", "backoff_reset", "healthcheck", "health_interval", "health_timeout",
     "health_retries", "health_start_period", "health_rise", "health_start_interval", "health_expect_status",
     "health_expect_body", "startup_check", "on_unhealthy", "depends_on", "memory_limit", "cpu_limit",
-    "pids_limit", "address", "data_dir", "pg_bin_dir", "redis_bin", "db_user", "db_name",
+    "pids_limit", "address", "data_dir", "pg_bin_dir", "redis_bin", "db_user", "db_name", "notify", "watchdog",
 };
 
 constexpr std::string_view kHealthKeys[] = {
@@ -109,6 +109,12 @@ public:
         v_.boolean("stopasgroup", p.stopasgroup);
         p.killasgroup = p.stopasgroup;  // supervisord: killasgroup defaults to stopasgroup
         v_.boolean("killasgroup", p.killasgroup);
+        v_.boolean("notify", p.notify);
+        v_.parsed("watchdog", p.watchdog, [](const std::string& t, std::string& why) -> std::optional<Duration> {
+            auto d = parse_duration(t);
+            if (!d || d->count() < 100) why = "expected a duration of at least 100ms such as 10s, got '" + t + "'";
+            return d && d->count() >= 100 ? d : std::nullopt;
+        });
         v_.integer("priority", p.priority, -999999, 999999);
         logs(p);
         health(p);

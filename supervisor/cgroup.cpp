@@ -116,7 +116,14 @@ std::string cgroup_root_description() {
     return out;
 }
 
-ProgramCgroup::ProgramCgroup(const std::string& name, const config::Limits& limits) {
+std::string ProgramCgroup::instance_id(const std::string& state_dir) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%016zx", std::hash<std::string>{}(state_dir));
+    return buf;
+}
+
+ProgramCgroup::ProgramCgroup(const std::string& instance, const std::string& program, const config::Limits& limits) {
+    const std::string name = instance + "/" + program;
     const Layout& l = layout();
     if (!l.error.empty()) {
         error_ = l.error;
@@ -139,7 +146,7 @@ ProgramCgroup::ProgramCgroup(const std::string& name, const config::Limits& limi
     };
     const auto cores = limits.cpu_cores;
     if (l.pure_v2) {
-        const std::string dir = l.v2_base + "/program." + name;
+        const std::string dir = l.v2_base + "/programs/" + name;
         if (!make(dir)) return;
         memory_dir_ = kill_dir_ = dir;
         if (limits.memory_bytes) {

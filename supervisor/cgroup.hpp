@@ -23,9 +23,14 @@ namespace vigil::supervisor {
 
 class ProgramCgroup {
 public:
-    // Creates (or reuses) the program's cgroups and writes its limits.
+    // Creates (or reuses) the program's cgroups and writes its limits, under
+    // a directory of this vigild's own (`instance`, from its state_dir), so
+    // two vigilds on one host never share, kill or remove each other's.
     // On failure `error()` says why and nothing may be spawned.
-    ProgramCgroup(const std::string& program_name, const config::Limits& limits);
+    ProgramCgroup(const std::string& instance, const std::string& program_name, const config::Limits& limits);
+
+    // A short stable id for a state_dir.
+    static std::string instance_id(const std::string& state_dir);
     ~ProgramCgroup();
     ProgramCgroup(const ProgramCgroup&) = delete;
     ProgramCgroup& operator=(const ProgramCgroup&) = delete;

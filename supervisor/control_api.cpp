@@ -121,6 +121,7 @@ json process_json(const ProcessRunner& r, const Supervisor& sup) {
     j["spawn_error"] = r.spawn_error();
     j["waiting_for"] = sup.waiting_for(r.name());
     j["stopped_by_hand"] = sup.stopped_by_hand(r.name());
+    j["notify_status"] = r.notify_status();
     const auto h = r.health();
     j["health"] = h ? std::string(core::health_status_name(*h)) : "";
     return j;
@@ -318,7 +319,7 @@ void ControlApi::handle(const ApiRequest& req, Reply reply) {
             });
         }
         if (res == "programs") {
-            if (parts.size() == 2 && get) return reply(programs_list());
+            if (parts.size() == 2 && get) return reply(programs_list(query_param(query, "fields")));
             if (parts.size() == 3 && get) return reply(program_one(parts[2]));
             if (parts.size() == 4 && get && parts[3] == "log") return reply(program_log(parts[2], query));
             if (parts.size() == 4 && get && parts[3] == "health") return reply(program_health(parts[2]));
@@ -339,10 +340,28 @@ void ControlApi::handle(const ApiRequest& req, Reply reply) {
     }
 }
 
-ApiResponse ControlApi::programs_list() const {
+// `fields=a,b,c` keeps only those keys: `vigilctl status` of 200 programs
+// then moves a fifth of the bytes and parses a fifth of the JSON.
+ApiResponse ControlApi::programs_list(const std::string& fields) const {
+    std::set<std::string> keep;
+    for (std::size_t i = 0; i < fields.size();) {
+        const std::size_t comma = std::min(fields.find(',', i), fields.size());
+        keep.insert(fields.substr(i, comma - i));
+        i = comma + 1;
+    }
     json arr = json::array();
-    for (const auto& name : sup_.order())
-        if (const ProcessRunner* r = sup_.find(name)) arr.push_back(process_json(*r, sup_));
+    for (const auto& name : sup_.order()) {
+        const ProcessRunner* r = sup_.find(name);
+        if (!r) continue;
+        json p = process_json(*r, sup_);
+        if (!keep.empty()) {
+            json slim = json::object();
+            for (const auto& k : keep)
+                if (p.contains(k)) slim[k] = std::move(p[k]);
+            p = std::move(slim);
+        }
+        arr.push_back(std::move(p));
+    }
     return json_response(200, arr);
 }
 

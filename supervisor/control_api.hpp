@@ -5,7 +5,7 @@
 // handled in one place.
 //
 // Routes (all JSON unless noted):
-//   GET  /v1/programs                      every process, in start order
+//   GET  /v1/programs[?fields=a,b]         every process, in start order
 //   GET  /v1/programs/{name}               one process
 //   POST /v1/programs/{spec}/{start|stop|restart}   spec: name, group, G:*, all
 //        body {"wait": true, "timeout": 30}  (wait defaults to true)
@@ -70,7 +70,7 @@ public:
     static constexpr const char* kVersion = "0.1.0";
 
 private:
-    ApiResponse programs_list() const;
+    ApiResponse programs_list(const std::string& fields) const;
     ApiResponse program_one(const std::string& name) const;
     void program_action(const std::string& spec, const std::string& action, const std::string& body, Reply reply);
     ApiResponse program_signal(const std::string& spec, const std::string& body);

@@ -14,7 +14,8 @@
 
 namespace vigil::supervisor {
 
-PidRegistry::PidRegistry(std::string state_dir) : path_(std::move(state_dir) + "/pids") {
+PidRegistry::PidRegistry(std::string state_dir, std::function<void(std::function<void()>)> defer)
+    : path_(std::move(state_dir) + "/pids"), defer_(std::move(defer)) {
     std::ifstream in(path_);
     std::string name;
     Entry e{};
@@ -37,11 +38,21 @@ unsigned long long PidRegistry::start_time(pid_t pid) {
 
 void PidRegistry::record(const std::string& name, pid_t pid) {
     entries_[name] = Entry{pid, start_time(pid)};
-    save();
+    save_soon();
 }
 
 void PidRegistry::forget(const std::string& name) {
-    if (entries_.erase(name)) save();
+    if (entries_.erase(name)) save_soon();
+}
+
+void PidRegistry::save_soon() {
+    if (save_pending_) return;
+    save_pending_ = true;
+    defer_([this, alive = alive_] {
+        if (!*alive) return;
+        save_pending_ = false;
+        save();
+    });
 }
 
 std::vector<Leftover> PidRegistry::leftovers() const {

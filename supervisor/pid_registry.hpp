@@ -14,7 +14,9 @@
 #include <sys/types.h>
 
 #include <chrono>
+#include <functional>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -27,7 +29,9 @@ struct Leftover {
 
 class PidRegistry {
 public:
-    explicit PidRegistry(std::string state_dir);
+    // `defer` runs a function later on the event loop: writes are coalesced
+    // to one per loop turn, off the exit-to-respawn path.
+    PidRegistry(std::string state_dir, std::function<void(std::function<void()>)> defer);
 
     void record(const std::string& name, pid_t pid);
     void forget(const std::string& name);
@@ -42,8 +46,17 @@ public:
     static unsigned long long start_time(pid_t pid);
 
 private:
+    void save_soon();
     void save() const;
 
+    std::function<void(std::function<void()>)> defer_;
+    bool save_pending_ = false;
+    std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+
+public:
+    ~PidRegistry() { *alive_ = false; }
+
+private:
     std::string path_;
     struct Entry {
         pid_t pid;

@@ -46,16 +46,78 @@ std::vector<std::string> child_environment(const config::Program& p) {
 
 }  // namespace
 
-ProcessRunner::ProcessRunner(boost::asio::io_context& io, config::Program program, const config::Daemon&,
+ProcessRunner::ProcessRunner(boost::asio::io_context& io, config::Program program, const config::Daemon& daemon,
                              core::Rng& rng, Listener& listener)
     : io_(io),
+      state_dir_(daemon.state_dir),
       program_(std::move(program)),
       base_env_(child_environment(program_)),
       rng_(rng),
       listener_(listener),
       machine_(core::Policy::from(program_)),
-      timers_{boost::asio::steady_timer(io), boost::asio::steady_timer(io), boost::asio::steady_timer(io)} {
+      timers_{boost::asio::steady_timer(io), boost::asio::steady_timer(io), boost::asio::steady_timer(io)},
+      watchdog_(io) {
+    make_notify_socket();
     make_monitor();
+}
+
+void ProcessRunner::make_notify_socket() {
+    if (!program_.notify && !program_.watchdog) return;
+    notify_ = std::make_shared<NotifySocket>(io_, program_.name, [this](pid_t sender, std::string_view k, std::string_view v) {
+        if (!closed_) on_notify(sender, k, v);
+    });
+    if (!notify_->error().empty()) {
+        spdlog::error("{}: {}; READY=1 and WATCHDOG=1 cannot arrive", name(), notify_->error());
+        return;
+    }
+    base_env_.push_back("NOTIFY_SOCKET=" + notify_->address());
+    if (program_.watchdog)
+        base_env_.push_back("WATCHDOG_USEC=" + std::to_string(program_.watchdog->count() * 1000));
+    notify_->start();
+}
+
+void ProcessRunner::on_notify(pid_t sender, std::string_view key, std::string_view value) {
+    if (sender != machine_.pid() || sender <= 0) {
+        spdlog::debug("{}: ignored {}={} from pid {} (only the main process {} may notify)", name(), key, value, sender,
+                      machine_.pid());
+        return;
+    }
+    if (key == "READY" && value == "1") {
+        send(core::Event::ready());
+    } else if (key == "STATUS") {
+        notify_status_ = std::string(value);
+    } else if (key == "WATCHDOG" && value == "1") {
+        if (program_.watchdog) arm_watchdog();
+    } else if (key == "STOPPING" && value == "1") {
+        spdlog::info("{}: says it is stopping", name());
+    }
+}
+
+// The watchdog runs while a process exists and is not being stopped; each
+// WATCHDOG=1 pushes it back, and its expiry is a failed liveness check.
+void ProcessRunner::arm_watchdog() {
+    const unsigned gen = ++watchdog_generation_;
+    watchdog_armed_ = true;
+    watchdog_.expires_after(*program_.watchdog);
+    watchdog_.async_wait([self = shared_from_this(), gen](const boost::system::error_code& ec) {
+        if (ec || self->closed_ || gen != self->watchdog_generation_) return;
+        self->watchdog_armed_ = false;
+        spdlog::warn("{}: no WATCHDOG=1 for {} ms: restarting it", self->name(), self->program_.watchdog->count());
+        self->send(core::Event::unhealthy());
+    });
+}
+
+void ProcessRunner::sync_watchdog() {
+    if (!program_.watchdog) return;
+    const core::State s = machine_.state();
+    const bool wanted = (s == core::State::starting || s == core::State::running) && machine_.pid() > 0;
+    if (wanted && !watchdog_armed_) {
+        arm_watchdog();
+    } else if (!wanted && watchdog_armed_) {
+        watchdog_armed_ = false;
+        ++watchdog_generation_;
+        watchdog_.cancel();
+    }
 }
 
 // Checks run as the program does: its user, environment and directory, so an
@@ -117,6 +179,8 @@ ProcessRunner::~ProcessRunner() {
 void ProcessRunner::close() {
     closed_ = true;
     if (monitor_) monitor_->stop();
+    if (notify_) notify_->close();
+    watchdog_.cancel();
     for (auto& t : timers_) t.cancel();
     if (pidfd_) pidfd_->cancel();
     for (auto& p : pipes_)
@@ -139,6 +203,7 @@ void ProcessRunner::execute(const core::Decision& d) {
         }
     }
     sync_monitor();
+    sync_watchdog();
     if (d.changed() || !d.reason.empty()) listener_.on_transition(*this, d);
     // Spawning feeds the machine again (spawned / spawn_failed), so it runs
     // after this decision has been reported, keeping the log in order.
@@ -186,7 +251,8 @@ void ProcessRunner::do_spawn() {
 
     const auto& limits = program_.limits;
     if (limits.memory_bytes || limits.cpu_cores || limits.pids) {
-        if (!cgroup_) cgroup_ = std::make_unique<ProgramCgroup>(program_.name, limits);
+        if (!cgroup_)
+            cgroup_ = std::make_unique<ProgramCgroup>(ProgramCgroup::instance_id(state_dir_), program_.name, limits);
         req.cgroup_procs = cgroup_->error().empty() ? cgroup_->open_procs() : std::vector<int>{};
         if (req.cgroup_procs.empty()) {
             // Refused, not run unlimited: the limits are part of the contract.

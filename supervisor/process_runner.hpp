@@ -23,6 +23,7 @@
 #include "supervisor/cgroup.hpp"
 #include "supervisor/core/health_tracker.hpp"
 #include "supervisor/log_file.hpp"
+#include "supervisor/notify_socket.hpp"
 
 namespace vigil::supervisor {
 
@@ -76,6 +77,9 @@ public:
     };
     const LatencyHistogram& probe_latency() const { return probe_latency_; }
 
+    // What the child last said with STATUS= (sd_notify), for status.
+    const std::string& notify_status() const { return notify_status_; }
+
     // Why the last spawn failed (empty after a good spawn), for status and logs.
     const std::string& spawn_error() const { return spawn_error_; }
 
@@ -90,6 +94,7 @@ private:
     void read_pipe(int which);
 
     boost::asio::io_context& io_;
+    std::string state_dir_;
     config::Program program_;
     std::vector<std::string> base_env_;
     core::Rng& rng_;
@@ -115,9 +120,18 @@ private:
     std::string spawn_error_;
     void make_monitor();
     void sync_monitor();
+    void make_notify_socket();
+    void on_notify(pid_t sender, std::string_view key, std::string_view value);
+    void arm_watchdog();
+    void sync_watchdog();
 
     std::shared_ptr<health::HealthMonitor> monitor_;
     LatencyHistogram probe_latency_;
+    std::shared_ptr<NotifySocket> notify_;  // only with notify or watchdog
+    boost::asio::steady_timer watchdog_;
+    bool watchdog_armed_ = false;
+    unsigned watchdog_generation_ = 0;
+    std::string notify_status_;  // the child's last STATUS=
     std::unique_ptr<ProgramCgroup> cgroup_;  // only for programs with limits
     std::uint64_t oom_kills_at_spawn_ = 0;
     std::map<std::uint64_t, OutputObserver> output_observers_;

@@ -25,7 +25,7 @@ std::string join(const std::vector<std::string>& names) {
 
 Supervisor::Supervisor(boost::asio::io_context& io, config::Config config, std::uint64_t seed)
     : io_(io), config_(std::move(config)), rng_(seed), graph_(config_.programs), intent_(config_.daemon.state_dir),
-      pids_(config_.daemon.state_dir) {
+      pids_(config_.daemon.state_dir, [&io](std::function<void()> fn) { boost::asio::post(io, std::move(fn)); }) {
     for (const auto& p : config_.programs) add_runner(p);
 }
 

@@ -57,6 +57,7 @@ Policy Policy::from(const config::Program& p) {
     r.stopwaitsecs = p.stopwaitsecs;
     r.stopasgroup = p.stopasgroup;
     r.killasgroup = p.killasgroup;
+    r.notify = p.notify;
     return r;
 }
 
@@ -90,7 +91,9 @@ Decision ProcessMachine::on_starting(const Event& e, TimePoint now, Rng& rng, De
         case Event::Type::spawned:
             pid_ = e.pid;
             started_at_ = now;
-            if (policy_.startsecs.count() == 0) {
+            if (policy_.notify) {
+                d.reason = "pid " + std::to_string(pid_) + " spawned, waiting for READY=1";
+            } else if (policy_.startsecs.count() == 0) {
                 state_ = State::running;
                 failed_starts_ = 0;
                 d.reason = "pid " + std::to_string(pid_) + " started (startsecs=0)";
@@ -112,10 +115,17 @@ Decision ProcessMachine::on_starting(const Event& e, TimePoint now, Rng& rng, De
                                  seconds_text(policy_.startsecs) + ")");
             break;
         case Event::Type::timer:
-            if (e.timer == Timer::start_secs) {
+            if (e.timer == Timer::start_secs && !policy_.notify) {
                 state_ = State::running;
                 failed_starts_ = 0;
                 d.reason = "up for startsecs=" + seconds_text(policy_.startsecs);
+            }
+            break;
+        case Event::Type::ready:
+            if (policy_.notify && pid_ != 0) {
+                state_ = State::running;
+                failed_starts_ = 0;
+                d.reason = "READY=1";
             }
             break;
     }
@@ -145,7 +155,8 @@ Decision ProcessMachine::on_running(const Event& e, TimePoint now, Rng& rng, Dec
         }
         case Event::Type::spawned:
         case Event::Type::spawn_failed:
-        case Event::Type::timer: break;  // stale: no spawn or timer is pending while RUNNING
+        case Event::Type::timer:
+        case Event::Type::ready: break;  // stale, or a repeated READY=1 (after a reload)
     }
     return d;
 }
@@ -174,7 +185,8 @@ Decision ProcessMachine::on_backoff(const Event& e, TimePoint, Decision d) noexc
         case Event::Type::spawned:
         case Event::Type::spawn_failed:
         case Event::Type::exited:
-        case Event::Type::unhealthy: break;  // no process of ours exists in BACKOFF
+        case Event::Type::unhealthy:
+        case Event::Type::ready: break;  // no process of ours exists in BACKOFF
     }
     return d;
 }
@@ -187,7 +199,8 @@ Decision ProcessMachine::on_stopping(const Event& e, TimePoint now, Rng& rng, De
             start_pending_ = false;
             restart_after_stop_ = false;
             break;
-        case Event::Type::unhealthy: break;  // already going down
+        case Event::Type::unhealthy:
+        case Event::Type::ready: break;  // already going down
         case Event::Type::exited:
             pid_ = 0;
             last_exit_ = e.exit;
@@ -235,7 +248,8 @@ Decision ProcessMachine::on_down(const Event& e, TimePoint, Decision d) noexcept
         case Event::Type::spawn_failed:
         case Event::Type::exited:
         case Event::Type::timer:
-        case Event::Type::unhealthy: break;
+        case Event::Type::unhealthy:
+        case Event::Type::ready: break;
     }
     return d;
 }

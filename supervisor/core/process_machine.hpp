@@ -7,7 +7,7 @@
 // States are supervisord's, so its users read `status` at a glance:
 //
 //   STOPPED   not running, not wanted (initial state; after a stop)
-//   STARTING  spawned, not yet up for `startsecs`
+//   STARTING  spawned, not yet up for `startsecs` (or, with notify, not yet READY=1)
 //   RUNNING   up for at least `startsecs`
 //   BACKOFF   waiting out a restart delay (after a failed start, or a crash)
 //   STOPPING  stop signal sent, waiting up to `stopwaitsecs`, then SIGKILL
@@ -64,6 +64,7 @@ struct Event {
         exited,        // the process ended: exit
         timer,         // a timer armed earlier fired: timer
         unhealthy,     // a liveness check failed: stop it, restart through the backoff
+        ready,         // the child said READY=1 (sd_notify)
     };
     Type type;
     int pid = 0;
@@ -79,6 +80,7 @@ struct Event {
     static Event exited(ExitStatus s) { Event e{Type::exited}; e.exit = s; return e; }
     static Event timer_fired(Timer t) { Event e{Type::timer}; e.timer = t; return e; }
     static Event unhealthy() { return {Type::unhealthy}; }
+    static Event ready() { return {Type::ready}; }
 };
 
 struct Action {
@@ -126,6 +128,7 @@ struct Policy {
     Duration stopwaitsecs{10000};
     bool stopasgroup = true;
     bool killasgroup = true;
+    bool notify = false;  // RUNNING on READY=1 instead of after startsecs
 
     static Policy from(const config::Program& p);
 };

@@ -80,6 +80,7 @@ std::optional<HttpReply> Client::call(const std::string& method, const std::stri
     boost::system::error_code ec;
     http::write(s, req, ec);
     beast::flat_buffer buf;
+    buf.reserve(64 * 1024);  // a few large reads instead of a hundred 512-byte ones
     http::response_parser<http::string_body> parser;
     parser.body_limit(64 * 1024 * 1024);
     DeadlineReader reader(s, std::chrono::steady_clock::now() + timeout);

@@ -64,8 +64,9 @@ public:
     int version(const Args& a);
 
 private:
-    std::optional<json> programs(int& code) {
-        auto r = call("GET", "/v1/programs");
+    std::optional<json> programs(int& code, bool all_fields = false) {
+        auto r = call("GET", all_fields ? "/v1/programs"
+                                        : "/v1/programs?fields=name,group,program,state,description,health,pid");
         if (!r) {
             code = kUnreachable;
             return std::nullopt;
@@ -103,7 +104,7 @@ std::string status_line(const json& p) {
 
 int Runner::status(const Args& a) {
     int code = kOk;
-    auto all = programs(code);
+    auto all = programs(code, a.flags.count("--json") > 0);
     if (!all) return code;
     json shown = json::array();
     for (const auto& spec : a.words) {

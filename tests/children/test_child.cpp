@@ -12,12 +12,16 @@
 //   --alloc MB         allocate and touch MB mebibytes (past a memory limit)
 //   --forks N FILE     try to fork N children that wait; write how many
 //                      forks succeeded to FILE (against a pids limit)
+//   --notify MSG       send MSG (e.g. READY=1) to $NOTIFY_SOCKET (sd_notify)
 //   --exit CODE        exit with CODE right after the above (default: wait)
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstddef>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -110,6 +114,19 @@ int main(int argc, char** argv) {
             }
             append(i + 2 < argc ? argv[i + 2] : "/dev/null", std::to_string(ok) + "\n");
             i += 2;
+        } else if (a == "--notify") {
+            const char* path = std::getenv("NOTIFY_SOCKET");
+            if (path && *path) {
+                sockaddr_un addr{};
+                addr.sun_family = AF_UNIX;
+                std::strncpy(addr.sun_path, path, sizeof addr.sun_path - 1);
+                if (addr.sun_path[0] == '@') addr.sun_path[0] = '\0';
+                const int fd = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+                const auto len = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + std::strlen(path));
+                [[maybe_unused]] auto n = ::sendto(fd, v, std::strlen(v), 0, reinterpret_cast<sockaddr*>(&addr), len);
+                ::close(fd);
+            }
+            ++i;
         } else if (a == "--exit") {
             exit_code = std::atoi(v);
             ++i;

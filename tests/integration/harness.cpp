@@ -349,8 +349,8 @@ int run(const std::vector<std::string>& args, std::string* output, Ms timeout) {
     return rc;
 }
 
-std::vector<pid_t> zombie_children(pid_t parent) {
-    std::vector<pid_t> out;
+std::vector<ProcInfo> all_processes() {
+    std::vector<ProcInfo> out;
     DIR* d = ::opendir("/proc");
     while (dirent* e = ::readdir(d)) {
         const pid_t pid = std::atoi(e->d_name);
@@ -359,12 +359,18 @@ std::vector<pid_t> zombie_children(pid_t parent) {
         const auto close = stat.rfind(')');
         if (close == std::string::npos || close + 4 >= stat.size()) continue;
         std::istringstream rest(stat.substr(close + 2));
-        char state;
-        pid_t ppid;
-        rest >> state >> ppid;
-        if (ppid == parent && state == 'Z') out.push_back(pid);
+        ProcInfo info{pid, 0, '?'};
+        rest >> info.state >> info.ppid;
+        out.push_back(info);
     }
     ::closedir(d);
+    return out;
+}
+
+std::vector<pid_t> zombie_children(pid_t parent) {
+    std::vector<pid_t> out;
+    for (const auto& p : all_processes())
+        if (p.ppid == parent && p.state == 'Z') out.push_back(p.pid);
     return out;
 }
 

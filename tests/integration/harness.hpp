@@ -114,6 +114,14 @@ private:
     std::string received_;
 };
 
+// Every process on the machine, from /proc/PID/stat.
+struct ProcInfo {
+    pid_t pid;
+    pid_t ppid;
+    char state;
+};
+std::vector<ProcInfo> all_processes();
+
 // Pids of vigild's child processes in state Z (zombies).
 std::vector<pid_t> zombie_children(pid_t parent);
 

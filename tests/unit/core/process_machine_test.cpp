@@ -90,19 +90,19 @@ TEST_CASE("process machine: every state x event pair", "[machine]") {
                P = State::stopping, X = State::exited, F = State::fatal;
     const std::vector<Row> table{
         {S, "start", G}, {S, "stop", S}, {S, "restart", G}, {S, "spawned", S}, {S, "spawn_failed", S},
-        {S, "exited", S}, {S, "t_start", S}, {S, "t_backoff", S}, {S, "t_stop", S}, {S, "unhealthy", S},
+        {S, "exited", S}, {S, "t_start", S}, {S, "t_backoff", S}, {S, "t_stop", S}, {S, "ready", S}, {S, "unhealthy", S},
         {G, "start", G}, {G, "stop", P}, {G, "restart", P}, {G, "spawned", G}, {G, "spawn_failed", B},
-        {G, "exited", B}, {G, "t_start", R}, {G, "t_backoff", G}, {G, "t_stop", G}, {G, "unhealthy", P},
+        {G, "exited", B}, {G, "t_start", R}, {G, "t_backoff", G}, {G, "t_stop", G}, {G, "ready", G}, {G, "unhealthy", P},
         {R, "start", R}, {R, "stop", P}, {R, "restart", P}, {R, "spawned", R}, {R, "spawn_failed", R},
-        {R, "exited", B}, {R, "t_start", R}, {R, "t_backoff", R}, {R, "t_stop", R}, {R, "unhealthy", P},
+        {R, "exited", B}, {R, "t_start", R}, {R, "t_backoff", R}, {R, "t_stop", R}, {R, "ready", R}, {R, "unhealthy", P},
         {B, "start", G}, {B, "stop", S}, {B, "restart", G}, {B, "spawned", B}, {B, "spawn_failed", B},
-        {B, "exited", B}, {B, "t_start", B}, {B, "t_backoff", G}, {B, "t_stop", B}, {B, "unhealthy", B},
+        {B, "exited", B}, {B, "t_start", B}, {B, "t_backoff", G}, {B, "t_stop", B}, {B, "ready", B}, {B, "unhealthy", B},
         {P, "start", P}, {P, "stop", P}, {P, "restart", P}, {P, "spawned", P}, {P, "spawn_failed", P},
-        {P, "exited", S}, {P, "t_start", P}, {P, "t_backoff", P}, {P, "t_stop", P}, {P, "unhealthy", P},
+        {P, "exited", S}, {P, "t_start", P}, {P, "t_backoff", P}, {P, "t_stop", P}, {P, "ready", P}, {P, "unhealthy", P},
         {X, "start", G}, {X, "stop", X}, {X, "restart", G}, {X, "spawned", X}, {X, "spawn_failed", X},
-        {X, "exited", X}, {X, "t_start", X}, {X, "t_backoff", X}, {X, "t_stop", X}, {X, "unhealthy", X},
+        {X, "exited", X}, {X, "t_start", X}, {X, "t_backoff", X}, {X, "t_stop", X}, {X, "ready", X}, {X, "unhealthy", X},
         {F, "start", G}, {F, "stop", F}, {F, "restart", G}, {F, "spawned", F}, {F, "spawn_failed", F},
-        {F, "exited", F}, {F, "t_start", F}, {F, "t_backoff", F}, {F, "t_stop", F}, {F, "unhealthy", F},
+        {F, "exited", F}, {F, "t_start", F}, {F, "t_backoff", F}, {F, "t_stop", F}, {F, "ready", F}, {F, "unhealthy", F},
     };
     auto event = [](const std::string& n) {
         if (n == "start") return Event::start();
@@ -114,9 +114,10 @@ TEST_CASE("process machine: every state x event pair", "[machine]") {
         if (n == "t_start") return Event::timer_fired(Timer::start_secs);
         if (n == "t_backoff") return Event::timer_fired(Timer::backoff);
         if (n == "unhealthy") return Event::unhealthy();
+        if (n == "ready") return Event::ready();
         return Event::timer_fired(Timer::stop_wait);
     };
-    REQUIRE(table.size() == 7 * 10);
+    REQUIRE(table.size() == 7 * 11);
     for (const auto& row : table) {
         INFO(std::string(state_name(row.from)) + " + " + row.event);
         Driver d(row.from == X ? never_restart() : row.from == F ? no_retries() : Policy{});
@@ -374,4 +375,33 @@ TEST_CASE("process machine: an operator stop overrides a pending liveness restar
     d.send(Event::stop());
     d.send(killed(15));
     CHECK(d.m.state() == State::stopped);
+}
+
+TEST_CASE("process machine: with notify, READY=1 makes it RUNNING, not startsecs", "[machine]") {
+    Policy p;
+    p.notify = true;
+    p.startsecs = 1000ms;
+    Driver d(p);
+    d.send(Event::start());
+    auto dec = d.send(Event::spawned(5));
+    CHECK(d.m.state() == State::starting);
+    CHECK_FALSE(find(dec, Action::Type::arm_timer));
+    d.advance(5s);
+    d.send(Event::timer_fired(Timer::start_secs));  // stale: nothing armed it
+    CHECK(d.m.state() == State::starting);
+    dec = d.send(Event::ready());
+    CHECK(d.m.state() == State::running);
+    CHECK(dec.reason == "READY=1");
+}
+
+TEST_CASE("process machine: with notify, an exit before READY=1 is a failed start", "[machine]") {
+    Policy p;
+    p.notify = true;
+    Driver d(p);
+    d.send(Event::start());
+    d.send(Event::spawned(5));
+    d.advance(30s);
+    d.send(exit_code(1));
+    CHECK(d.m.state() == State::backoff);
+    CHECK(d.m.failed_starts() == 1);
 }
