@@ -108,6 +108,7 @@ struct Program {
     std::string command;           // a command line, split by the spawner (shell-like quoting)
     std::string directory;         // empty: vigild's cwd
     std::string user;              // empty: vigild's user
+    std::string os_group;          // key `group`; empty: the user's primary group
     std::optional<unsigned> umask;
     std::vector<std::pair<std::string, std::string>> environment;
 

@@ -18,7 +18,7 @@ constexpr int kMaxNumprocs = 1000;
 constexpr std::size_t kMaxProcesses = 10000;
 
 constexpr std::string_view kProgramKeys[] = {
-    "command", "directory", "user", "environment", "umask", "autostart", "autorestart", "startsecs",
+    "command", "directory", "user", "group", "environment", "umask", "autostart", "autorestart", "startsecs",
     "startretries", "exitcodes", "stopsignal", "stopwaitsecs", "stopasgroup", "killasgroup", "numprocs",
     "numprocs_start", "process_name", "priority", "stdout_logfile", "stderr_logfile",
     "stdout_logfile_maxbytes", "stdout_logfile_backups", "stderr_logfile_maxbytes", "stderr_logfile_backups",
@@ -91,6 +91,7 @@ public:
         command(p);
         v_.string("directory", p.directory);
         v_.string("user", p.user);
+        v_.string("group", p.os_group);
         v_.parsed("umask", p.umask, [](const std::string& t, std::string& why) { return parse_umask(t, why); });
         environment(p);
         v_.boolean("autostart", p.autostart);

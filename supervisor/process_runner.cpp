@@ -222,16 +222,17 @@ void ProcessRunner::do_spawn() {
     req.env = base_env_;
     req.directory = program_.directory;
     if (program_.umask) req.umask = static_cast<mode_t>(*program_.umask);
-    if (!program_.user.empty()) {
-        auto u = lookup_user(program_.user);
-        if (!u.creds) {
+    if (!program_.user.empty() || !program_.os_group.empty()) {
+        auto u = lookup_user(program_.user.empty() ? std::to_string(::geteuid()) : program_.user);
+        if (u.creds && !program_.os_group.empty()) u.error = apply_group(*u.creds, program_.os_group);
+        if (!u.creds || !u.error.empty()) {
             spawn_error_ = u.error;
             send(core::Event::spawn_failed(ESRCH));
             return;
         }
         // A non-root vigild can only run programs as itself.
-        if (::geteuid() != 0 && u.creds->uid != ::geteuid()) {
-            spawn_error_ = "cannot run as user '" + program_.user + "': vigild is not root";
+        if (::geteuid() != 0 && (u.creds->uid != ::geteuid() || u.creds->gid != ::getegid())) {
+            spawn_error_ = "cannot run as user '" + program_.user + "' / group '" + program_.os_group + "': vigild is not root";
             send(core::Event::spawn_failed(EPERM));
             return;
         }

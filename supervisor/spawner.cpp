@@ -13,6 +13,7 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <algorithm>
 
 namespace vigil::supervisor {
 namespace {
@@ -125,6 +126,22 @@ UserLookup lookup_user(const std::string& user) {
     c.groups.resize(n);
     r.creds = std::move(c);
     return r;
+}
+
+std::string apply_group(Credentials& creds, const std::string& group) {
+    struct group gr {};
+    struct group* found = nullptr;
+    std::vector<char> buf(16384);
+    char* end = nullptr;
+    const unsigned long gid = std::strtoul(group.c_str(), &end, 10);
+    const bool numeric = !group.empty() && end && *end == '\0';
+    const int rc = numeric ? ::getgrgid_r(static_cast<gid_t>(gid), &gr, buf.data(), buf.size(), &found)
+                           : ::getgrnam_r(group.c_str(), &gr, buf.data(), buf.size(), &found);
+    if (rc != 0 || found == nullptr) return "no such group '" + group + "'";
+    creds.gid = gr.gr_gid;
+    if (std::find(creds.groups.begin(), creds.groups.end(), gr.gr_gid) == creds.groups.end())
+        creds.groups.push_back(gr.gr_gid);
+    return {};
 }
 
 SpawnResult spawn(const SpawnRequest& r) noexcept {

@@ -27,6 +27,9 @@ struct UserLookup {
     std::string error;
 };
 UserLookup lookup_user(const std::string& user);
+// Replaces the primary group (name or numeric gid), keeping the user's
+// supplementary groups. Empty error on success.
+std::string apply_group(Credentials& creds, const std::string& group);
 
 struct SpawnRequest {
     std::vector<std::string> argv;

@@ -89,3 +89,18 @@ TEST_CASE("bad input: programs run as their configured user", "[integration]") {
     CHECK((*lines)[0] == "65534");
     CHECK(v.terminate() == 0);
 }
+
+TEST_CASE("bad input: group sets the primary group, supplementary groups kept, unknown group refused", "[integration]") {
+    if (::geteuid() != 0) return;  // only root can switch groups; CI runs as root
+    TempDir out;
+    ::chmod(out.path().c_str(), 0777);
+    Vigild v("[program:grp]\ncommand = /bin/sh -c 'id -g > " + (out / "gid.tmp") + " && mv " + (out / "gid.tmp") + " " +
+             (out / "gid") + " && exec sleep 1000'\nuser = nobody\ngroup = daemon\nstartsecs = 0\n\n"
+             "[program:nogrp]\ncommand = " + child_path() + "\ngroup = no-such-group-vigil\nbackoff = 1s,2,60s\n");
+    v.start();
+    auto lines = wait_for_lines(out / "gid", 1);
+    REQUIRE(lines);
+    CHECK((*lines)[0] == "1");  // daemon
+    CHECK(v.expect("nogrp: STARTING -> BACKOFF: spawn failed.*no such group 'no-such-group-vigil'"));
+    CHECK(v.terminate() == 0);
+}

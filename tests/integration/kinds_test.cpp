@@ -149,7 +149,7 @@ TEST_CASE("kinds: postgres initialises its data_dir, replays WAL after kill -9, 
     {
         Vigild v(ini);
         v.start();
-        REQUIRE(v.expect("pg: STARTING -> RUNNING", 30s));
+        REQUIRE(v.expect("pg: STARTING -> RUNNING: READY=1", 30s));
         const std::string err_log = v.dir() / "log/pg.err.log";
         REQUIRE(wait_for_text(err_log, "database system is ready to accept connections", 1, 90s));
         CHECK(fs::exists(data_dir + "/PG_VERSION"));
@@ -208,7 +208,7 @@ TEST_CASE("kinds: redis keeps its keys across a stop (SIGTERM saves) and a kill 
     {
         Vigild v(ini);
         v.start();
-        REQUIRE(v.expect("cache: STARTING -> RUNNING", 30s));
+        REQUIRE(v.expect("cache: STARTING -> RUNNING: READY=1", 30s));
         const std::string out_log = v.dir() / "log/cache.out.log";
         REQUIRE(wait_for_text(out_log, ready, 1));
         CHECK(redis(port, {"CONFIG", "GET", "appendfsync"}) == "appendfsync\neverysec");
