@@ -12,7 +12,7 @@ packages=(
   libboost1.81-dev libssl-dev libpq-dev libspdlog-dev catch2 libinih-dev
   libhiredis-dev nlohmann-json3-dev libedit-dev
   # real servers and peers used by tests, the demo and benchmarks
-  postgresql redis-server supervisor curl procps openssl
+  postgresql redis-server supervisor curl jq procps openssl
   # unit checks (systemd-analyze, -sysusers, -tmpfiles), packaging (objdump, cpack's dpkg)
   systemd binutils dpkg-dev file
   "$@"

@@ -54,6 +54,9 @@ std::string render_metrics(const Supervisor& sup) {
             << (!e ? -1 : e->signaled ? 128 + e->signal : e->code) << '\n';
     }
 
+    family(out, "vigil_program_oom_kills_total", "counter", "Runs ended by the OOM killer (memory_limit).");
+    for (const auto* r : runners) out << "vigil_program_oom_kills_total{" << label(*r) << "} " << r->oom_kills() << '\n';
+
     family(out, "vigil_program_uptime_seconds", "gauge", "Seconds since the running process was spawned, 0 when down.");
     for (const auto* r : runners) {
         double up = 0;

@@ -352,6 +352,11 @@ bool ProcessRunner::try_reap() {
     // its ports against the next start.
     if (cgroup_) {
         st.oom = st.signaled && cgroup_->oom_kills() > oom_kills_at_spawn_;
+        if (st.oom) {
+            ++oom_kills_;
+            spdlog::warn("{}: the OOM killer ended pid {} (memory_limit {} bytes)", name(), si.si_pid,
+                         program_.limits.memory_bytes.value_or(0));
+        }
         cgroup_->kill_all();  // the whole tree, double-forked escapees included
     }
     if (program_.killasgroup && ::kill(-si.si_pid, SIGKILL) == 0)

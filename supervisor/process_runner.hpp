@@ -77,6 +77,9 @@ public:
     };
     const LatencyHistogram& probe_latency() const { return probe_latency_; }
 
+    // Runs ended by the OOM killer (cgroup memory_limit), for /metrics.
+    std::uint64_t oom_kills() const { return oom_kills_; }
+
     // What the child last said with STATUS= (sd_notify), for status.
     const std::string& notify_status() const { return notify_status_; }
 
@@ -134,6 +137,7 @@ private:
     std::string notify_status_;  // the child's last STATUS=
     std::unique_ptr<ProgramCgroup> cgroup_;  // only for programs with limits
     std::uint64_t oom_kills_at_spawn_ = 0;
+    std::uint64_t oom_kills_ = 0;
     std::map<std::uint64_t, OutputObserver> output_observers_;
     std::uint64_t next_output_observer_ = 1;
     bool closed_ = false;

@@ -26,6 +26,8 @@ TEST_CASE("limits: a program allocating past memory_limit is OOM-killed and repo
     std::string out;
     v.ctl({"status", "hog"}, &out);
     CHECK(out.find("killed by the OOM killer") != std::string::npos);
+    const std::string m = raw_exchange(v.socket_path(), "GET /metrics HTTP/1.1\r\nConnection: close\r\n\r\n");
+    CHECK(m.find("vigil_program_oom_kills_total{name=\"hog\"} 1") != std::string::npos);
 }
 
 TEST_CASE("limits: pids_limit caps the forks of a program", "[limits]") {
