@@ -17,6 +17,8 @@
 // users); skipped otherwise. Figures: tests/ha/README.md.
 #include <catch2/catch.hpp>
 
+#include <condition_variable>
+
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <netinet/in.h>
@@ -208,11 +210,15 @@ struct Stack {
         return n == kPrograms.size();
     }
 
+    // Re-checks after each line vigild logs (every state or health change is
+    // one), so it wakes on the change itself, bounded by the deadline.
     std::optional<Clock::time_point> wait_all_healthy(Ms timeout) const {
         const auto deadline = Clock::now() + timeout;
         while (Clock::now() < deadline) {
+            const std::size_t seen = v->line_count();  // before the check: no change slips between
             if (all_healthy()) return Clock::now();
-            std::this_thread::sleep_for(100ms);  // polling cadence
+            const auto left = std::chrono::duration_cast<Ms>(deadline - Clock::now());
+            v->wait_for_more(seen, std::min<Ms>(left, 1s));
         }
         return std::nullopt;
     }
@@ -293,19 +299,15 @@ public:
         return acked_;
     }
 
-    // Waits until `n` requests in a row, all started after `after`, succeeded.
+    // Waits until `n` requests in a row, all started after `after`, succeeded:
+    // woken by each recorded sample, bounded by the deadline.
     bool wait_successes(std::size_t n, Clock::time_point after, Ms timeout) const {
-        const auto deadline = Clock::now() + timeout;
-        while (Clock::now() < deadline) {
-            {
-                std::lock_guard lock(mu_);
-                std::size_t run = 0;
-                for (auto it = samples_.rbegin(); it != samples_.rend() && it->ok && it->t >= after; ++it) ++run;
-                if (run >= n) return true;
-            }
-            std::this_thread::sleep_for(20ms);  // polling cadence
-        }
-        return false;
+        std::unique_lock lock(mu_);
+        return recorded_.wait_for(lock, timeout, [&] {
+            std::size_t run = 0;
+            for (auto it = samples_.rbegin(); it != samples_.rend() && it->ok && it->t >= after; ++it) ++run;
+            return run >= n;
+        });
     }
 
 private:
@@ -333,8 +335,11 @@ private:
         }
     }
     void record(const Sample& s) {
-        std::lock_guard lock(mu_);
-        samples_.push_back(s);
+        {
+            std::lock_guard lock(mu_);
+            samples_.push_back(s);
+        }
+        recorded_.notify_all();
     }
 
     int port_;
@@ -343,6 +348,7 @@ private:
     std::atomic<bool> stop_{false};
     std::thread thread_;
     mutable std::mutex mu_;
+    mutable std::condition_variable recorded_;
     std::vector<Sample> samples_;
     std::vector<std::string> acked_;
 };

@@ -221,6 +221,16 @@ std::optional<std::string> Vigild::expect(const std::string& re, Ms timeout) {
     return found;
 }
 
+std::size_t Vigild::line_count() const {
+    std::lock_guard lock(mu_);
+    return lines_.size();
+}
+
+bool Vigild::wait_for_more(std::size_t seen, Ms timeout) const {
+    std::unique_lock lock(mu_);
+    return cv_.wait_for(lock, timeout, [&] { return lines_.size() > seen || eof_; }) && lines_.size() > seen;
+}
+
 std::optional<std::size_t> Vigild::find_line(const std::string& re, std::size_t from) const {
     const std::regex pattern(re);
     std::lock_guard lock(mu_);

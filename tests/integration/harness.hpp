@@ -62,6 +62,11 @@ public:
     // Waits for a log line matching `re` after the cursor; on a match moves
     // the cursor past it and returns the line.
     std::optional<std::string> expect(const std::string& re, Ms timeout = 10s);
+    // How many lines vigild has logged so far, and a wait (without moving
+    // the cursor) until it logs more than `seen` — to re-check a condition
+    // whenever vigild reports a change.
+    std::size_t line_count() const;
+    bool wait_for_more(std::size_t seen, Ms timeout) const;
     // Like expect() but from `from` and without moving the cursor.
     std::optional<std::size_t> find_line(const std::string& re, std::size_t from = 0) const;
     std::vector<std::string> log() const;
@@ -84,7 +89,7 @@ private:
     int pidfd_ = -1;
     std::thread reader_;
     mutable std::mutex mu_;
-    std::condition_variable cv_;
+    mutable std::condition_variable cv_;
     std::vector<std::string> lines_;
     std::size_t cursor_ = 0;
     bool eof_ = false;
