@@ -101,20 +101,15 @@ std::string trimmed(std::string s) {
 }
 
 // psql as the superuser over TCP (trust on loopback); "" when psql fails.
-// A fresh server may still refuse for a moment after its ready line on a
-// loaded machine, so a failed call is retried until the deadline.
-std::string sql(int port, const std::string& query, Ms timeout = 30s) {
-    const auto deadline = Clock::now() + timeout;
+// Callers first see the server's READY=1 (vigild's RUNNING), after which it
+// accepts connections: one attempt, a failure is a real one.
+std::string sql(int port, const std::string& query) {
     std::string out;
-    do {
-        out.clear();
-        if (run({"psql", "-X", "-A", "-t", "-q", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-p",
-                 std::to_string(port), "-U", "postgres", "-d", "postgres", "-c", query},
-                &out) == 0)
-            return trimmed(out);
-        UNSCOPED_INFO("psql: " << out);
-        std::this_thread::sleep_for(200ms);  // a bounded retry, not a readiness wait
-    } while (Clock::now() < deadline);
+    if (run({"psql", "-X", "-A", "-t", "-q", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-p", std::to_string(port),
+             "-U", "postgres", "-d", "postgres", "-c", query},
+            &out) == 0)
+        return trimmed(out);
+    UNSCOPED_INFO("psql: " << out);
     return "";
 }
 

@@ -7,6 +7,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <pwd.h>
+#include <sys/inotify.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -16,6 +17,7 @@
 #include <cerrno>
 #include <csignal>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
@@ -49,15 +51,26 @@ std::optional<PostgresUser> postgres_user() {
     return PostgresUser{pw->pw_uid, pw->pw_gid};
 }
 
-// Retries `attempt` until it returns true or the deadline passes. The pause
-// between attempts only spaces out polls of a server that is starting.
+// Waits until `log` (a starting server's output file) changes, or `timeout`.
+void wait_for_output(const std::filesystem::path& log, std::chrono::milliseconds timeout) {
+    const int in = ::inotify_init1(IN_CLOEXEC);
+    ::inotify_add_watch(in, log.parent_path().c_str(), IN_MODIFY | IN_CREATE | IN_CLOSE_WRITE);
+    pollfd p{in, POLLIN, 0};
+    ::poll(&p, 1, static_cast<int>(timeout.count()));
+    ::close(in);
+}
+
+// Retries `attempt` until it returns true or the deadline passes, re-trying
+// whenever the server writes to `log` (its "listening"/"ready" line is
+// what makes the next attempt succeed); at least once a second regardless.
 template <class F>
-bool poll_until(std::chrono::milliseconds timeout, F attempt) {
+bool poll_until(std::chrono::milliseconds timeout, const std::filesystem::path& log, F attempt) {
     auto deadline = Clock::now() + timeout;
     while (true) {
         if (attempt()) return true;
-        if (Clock::now() >= deadline) return false;
-        std::this_thread::sleep_for(20ms);
+        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+        if (left.count() <= 0) return false;
+        wait_for_output(log, std::min(left, std::chrono::milliseconds(1000)));
     }
 }
 
@@ -193,7 +206,7 @@ void Postgres::start() {
                                 true,
                                 SIGQUIT});
     std::string conninfo = url("postgres") + " connect_timeout=2";
-    bool up = poll_until(60s, [&] {
+    bool up = poll_until(60s, dir_.path() / "postgres.log", [&] {
         if (auto status = server_->wait_exit(0ms)) {
             throw std::runtime_error("postgres exited during start:\n" + read_file(dir_.path() / "postgres.log"));
         }
@@ -260,7 +273,7 @@ void Redis::start() {
                                 {},
                                 dir_.path() / "redis.log"});
     RedisClient probe(url(), 200ms, 0ms);
-    if (!poll_until(20s, [&] { return probe.ping(); })) throw std::runtime_error("redis did not answer PING in 20 s");
+    if (!poll_until(20s, dir_.path() / "redis.log", [&] { return probe.ping(); })) throw std::runtime_error("redis did not answer PING in 20 s");
 }
 
 void Redis::stop() {
@@ -307,7 +320,7 @@ Service::Service(const std::string& binary, std::vector<std::string> env) : port
     env.push_back("PORT=" + std::to_string(port_));
     env.push_back("BIND=127.0.0.1");
     child_.emplace(Child::Spec{{binary}, env, dir_.path() / "service.log"});
-    bool up = poll_until(30s, [&] {
+    bool up = poll_until(30s, dir_.path() / "service.log", [&] {
         if (auto status = child_->wait_exit(0ms)) {
             throw std::runtime_error(binary + " exited during start:\n" + log());
         }
