@@ -10,6 +10,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "supervisor/child_signals.hpp"
+
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -65,15 +67,7 @@ int pidfd_open(pid_t pid) { return static_cast<int>(::syscall(SYS_pidfd_open, pi
         ::_exit(127);
     };
 
-    // vigild blocks or handles signals through Asio; a child must start
-    // with the defaults (an ignored SIGPIPE or SIGTERM would survive exec).
-    sigset_t all;
-    ::sigfillset(&all);
-    ::sigprocmask(SIG_UNBLOCK, &all, nullptr);
-    struct sigaction dfl {};
-    dfl.sa_handler = SIG_DFL;
-    for (int s = 1; s < NSIG; ++s)
-        if (s != SIGKILL && s != SIGSTOP) ::sigaction(s, &dfl, nullptr);
+    reset_signals_for_child();
 
     for (int fd : r.cgroup_procs)
         if (::write(fd, "0", 1) != 1) fail(st_cgroup);

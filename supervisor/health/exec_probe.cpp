@@ -28,6 +28,7 @@
 
 #include <boost/asio/posix/stream_descriptor.hpp>
 
+#include "supervisor/child_signals.hpp"
 #include "supervisor/health/probe_base.hpp"
 
 extern char** environ;
@@ -76,13 +77,7 @@ void say(const char* text) {
 // and a raw fork, since glibc's fork() takes locks another vigild thread may
 // have held at clone time.
 [[noreturn]] void keeper(char* const* argv, char* const* envp, int in, int out, const ExecContext& ctx) {
-    sigset_t all;
-    ::sigfillset(&all);
-    ::sigprocmask(SIG_UNBLOCK, &all, nullptr);
-    struct sigaction dfl {};
-    dfl.sa_handler = SIG_DFL;
-    for (int s = 1; s < NSIG; ++s)
-        if (s != SIGKILL && s != SIGSTOP) ::sigaction(s, &dfl, nullptr);
+    supervisor::reset_signals_for_child();
     ::prctl(PR_SET_PDEATHSIG, SIGKILL);
     ::setsid();
     if (::dup2(in, 0) < 0 || ::dup2(out, 1) < 0 || ::dup2(out, 2) < 0) ::_exit(126);
