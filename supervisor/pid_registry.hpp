@@ -32,6 +32,7 @@ public:
     // `defer` runs a function later on the event loop: writes are coalesced
     // to one per loop turn, off the exit-to-respawn path.
     PidRegistry(std::string state_dir, std::function<void(std::function<void()>)> defer);
+    ~PidRegistry() { *alive_ = false; }
 
     void record(const std::string& name, pid_t pid);
     void forget(const std::string& name);
@@ -49,20 +50,16 @@ private:
     void save_soon();
     void save() const;
 
-    std::function<void(std::function<void()>)> defer_;
-    bool save_pending_ = false;
-    std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
-
-public:
-    ~PidRegistry() { *alive_ = false; }
-
-private:
     std::string path_;
     struct Entry {
         pid_t pid;
         unsigned long long start;
     };
     std::map<std::string, Entry> entries_;
+    std::function<void(std::function<void()>)> defer_;
+    bool save_pending_ = false;
+    // A deferred save may run after the registry is gone (shutdown).
+    std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
 
 }  // namespace vigil::supervisor

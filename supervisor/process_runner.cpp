@@ -51,7 +51,6 @@ ProcessRunner::ProcessRunner(boost::asio::io_context& io, config::Program progra
     : io_(io),
       state_dir_(daemon.state_dir),
       program_(std::move(program)),
-      base_env_(child_environment(program_)),
       rng_(rng),
       listener_(listener),
       machine_(core::Policy::from(program_)),
@@ -70,10 +69,18 @@ void ProcessRunner::make_notify_socket() {
         spdlog::error("{}: {}; READY=1 and WATCHDOG=1 cannot arrive", name(), notify_->error());
         return;
     }
-    base_env_.push_back("NOTIFY_SOCKET=" + notify_->address());
-    if (program_.watchdog)
-        base_env_.push_back("WATCHDOG_USEC=" + std::to_string(program_.watchdog->count() * 1000));
     notify_->start();
+}
+
+// Built at each spawn rather than kept: a copy of vigild's environment in
+// every runner would cost a few KB per program for the daemon's whole life.
+std::vector<std::string> ProcessRunner::child_env() const {
+    auto env = child_environment(program_);
+    if (notify_ && notify_->error().empty()) {
+        env.push_back("NOTIFY_SOCKET=" + notify_->address());
+        if (program_.watchdog) env.push_back("WATCHDOG_USEC=" + std::to_string(program_.watchdog->count() * 1000));
+    }
+    return env;
 }
 
 void ProcessRunner::on_notify(pid_t sender, std::string_view key, std::string_view value) {
@@ -125,7 +132,7 @@ void ProcessRunner::sync_watchdog() {
 void ProcessRunner::make_monitor() {
     if (program_.health.kind == config::HealthKind::none) return;
     health::HealthMonitor::Options opts;
-    opts.exec.env = base_env_;
+    opts.exec.env = child_env();
     opts.exec.directory = program_.directory;
     if (!program_.user.empty() && ::geteuid() == 0) {
         if (auto u = lookup_user(program_.user); u.creds) {
@@ -219,7 +226,7 @@ void ProcessRunner::do_spawn() {
         return;
     }
     req.argv = split.argv;
-    req.env = base_env_;
+    req.env = child_env();
     req.directory = program_.directory;
     if (program_.umask) req.umask = static_cast<mode_t>(*program_.umask);
     if (!program_.user.empty() || !program_.os_group.empty()) {
@@ -292,7 +299,9 @@ bool ProcessRunner::open_log_pipes() {
         }
         p.write_fd = fds[1];
         p.reader.emplace(io_, fds[0]);
-        p.buffer = std::make_unique<char[]>(kPipeBuffer);
+        // Not zeroed: a quiet program's buffer pages are never touched and
+        // never count in vigild's RSS.
+        p.buffer = std::make_unique_for_overwrite<char[]>(kPipeBuffer);
         p.log = std::make_unique<LogFile>(targets[i]->path, targets[i]->max_bytes, targets[i]->backups);
         if (!p.log->error().empty()) spdlog::warn("{}: cannot open log {}", name(), p.log->error());
         read_pipe(i);

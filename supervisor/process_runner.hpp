@@ -99,7 +99,6 @@ private:
     boost::asio::io_context& io_;
     std::string state_dir_;
     config::Program program_;
-    std::vector<std::string> base_env_;
     core::Rng& rng_;
     Listener& listener_;
     core::ProcessMachine machine_;
@@ -124,6 +123,7 @@ private:
     void make_monitor();
     void sync_monitor();
     void make_notify_socket();
+    std::vector<std::string> child_env() const;
     void on_notify(pid_t sender, std::string_view key, std::string_view value);
     void arm_watchdog();
     void sync_watchdog();

@@ -1,59 +1,18 @@
 // tcp:// (the connect succeeds) and redis:// (PING answers PONG): both a
 // plain socket, a few bytes each way.
-#include <boost/asio/connect.hpp>
 #include <boost/asio/read_until.hpp>
 #include <boost/asio/write.hpp>
 
-#include "supervisor/health/probe_base.hpp"
+#include "supervisor/health/socket_probe.hpp"
 
 namespace vigil::health {
-namespace {
 
 std::string endpoint_text(const tcp::endpoint& ep) {
     const auto a = ep.address();
     return (a.is_v6() ? "[" + a.to_string() + "]" : a.to_string()) + ":" + std::to_string(ep.port());
 }
 
-// Resolve, then connect to the first address that answers; shared by both.
-class SocketProbe : public ProbeBase {
-public:
-    SocketProbe(asio::io_context& io, const config::HealthCheck& hc)
-        : ProbeBase(io, hc.timeout), host_(hc.host), port_(hc.port) {}
-
-protected:
-    template <class Then>
-    void connect(Then then) {
-        resolve(host_, port_, [this, then = std::move(then)](const boost::system::error_code& ec,
-                                                             const Endpoints& endpoints) mutable {
-            if (ec) return finish(false, "cannot resolve " + host_ + ": " + ec.message());
-            phase_ = "connecting";
-            // Each run owns its socket and buffer, and its handlers hold
-            // them: an abandoned run's late completions touch only its own.
-            conn_ = std::make_shared<Conn>(io_);
-            asio::async_connect(conn_->socket, endpoints,
-                                guard([this, c = conn_, then = std::move(then)](const boost::system::error_code& e,
-                                                                     const tcp::endpoint& ep) mutable {
-                                    if (e) return finish(false, "connect to " + host_ + ":" + std::to_string(port_) +
-                                                                    ": " + e.message());
-                                    then(ep);
-                                }));
-        });
-    }
-
-    void abort() noexcept override {
-        if (conn_) close_with_reset(conn_->socket);
-    }
-
-    struct Conn {
-        explicit Conn(asio::io_context& io) : socket(io) {}
-        tcp::socket socket;
-        std::string reply;
-    };
-
-    std::string host_;
-    std::uint16_t port_;
-    std::shared_ptr<Conn> conn_;
-};
+namespace {
 
 class TcpProbe final : public SocketProbe {
 public:

@@ -29,6 +29,7 @@ using Entry = int (*)(const std::uint8_t*, std::size_t);
 
 extern "C" int config_fuzz_one(const std::uint8_t*, std::size_t);
 extern "C" int control_fuzz_one(const std::uint8_t*, std::size_t);
+extern "C" int pg_handshake_fuzz_one(const std::uint8_t*, std::size_t);
 #ifdef VIGIL_FUZZ_PROXY
 extern "C" int http_fuzz_one(const std::uint8_t*, std::size_t);
 extern "C" int admin_fuzz_one(const std::uint8_t*, std::size_t);
@@ -46,6 +47,7 @@ struct Target {
 const std::vector<Target> targets = {
     {"config_fuzz", config_fuzz_one},
     {"control_fuzz", control_fuzz_one},
+    {"pg_handshake_fuzz", pg_handshake_fuzz_one},
 #ifdef VIGIL_FUZZ_PROXY
     {"http_fuzz", http_fuzz_one},
     {"admin_fuzz", admin_fuzz_one},
