@@ -14,11 +14,22 @@
 
 namespace vigil::config {
 
+// A data directory that exists but belongs to someone else: say so in one
+// line (vigilctl status shows it, core/exit_reason.hpp) instead of the
+// server's or install's puzzling failure further on.
+#define VIGIL_KIND_OWNER_CHECK \
+    "if [ -e \"$2\" ] && [ ! -O \"$2\" ]; then\n" \
+    "  echo \"vigil: error: data_dir $2 is owned by $(stat -c %U \"$2\"), but the program runs as $(id -un): " \
+    "chown -R $(id -un) $2\" >&2\n" \
+    "  exit 1\n" \
+    "fi\n"
+
 // Runs as the program's user (vigild switches before exec). Initialises the
 // data directory once (PG_VERSION missing), creates db_name, then becomes
 // the postmaster, so vigild's pid is the server's and its signals reach it.
 const std::string_view kPostgresScript =
     "set -e\n"
+    VIGIL_KIND_OWNER_CHECK
     "if [ ! -s \"$2/PG_VERSION\" ]; then\n"
     "  echo \"vigil: $2 has no PG_VERSION: initialising it with $1/initdb\" >&2\n"
     "  install -d -m 0700 \"$2\"\n"
@@ -36,9 +47,11 @@ const std::string_view kPostgresScript =
 // every second, and the RDB schedule of the seed as a second copy.
 const std::string_view kRedisScript =
     "set -e\n"
+    VIGIL_KIND_OWNER_CHECK
     "install -d -m 0700 \"$2\"\n"
     "exec \"$1\" --port \"$4\" --bind \"$3\" --dir \"$2\" --appendonly yes --appendfsync everysec "
     "--save \"900 1 300 10 60 10000\" --aof-use-rdb-preamble yes --daemonize no --supervised systemd\n";
+#undef VIGIL_KIND_OWNER_CHECK
 
 namespace {
 

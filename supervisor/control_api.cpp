@@ -14,6 +14,7 @@
 #include "config/units.hpp"
 #include "supervisor/metrics.hpp"
 #include "supervisor/proxy_link.hpp"
+#include "supervisor/rolling_restart.hpp"
 
 namespace vigil::supervisor {
 namespace {
@@ -99,12 +100,18 @@ json process_json(const ProcessRunner& r, const Supervisor& sup) {
             desc = "pid " + std::to_string(r.pid()) + ", uptime " + uptime_text(std::chrono::seconds(uptime));
             break;
         case core::State::backoff:
-            desc = (m.last_exit() ? m.last_exit()->describe() : r.spawn_error()) + ", restarting in " +
+            desc = (m.last_exit() ? m.last_exit()->describe() : r.spawn_error()) +
+                   (r.exit_reason().empty() ? "" : ": " + r.exit_reason()) + ", restarting in " +
                    std::to_string(m.last_delay().count()) + "ms";
             break;
-        case core::State::exited: desc = m.last_exit() ? m.last_exit()->describe() : ""; break;
+        case core::State::exited:
+            desc = m.last_exit() ? m.last_exit()->describe() : "";
+            if (!r.exit_reason().empty()) desc += ": " + r.exit_reason();
+            break;
         case core::State::fatal:
-            desc = r.spawn_error().empty() ? "exited too quickly" : r.spawn_error();
+            desc = !r.spawn_error().empty() ? r.spawn_error()
+                   : r.exit_reason().empty() ? "exited too quickly"
+                                             : "exited too quickly: " + r.exit_reason();
             break;
         case core::State::stopped: {
             const std::string waiting = sup.waiting_for(r.name());
@@ -119,6 +126,7 @@ json process_json(const ProcessRunner& r, const Supervisor& sup) {
     j["exit_code"] = m.last_exit() && !m.last_exit()->signaled ? json(m.last_exit()->code) : json(nullptr);
     j["backoff_delay_ms"] = m.last_delay().count();
     j["spawn_error"] = r.spawn_error();
+    j["exit_reason"] = r.exit_reason();
     j["waiting_for"] = sup.waiting_for(r.name());
     j["stopped_by_hand"] = sup.stopped_by_hand(r.name());
     j["notify_status"] = r.notify_status();
@@ -177,7 +185,10 @@ private:
         if (s == core::State::fatal) return result(r.name(), false, state, r.spawn_error().empty() ? "gave up" : r.spawn_error());
         if (s == core::State::backoff && d && d->from == core::State::starting)
             return result(r.name(), false, state,
-                          "failed to start: " + (r.spawn_error().empty() ? d->reason : r.spawn_error()));
+                          "failed to start: " +
+                              (!r.spawn_error().empty() ? r.spawn_error()
+                               : r.exit_reason().empty() ? d->reason
+                                                         : r.exit_reason() + " (" + d->reason + ")"));
         if (s == core::State::exited && d) return result(r.name(), false, state, d->reason);
         return false;
     }
@@ -265,6 +276,31 @@ std::string event_line(const ProcessRunner& r, const core::Decision& d) {
            "\n";
 }
 
+void ProgressFeed::push(std::string line) {
+    if (finished_) return;
+    if (sink_) sink_(std::move(line));
+    else backlog_.push_back(std::move(line));
+}
+
+void ProgressFeed::finish() {
+    if (finished_) return;
+    finished_ = true;
+    if (end_) {
+        auto end = std::move(end_);
+        sink_ = nullptr;
+        end_ = nullptr;
+        end();
+    }
+}
+
+void ProgressFeed::attach(Sink sink, End end) {
+    for (auto& line : backlog_) sink(std::move(line));
+    backlog_.clear();
+    if (finished_) return end();
+    sink_ = std::move(sink);
+    end_ = std::move(end);
+}
+
 ControlApi::ControlApi(boost::asio::io_context& io, Supervisor& sup, Reloader reload, std::function<void()> shutdown)
     : io_(io), sup_(sup), reload_(std::move(reload)), shutdown_(std::move(shutdown)) {}
 
@@ -326,6 +362,8 @@ void ControlApi::handle(const ApiRequest& req, Reply reply) {
             if (parts.size() == 4 && post && (parts[3] == "start" || parts[3] == "stop" || parts[3] == "restart"))
                 return program_action(parts[2], parts[3], req.body, std::move(reply));
             if (parts.size() == 4 && post && parts[3] == "signal") return reply(program_signal(parts[2], req.body));
+            if (parts.size() == 4 && post && parts[3] == "rolling-restart")
+                return rolling_restart(parts[2], req.body, std::move(reply));
         }
         const bool known = res == "programs" || res == "config" || res == "version" || res == "shutdown" ||
                            res == "events" || res == "reload" || res == "upstreams";
@@ -368,7 +406,17 @@ ApiResponse ControlApi::programs_list(const std::string& fields) const {
 ApiResponse ControlApi::program_one(const std::string& name) const {
     const ProcessRunner* r = sup_.find(name);
     if (!r) return error_response(404, "no such process: " + name);
-    return json_response(200, process_json(*r, sup_));
+    json j = process_json(*r, sup_);
+    // Where a data store lives, for `vigilctl backup|restore` (never a secret).
+    const config::Program& p = r->program();
+    j["kind"] = p.kind;
+    j["user"] = p.user;
+    j["address"] = p.address;
+    if (p.kind == "postgres" || p.kind == "redis")
+        j["store"] = {{"data_dir", p.data_dir},     {"pg_bin_dir", p.pg_bin_dir}, {"redis_bin", p.redis_bin},
+                      {"db_user", p.db_user.empty() ? "postgres" : p.db_user},
+                      {"db_name", p.db_name.empty() ? "postgres" : p.db_name}};
+    return json_response(200, j);
 }
 
 void ControlApi::program_action(const std::string& spec, const std::string& action, const std::string& body,
@@ -507,6 +555,43 @@ ApiResponse ControlApi::program_health(const std::string& name) const {
                                    {"checks_passed", m->checks_passed()},
                                    {"checks_failed", m->checks_failed()},
                                    {"results", results}});
+}
+
+void ControlApi::rolling_restart(const std::string& spec, const std::string& body, Reply reply) {
+    RollingRestart::Options options;
+    try {
+        const json opts = body.empty() ? json::object() : json::parse(body);
+        if (!opts.is_object()) return reply(error_response(400, "body must be a JSON object"));
+        auto duration = [&](const char* key) -> std::optional<std::chrono::milliseconds> {
+            if (!opts.contains(key)) return std::nullopt;
+            const double s = opts[key].get<double>();
+            if (!(s >= 0 && s <= 86400)) throw std::invalid_argument(std::string(key) + " must be within [0, 86400] s");
+            return std::chrono::milliseconds(static_cast<long>(s * 1000));
+        };
+        if (auto t = duration("timeout")) options.timeout = *t;
+        options.drain_timeout = duration("drain_timeout");
+    } catch (const std::exception& e) {
+        return reply(error_response(400, std::string("bad request: ") + e.what()));
+    }
+    if (options.timeout.count() <= 0) return reply(error_response(400, "timeout must be within (0, 86400] s"));
+    std::string error;
+    auto runners = sup_.resolve(spec, error);
+    if (runners.empty()) return reply(error_response(404, error));
+    std::vector<std::string> names;
+    for (ProcessRunner* r : runners) {
+        if (rolling_->count(r->name()))
+            return reply(error_response(409, r->name() + " is already in a rolling restart"));
+        names.push_back(r->name());
+    }
+    rolling_->insert(names.begin(), names.end());
+    ApiResponse r;
+    r.content_type = "application/x-ndjson";
+    r.stream = ApiResponse::Stream::feed;
+    r.feed = std::make_shared<ProgressFeed>();
+    auto job = std::make_shared<RollingRestart>(io_, sup_, proxy_ && proxy_->enabled() ? proxy_ : nullptr, spec,
+                                                std::move(names), options, r.feed, rolling_);
+    reply(std::move(r));
+    job->start();
 }
 
 ApiResponse ControlApi::config_reread() {

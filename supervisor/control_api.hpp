@@ -18,6 +18,9 @@
 //   POST /v1/reload                        reread + update everything
 //   GET  /v1/events                        one JSON object per line, streamed
 //   GET  /v1/upstreams                     vigil-proxy's pools, servers and counters
+//   POST /v1/programs/{spec}/rolling-restart   one instance at a time: drained
+//        out of the proxy, restarted, healthy, back in; body {"timeout": 60,
+//        "drain_timeout": 10} (optional); ndjson progress, streamed
 //   GET  /v1/version, POST /v1/shutdown
 //   GET  /metrics                          Prometheus text format
 #pragma once
@@ -26,7 +29,9 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <set>
 #include <string>
+#include <vector>
 
 #include <boost/asio/io_context.hpp>
 
@@ -41,6 +46,26 @@ struct ApiRequest {
     std::string body;
 };
 
+// The progress of a long operation (a rolling restart) for one streamed
+// reply: lines pushed before a reader attaches are kept and replayed; after
+// finish() the stream ends. The operation does not depend on the reader: a
+// client that goes away does not stop it halfway.
+class ProgressFeed {
+public:
+    using Sink = std::function<void(std::string line)>;
+    using End = std::function<void()>;
+
+    void push(std::string line);
+    void finish();
+    void attach(Sink sink, End end);
+
+private:
+    std::vector<std::string> backlog_;
+    Sink sink_;
+    End end_;
+    bool finished_ = false;
+};
+
 struct ApiResponse {
     int status = 200;
     std::string content_type = "application/json";
@@ -49,9 +74,10 @@ struct ApiResponse {
 
     // A streamed reply: after `body`, the server keeps the connection and
     // writes what the stream produces.
-    enum class Stream { none, events, log } stream = Stream::none;
+    enum class Stream { none, events, log, feed } stream = Stream::none;
     std::string stream_process;  // for Stream::log
     int stream_fd = 1;           // 1 stdout, 2 stderr
+    std::shared_ptr<ProgressFeed> feed;  // for Stream::feed; the stream ends with it
 };
 
 class ControlApi {
@@ -78,12 +104,16 @@ private:
     ApiResponse program_health(const std::string& name) const;
     ApiResponse config_reread();
     ApiResponse config_update(const std::string& body);
+    void rolling_restart(const std::string& spec, const std::string& body, Reply reply);
 
     boost::asio::io_context& io_;
     Supervisor& sup_;
     Reloader reload_;
     std::function<void()> shutdown_;
     class ProxyLink* proxy_ = nullptr;
+    // Processes a rolling restart is working through: a second roll over
+    // any of them is refused (409) until the first ends.
+    std::shared_ptr<std::set<std::string>> rolling_ = std::make_shared<std::set<std::string>>();
 };
 
 ApiResponse error_response(int status, const std::string& message);

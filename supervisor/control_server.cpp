@@ -142,6 +142,13 @@ private:
                     if (from == to) return;
                     if (auto self = weak.lock()) self->queue(health_event_line(pr, from, to, detail), true);
                 });
+        } else if (r.stream == ApiResponse::Stream::feed && r.feed) {
+            // The operation's lines as they come; when it ends, so does the reply.
+            r.feed->attach([weak](std::string line) {
+                if (auto self = weak.lock()) self->queue(std::move(line), true);
+            }, [weak] {
+                if (auto self = weak.lock()) self->end_stream();
+            });
         } else if (ProcessRunner* pr = sup_.find(r.stream_process)) {
             process_ = r.stream_process;
             const int fd = r.stream_fd;
@@ -153,6 +160,13 @@ private:
         // Notice the client leaving: any read completing ends the stream.
         stream_.async_read_some(boost::asio::buffer(discard_),
                                 [self = shared_from_this()](beast::error_code, std::size_t) { self->close(); });
+    }
+
+    // The last chunk, then the connection closes once everything is written.
+    void end_stream() {
+        queue("0\r\n\r\n", false);
+        close_when_written_ = true;
+        if (outbox_.empty()) close();
     }
 
     void queue(std::string data, bool as_chunk) {
@@ -174,6 +188,7 @@ private:
                                      if (ec) return self->close();
                                      self->outbox_.pop_front();
                                      if (!self->outbox_.empty()) self->write_next();
+                                     else if (self->close_when_written_) self->close();
                                  });
     }
 
@@ -202,6 +217,7 @@ private:
     std::uint64_t output_observer_ = 0;
     std::string process_;
     bool closed_ = false;
+    bool close_when_written_ = false;
 };
 
 ControlServer::ControlServer(boost::asio::io_context& io, ControlApi& api, Supervisor& sup)

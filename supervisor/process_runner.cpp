@@ -1,6 +1,7 @@
 #include "supervisor/process_runner.hpp"
 
 #include <fcntl.h>
+#include <sys/ioctl.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -281,6 +282,7 @@ void ProcessRunner::do_spawn() {
         return;
     }
     spawn_error_.clear();
+    output_tail_.clear();
     pidfd_.emplace(io_, r.pidfd);
     send(core::Event::spawned(r.pid));
     watch_exit();
@@ -314,14 +316,34 @@ void ProcessRunner::read_pipe(int which) {
     p.reader->async_read_some(boost::asio::buffer(p.buffer.get(), kPipeBuffer),
                               [self = shared_from_this(), which](const boost::system::error_code& ec, std::size_t n) {
                                   Pipe& p = self->pipes_[which];
-                                  if (n > 0) {
-                                      const std::string_view data(p.buffer.get(), n);
-                                      p.log->write(data);
-                                      const auto observers = self->output_observers_;
-                                      for (const auto& [_, o] : observers) o(which + 1, data);
-                                  }
+                                  if (n > 0) self->deliver(which, std::string_view(p.buffer.get(), n));
                                   if (!ec && !self->closed_) self->read_pipe(which);
                               });
+}
+
+void ProcessRunner::deliver(int which, std::string_view data) {
+    pipes_[which].log->write(data);
+    output_tail_.feed(which + 1, data);
+    const auto observers = output_observers_;
+    for (const auto& [_, o] : observers) o(which + 1, data);
+}
+
+// The exit may be seen before the last lines written: read exactly what the
+// pipes hold now (never blocks), in order, before the exit is reported. asio
+// performs a pending read only when its turn comes, so nothing is reordered.
+void ProcessRunner::drain_pipes() {
+    for (int i = 0; i < 2; ++i) {
+        Pipe& p = pipes_[i];
+        if (!p.reader || !p.buffer) continue;
+        const int fd = p.reader->native_handle();
+        for (int rounds = 0; rounds < 64; ++rounds) {
+            int avail = 0;
+            if (::ioctl(fd, FIONREAD, &avail) < 0 || avail <= 0) break;
+            const ssize_t n = ::read(fd, p.buffer.get(), std::min<std::size_t>(kPipeBuffer, static_cast<std::size_t>(avail)));
+            if (n <= 0) break;
+            deliver(i, std::string_view(p.buffer.get(), static_cast<std::size_t>(n)));
+        }
+    }
 }
 
 void ProcessRunner::watch_exit() {
@@ -370,6 +392,14 @@ bool ProcessRunner::try_reap() {
     }
     if (program_.killasgroup && ::kill(-si.si_pid, SIGKILL) == 0)
         spdlog::debug("{}: killed processes left in its group after pid {} ended", name(), si.si_pid);
+    // An exit nobody asked for: say why, in the log and in status, with the
+    // line of its output that explains it best.
+    drain_pipes();
+    exit_reason_.clear();
+    if (machine_.state() != core::State::stopping) {
+        exit_reason_ = output_tail_.reason();
+        if (!exit_reason_.empty()) spdlog::warn("{}: pid {} ended ({}): {}", name(), si.si_pid, st.describe(), exit_reason_);
+    }
     send(core::Event::exited(st));
     return true;
 }

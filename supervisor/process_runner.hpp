@@ -20,6 +20,7 @@
 #include "config/model.hpp"
 #include "supervisor/health/health_monitor.hpp"
 #include "supervisor/core/process_machine.hpp"
+#include "supervisor/core/exit_reason.hpp"
 #include "supervisor/cgroup.hpp"
 #include "supervisor/core/health_tracker.hpp"
 #include "supervisor/log_file.hpp"
@@ -85,6 +86,10 @@ public:
 
     // Why the last spawn failed (empty after a good spawn), for status and logs.
     const std::string& spawn_error() const { return spawn_error_; }
+    // The telling line of the last run's output when it ended on its own
+    // (core/exit_reason.hpp), e.g. "… Address already in use"; empty after a
+    // requested stop or when nothing stood out. For status and logs.
+    const std::string& exit_reason() const { return exit_reason_; }
 
 private:
     void execute(const core::Decision& d);
@@ -95,6 +100,8 @@ private:
     void watch_exit();
     bool open_log_pipes();
     void read_pipe(int which);
+    void deliver(int which, std::string_view data);  // to the log, observers and the output tail
+    void drain_pipes();  // what the child wrote before it exited and is still in the pipes
 
     boost::asio::io_context& io_;
     std::string state_dir_;
@@ -120,6 +127,8 @@ private:
     static constexpr std::size_t kPipeBuffer = 8192;
     std::array<Pipe, 2> pipes_;
     std::string spawn_error_;
+    core::OutputTail output_tail_;  // the current run's last lines
+    std::string exit_reason_;
     void make_monitor();
     void sync_monitor();
     void make_notify_socket();

@@ -132,6 +132,58 @@ std::string ProxyLink::desired(const std::string& process) const {
     return "up";
 }
 
+std::string ProxyLink::effective(const std::string& process) const {
+    auto it = held_.find(process);
+    return it != held_.end() ? it->second : desired(process);
+}
+
+std::vector<std::string> ProxyLink::pools_of(const std::string& process) const {
+    std::vector<std::string> out;
+    for (const auto& [pool, members] : pools_)
+        if (std::find(members.begin(), members.end(), process) != members.end()) out.push_back(pool);
+    return out;
+}
+
+void ProxyLink::hold(const std::string& process, const std::string& state, Reply done) {
+    held_[process] = state;
+    push_member(process, std::move(done));
+}
+
+void ProxyLink::release(const std::string& process, Reply done) {
+    if (!held_.erase(process)) return done ? done(200, "") : void();
+    push_member(process, std::move(done));
+}
+
+// Pushes `process`'s effective state to every pool it is in, whether or not
+// it changed, and calls `done` after the last answer.
+void ProxyLink::push_member(const std::string& process, Reply done) {
+    const auto pools = pools_of(process);
+    if (pools.empty() || !proxy_up()) {
+        if (done) done(pools.empty() ? 200 : 0, pools.empty() ? "" : "proxy is down");
+        return;
+    }
+    struct Tally {
+        std::size_t left;
+        int worst = 200;
+        std::string body;
+        Reply done;
+    };
+    auto tally = std::make_shared<Tally>(Tally{pools.size(), 200, {}, std::move(done)});
+    const std::string want = effective(process);
+    for (const auto& pool : pools) {
+        pushed_[pool + "/" + process] = want;
+        spdlog::info("{}: {} in pool {}", process, want, pool);
+        send("POST", "/v1/pools/" + pool + "/servers/" + process + "/state", json{{"state", want}}.dump(),
+             [tally](int status, std::string body) {
+                 if (status == 0 || (status >= 400 && tally->worst != 0)) {
+                     tally->worst = status;
+                     tally->body = std::move(body);
+                 }
+                 if (--tally->left == 0 && tally->done) tally->done(tally->worst, std::move(tally->body));
+             });
+    }
+}
+
 void ProxyLink::on_state(const ProcessRunner& r, const core::Decision&) {
     if (r.name() == proxy_name_) {
         if (r.pid() > 0 && r.pid() != proxy_pid_) {
@@ -156,7 +208,7 @@ void ProxyLink::refresh(const std::string& process) {
     if (!proxy_up()) return;  // resync when it is
     for (const auto& [pool, members] : pools_) {
         if (std::find(members.begin(), members.end(), process) == members.end()) continue;
-        const std::string want = desired(process);
+        const std::string want = effective(process);
         std::string& last = pushed_[pool + "/" + process];
         if (last == want) continue;
         last = want;
@@ -175,7 +227,7 @@ void ProxyLink::resync(bool redefine_pools) {
             json servers = json::array();
             for (const auto& s : u.servers) {
                 const config::Program* p = c.find(s);
-                servers.push_back({{"name", s}, {"address", p ? p->address : s}, {"state", p ? desired(s) : "up"}});
+                servers.push_back({{"name", s}, {"address", p ? p->address : s}, {"state", p ? effective(s) : "up"}});
             }
             json spec{{"balance", u.balance == config::Balance::round_robin ? "round_robin" : "least_conn"},
                       {"max_fails", u.max_fails},
@@ -186,7 +238,7 @@ void ProxyLink::resync(bool redefine_pools) {
     }
     for (const auto& [pool, members] : pools_)
         for (const auto& m : members) {
-            const std::string want = desired(m);
+            const std::string want = effective(m);
             pushed_[pool + "/" + m] = want;
             send("POST", "/v1/pools/" + pool + "/servers/" + m + "/state", json{{"state", want}}.dump(), nullptr,
                  kConnectAttempts);

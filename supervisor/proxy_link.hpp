@@ -40,6 +40,21 @@ public:
     // GET on the proxy's admin API (`vigilctl upstreams`, /metrics).
     void get(const std::string& target, Reply reply);
 
+    // Rolling restarts. The pools `process` serves in (empty: not behind
+    // the proxy), and whether the proxy process is there to be told.
+    std::vector<std::string> pools_of(const std::string& process) const;
+    bool proxy_running() const { return proxy_up(); }
+    // Holds `process` at `state` ("draining") in every pool it is in: until
+    // release(), its own state and health changes are not pushed (vigild's
+    // health checks must not put it back "up" in the middle of a drain), and
+    // a resync after a proxy restart pushes the held state. release() pushes
+    // what vigild's view says again. `done` runs once the proxy has answered
+    // every push (the worst status: 0 when unreachable), or at once when
+    // there is nothing to tell.
+    void hold(const std::string& process, const std::string& state, Reply done);
+    void release(const std::string& process, Reply done);
+    bool held(const std::string& process) const { return held_.count(process) > 0; }
+
 private:
     struct Request {
         std::string method, target, body;
@@ -54,6 +69,8 @@ private:
     void pump();
     void finish(int status, std::string body);
     std::string desired(const std::string& process) const;
+    std::string effective(const std::string& process) const;  // held state, else desired()
+    void push_member(const std::string& process, Reply done);
     bool proxy_up() const;
 
     boost::asio::io_context& io_;
@@ -63,6 +80,7 @@ private:
     pid_t proxy_pid_ = 0;                                    // the proxy process last synced
     std::map<std::string, std::vector<std::string>> pools_;  // pool -> member process names
     std::map<std::string, std::string> pushed_;              // "pool/server" -> last state sent
+    std::map<std::string, std::string> held_;                // process -> state a rolling restart holds
     std::deque<Request> queue_;
     bool busy_ = false;
     std::uint64_t state_sub_ = 0, health_sub_ = 0;

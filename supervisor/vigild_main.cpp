@@ -14,10 +14,10 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
-#include <iostream>
 #include <random>
 #include <string>
 
+#include <fmt/core.h>
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 
@@ -38,11 +38,15 @@ struct Options {
     bool check = false;
 };
 
-void usage(std::ostream& out) {
-    out << "usage: vigild [-c FILE] [--check] [--version]\n"
-           "  -c, --config FILE  configuration (default " << kDefaultConfig << ")\n"
-           "  -t, --check        validate the configuration and exit 0 (valid) or 1\n"
-           "  -v, --version      print the version\n";
+// fmt, not iostreams: <iostream>'s static initializer alone would make
+// libstdc++'s whole locale machinery resident in an idle daemon.
+void usage(std::FILE* out) {
+    fmt::print(out,
+               "usage: vigild [-c FILE] [--check] [--version]\n"
+               "  -c, --config FILE  configuration (default {})\n"
+               "  -t, --check        validate the configuration and exit 0 (valid) or 1\n"
+               "  -v, --version      print the version\n",
+               kDefaultConfig);
 }
 
 // Returns the exit code to leave with, or -1 to go on.
@@ -56,14 +60,14 @@ int parse_args(int argc, char** argv, Options& o) {
         } else if (a == "-t" || a == "--check") {
             o.check = true;
         } else if (a == "-v" || a == "--version") {
-            std::cout << "vigild " << kVersion << "\n";
+            fmt::print("vigild {}\n", kVersion);
             return 0;
         } else if (a == "-h" || a == "--help") {
-            usage(std::cout);
+            usage(stdout);
             return 0;
         } else {
-            std::cerr << "vigild: unknown argument '" << a << "'\n";
-            usage(std::cerr);
+            fmt::print(stderr, "vigild: unknown argument '{}'\n", a);
+            usage(stderr);
             return 2;
         }
     }
@@ -84,14 +88,14 @@ bool take_lock(const std::string& state_dir, int& fd_out) {
     const std::string path = state_dir + "/vigild.lock";
     const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     if (fd < 0) {
-        std::cerr << "vigild: cannot open " << path << ": " << std::strerror(errno) << "\n";
+        fmt::print(stderr, "vigild: cannot open {}: {}\n", path, std::strerror(errno));
         return false;
     }
     if (::flock(fd, LOCK_EX | LOCK_NB) < 0) {
         char buf[32] = {};
         [[maybe_unused]] auto n = ::pread(fd, buf, sizeof buf - 1, 0);
-        std::cerr << "vigild: another vigild (pid " << (buf[0] ? buf : "?") << ") already uses state_dir "
-                  << state_dir << "\n";
+        fmt::print(stderr, "vigild: another vigild (pid {}) already uses state_dir {}\n", buf[0] ? buf : "?",
+                   state_dir);
         ::close(fd);
         return false;
     }
@@ -106,7 +110,7 @@ bool make_dir(const std::string& dir, mode_t mode) {
     std::error_code ec;
     std::filesystem::create_directories(dir, ec);
     if (ec) {
-        std::cerr << "vigild: cannot create " << dir << ": " << ec.message() << "\n";
+        fmt::print(stderr, "vigild: cannot create {}: {}\n", dir, ec.message());
         return false;
     }
     ::chmod(dir.c_str(), mode);
@@ -125,16 +129,15 @@ int main(int argc, char** argv) {
     if (::gethostname(host, sizeof host - 1) == 0) load_opts.host_node_name = host;
     auto loaded = vigil::config::load_file(opts.config, load_opts);
     if (!loaded.ok()) {
-        for (const auto& e : loaded.errors) std::cerr << e.to_string() << "\n";
-        std::cerr << "vigild: configuration " << opts.config << " has " << loaded.errors.size() << " error"
-                  << (loaded.errors.size() == 1 ? "" : "s") << "\n";
+        for (const auto& e : loaded.errors) fmt::print(stderr, "{}\n", e.to_string());
+        fmt::print(stderr, "vigild: configuration {} has {} error{}\n", opts.config, loaded.errors.size(),
+                   loaded.errors.size() == 1 ? "" : "s");
         return 1;
     }
     vigil::config::Config config = std::move(*loaded.config);
     vigil::supervisor::fill_proxy_command(config, opts.config);
     if (opts.check) {
-        std::cout << "vigild: configuration " << opts.config << " is valid (" << config.programs.size()
-                  << " processes)\n";
+        fmt::print("vigild: configuration {} is valid ({} processes)\n", opts.config, config.programs.size());
         return 0;
     }
 

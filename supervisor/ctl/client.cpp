@@ -102,7 +102,8 @@ std::optional<HttpReply> Client::call(const std::string& method, const std::stri
 }
 
 int Client::stream(const std::string& target, const std::function<bool(const std::string&)>& on_data,
-                   std::string& error, std::optional<std::chrono::seconds> timeout) const {
+                   std::string& error, std::optional<std::chrono::seconds> timeout, const std::string& method,
+                   const std::string& body) const {
     boost::asio::io_context io;
     local::socket s(io);
     if (!connect(io, s, path_, error)) return 0;
@@ -110,9 +111,12 @@ int Client::stream(const std::string& target, const std::function<bool(const std
     std::optional<std::chrono::steady_clock::time_point> deadline;
     if (timeout) deadline = std::chrono::steady_clock::now() + *timeout;
     DeadlineReader reader(s, deadline);
-    http::request<http::empty_body> req(http::verb::get, target, 11);
+    http::request<http::string_body> req(http::string_to_verb(method), target, 11);
     req.set(http::field::host, "vigil");
     req.set(http::field::user_agent, "vigilctl");
+    if (!body.empty()) req.set(http::field::content_type, "application/json");
+    req.body() = body;
+    req.prepare_payload();
     boost::system::error_code ec;
     http::write(s, req, ec);
     beast::flat_buffer buf;

@@ -26,8 +26,10 @@ public:
     // Streams a reply body: `on_data` gets each piece as it arrives and
     // returns false to stop. Returns the status (0 when unreachable).
     // With a timeout, a stream silent for that long ends too.
+    // `method` and `body` for streamed replies to a POST (rolling restart).
     int stream(const std::string& target, const std::function<bool(const std::string&)>& on_data,
-               std::string& error, std::optional<std::chrono::seconds> timeout = std::nullopt) const;
+               std::string& error, std::optional<std::chrono::seconds> timeout = std::nullopt,
+               const std::string& method = "GET", const std::string& body = "") const;
 
     const std::string& path() const { return path_; }
 

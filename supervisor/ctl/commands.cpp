@@ -1,5 +1,8 @@
 #include "supervisor/ctl/commands.hpp"
 
+#include "supervisor/ctl/backup.hpp"
+#include "supervisor/ctl/rolling.hpp"
+
 #include <algorithm>
 #include <cstdio>
 #include <iostream>
@@ -25,6 +28,8 @@ Args parse(const std::vector<std::string>& in) {
         const std::string& w = in[i];
         if (w == "--timeout" && i + 1 < in.size()) a.values["timeout"] = in[++i];
         else if (w.rfind("--timeout=", 0) == 0) a.values["timeout"] = w.substr(10);
+        else if (w == "--drain-timeout" && i + 1 < in.size()) a.values["drain-timeout"] = in[++i];
+        else if (w.rfind("--drain-timeout=", 0) == 0) a.values["drain-timeout"] = w.substr(16);
         else if (w.size() > 1 && w[0] == '-' && w != "-") a.flags.insert(w);
         else a.words.push_back(w);
     }
@@ -458,7 +463,7 @@ int Runner::version(const Args& a) {
 const std::vector<std::string>& verbs() {
     static const std::vector<std::string> v{"status", "start",  "stop",   "restart", "signal",   "pid",
                                             "tail",   "reread", "update", "reload",  "wait",     "health",
-                                            "upstreams", "shutdown", "version", "help"};
+                                            "upstreams", "shutdown", "version", "backup", "restore", "help"};
     return v;
 }
 
@@ -467,6 +472,9 @@ std::string usage() {
            "verbs:\n"
            "  status [NAME...] [--json]          state of every (or each named) process\n"
            "  start|stop|restart NAME|GROUP:*|all [--no-wait] [--timeout S]\n"
+           "  restart --rolling GROUP [--timeout S] [--drain-timeout S] [--json]\n"
+           "                                     one instance at a time: drained out of the proxy,\n"
+           "                                     restarted, healthy (within --timeout), back in\n"
            "  signal SIG NAME...                 send a signal (HUP, USR1, 15, ...)\n"
            "  pid [NAME...] [--json]             vigild's pid, or the processes'\n"
            "  tail [-f] NAME [stdout|stderr]     the end of a log; -f follows it\n"
@@ -478,6 +486,8 @@ std::string usage() {
            "  upstreams [--json]                 vigil-proxy's pools: servers, state, active, fails\n"
            "  shutdown                           stop everything, then vigild\n"
            "  version [--json]\n"
+           "  backup NAME DIR [--timeout S]      kind = postgres/redis: a consistent copy of the live data into DIR\n"
+           "  restore NAME DIR [--timeout S]     stop NAME, keep its data aside, put DIR's backup in place, start, healthy\n"
            "exit codes: 0 ok, 1 action failed, 2 usage or unknown name, 3 not running (status), 4 vigild unreachable\n";
 }
 
@@ -487,10 +497,19 @@ int run_command(const Client& client, const std::vector<std::string>& argv, std:
         return kUsage;
     }
     const std::string& verb = argv[0];
+    if (verb == "backup" || verb == "restore")
+        return backup_restore(client, verb, std::vector<std::string>(argv.begin() + 1, argv.end()), out, err);
     const Args a = parse(std::vector<std::string>(argv.begin() + 1, argv.end()));
     Runner r(client, out, err);
     try {
         if (verb == "status") return r.status(a);
+        if (verb == "restart" && a.flags.count("--rolling")) {
+            auto opt = [&](const char* k) {
+                return a.values.count(k) ? std::optional<std::string>(a.values.at(k)) : std::nullopt;
+            };
+            return rolling_restart(client, a.words, opt("timeout"), opt("drain-timeout"), a.flags.count("--json") > 0,
+                                   out, err);
+        }
         if (verb == "start" || verb == "stop" || verb == "restart") return r.action(verb, a);
         if (verb == "signal") return r.signal(a);
         if (verb == "pid") return r.pid(a);

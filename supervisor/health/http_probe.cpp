@@ -1,41 +1,26 @@
 // http:// and https://: GET the path, healthy on a status below 400 (curl
 // -f), or on exactly `expect_status`, with `expect_body` in the body when set.
-// The only file of vigil_health with Beast and asio::ssl (~40 s to compile).
+// The only file of vigil_health with Beast (~40 s to compile). TLS goes
+// through vigil-tls.so, loaded on the first https check
+// (supervisor/tls/tls_client.hpp).
 #include <boost/asio/connect.hpp>
-#include <boost/asio/ssl.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
-#include <openssl/ssl.h>
 
 #include "supervisor/health/probe_base.hpp"
+#include "supervisor/tls/tls_client.hpp"
 
 namespace vigil::health {
 namespace {
 
 namespace beast = boost::beast;
 namespace http = beast::http;
-namespace ssl = asio::ssl;
 
 // Health endpoints answer in a few bytes; anything bigger is a
 // misconfigured check (or not the service we think), and must not cost
 // memory: the parser stops at these limits and the check fails.
 constexpr std::uint32_t kMaxHeader = 16 * 1024;
 constexpr std::uint64_t kMaxBody = 64 * 1024;
-
-// One client context for every https probe. Local services mostly run with
-// self-signed certificates, so nothing is verified (like curl -k); the
-// protocol floor is still TLS 1.2.
-ssl::context& client_tls() {
-    static ssl::context ctx = [] {
-        ssl::context c(ssl::context::tls_client);
-        c.set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 | ssl::context::no_sslv3 |
-                      ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1);
-        SSL_CTX_set_min_proto_version(c.native_handle(), TLS1_2_VERSION);
-        c.set_verify_mode(ssl::verify_none);
-        return c;
-    }();
-    return ctx;
-}
 
 bool is_ip_literal(const std::string& host) {
     boost::system::error_code ec;
@@ -72,7 +57,7 @@ private:
             parser.body_limit(kMaxBody);
         }
         tcp::socket socket;
-        std::optional<ssl::stream<tcp::socket>> tls;
+        std::optional<tls::TlsClientStream> tls;  // over `socket`, for https
         beast::flat_buffer buffer;
         http::response_parser<http::string_body> parser;
     };
@@ -94,12 +79,24 @@ private:
 
     void handshake(const std::shared_ptr<Conn>& c) {
         phase_ = "TLS handshake";
-        c->tls.emplace(std::move(c->socket), client_tls());
-        if (!is_ip_literal(host_)) SSL_set_tlsext_host_name(c->tls->native_handle(), host_.c_str());  // SNI
-        c->tls->async_handshake(ssl::stream_base::client, guard([this, c](const boost::system::error_code& e) {
-                                    if (e) return finish(false, "TLS handshake: " + e.message());
-                                    send(c, *c->tls);
-                                }));
+        std::string error;
+        const vigil_tls_api* api = tls::client_api(error);
+        if (!api) return finish(false, error);
+        boost::system::error_code ec;
+        c->tls.emplace(*api, c->socket, is_ip_literal(host_) ? nullptr : host_.c_str(), ec);  // SNI for names
+        if (ec) return finish(false, "TLS: " + error_text(*c, ec));
+        c->tls->async_handshake(guard([this, c](const boost::system::error_code& e) {
+            if (e) return finish(false, e.category() == tls::plugin_category() ? error_text(*c, e)
+                                                                               : "TLS handshake: " + e.message());
+            send(c, *c->tls);
+        }));
+    }
+
+    // The plugin's own words for its failures ("TLS handshake: … wrong
+    // version number"), asio's for the rest.
+    static std::string error_text(const Conn& c, const boost::system::error_code& e) {
+        if (c.tls && e.category() == tls::plugin_category()) return c.tls->last_error();
+        return e.message();
     }
 
     template <class Stream>
@@ -107,7 +104,7 @@ private:
         phase_ = "sending the request";
         http::async_write(stream, request_,
                           guard([this, c, &stream](const boost::system::error_code& e, std::size_t) {
-                              if (e) return finish(false, "sending the request: " + e.message());
+                              if (e) return finish(false, "sending the request: " + error_text(*c, e));
                               phase_ = "waiting for the response";
                               http::async_read(stream, c->buffer, c->parser,
                                                guard([this, c](const boost::system::error_code& e2, std::size_t) {
@@ -125,7 +122,7 @@ private:
         if (e == http::error::partial_message) return finish(false, "connection closed in the middle of the response");
         if (e.category() == http::make_error_code(http::error::bad_version).category())
             return finish(false, "not an HTTP response (" + e.message() + ")");
-        if (e) return finish(false, "reading the response: " + e.message());
+        if (e) return finish(false, "reading the response: " + error_text(c, e));
 
         const auto& res = c.parser.get();
         const unsigned status = res.result_int();
@@ -146,7 +143,6 @@ private:
         if (!conn_) return;
         // No TLS close_notify: the check is over, and a server that does
         // not answer it would only delay the close.
-        if (conn_->tls) close_with_reset(conn_->tls->next_layer());
         close_with_reset(conn_->socket);
     }
 

@@ -6,7 +6,7 @@
 // each request that parses is handed to ControlApi::handle() over a real
 // Supervisor. The Supervisor's programs are never started: their autostart
 // is off, Supervisor::start() is never called, and the harness skips the
-// verbs that spawn (POST …/start and …/restart), so no process is ever forked
+// verbs that spawn (POST …/start, …/restart, …/rolling-restart), so no process is ever forked
 // — everything else (status, stop, signal, logs, reread, update, reload,
 // events, metrics, version, shutdown) runs for real. After each request the
 // io_context's ready handlers run, and the reply must have come exactly once.
@@ -132,7 +132,7 @@ std::vector<std::string> segments(const std::string& target) {
 bool would_spawn(const supervisor::ApiRequest& req) {
     if (req.method != "POST") return false;
     for (const auto& s : segments(req.target))
-        if (s == "start" || s == "restart") return true;
+        if (s == "start" || s == "restart" || s == "rolling-restart") return true;
     return false;
 }
 

@@ -40,6 +40,8 @@ std::vector<std::string> lines_of(const std::string& text);
 // its directory with inotify. Returns the lines, or nullopt at the deadline.
 std::optional<std::vector<std::string>> wait_for_lines(const std::string& path, std::size_t min_lines,
                                                        Ms timeout = 10s);
+// A loopback TCP port nobody listens on right now (bound, read, released).
+int free_port();
 // Waits until process `pid` (any process, not only a child) has exited.
 bool wait_gone(pid_t pid, Ms timeout = 10s);
 

@@ -16,18 +16,6 @@ using json = nlohmann::json;
 
 namespace {
 
-int free_port() {
-    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-    socklen_t len = sizeof a;
-    ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-    ::close(fd);
-    return ntohs(a.sin_port);
-}
-
 std::string backend(const std::string& name, int port) {
     const std::string p = std::to_string(port);
     return "[program:" + name + "]\ncommand = " + std::string(VIGIL_PROXY_BACKEND_PATH) + " --port " + p +

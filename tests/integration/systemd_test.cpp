@@ -453,7 +453,7 @@ TEST_CASE("systemd: cpack builds a .deb with the binaries, unit, tmpfiles, sysus
     REQUIRE(run({root / "usr/bin/vigild", "--check", "-c", root / "etc/vigil/vigil.ini"}, &log) == 0);
     std::string needed;
     const std::string script =
-        "set -e; for b in \"$1\"/usr/bin/*; do"
+        "set -e; for b in \"$1\"/usr/bin/* \"$1\"/usr/lib/vigil/*.so; do"
         "  for so in $(objdump -p \"$b\" | awk '$1 == \"NEEDED\" {print $2}'); do"
         "    case $so in ld-linux*) echo \"libc6 $so $(basename \"$b\")\"; continue;; esac;"
         "    path=$(ldd \"$b\" | awk -v so=\"$so\" '$1 == so {print $3}');"
@@ -467,6 +467,9 @@ TEST_CASE("systemd: cpack builds a .deb with the binaries, unit, tmpfiles, sysus
         CHECK(depended.count(line.substr(0, line.find(' '))) == 1);
     }
     CHECK(contains(needed, "libinih1 libinih.so.1 vigild"));
+    INFO("OpenSSL comes with the https checks' plugin, not with vigild itself");
+    CHECK(contains(needed, "libssl3 libssl.so.3 vigil-tls.so"));
+    CHECK_FALSE(contains(needed, "libssl.so.3 vigild"));
     INFO("vigild speaks the PostgreSQL handshake itself and has spdlog and libstdc++ compiled in");
     CHECK_FALSE(contains(needed, "libpq.so.5 vigild"));
     CHECK_FALSE(contains(needed, "libspdlog"));

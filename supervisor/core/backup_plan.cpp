@@ -1,0 +1,252 @@
+#include "supervisor/core/backup_plan.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <nlohmann/json.hpp>
+
+namespace vigil::core::backup {
+namespace {
+
+using json = nlohmann::json;
+
+std::string utc(std::time_t t, const char* fmt) {
+    std::tm tm{};
+    ::gmtime_r(&t, &tm);
+    char buf[64];
+    std::strftime(buf, sizeof buf, fmt, &tm);
+    return buf;
+}
+
+bool safe_file_name(const std::string& s) {
+    return !s.empty() && s != "." && s != ".." && s.find('/') == std::string::npos && s.find('\0') == std::string::npos;
+}
+
+}  // namespace
+
+std::string to_json(const Manifest& m) {
+    json j{{"format", m.format},         {"program", m.program},         {"kind", m.kind},
+           {"time", m.time},             {"server_version", m.server_version}, {"method", m.method},
+           {"bytes", m.bytes},           {"duration_ms", m.duration_ms}};
+    if (m.kind == "redis") {
+        j["rdb_file"] = m.rdb_file;
+        j["aof_dir"] = m.aof_dir;
+        j["aof_file"] = m.aof_file;
+        j["keys"] = m.keys;
+    }
+    return j.dump(2, ' ', false, json::error_handler_t::replace) + "\n";
+}
+
+std::optional<Manifest> parse_manifest(std::string_view text, std::string& error) {
+    const json j = json::parse(text, nullptr, false);
+    if (!j.is_object()) {
+        error = "the manifest is not a JSON object";
+        return std::nullopt;
+    }
+    auto str = [&](const char* k) { return j.contains(k) && j[k].is_string() ? j[k].get<std::string>() : ""; };
+    auto num = [&](const char* k, std::int64_t d) {
+        return j.contains(k) && j[k].is_number_integer() ? j[k].get<std::int64_t>() : d;
+    };
+    Manifest m;
+    m.format = str("format");
+    if (m.format != kFormat) {
+        error = "unknown manifest format '" + m.format + "' (expected " + std::string(kFormat) + ")";
+        return std::nullopt;
+    }
+    m.program = str("program");
+    m.kind = str("kind");
+    m.time = str("time");
+    m.server_version = str("server_version");
+    m.method = str("method");
+    m.rdb_file = str("rdb_file");
+    m.aof_dir = str("aof_dir");
+    m.aof_file = str("aof_file");
+    m.bytes = static_cast<std::uint64_t>(std::max<std::int64_t>(0, num("bytes", 0)));
+    m.keys = num("keys", -1);
+    m.duration_ms = num("duration_ms", 0);
+    if (m.kind != "postgres" && m.kind != "redis") {
+        error = "the manifest names no known kind ('" + m.kind + "')";
+        return std::nullopt;
+    }
+    if (m.kind == "redis" && !safe_file_name(m.rdb_file)) {
+        error = "the manifest's rdb_file must be a plain file name";
+        return std::nullopt;
+    }
+    if ((!m.aof_dir.empty() || !m.aof_file.empty()) && !(safe_file_name(m.aof_dir) && safe_file_name(m.aof_file))) {
+        error = "the manifest's aof_dir and aof_file must be plain file names";
+        return std::nullopt;
+    }
+    return m;
+}
+
+std::string restore_refusal(const Manifest& m, const std::string& kind) {
+    if (kind != "postgres" && kind != "redis") return "restore works with kind = postgres or kind = redis only";
+    if (m.kind != kind)
+        return "it is a backup of a kind = " + m.kind + " program (" + m.program + "), not of kind = " + kind;
+    return {};
+}
+
+std::string pg_major(std::string_view v) {
+    std::size_t i = 0;
+    while (i < v.size() && !std::isdigit(static_cast<unsigned char>(v[i]))) ++i;
+    std::size_t j = i;
+    while (j < v.size() && std::isdigit(static_cast<unsigned char>(v[j]))) ++j;
+    if (j == i) return {};
+    std::string major(v.substr(i, j - i));
+    // Before 10 the major version had two parts (9.6).
+    if (std::stoi(major.size() > 4 ? major.substr(0, 4) : major) < 10 && j < v.size() && v[j] == '.') {
+        std::size_t k = j + 1;
+        while (k < v.size() && std::isdigit(static_cast<unsigned char>(v[k]))) ++k;
+        if (k > j + 1) major = std::string(v.substr(i, k - i));
+    }
+    return major;
+}
+
+std::string iso_utc(std::time_t t) { return utc(t, "%Y-%m-%dT%H:%M:%SZ"); }
+std::string stamp_utc(std::time_t t) { return utc(t, "%Y%m%dT%H%M%SZ"); }
+
+std::string aside_path(const std::string& data_dir, std::time_t now,
+                       const std::function<bool(const std::string&)>& exists) {
+    const std::string base = data_dir + ".before-restore-" + stamp_utc(now);
+    std::string p = base;
+    for (int n = 2; exists(p); ++n) p = base + "-" + std::to_string(n);
+    return p;
+}
+
+std::string aof_base_name(const std::string& appendfilename) { return appendfilename + ".1.base.rdb"; }
+
+std::string aof_manifest_text(const std::string& appendfilename) {
+    return "file " + aof_base_name(appendfilename) + " seq 1 type b\n";
+}
+
+std::map<std::string, std::string> parse_info(std::string_view text) {
+    std::map<std::string, std::string> out;
+    while (!text.empty()) {
+        const auto nl = text.find('\n');
+        std::string_view line = text.substr(0, nl);
+        text = nl == std::string_view::npos ? std::string_view() : text.substr(nl + 1);
+        if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+        if (line.empty() || line[0] == '#') continue;
+        const auto colon = line.find(':');
+        if (colon == std::string_view::npos) continue;
+        out[std::string(line.substr(0, colon))] = std::string(line.substr(colon + 1));
+    }
+    return out;
+}
+
+std::int64_t keys_in(const std::map<std::string, std::string>& info) {
+    std::int64_t total = 0;
+    bool any = false;
+    for (const auto& [k, v] : info) {
+        if (k.size() < 3 || k.compare(0, 2, "db") != 0 ||
+            !std::all_of(k.begin() + 2, k.end(), [](char c) { return std::isdigit(static_cast<unsigned char>(c)); }))
+            continue;
+        if (v.rfind("keys=", 0) != 0) continue;
+        try {
+            total += std::stoll(v.substr(5));
+            any = true;
+        } catch (const std::exception&) {
+            return -1;
+        }
+    }
+    return any ? total : (info.empty() ? -1 : 0);
+}
+
+std::string resp_command(const std::vector<std::string>& argv) {
+    std::string out = "*" + std::to_string(argv.size()) + "\r\n";
+    for (const auto& a : argv) out += "$" + std::to_string(a.size()) + "\r\n" + a + "\r\n";
+    return out;
+}
+
+namespace {
+
+// Parses from `pos`; returns nullopt when incomplete (error empty) or bad (error set).
+std::optional<RespValue> parse_at(std::string_view buf, std::size_t& pos, std::string& error, int depth) {
+    if (depth > 8) {
+        error = "reply nested too deeply";
+        return std::nullopt;
+    }
+    if (pos >= buf.size()) return std::nullopt;
+    const auto eol = buf.find("\r\n", pos);
+    if (eol == std::string_view::npos) return std::nullopt;
+    const char type = buf[pos];
+    const std::string line(buf.substr(pos + 1, eol - pos - 1));
+    auto number = [&](std::int64_t& n) {
+        try {
+            std::size_t used = 0;
+            n = std::stoll(line, &used);
+            if (used != line.size()) throw std::invalid_argument("trailing");
+            return true;
+        } catch (const std::exception&) {
+            error = "bad number in reply: '" + line + "'";
+            return false;
+        }
+    };
+    RespValue v;
+    switch (type) {
+        case '+':
+        case '-':
+            v.type = type == '+' ? RespValue::Type::simple : RespValue::Type::error;
+            v.str = line;
+            pos = eol + 2;
+            return v;
+        case ':':
+            v.type = RespValue::Type::integer;
+            if (!number(v.integer)) return std::nullopt;
+            pos = eol + 2;
+            return v;
+        case '$': {
+            std::int64_t n = 0;
+            if (!number(n)) return std::nullopt;
+            if (n < 0) {
+                v.type = RespValue::Type::nil;
+                pos = eol + 2;
+                return v;
+            }
+            if (n > (512LL << 20)) {
+                error = "bulk reply too large";
+                return std::nullopt;
+            }
+            const std::size_t start = eol + 2;
+            if (buf.size() < start + static_cast<std::size_t>(n) + 2) return std::nullopt;
+            v.type = RespValue::Type::bulk;
+            v.str = std::string(buf.substr(start, static_cast<std::size_t>(n)));
+            pos = start + static_cast<std::size_t>(n) + 2;
+            return v;
+        }
+        case '*': {
+            std::int64_t n = 0;
+            if (!number(n)) return std::nullopt;
+            if (n < 0) {
+                v.type = RespValue::Type::nil;
+                pos = eol + 2;
+                return v;
+            }
+            if (n > 1 << 20) {
+                error = "array reply too large";
+                return std::nullopt;
+            }
+            v.type = RespValue::Type::array;
+            std::size_t p = eol + 2;
+            for (std::int64_t i = 0; i < n; ++i) {
+                auto item = parse_at(buf, p, error, depth + 1);
+                if (!item) return std::nullopt;
+                v.items.push_back(std::move(*item));
+            }
+            pos = p;
+            return v;
+        }
+        default: error = std::string("unknown reply type '") + type + "'"; return std::nullopt;
+    }
+}
+
+}  // namespace
+
+std::optional<RespValue> resp_parse(std::string_view buf, std::size_t& consumed, std::string& error) {
+    std::size_t pos = 0;
+    error.clear();
+    auto v = parse_at(buf, pos, error, 0);
+    if (v) consumed = pos;
+    return v;
+}
+
+}  // namespace vigil::core::backup

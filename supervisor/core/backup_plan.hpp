@@ -1,0 +1,85 @@
+// The pure parts of `vigilctl backup` and `vigilctl restore`
+// (supervisor/ctl/backup.cpp does the I/O): the backup's manifest, the
+// checks that decide whether a directory may be restored into a program,
+// the name the current data is moved aside to, the AOF manifest that makes
+// Redis load a restored RDB, and a small RESP (Redis protocol) codec.
+//
+// A backup directory holds two things:
+//   vigil-backup.json   the manifest (written last: its presence marks a complete backup)
+//   data/               what goes into data_dir: pg_basebackup's plain output
+//                       (with its WAL and backup_manifest), or Redis' dump.rdb
+#pragma once
+
+#include <cstdint>
+#include <ctime>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace vigil::core::backup {
+
+inline constexpr std::string_view kManifestName = "vigil-backup.json";
+inline constexpr std::string_view kDataName = "data";
+inline constexpr std::string_view kFormat = "vigil-backup/1";
+
+struct Manifest {
+    std::string format{kFormat};
+    std::string program;         // the process it was taken from
+    std::string kind;            // postgres | redis
+    std::string time;            // UTC, ISO 8601
+    std::string server_version;  // "15.20", "7.0.15"
+    std::string method;          // how it was taken
+    std::string rdb_file;        // redis: the RDB's name in data/ (dbfilename)
+    std::string aof_dir;         // redis: appenddirname at backup time
+    std::string aof_file;        // redis: appendfilename at backup time
+    std::uint64_t bytes = 0;     // size of data/
+    std::int64_t keys = -1;      // redis: keys at backup time (-1 unknown)
+    std::int64_t duration_ms = 0;
+};
+
+std::string to_json(const Manifest& m);
+std::optional<Manifest> parse_manifest(std::string_view text, std::string& error);
+
+// Empty when a backup described by `m` may be restored into a program of
+// `kind`; otherwise why not, as one sentence.
+std::string restore_refusal(const Manifest& m, const std::string& kind);
+
+// "15.20 (Debian 15.20-0+deb12u1)", "postgres (PostgreSQL) 15.20 …" or the
+// PG_VERSION file's "15\n" → "15"; "9.6.24" → "9.6". Empty if none.
+std::string pg_major(std::string_view version_text);
+
+std::string iso_utc(std::time_t t);    // 2026-01-02T03:04:05Z
+std::string stamp_utc(std::time_t t);  // 20260102T030405Z
+
+// Where the current data goes: DATA.before-restore-STAMP, with -2, -3, …
+// appended while `exists` says the name is taken. Never an existing path.
+std::string aside_path(const std::string& data_dir, std::time_t now,
+                       const std::function<bool(const std::string&)>& exists);
+
+// Redis 7's multi-part AOF: the base file name for `appendfilename`, and a
+// manifest holding that base alone. Redis loads the AOF, not the RDB, when
+// appendonly is yes, so a restore installs the RDB as the AOF's base too.
+std::string aof_base_name(const std::string& appendfilename);
+std::string aof_manifest_text(const std::string& appendfilename);
+
+// "key:value" lines of INFO (sections and blank lines skipped).
+std::map<std::string, std::string> parse_info(std::string_view text);
+// Sum of keys=N over the dbN lines of INFO keyspace; -1 when unknown.
+std::int64_t keys_in(const std::map<std::string, std::string>& info);
+
+// RESP
+std::string resp_command(const std::vector<std::string>& argv);
+struct RespValue {
+    enum class Type { simple, error, integer, bulk, nil, array } type = Type::nil;
+    std::string str;  // simple, error, bulk
+    std::int64_t integer = 0;
+    std::vector<RespValue> items;
+};
+// One reply from the front of `buf`: nullopt while incomplete (consumed
+// untouched) or malformed (error set).
+std::optional<RespValue> resp_parse(std::string_view buf, std::size_t& consumed, std::string& error);
+
+}  // namespace vigil::core::backup

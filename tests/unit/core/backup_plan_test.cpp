@@ -1,0 +1,113 @@
+#include <catch2/catch.hpp>
+
+#include <set>
+
+#include "supervisor/core/backup_plan.hpp"
+
+using namespace vigil::core::backup;
+
+TEST_CASE("backup plan: a manifest round-trips and is checked", "[backup]") {
+    Manifest m;
+    m.program = "cache";
+    m.kind = "redis";
+    m.time = iso_utc(0);
+    m.server_version = "7.0.15";
+    m.method = "BGSAVE";
+    m.rdb_file = "dump.rdb";
+    m.aof_dir = "appendonlydir";
+    m.aof_file = "appendonly.aof";
+    m.bytes = 1234;
+    m.keys = 1000;
+    std::string error;
+    auto back = parse_manifest(to_json(m), error);
+    REQUIRE(back);
+    CHECK(back->program == "cache");
+    CHECK(back->kind == "redis");
+    CHECK(back->time == "1970-01-01T00:00:00Z");
+    CHECK(back->rdb_file == "dump.rdb");
+    CHECK(back->bytes == 1234);
+    CHECK(back->keys == 1000);
+    CHECK(restore_refusal(*back, "redis").empty());
+    CHECK(restore_refusal(*back, "postgres") ==
+          "it is a backup of a kind = redis program (cache), not of kind = postgres");
+    CHECK_FALSE(restore_refusal(*back, "process").empty());
+
+    CHECK_FALSE(parse_manifest("not json", error));
+    CHECK_FALSE(parse_manifest(R"({"format":"other/1","kind":"redis"})", error));
+    CHECK(error.find("unknown manifest format") != std::string::npos);
+    CHECK_FALSE(parse_manifest(R"({"format":"vigil-backup/1","kind":"mysql"})", error));
+    // A manifest must not point outside the backup.
+    CHECK_FALSE(parse_manifest(R"({"format":"vigil-backup/1","kind":"redis","rdb_file":"../../etc/shadow"})", error));
+    CHECK_FALSE(parse_manifest(
+        R"({"format":"vigil-backup/1","kind":"redis","rdb_file":"dump.rdb","aof_dir":"..","aof_file":"x"})", error));
+    CHECK(parse_manifest(R"({"format":"vigil-backup/1","kind":"postgres"})", error));
+}
+
+TEST_CASE("backup plan: PostgreSQL major versions", "[backup]") {
+    CHECK(pg_major("15.20 (Debian 15.20-0+deb12u1)") == "15");
+    CHECK(pg_major("postgres (PostgreSQL) 16.1") == "16");
+    CHECK(pg_major("15\n") == "15");
+    CHECK(pg_major("9.6.24") == "9.6");
+    CHECK(pg_major("9.6\n") == "9.6");
+    CHECK(pg_major("nothing").empty());
+}
+
+TEST_CASE("backup plan: the data is moved aside under a new name, never onto one", "[backup]") {
+    const std::time_t t = 1767225600;  // 2026-01-01T00:00:00Z
+    CHECK(stamp_utc(t) == "20260101T000000Z");
+    std::set<std::string> taken;
+    auto exists = [&](const std::string& p) { return taken.count(p) > 0; };
+    CHECK(aside_path("/srv/pg", t, exists) == "/srv/pg.before-restore-20260101T000000Z");
+    taken.insert("/srv/pg.before-restore-20260101T000000Z");
+    taken.insert("/srv/pg.before-restore-20260101T000000Z-2");
+    CHECK(aside_path("/srv/pg", t, exists) == "/srv/pg.before-restore-20260101T000000Z-3");
+}
+
+TEST_CASE("backup plan: the AOF manifest names the RDB as its only base", "[backup]") {
+    CHECK(aof_base_name("appendonly.aof") == "appendonly.aof.1.base.rdb");
+    CHECK(aof_manifest_text("appendonly.aof") == "file appendonly.aof.1.base.rdb seq 1 type b\n");
+}
+
+TEST_CASE("backup plan: INFO and keyspace", "[backup]") {
+    const auto info = parse_info("# Persistence\r\nrdb_bgsave_in_progress:0\r\nrdb_last_bgsave_status:ok\r\n\r\n"
+                                 "# Keyspace\r\ndb0:keys=10,expires=0,avg_ttl=0\r\ndb3:keys=5,expires=1,avg_ttl=9\r\n");
+    CHECK(info.at("rdb_bgsave_in_progress") == "0");
+    CHECK(info.at("rdb_last_bgsave_status") == "ok");
+    CHECK(keys_in(info) == 15);
+    CHECK(keys_in(parse_info("# Keyspace\r\n")) == -1);
+    CHECK(keys_in(parse_info("# Keyspace\r\nredis_version:7\r\n")) == 0);
+}
+
+TEST_CASE("backup plan: RESP encoding and replies, whole and in pieces", "[backup]") {
+    CHECK(resp_command({"CONFIG", "GET", "dir"}) == "*3\r\n$6\r\nCONFIG\r\n$3\r\nGET\r\n$3\r\ndir\r\n");
+    std::size_t used = 0;
+    std::string error;
+    auto v = resp_parse("+OK\r\n", used, error);
+    REQUIRE(v);
+    CHECK(v->type == RespValue::Type::simple);
+    CHECK(v->str == "OK");
+    CHECK(used == 5);
+    v = resp_parse("-ERR Background save already in progress\r\n", used, error);
+    REQUIRE(v);
+    CHECK(v->type == RespValue::Type::error);
+    v = resp_parse(":1767225600\r\n", used, error);
+    REQUIRE(v);
+    CHECK(v->integer == 1767225600);
+    const std::string arr = "*2\r\n$3\r\ndir\r\n$9\r\n/srv/r\r\nx\r\n+next\r\n";
+    v = resp_parse(arr, used, error);
+    REQUIRE(v);
+    REQUIRE(v->items.size() == 2);
+    CHECK(v->items[1].str == "/srv/r\r\nx");
+    CHECK(arr.substr(used) == "+next\r\n");
+    for (std::size_t cut = 0; cut + 7 < arr.size(); ++cut) {
+        CHECK_FALSE(resp_parse(arr.substr(0, cut), used, error));
+        CHECK(error.empty());
+    }
+    v = resp_parse("$-1\r\n", used, error);
+    REQUIRE(v);
+    CHECK(v->type == RespValue::Type::nil);
+    CHECK_FALSE(resp_parse("?what\r\n", used, error));
+    CHECK_FALSE(error.empty());
+    CHECK_FALSE(resp_parse(":12x\r\n", used, error));
+    CHECK_FALSE(error.empty());
+}
