@@ -162,6 +162,7 @@ struct Upstream {
     std::vector<std::string> servers;  // process names or host:port
     int max_fails = 3;
     Duration fail_timeout{30000};
+    Duration slow_start{0};  // a server back up ramps from ~0 to full weight over this; 0 = off
     SourceLoc loc;
     bool operator==(const Upstream&) const = default;
 };

@@ -102,7 +102,8 @@ std::vector<Upstream> build_upstreams(const std::vector<RawSection>& sections, c
     std::vector<Upstream> out;
     for (const auto& s : sections) {
         if (s.type != "upstream") continue;
-        static constexpr std::string_view kKnown[] = {"balance", "servers", "max_fails", "fail_timeout"};
+        static constexpr std::string_view kKnown[] = {"balance", "servers", "max_fails", "fail_timeout",
+                                                      "slow_start"};
         Keys keys(s, kKnown, {}, errors);
         ExpandVars vars = base_vars(s, options);
         Values v(s, keys, vars, errors);
@@ -119,6 +120,7 @@ std::vector<Upstream> build_upstreams(const std::vector<RawSection>& sections, c
         }
         v.integer("max_fails", u.max_fails, 0, 1000000);
         v.duration("fail_timeout", u.fail_timeout, Duration{1});
+        v.duration("slow_start", u.slow_start, Duration{0});  // 0: off
         const ini::Entry* e = v.entry("servers");
         if (!e) {
             v.missing("[upstream:" + s.name + "] needs servers = NAME|HOST:PORT ...");

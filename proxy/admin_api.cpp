@@ -36,6 +36,7 @@ json pool_json(const Pool& p, TimePoint now) {
             {"balance", to_string(p.balance)},
             {"max_fails", p.max_fails},
             {"fail_timeout_ms", p.fail_timeout.count()},
+            {"slow_start_ms", p.slow_start.count()},
             {"servers", std::move(servers)}};
 }
 
@@ -105,6 +106,12 @@ AdminReply put_pool(Registry& reg, const std::string& name, std::string_view bod
         // Capped at a day: larger values overflow the nanosecond clock math.
         if (ms < 0 || ms > 86'400'000) return error(400, "fail_timeout_ms must be within [0, 86400000]");
         spec.fail_timeout = std::chrono::milliseconds(ms);
+    }
+    if (j.contains("slow_start_ms")) {
+        if (!j["slow_start_ms"].is_number_integer()) return error(400, "slow_start_ms must be an integer");
+        const long long ms = j["slow_start_ms"].get<long long>();
+        if (ms < 0 || ms > 86'400'000) return error(400, "slow_start_ms must be within [0, 86400000]");
+        spec.slow_start = std::chrono::milliseconds(ms);
     }
     if (j.contains("servers")) {
         if (!j["servers"].is_array()) return error(400, "servers must be an array");

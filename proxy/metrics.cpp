@@ -42,7 +42,7 @@ std::string render_metrics(const Snapshot& snap, const std::vector<std::unique_p
             for (int c = 1; c < 6; ++c)
                 line(out, "vigil_proxy_requests_total",
                      pl + ",server=\"" + esc(s.name) + "\",class=\"" + class_label[c] + "\"",
-                     s.stats->responses[c].load(std::memory_order_relaxed));
+                     s.stats->responses(c));
         for (int c = 1; c < 6; ++c)
             line(out, "vigil_proxy_requests_total", pl + ",server=\"\",class=\"" + class_label[c] + "\"",
                  p.counters->unserved[c].load(std::memory_order_relaxed));
@@ -56,16 +56,16 @@ std::string render_metrics(const Snapshot& snap, const std::vector<std::unique_p
             std::uint64_t cum = 0;
             char le[32];
             for (std::size_t b = 0; b < latency_bounds.size(); ++b) {
-                cum += s.stats->latency_buckets[b].load(std::memory_order_relaxed);
+                cum += s.stats->latency_bucket(b);
                 std::snprintf(le, sizeof le, "%g", latency_bounds[b]);
                 line(out, "vigil_proxy_upstream_latency_seconds_bucket", l + ",le=\"" + le + "\"", cum);
             }
-            cum += s.stats->latency_buckets[latency_bounds.size()].load(std::memory_order_relaxed);
+            cum += s.stats->latency_bucket(latency_bounds.size());
             line(out, "vigil_proxy_upstream_latency_seconds_bucket", l + ",le=\"+Inf\"", cum);
             char sum[48];
-            std::snprintf(sum, sizeof sum, "%.6f", s.stats->latency_sum_us.load(std::memory_order_relaxed) / 1e6);
+            std::snprintf(sum, sizeof sum, "%.6f", s.stats->latency_sum_us() / 1e6);
             out += "vigil_proxy_upstream_latency_seconds_sum{" + l + "} " + sum + "\n";
-            line(out, "vigil_proxy_upstream_latency_seconds_count", l, s.stats->latency_count.load(std::memory_order_relaxed));
+            line(out, "vigil_proxy_upstream_latency_seconds_count", l, s.stats->latency_count());
         }
 
     out += "# HELP vigil_proxy_retries_total Requests retried on another server after a connect/reset failure.\n"
@@ -108,7 +108,7 @@ std::string render_metrics(const Snapshot& snap, const std::vector<std::unique_p
     for (const auto& l : listeners)
         for (int c = 1; c < 6; ++c)
             line(out, "vigil_proxy_listener_responses_total", "listener=\"" + esc(l->name) + "\",class=\"" + class_label[c] + "\"",
-                 l->responses[c].load(std::memory_order_relaxed));
+                 l->responses(c));
     out += "# TYPE vigil_proxy_rate_limited_total counter\n";
     for (const auto& l : listeners)
         line(out, "vigil_proxy_rate_limited_total", "listener=\"" + esc(l->name) + "\"", l->rate_limited.load(std::memory_order_relaxed));

@@ -15,7 +15,19 @@ namespace vigil::proxy {
 // Per [proxy:*] listener, shared by all workers (relaxed atomics).
 struct ListenerStats {
     std::string name;
-    std::array<std::atomic<std::uint64_t>, 6> responses{};  // by status class, all responses sent
+    // Responses sent by status class, sharded by worker like ServerStats' (pool.hpp).
+    struct alignas(64) Shard {
+        std::array<std::atomic<std::uint64_t>, 6> responses{};
+    };
+    std::array<Shard, stat_shards> shards{};
+    void count_response(int status_class) noexcept {
+        shards[stat_shard].responses[static_cast<std::size_t>(status_class)].fetch_add(1, std::memory_order_relaxed);
+    }
+    std::uint64_t responses(int status_class) const noexcept {
+        std::uint64_t n = 0;
+        for (const Shard& s : shards) n += s.responses[static_cast<std::size_t>(status_class)].load(std::memory_order_relaxed);
+        return n;
+    }
     std::atomic<std::uint64_t> rate_limited{0};             // 429s
     std::atomic<std::uint64_t> rejected{0};                 // 400/408/413/417/431 from the proxy
     std::atomic<std::uint64_t> connections_total{0};

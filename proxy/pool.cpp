@@ -1,5 +1,7 @@
 #include "proxy/pool.hpp"
 
+#include <algorithm>
+
 namespace vigil::proxy {
 
 const char* to_string(ServerMode m) noexcept {
@@ -26,26 +28,77 @@ void ServerStats::observe_latency(std::chrono::nanoseconds d) noexcept {
     const double s = std::chrono::duration<double>(d).count();
     std::size_t b = 0;
     while (b < latency_bounds.size() && s > latency_bounds[b]) ++b;
-    latency_buckets[b].fetch_add(1, std::memory_order_relaxed);
-    latency_count.fetch_add(1, std::memory_order_relaxed);
-    latency_sum_us.fetch_add(static_cast<std::uint64_t>(d.count() / 1000), std::memory_order_relaxed);
+    ServerCounters& c = shards[stat_shard];
+    c.latency_buckets[b].fetch_add(1, std::memory_order_relaxed);
+    c.latency_count.fetch_add(1, std::memory_order_relaxed);
+    c.latency_sum_us.fetch_add(static_cast<std::uint64_t>(d.count() / 1000), std::memory_order_relaxed);
 }
+
+namespace {
+template <class Get>
+std::uint64_t sum_shards(const std::array<ServerCounters, stat_shards>& shards, Get get) noexcept {
+    std::uint64_t n = 0;
+    for (const ServerCounters& c : shards) n += get(c).load(std::memory_order_relaxed);
+    return n;
+}
+}  // namespace
+
+std::uint64_t ServerStats::responses(int cls) const noexcept {
+    return sum_shards(shards, [&](const ServerCounters& c) -> const auto& { return c.responses[static_cast<std::size_t>(cls)]; });
+}
+std::uint64_t ServerStats::latency_bucket(std::size_t b) const noexcept {
+    return sum_shards(shards, [&](const ServerCounters& c) -> const auto& { return c.latency_buckets[b]; });
+}
+std::uint64_t ServerStats::latency_count() const noexcept {
+    return sum_shards(shards, [](const ServerCounters& c) -> const auto& { return c.latency_count; });
+}
+std::uint64_t ServerStats::latency_sum_us() const noexcept {
+    return sum_shards(shards, [](const ServerCounters& c) -> const auto& { return c.latency_sum_us; });
+}
+
+double ramp_weight(const Pool& pool, const ServerStats& s, TimePoint now) noexcept {
+    if (pool.slow_start.count() <= 0) return 1.0;
+    const std::int64_t t = now.time_since_epoch().count();
+    const std::int64_t from = std::max(s.ramp_start.load(std::memory_order_relaxed),
+                                       s.ejected_until.load(std::memory_order_relaxed));
+    if (from <= 0 || from > t) return from > t ? 0.0 : 1.0;  // never ramped / still ejected
+    const std::int64_t span = std::chrono::nanoseconds(pool.slow_start).count();
+    const std::int64_t elapsed = t - from;
+    return elapsed >= span ? 1.0 : static_cast<double>(elapsed) / static_cast<double>(span);
+}
+
+namespace {
+// Fractional part of ticket·φ (+ a per-server offset): a Weyl sequence,
+// evenly spread over [0, 1), so admitting when it falls below the weight
+// admits a fraction `weight` of the tickets, deterministically.
+double admission_draw(std::uint64_t ticket, std::size_t server) noexcept {
+    const std::uint64_t x = (ticket + 1) * 0x9E3779B97F4A7C15ull + server * 0xD1B54A32D192ED03ull;
+    return static_cast<double>(x >> 11) * 0x1.0p-53;
+}
+}  // namespace
 
 int pick_server(const Pool& pool, TimePoint now, const TriedSet& tried) noexcept {
     const std::size_t n = pool.servers.size();
     if (n == 0) return -1;
-    const std::size_t start = pool.counters->rr.fetch_add(1, std::memory_order_relaxed) % n;
+    const std::uint64_t ticket = pool.counters->rr.fetch_add(1, std::memory_order_relaxed);
+    const std::size_t start = ticket % n;
+    const bool slow = pool.slow_start.count() > 0;
 
-    // Two passes: healthy servers first; ejected ones only when nothing else
-    // is left, so passive evidence alone never empties a pool.
-    for (int pass = 0; pass < 2; ++pass) {
+    // Passes: 0 = healthy servers admitted by slow start; 1 = healthy ones
+    // (ramping servers when nothing else is left); 2 = ejected ones too, so
+    // passive evidence alone never empties a pool.
+    for (int pass = slow ? 0 : 1; pass < 3; ++pass) {
         int best = -1;
         int best_active = 0;
         for (std::size_t k = 0; k < n; ++k) {
             const std::size_t i = (start + k) % n;
             const ServerEntry& s = pool.servers[i];
             if (s.mode != ServerMode::up || tried.has(i)) continue;
-            if (pass == 0 && s.stats->ejected(now)) continue;
+            if (pass < 2 && s.stats->ejected(now)) continue;
+            if (pass == 0) {
+                const double w = ramp_weight(pool, *s.stats, now);
+                if (w < 1.0 && admission_draw(ticket, i) >= w) continue;
+            }
             if (pool.balance == config::Balance::round_robin) return static_cast<int>(i);
             const int a = s.stats->active.load(std::memory_order_relaxed);
             if (best < 0 || a < best_active) {
@@ -100,6 +153,10 @@ void record_success(ServerStats& s) noexcept {
 void clear_health(ServerStats& s) noexcept {
     s.fails.store(0, std::memory_order_relaxed);
     s.ejected_until.store(0, std::memory_order_relaxed);
+}
+
+void start_ramp(ServerStats& s, TimePoint now) noexcept {
+    s.ramp_start.store(now.time_since_epoch().count(), std::memory_order_relaxed);
 }
 
 }  // namespace vigil::proxy

@@ -19,6 +19,16 @@
 // every `up` server is ejected anyway (races), selection ignores ejection
 // rather than fail the request.
 //
+// Slow start (nginx's slow_start, HAProxy's slowstart): with a pool's
+// `slow_start` > 0, a server that comes back — vigild's `up` after down,
+// draining or an ejection (`start_ramp`), or the end of a passive ejection —
+// is admitted for a new request with a probability growing linearly from 0
+// to 1 over slow_start (`ramp_weight`), before the balance method chooses
+// among the admitted servers; so its share of new requests ramps up in both
+// round_robin and least_conn. The draw is a low-discrepancy sequence over
+// the pool's ticket, not a random number: deterministic under test. When no
+// other server is left, a ramping one takes the request anyway.
+//
 // Time is a TimePoint argument everywhere: unit tests pass a manual clock.
 #pragma once
 
@@ -53,6 +63,20 @@ inline constexpr std::array<double, 12> latency_bounds{0.0005, 0.001, 0.0025, 0.
 // after a failure), 1..5 = 1xx..5xx.
 inline int status_class(int status) noexcept { return status >= 100 && status < 600 ? status / 100 : 0; }
 
+// Per-request counters (responses, latency) are sharded by worker: each
+// worker thread adds to its own cache line (`stat_shard`, set when the
+// worker starts: its index mod stat_shards) and GET /metrics sums the
+// shards, so workers never bounce a counter's cache line between cores.
+// Only what balancing needs live (`active`, the health fields) is shared.
+inline constexpr std::size_t stat_shards = 16;
+inline thread_local std::uint32_t stat_shard = 0;
+
+struct alignas(64) ServerCounters {
+    std::array<std::atomic<std::uint64_t>, 6> responses{};
+    std::array<std::atomic<std::uint64_t>, latency_bounds.size() + 1> latency_buckets{};
+    std::atomic<std::uint64_t> latency_count{0}, latency_sum_us{0};
+};
+
 struct ServerStats {
     explicit ServerStats(std::uint32_t server_id) : id(server_id) {}
     const std::uint32_t id;  // index of this server's idle-connection list in each worker
@@ -60,17 +84,24 @@ struct ServerStats {
     std::atomic<int> active{0};                 // requests in flight
     std::atomic<std::int64_t> ejected_until{0};  // ns on the steady clock; 0 = never
     std::atomic<int> fails{0};                   // failures in the current window
+    std::atomic<std::int64_t> ramp_start{0};     // ns on the steady clock: back up at; 0 = never
     std::int64_t window_start = 0;               // guarded by the pool's health_mu
-
-    std::array<std::atomic<std::uint64_t>, 6> responses{};
-    std::array<std::atomic<std::uint64_t>, latency_bounds.size() + 1> latency_buckets{};
-    std::atomic<std::uint64_t> latency_count{0}, latency_sum_us{0};
     std::atomic<std::uint64_t> ejections{0}, failures{0};
+
+    std::array<ServerCounters, stat_shards> shards{};
 
     bool ejected(TimePoint now) const noexcept {
         return ejected_until.load(std::memory_order_relaxed) > now.time_since_epoch().count();
     }
     void observe_latency(std::chrono::nanoseconds d) noexcept;
+    void count_response(int status_class) noexcept {
+        shards[stat_shard].responses[static_cast<std::size_t>(status_class)].fetch_add(1, std::memory_order_relaxed);
+    }
+    // Sums over the shards (for /metrics).
+    std::uint64_t responses(int status_class) const noexcept;
+    std::uint64_t latency_bucket(std::size_t b) const noexcept;
+    std::uint64_t latency_count() const noexcept;
+    std::uint64_t latency_sum_us() const noexcept;
 };
 
 struct PoolCounters {
@@ -94,6 +125,7 @@ struct Pool {
     config::Balance balance = config::Balance::least_conn;
     int max_fails = 3;
     std::chrono::milliseconds fail_timeout{30000};
+    std::chrono::milliseconds slow_start{0};  // 0: a server back up gets its full share at once
     std::vector<ServerEntry> servers;
     std::shared_ptr<PoolCounters> counters;
 };
@@ -120,5 +152,14 @@ void record_success(ServerStats& s) noexcept;
 
 // Clears passive state: an admin "up" means vigild saw the server healthy.
 void clear_health(ServerStats& s) noexcept;
+
+// The server is back from down, draining or ejected at `now`: slow start
+// ramps from here.
+void start_ramp(ServerStats& s, TimePoint now) noexcept;
+
+// Slow-start weight in [0, 1] of a server at `now`: 1 when the pool has no
+// slow_start or the ramp is over. The ramp starts at the later of
+// start_ramp() and the end of the last passive ejection.
+double ramp_weight(const Pool& pool, const ServerStats& s, TimePoint now) noexcept;
 
 }  // namespace vigil::proxy

@@ -85,6 +85,7 @@ std::optional<Registry> Registry::from_config(const config::Config& cfg, std::ve
         pool.balance = u.balance;
         pool.max_fails = u.max_fails;
         pool.fail_timeout = u.fail_timeout;
+        pool.slow_start = u.slow_start;
         pool.counters = std::make_shared<PoolCounters>();
         for (const std::string& s : u.servers) {
             // A program name with numprocs > 1 stands for all its processes.
@@ -153,13 +154,23 @@ auto find_pool(Pools& pools, std::string_view name) -> decltype(&pools[0]) {
 }
 }  // namespace
 
-Registry::Status Registry::set_mode(std::string_view pool, std::string_view server, ServerMode mode) {
+namespace {
+// vigild's `up`: passive state is cleared (vigild saw the server healthy:
+// traffic now), and a server that was out starts its slow-start ramp.
+void bring_up(const ServerEntry& e, TimePoint now) {
+    const bool was_out = e.mode != ServerMode::up || e.stats->ejected(now);
+    clear_health(*e.stats);
+    if (was_out) start_ramp(*e.stats, now);
+}
+}  // namespace
+
+Registry::Status Registry::set_mode(std::string_view pool, std::string_view server, ServerMode mode, TimePoint now) {
     std::vector<Pool> pools = snap_->pools;
     Pool* p = find_pool(pools, pool);
     if (!p) return {404, "no pool '" + std::string(pool) + "'"};
     for (ServerEntry& e : p->servers) {
         if (e.name != server) continue;
-        if (mode == ServerMode::up) clear_health(*e.stats);  // vigild saw it healthy: traffic now
+        if (mode == ServerMode::up) bring_up(e, now);
         if (e.mode == mode) return {200, "unchanged"};
         e.mode = mode;
         publish(std::move(pools));
@@ -169,7 +180,7 @@ Registry::Status Registry::set_mode(std::string_view pool, std::string_view serv
 }
 
 Registry::Status Registry::put_server(std::string_view pool, std::string_view server, std::string_view address,
-                                      std::optional<ServerMode> mode) {
+                                      std::optional<ServerMode> mode, TimePoint now) {
     std::vector<Pool> pools = snap_->pools;
     Pool* p = find_pool(pools, pool);
     if (!p) return {404, "no pool '" + std::string(pool) + "'"};
@@ -177,7 +188,7 @@ Registry::Status Registry::put_server(std::string_view pool, std::string_view se
         if (e.name != server) continue;
         if (e.address == address) {
             if (mode && *mode != e.mode) {
-                if (*mode == ServerMode::up) clear_health(*e.stats);
+                if (*mode == ServerMode::up) bring_up(e, now);
                 e.mode = *mode;
                 publish(std::move(pools));
             }
@@ -187,6 +198,7 @@ Registry::Status Registry::put_server(std::string_view pool, std::string_view se
         ServerEntry fresh;
         Status st = make_entry(server, address, mode.value_or(e.mode), fresh);
         if (!st.ok()) return st;
+        start_ramp(*fresh.stats, now);  // a new instance: ramps up when it takes traffic
         e = std::move(fresh);
         publish(std::move(pools));
         return {};
@@ -194,6 +206,7 @@ Registry::Status Registry::put_server(std::string_view pool, std::string_view se
     ServerEntry e;
     Status st = make_entry(server, address, mode.value_or(ServerMode::up), e);
     if (!st.ok()) return st;
+    start_ramp(*e.stats, now);  // added to a live pool
     p->servers.push_back(std::move(e));
     publish(std::move(pools));
     return {201, "added"};
@@ -210,7 +223,7 @@ Registry::Status Registry::remove_server(std::string_view pool, std::string_view
     return {};
 }
 
-Registry::Status Registry::put_pool(const PoolSpec& spec) {
+Registry::Status Registry::put_pool(const PoolSpec& spec, TimePoint now) {
     if (spec.name.empty() || spec.name.find('/') != std::string::npos) return {400, "bad pool name"};
     if (spec.max_fails < 0 || spec.fail_timeout.count() < 0) return {400, "max_fails and fail_timeout must be >= 0"};
     std::vector<Pool> pools = snap_->pools;
@@ -220,6 +233,8 @@ Registry::Status Registry::put_pool(const PoolSpec& spec) {
     pool.balance = spec.balance;
     pool.max_fails = spec.max_fails;
     pool.fail_timeout = spec.fail_timeout;
+    // vigild's own PUT may not carry slow_start: keep what the pool had.
+    pool.slow_start = spec.slow_start.value_or(existing ? existing->slow_start : std::chrono::milliseconds{0});
     pool.counters = existing ? existing->counters : std::make_shared<PoolCounters>();
     for (const auto& [name, address] : spec.servers) {
         // Keep a server's live counters when it stays with the same address.
@@ -234,6 +249,7 @@ Registry::Status Registry::put_pool(const PoolSpec& spec) {
         ServerEntry e;
         Status st = make_entry(name, address, ServerMode::up, e);
         if (!st.ok()) return st;
+        if (existing) start_ramp(*e.stats, now);  // a new member of a live pool
         pool.servers.push_back(std::move(e));
     }
     const bool created = existing == nullptr;

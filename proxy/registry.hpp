@@ -44,6 +44,7 @@ struct PoolSpec {
     config::Balance balance = config::Balance::least_conn;
     int max_fails = 3;
     std::chrono::milliseconds fail_timeout{30000};
+    std::optional<std::chrono::milliseconds> slow_start;  // unset: keep the pool's (0 for a new pool)
     std::vector<std::pair<std::string, std::string>> servers;  // name, address
 };
 
@@ -62,11 +63,13 @@ public:
     const std::vector<ListenerSpec>& listeners() const noexcept { return listeners_; }
     std::shared_ptr<const Snapshot> snapshot() const noexcept { return snap_; }
 
-    Status set_mode(std::string_view pool, std::string_view server, ServerMode mode);
+    // `now` starts slow-start ramps (a server back up, a server added to a live pool).
+    Status set_mode(std::string_view pool, std::string_view server, ServerMode mode, TimePoint now = Clock::now());
     Status put_server(std::string_view pool, std::string_view server, std::string_view address,
-                      std::optional<ServerMode> mode);
+                      std::optional<ServerMode> mode, TimePoint now = Clock::now());
     Status remove_server(std::string_view pool, std::string_view server);
-    Status put_pool(const PoolSpec& spec);  // creates or replaces membership and settings
+    // Creates or replaces membership and settings.
+    Status put_pool(const PoolSpec& spec, TimePoint now = Clock::now());
     Status remove_pool(std::string_view pool);
 
 private:

@@ -21,6 +21,7 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/deferred.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/ssl/context.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -37,7 +38,9 @@ namespace {
 namespace ssl = asio::ssl;  // contexts only; connections use TlsStream
 using Tls = TlsStream;
 using IoResult = std::tuple<boost::system::error_code, std::size_t>;
-constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+// Deferred operations awaited directly: no coroutine frame per I/O operation
+// (use_awaitable allocates one for every read and write).
+constexpr auto use_tuple = asio::as_tuple(asio::deferred);
 constexpr std::size_t up_cap = 16 * 1024;  // upstream read buffer, per connection
 constexpr std::size_t coalesce_limit = 16 * 1024;  // below this, head and body go out in one write
 
@@ -159,16 +162,18 @@ private:
         else return sock;
     }
 
-    void arm(std::chrono::milliseconds d) { deadline = Clock::now() + d; }
+    // Deadlines have the ticker's 200 ms resolution: the coarse clock (no
+    // TSC read) is plenty.
+    void arm(std::chrono::milliseconds d) { deadline = coarse_now() + d; }
 
-    // Client I/O: Asio's own operations for plain TCP; for TLS, SSL_read /
-    // SSL_write on the socket (tls_stream.hpp). Both are awaitables of
-    // (error, bytes); neither adds a frame on the plain path.
-    asio::awaitable<IoResult> client_read(asio::mutable_buffer b) {
+    // Client I/O: Asio's own operations for plain TCP (deferred, awaited in
+    // place: no frame); for TLS, SSL_read / SSL_write on the socket
+    // (tls_stream.hpp, one frame per call). Both yield (error, bytes).
+    auto client_read(asio::mutable_buffer b) {
         if constexpr (is_tls) return stream_.read_some(b);
         else return stream_.async_read_some(b, use_tuple);
     }
-    asio::awaitable<IoResult> client_write(asio::const_buffer b) {
+    auto client_write(asio::const_buffer b) {
         if constexpr (is_tls) return stream_.write_all(b);
         else return asio::async_write(stream_, b, use_tuple);
     }
@@ -295,7 +300,7 @@ private:
         TriedSet tried;
         bool allow_reuse = true;
         for (;;) {
-            const int si = pick_server(pool, Clock::now(), tried);
+            const int si = pick_server(pool, coarse_now(), tried);
             if (si < 0) {
                 const int status = tries_ == 0 ? 503 : 502;
                 pool.counters->unserved[5].fetch_add(1, std::memory_order_relaxed);
@@ -346,7 +351,7 @@ private:
                     continue;
                 case Outcome::failed:
                     if (fail_counts_) record_failure(pool, static_cast<std::size_t>(si), Clock::now());
-                    if (fail_counts_) srv.stats->responses[5].fetch_add(1, std::memory_order_relaxed);
+                    if (fail_counts_) srv.stats->count_response(5);
                     co_await reply(fail_status_, false);
                     co_return false;
                 case Outcome::aborted:
@@ -511,7 +516,7 @@ private:
             if (bec) co_return client_gone();
         }
         const int cls = status_class(status_);
-        srv.stats->responses[cls].fetch_add(1, std::memory_order_relaxed);
+        srv.stats->count_response(cls);
 
         while (!done) {
             arm(opts_.upstream_timeout);
@@ -532,7 +537,7 @@ private:
             bytes_ += take;
         }
         conn_reusable_ = resp_.keep_alive && !leftover && req_.version_minor == 1 && resp_.body != BodyKind::until_close;
-        l_.stats->responses[cls].fetch_add(1, std::memory_order_relaxed);
+        l_.stats->count_response(cls);
         log_request(status_);
         co_return Outcome::served;
     }
@@ -566,7 +571,7 @@ private:
         timed_out_ = false;
         arm(opts_.client_timeout);
         auto [ec, written] = co_await client_write(asio::buffer(o));
-        l_.stats->responses[status_class(status)].fetch_add(1, std::memory_order_relaxed);
+        l_.stats->count_response(status_class(status));
         log_request(status);
         if (ec || keep) co_return;
         // Lingering close: read (and drop) what the client still sends for a

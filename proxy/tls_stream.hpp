@@ -12,6 +12,7 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/buffer.hpp>
+#include <boost/asio/deferred.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
@@ -55,7 +56,9 @@ public:
             ERR_clear_error();
             int r = SSL_do_handshake(ssl_);
             if (r == 1) co_return error_code{};
-            error_code ec = co_await wait_for(SSL_get_error(ssl_, r), r);
+            const Want w = want(SSL_get_error(ssl_, r), r);
+            if (w.ec) co_return w.ec;
+            auto [ec] = co_await sock_.async_wait(w.what, deferred_tuple);
             if (ec) co_return ec;
         }
     }
@@ -66,7 +69,9 @@ public:
             ERR_clear_error();
             int n = SSL_read(ssl_, b.data(), len);
             if (n > 0) co_return Result{error_code{}, static_cast<std::size_t>(n)};
-            error_code ec = co_await wait_for(SSL_get_error(ssl_, n), n);
+            const Want w = want(SSL_get_error(ssl_, n), n);
+            if (w.ec) co_return Result{w.ec, 0};
+            auto [ec] = co_await sock_.async_wait(w.what, deferred_tuple);
             if (ec) co_return Result{ec, 0};
         }
     }
@@ -83,7 +88,9 @@ public:
                 left -= static_cast<std::size_t>(n);
                 continue;
             }
-            error_code ec = co_await wait_for(SSL_get_error(ssl_, n), n);
+            const Want w = want(SSL_get_error(ssl_, n), n);
+            if (w.ec) co_return Result{w.ec, b.size() - left};
+            auto [ec] = co_await sock_.async_wait(w.what, deferred_tuple);
             if (ec) co_return Result{ec, b.size() - left};
         }
         co_return Result{error_code{}, b.size()};
@@ -97,29 +104,32 @@ public:
     }
 
 private:
-    // Turns an SSL_get_error result into a wait on the socket, or an error.
-    boost::asio::awaitable<error_code> wait_for(int err, int ret) {
+    // Awaited in place (no coroutine frame per wait, unlike use_awaitable).
+    static constexpr auto deferred_tuple = boost::asio::as_tuple(boost::asio::deferred);
+
+    struct Want {
+        tcp::socket::wait_type what = tcp::socket::wait_read;
+        error_code ec;  // set: no wait, this error
+    };
+
+    // Turns an SSL_get_error result into what to wait for on the socket, or an error.
+    static Want want(int err, int ret) noexcept {
         namespace asio = boost::asio;
         switch (err) {
-            case SSL_ERROR_WANT_READ: {
-                auto [ec] = co_await sock_.async_wait(tcp::socket::wait_read, asio::as_tuple(asio::use_awaitable));
-                co_return ec;
-            }
-            case SSL_ERROR_WANT_WRITE: {
-                auto [ec] = co_await sock_.async_wait(tcp::socket::wait_write, asio::as_tuple(asio::use_awaitable));
-                co_return ec;
-            }
-            case SSL_ERROR_ZERO_RETURN:
-                co_return asio::error::eof;
+            case SSL_ERROR_WANT_READ: return {tcp::socket::wait_read, {}};
+            case SSL_ERROR_WANT_WRITE: return {tcp::socket::wait_write, {}};
+            case SSL_ERROR_ZERO_RETURN: return {tcp::socket::wait_read, asio::error::eof};
             case SSL_ERROR_SYSCALL:
                 if (ERR_peek_error() == 0)
-                    co_return ret == 0 || errno == 0 ? error_code(asio::error::eof)
-                                                     : error_code(errno, boost::system::system_category());
+                    return {tcp::socket::wait_read, ret == 0 || errno == 0
+                                                        ? error_code(asio::error::eof)
+                                                        : error_code(errno, boost::system::system_category())};
                 [[fallthrough]];
             default: {
                 unsigned long e = ERR_get_error();
                 ERR_clear_error();
-                co_return error_code(static_cast<int>(e ? ERR_GET_REASON(e) : EPROTO), boost::system::generic_category());
+                return {tcp::socket::wait_read,
+                        error_code(static_cast<int>(e ? ERR_GET_REASON(e) : EPROTO), boost::system::generic_category())};
             }
         }
     }

@@ -62,6 +62,7 @@ void Worker::start() {
     for (std::size_t i = 0; i < acceptors_.size(); ++i) accept(i);
     tick();
     thread_ = std::thread([this] {
+        stat_shard = static_cast<std::uint32_t>(index_) % stat_shards;
         try {
             io_.run();
         } catch (const std::exception& e) {

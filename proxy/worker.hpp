@@ -13,6 +13,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <ctime>
 #include <memory>
 #include <string>
 #include <thread>
@@ -31,6 +32,16 @@ namespace vigil::proxy {
 
 namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
+
+// CLOCK_MONOTONIC (steady_clock's clock) at jiffy resolution: a vDSO read
+// without the TSC, for deadlines and balancing decisions, which need
+// milliseconds at best. Latencies use Clock::now().
+inline TimePoint coarse_now() noexcept {
+    timespec ts;
+    ::clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+    return TimePoint(std::chrono::duration_cast<Clock::duration>(std::chrono::seconds(ts.tv_sec) +
+                                                                 std::chrono::nanoseconds(ts.tv_nsec)));
+}
 
 struct ProxyOptions {
     std::size_t max_header = 16 * 1024;              // request head bytes; 431 beyond

@@ -232,6 +232,7 @@ void ProxyLink::resync(bool redefine_pools) {
             json spec{{"balance", u.balance == config::Balance::round_robin ? "round_robin" : "least_conn"},
                       {"max_fails", u.max_fails},
                       {"fail_timeout_ms", u.fail_timeout.count()},
+                      {"slow_start_ms", u.slow_start.count()},
                       {"servers", servers}};
             send("PUT", "/v1/pools/" + u.name, spec.dump(), nullptr, kConnectAttempts);
         }

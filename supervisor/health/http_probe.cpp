@@ -3,7 +3,6 @@
 // The only file of vigil_health with Beast (~40 s to compile). TLS goes
 // through vigil-tls.so, loaded on the first https check
 // (supervisor/tls/tls_client.hpp).
-#include <boost/asio/connect.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
 
@@ -67,13 +66,13 @@ private:
             if (ec) return finish(false, "cannot resolve " + host_ + ": " + ec.message());
             phase_ = "connecting";
             conn_ = std::make_shared<Conn>(io_);
-            asio::async_connect(conn_->socket, endpoints,
-                                guard([this, c = conn_](const boost::system::error_code& e, const tcp::endpoint&) {
-                                    if (e) return finish(false, "connect to " + host_ + ":" + std::to_string(port_) +
-                                                                    ": " + e.message());
-                                    if (https_) return handshake(c);
-                                    send(c, c->socket);
-                                }));
+            connect_lean(conn_->socket, endpoints,
+                         guard([this, c = conn_](const boost::system::error_code& e, const tcp::endpoint&) {
+                             if (e) return finish(false, "connect to " + host_ + ":" + std::to_string(port_) + ": " +
+                                                             e.message());
+                             if (https_) return handshake(c);
+                             send(c, c->socket);
+                         }));
         });
     }
 

@@ -2,6 +2,11 @@
 
 #include <algorithm>
 
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+
 #include <boost/asio/post.hpp>
 
 #include "supervisor/health/probe_base.hpp"
@@ -20,6 +25,65 @@ std::shared_ptr<Probe> make_probe(asio::io_context& io, const config::HealthChec
         case HealthKind::exec: return make_exec_probe(io, hc, exec);
     }
     return nullptr;
+}
+
+namespace {
+
+using ConnectThen = std::function<void(const boost::system::error_code&, const tcp::endpoint&)>;
+
+using EndpointIt = tcp::resolver::results_type::const_iterator;
+
+// One endpoint after the other until one accepts; `last` is the error of the
+// previous one, reported when none is left. (Resolver iterators share
+// ownership of the results: nothing else needs keeping.)
+void connect_from(tcp::socket& socket, EndpointIt it, EndpointIt end, boost::system::error_code last,
+                  ConnectThen then) {
+    for (; it != end; ++it) {
+        const tcp::endpoint ep = it->endpoint();
+        boost::system::error_code ec;
+        // Opened by asio (an assigned fd would cost an epoll_ctl more at
+        // close), made non-blocking once, then connected by hand.
+        socket.open(ep.protocol(), ec);
+        if (!ec) socket.non_blocking(true, ec);
+        if (ec) {
+            boost::system::error_code ignored;
+            socket.close(ignored);
+            last = ec;
+            continue;
+        }
+        const int r = ::connect(socket.native_handle(), ep.data(), static_cast<socklen_t>(ep.size()));
+        if (r != 0 && errno != EINPROGRESS) {  // loopback refuses at once
+            last = boost::system::error_code(errno, boost::system::system_category());
+            boost::system::error_code ignored;
+            socket.close(ignored);
+            continue;
+        }
+        if (r == 0) {
+            asio::post(socket.get_executor(), [then = std::move(then), ep] { then({}, ep); });
+            return;
+        }
+        socket.async_wait(tcp::socket::wait_write, [&socket, it, end, ep, then = std::move(then)](
+                                                       const boost::system::error_code& e) mutable {
+            if (e) return then(e, ep);  // aborted: the run is over
+            int so_error = 0;
+            socklen_t len = sizeof so_error;
+            if (::getsockopt(socket.native_handle(), SOL_SOCKET, SO_ERROR, &so_error, &len) != 0) so_error = errno;
+            if (so_error == 0) return then({}, ep);
+            boost::system::error_code ignored;
+            socket.close(ignored);
+            connect_from(socket, std::next(it), end,
+                         boost::system::error_code(so_error, boost::system::system_category()), std::move(then));
+        });
+        return;
+    }
+    if (!last) last = asio::error::host_not_found;
+    asio::post(socket.get_executor(), [then = std::move(then), last] { then(last, {}); });
+}
+
+}  // namespace
+
+void connect_lean(tcp::socket& socket, const tcp::resolver::results_type& endpoints, ConnectThen then) {
+    connect_from(socket, endpoints.begin(), endpoints.end(), {}, std::move(then));
 }
 
 void close_with_reset(tcp::socket& socket) noexcept {

@@ -5,8 +5,6 @@
 // Internal to supervisor/health: include it from probe .cpp files only.
 #pragma once
 
-#include <boost/asio/connect.hpp>
-
 #include "supervisor/health/probe_base.hpp"
 
 namespace vigil::health {
@@ -28,13 +26,13 @@ protected:
             // Each run owns its socket and buffer, and its handlers hold
             // them: an abandoned run's late completions touch only its own.
             conn_ = std::make_shared<Conn>(io_);
-            asio::async_connect(conn_->socket, endpoints,
-                                guard([this, c = conn_, then = std::move(then)](const boost::system::error_code& e,
-                                                                     const tcp::endpoint& ep) mutable {
-                                    if (e) return finish(false, "connect to " + host_ + ":" + std::to_string(port_) +
-                                                                    ": " + e.message());
-                                    then(ep);
-                                }));
+            connect_lean(conn_->socket, endpoints,
+                         guard([this, c = conn_, then = std::move(then)](const boost::system::error_code& e,
+                                                                         const tcp::endpoint& ep) mutable {
+                             if (e) return finish(false, "connect to " + host_ + ":" + std::to_string(port_) + ": " +
+                                                             e.message());
+                             then(ep);
+                         }));
         });
     }
 

@@ -5,12 +5,25 @@
 # microseconds per request, then the ratios. All traffic stays on 127.0.0.1;
 # every run is bounded (DURATION, default 10s).
 #
-#   tests/bench/proxy_bench.sh [--duration 10s] [--connections 50] [--rounds N] [--only plain|tls|none] [--failover]
+#   tests/bench/proxy_bench.sh [--duration 10s] [--connections 50] [--rounds N] [--only plain|tls|none] [--pin] [--failover]
 #
 # --rounds N repeats every measurement N times, rotating the order of the
 # proxies each round, and sums up with the medians: on a shared 2-core box a
 # single 10 s run moves by ±10 %.
 #   VIGIL_PROXY=/path/to/vigil-proxy tests/bench/proxy_bench.sh
+#   VIGIL_PROXY_BEFORE=/path/to/older/vigil-proxy tests/bench/proxy_bench.sh   # adds "vigil-before"
+#
+# VIGIL_PROXY_BEFORE runs a second vigil-proxy build (say, the last commit's)
+# beside the others, same config and ports of its own, so a change is
+# measured against nginx and against the code before it in the same run.
+#
+# Every proxy runs with one worker (nginx worker_processes 1, HAProxy
+# nbthread 1, vigil-proxy --workers 1). --pin also pins wrk to the last CPU
+# and the proxies and backends to the others (taskset), so that wrk never
+# competes with the proxy under test for a core; without it the scheduler
+# places everything. On 2 cores pinning puts the proxy and both backends on
+# one core: each figure then measures proxy + backend CPU, which is what a
+# ratio should compare.
 #
 # --failover adds, for each proxy, a 20 s wrk run during which backend 1 is
 # SIGKILLed at 5 s and restarted at 12 s: failed requests, p99.9, and how long
@@ -27,6 +40,7 @@ CONNS=50
 ONLY=""
 FAILOVER=0
 ROUNDS=1
+PIN=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --duration) DURATION="$2"; shift 2 ;;
@@ -34,18 +48,21 @@ while [ $# -gt 0 ]; do
     --only) ONLY="$2"; shift 2 ;;
     --failover) FAILOVER=1; shift ;;
     --rounds) ROUNDS="$2"; shift 2 ;;
-    *) echo "usage: $0 [--duration 10s] [--connections 50] [--only plain|tls|none] [--failover]" >&2; exit 2 ;;
+    --pin) PIN=1; shift ;;
+    *) echo "usage: $0 [--duration 10s] [--connections 50] [--rounds N] [--only plain|tls|none] [--pin] [--failover]" >&2; exit 2 ;;
   esac
 done
 
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
 PROXY_BIN="${VIGIL_PROXY:-}"
 if [ -z "$PROXY_BIN" ]; then
-  for c in "$ROOT/build-proxy/proxy/vigil-proxy" "$ROOT/build/proxy/vigil-proxy"; do
+  for c in "$ROOT/build/proxy/vigil-proxy" "$ROOT/build-perf/proxy/vigil-proxy" "$ROOT/build-proxy/proxy/vigil-proxy"; do
     [ -x "$c" ] && PROXY_BIN="$c" && break
   done
 fi
 [ -x "${PROXY_BIN:-}" ] || { echo "vigil-proxy not built (set VIGIL_PROXY)" >&2; exit 1; }
+BEFORE_BIN="${VIGIL_PROXY_BEFORE:-}"
+[ -z "$BEFORE_BIN" ] || [ -x "$BEFORE_BIN" ] || { echo "VIGIL_PROXY_BEFORE=$BEFORE_BIN is not executable" >&2; exit 1; }
 
 need=()
 command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || need+=(nginx-light)
@@ -79,6 +96,7 @@ wait_port() {  # a bounded wait for a listener: the event is the connect succeed
 
 B1=$(free_port); B2=$(free_port)
 NP=$(free_port); NT=$(free_port); HP=$(free_port); HT=$(free_port); VP=$(free_port); VT=$(free_port)
+OP=$(free_port); OT=$(free_port)
 
 "$PROXY_BIN" --gen-cert "$DIR/cert.pem" "$DIR/key.pem" >/dev/null
 cat "$DIR/cert.pem" "$DIR/key.pem" > "$DIR/combined.pem"
@@ -182,8 +200,34 @@ tls_key = $DIR/key.pem
 route = / be
 EOF
 "$PROXY_BIN" -c "$DIR/vigil.ini" --workers 1 --access-log off 2>"$DIR/vigil.log" & PIDS+=($!)
+VIGIL_PID=$!
+PORTS="$B1 $B2 $NP $NT $HP $HT $VP $VT"
+BEFORE_PID=""
+if [ -n "$BEFORE_BIN" ]; then
+  mkdir -p "$DIR/before"
+  sed -e "s|^state_dir = .*|state_dir = $DIR/before|" -e "s|127.0.0.1:$VP\$|127.0.0.1:$OP|" -e "s|127.0.0.1:$VT\$|127.0.0.1:$OT|" \
+    "$DIR/vigil.ini" > "$DIR/before/vigil.ini"
+  "$BEFORE_BIN" -c "$DIR/before/vigil.ini" --workers 1 --access-log off 2>"$DIR/before/vigil.log" & PIDS+=($!)
+  BEFORE_PID=$!
+  PORTS="$PORTS $OP $OT"
+fi
 
-for p in $B1 $B2 $NP $NT $HP $HT $VP $VT; do wait_port "$p"; done
+for p in $PORTS; do wait_port "$p"; done
+
+WRK=(wrk)
+pin_server() {  # a (re)started server process and its children, with --pin
+  [ "$PIN" = 1 ] || return 0
+  local q
+  for q in "$1" $(pgrep -P "$1" || true); do taskset -apc "$SRV_CPUS" "$q" >/dev/null; done
+}
+if [ "$PIN" = 1 ]; then
+  NCPU=$(nproc)
+  if [ "$NCPU" -lt 2 ]; then echo "--pin needs 2 CPUs or more" >&2; exit 2; fi
+  WRK_CPU=$((NCPU - 1)); SRV_CPUS="0-$((NCPU - 2))"
+  for p in "${PIDS[@]}"; do pin_server "$p"; done
+  WRK=(taskset -c "$WRK_CPU" wrk)
+  echo "pinned: wrk on CPU $WRK_CPU, proxies and backends on CPU $SRV_CPUS"
+fi
 
 # CPU ticks (user+sys) of a process and its children (nginx master + worker).
 cpu_ticks() {
@@ -202,10 +246,10 @@ to_ms() {  # wrk latency "512.00us" / "1.20ms" / "1.02s" → ms
 }
 run() {  # name pid url
   local name=$1 pid=$2 url=$3
-  wrk -t1 -c"$CONNS" -d2s "$url" >/dev/null 2>&1 || true  # warm-up: connections, pools, caches
+  "${WRK[@]}" -t1 -c"$CONNS" -d2s "$url" >/dev/null 2>&1 || true  # warm-up: connections, pools, caches
   local before after out
   before=$(cpu_ticks "$pid")
-  out=$(wrk -t1 -c"$CONNS" -d"$DURATION" --latency "$url" 2>&1)
+  out=$("${WRK[@]}" -t1 -c"$CONNS" -d"$DURATION" --latency "$url" 2>&1)
   after=$(cpu_ticks "$pid")
   local reqs rps p50 p99 errors non2xx
   reqs=$(echo "$out" | awk '/requests in/ {print $1}')
@@ -221,7 +265,7 @@ run() {  # name pid url
     "${errors:+[$errors] }" "${non2xx:+[non-2xx $non2xx]}"
 }
 
-NGINX_PID=${PIDS[2]}; HAPROXY_PID=${PIDS[3]}; VIGIL_PID=${PIDS[4]}
+NGINX_PID=${PIDS[2]}; HAPROXY_PID=${PIDS[3]}
 echo "vigil-proxy $(basename "$PROXY_BIN") vs $("$NGINX" -v 2>&1 | sed 's/.*: //') vs $("$HAPROXY" -v | head -1 | awk '{print "haproxy " $3}')"
 echo "wrk -t1 -c$CONNS -d$DURATION, one worker each, two nginx 'return 200' backends, 127.0.0.1"
 declare -A PID_OF URL_OF
@@ -229,6 +273,12 @@ PID_OF=([nginx]=$NGINX_PID [haproxy]=$HAPROXY_PID [vigil-proxy]=$VIGIL_PID)
 URL_OF=([nginx]="127.0.0.1:$NP" [haproxy]="127.0.0.1:$HP" [vigil-proxy]="127.0.0.1:$VP"
         [nginx-tls]="127.0.0.1:$NT" [haproxy-tls]="127.0.0.1:$HT" [vigil-proxy-tls]="127.0.0.1:$VT")
 order=(nginx haproxy vigil-proxy)
+if [ -n "$BEFORE_PID" ]; then
+  PID_OF[vigil-before]=$BEFORE_PID
+  URL_OF[vigil-before]="127.0.0.1:$OP"; URL_OF[vigil-before-tls]="127.0.0.1:$OT"
+  order+=(vigil-before)
+  echo "vigil-before: $BEFORE_BIN"
+fi
 for round in $(seq 1 "$ROUNDS"); do
   [ "$ROUNDS" -gt 1 ] && echo "round $round"
   for p in "${order[@]}"; do
@@ -245,7 +295,7 @@ for k in "${!RPS[@]}"; do
 done
 if [ "$ROUNDS" -gt 1 ]; then
   echo; echo "medians of $ROUNDS rounds"
-  for k in nginx haproxy vigil-proxy nginx-tls haproxy-tls vigil-proxy-tls; do
+  for k in nginx haproxy vigil-proxy vigil-before nginx-tls haproxy-tls vigil-proxy-tls vigil-before-tls; do
     [ -n "${RPS[$k]:-}" ] && printf "%-16s %10s req/s  p50 %7s ms  p99 %7s ms  cpu %6s us/req\n" "$k" "${RPS[$k]}" "${P50[$k]}" "${P99[$k]}" "${CPU[$k]}"
   done
 fi
@@ -259,6 +309,9 @@ for mode in "" "-tls"; do
     "$(ratio "${RPS[vigil-proxy$mode]}" "${RPS[haproxy$mode]}")" \
     "$(ratio "${P99[vigil-proxy$mode]}" "${P99[nginx$mode]}")" \
     "$(ratio "${CPU[vigil-proxy$mode]}" "${CPU[nginx$mode]}")"
+  [ -n "${RPS[vigil-before$mode]:-}" ] && printf "%-6s vigil-before/nginx req/s %s  vigil/vigil-before req/s %s  cpu vigil/vigil-before %s\n" \
+    "${mode:-plain}" "$(ratio "${RPS[vigil-before$mode]}" "${RPS[nginx$mode]}")" \
+    "$(ratio "${RPS[vigil-proxy$mode]}" "${RPS[vigil-before$mode]}")" "$(ratio "${CPU[vigil-proxy$mode]}" "${CPU[vigil-before$mode]}")"
 done
 
 [ "$FAILOVER" = 1 ] || exit 0
@@ -281,7 +334,7 @@ admin() {
 failover() {  # name url [1 = act as vigild]
   local name=$1 url=$2 vigil=${3:-0}
   rm -f "$DIR/be1/access.log"
-  wrk -t1 -c"$CONNS" -d20s -s "$DIR/failover.lua" "$url" > "$DIR/failover-$name.txt" 2>&1 &
+  "${WRK[@]}" -t1 -c"$CONNS" -d20s -s "$DIR/failover.lua" "$url" > "$DIR/failover-$name.txt" 2>&1 &
   local wrk_pid=$!
   sleep 5
   kill -9 "$BE1_PID" $(pgrep -P "$BE1_PID" || true) 2>/dev/null || true
@@ -290,6 +343,7 @@ failover() {  # name url [1 = act as vigild]
   sleep 7
   "$NGINX" -p "$DIR/be1" -c "$DIR/be1/nginx-log.conf" & BE1_PID=$!; PIDS+=("$BE1_PID")
   wait_port "$B1"
+  pin_server "$BE1_PID"
   local t_up; t_up=$(date +%s.%N)
   if [ "$vigil" = 1 ]; then admin up; fi
   wait "$wrk_pid" || true
@@ -302,6 +356,7 @@ failover() {  # name url [1 = act as vigild]
   wait "$BE1_PID" 2>/dev/null || true
   "$NGINX" -p "$DIR/be1" -c "$DIR/be1/nginx.conf" & BE1_PID=$!; PIDS+=("$BE1_PID")
   wait_port "$B1"
+  pin_server "$BE1_PID"
 }
 echo
 echo "failover: wrk -t1 -c$CONNS -d20s, backend 1 SIGKILLed at 5 s, restarted at 12 s"

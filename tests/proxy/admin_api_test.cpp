@@ -133,3 +133,41 @@ route = /api/ web
         CHECK(r.body.find("vigil_proxy_ejections_total") != std::string::npos);
     }
 }
+
+TEST_CASE("slow_start from the config, ramps started by up after down and kept across a PUT of the pool", "[admin][slow_start]") {
+    Registry reg = make_registry(R"([vigil]
+state_dir = /tmp
+[program:proxy]
+kind = proxy
+[upstream:web]
+servers = 127.0.0.1:5000 127.0.0.1:5001
+slow_start = 10s
+[proxy:public]
+listen = 127.0.0.1:8080
+route = / web
+)");
+    const TimePoint t = TimePoint(std::chrono::hours(1));
+    const auto weight = [&](std::size_t i, TimePoint now) {
+        const Pool& p = reg.snapshot()->pools[0];
+        return ramp_weight(p, *p.servers[i].stats, now);
+    };
+    CHECK(reg.snapshot()->pools[0].slow_start == std::chrono::seconds(10));
+    CHECK(weight(0, t) == 1.0);  // at start-up every server has its full share
+    CHECK(reg.set_mode("web", "127.0.0.1:5000", ServerMode::up, t).message == "unchanged");
+    CHECK(weight(0, t + std::chrono::seconds(1)) == 1.0);  // up while up: no ramp
+    REQUIRE(reg.set_mode("web", "127.0.0.1:5000", ServerMode::down, t).ok());
+    REQUIRE(reg.set_mode("web", "127.0.0.1:5000", ServerMode::up, t).ok());
+    CHECK(weight(0, t + std::chrono::seconds(4)) == Approx(0.4));
+    CHECK(weight(1, t + std::chrono::seconds(4)) == 1.0);
+    // vigild's PUT of the pool (no slow_start_ms) keeps it; an explicit one replaces it.
+    auto r = call(reg, "PUT", "/v1/pools/web",
+                  R"({"balance":"round_robin","servers":[{"name":"127.0.0.1:5000","address":"127.0.0.1:5000"}]})");
+    REQUIRE(r.status == 200);
+    CHECK(reg.snapshot()->pools[0].slow_start == std::chrono::seconds(10));
+    r = call(reg, "PUT", "/v1/pools/web", R"({"slow_start_ms":2000,"servers":[{"name":"127.0.0.1:5000","address":"127.0.0.1:5000"}]})");
+    REQUIRE(r.status == 200);
+    CHECK(reg.snapshot()->pools[0].slow_start == std::chrono::seconds(2));
+    const json pool = json::parse(call(reg, "GET", "/v1/pools/web").body);
+    CHECK(pool["slow_start_ms"] == 2000);
+    CHECK(call(reg, "PUT", "/v1/pools/web", R"({"slow_start_ms":-1})").status == 400);
+}

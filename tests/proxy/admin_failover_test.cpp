@@ -214,3 +214,38 @@ TEST_CASE("a rolling restart driven through the admin API costs no request", "[f
     CHECK(before > 0);
     CHECK(seen == std::set<std::string>{"a2", "b2"});
 }
+
+TEST_CASE("slow_start: a backend back up gets a reduced share of the first requests, then its full share", "[admin][slow_start]") {
+    Backend a = start_backend("a"), b = start_backend("b");
+    auto p = start_proxy("[upstream:web]\nbalance = round_robin\nservers = " + a.address() + " " + b.address() +
+                             "\nslow_start = 3s\n\n[proxy:public]\nlisten = 127.0.0.1:{PORT}\nroute = / web\n",
+                         {"--access-log", "off"});
+    const auto hits_of_a = [&](int n) {
+        int hits = 0;
+        for (int i = 0; i < n; ++i) {
+            auto r = http_get(p->port, "/x");
+            REQUIRE(r);
+            REQUIRE(r->status == 200);
+            hits += r->header("x-backend") == "a";
+        }
+        return hits;
+    };
+    CHECK(hits_of_a(40) == 20);  // at start-up, no ramp: strict rotation
+
+    REQUIRE(admin_call(p->admin, "POST", state_path(a), R"({"state":"down"})")->status == 200);
+    CHECK(hits_of_a(10) == 0);
+    REQUIRE(admin_call(p->admin, "POST", state_path(a), R"({"state":"up"})")->status == 200);
+    // The first requests after `up`: a's weight is near 0 (without slow_start: 20 of 40).
+    const int early = hits_of_a(40);
+    CHECK(early <= 10);
+
+    // Then its share grows to the full half within the ramp (the deadline
+    // leaves room for a slow machine).
+    const auto deadline = std::chrono::steady_clock::now() + 15s;
+    int last = 0;
+    while (std::chrono::steady_clock::now() < deadline) {
+        last = hits_of_a(20);
+        if (last >= 9) break;
+    }
+    CHECK(last >= 9);
+}

@@ -53,6 +53,26 @@ TEST_CASE("the longest matching prefix picks the pool", "[http]") {
     CHECK(r->header("x-backend") != "api");
 }
 
+TEST_CASE("route /api/ also takes the bare /api: a POST keeps its body, no redirect", "[http]") {
+    Fixture f;
+    auto p = start_proxy(pools(f.a, f.b, f.api), {"--access-log", "off"});
+    auto c = Conn::tcp(p->port);
+    REQUIRE(c);
+    REQUIRE(c->send("POST /api HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n\r\nhello"));
+    auto r = c->read_response();
+    REQUIRE(r);
+    CHECK(r->status == 200);
+    CHECK(r->header("x-backend") == "api");
+    CHECK(r->header("x-body-bytes") == "5");
+    r = http_get(p->port, "/api?page=2");
+    REQUIRE(r);
+    CHECK(r->header("x-backend") == "api");
+    CHECK(r->body == "api /api?page=2\n");
+    r = http_get(p->port, "/apis");
+    REQUIRE(r);
+    CHECK(r->header("x-backend") != "api");
+}
+
 TEST_CASE("keep-alive on both sides reuses connections", "[http]") {
     Fixture f;
     auto p = start_proxy(pools(f.a, f.b, f.api), {"--access-log", "off"});

@@ -108,6 +108,80 @@ TEST_CASE("if every up server is ejected anyway, selection still answers", "[poo
     CHECK(pick_server(p, t0, {}) == 0);
 }
 
+namespace {
+// Share of `picks` requests that server 0 gets at `now` (no request finishes
+// in between for least_conn: every server stays at active 0).
+double share0(const Pool& p, TimePoint now, int picks = 2000) {
+    int hits = 0;
+    for (int i = 0; i < picks; ++i) hits += pick_server(p, now, {}) == 0;
+    return static_cast<double>(hits) / picks;
+}
+}  // namespace
+
+TEST_CASE("slow_start: a server back up ramps linearly from 0 to its full share, round_robin", "[pool][slow_start]") {
+    Pool p = make_pool(2, vigil::config::Balance::round_robin);
+    p.slow_start = 10s;
+    CHECK(share0(p, t0) == Approx(0.5).margin(0.01));  // never ramped: full share
+    start_ramp(*p.servers[0].stats, t0);
+    CHECK(ramp_weight(p, *p.servers[0].stats, t0) == 0.0);
+    CHECK(ramp_weight(p, *p.servers[0].stats, t0 + 2500ms) == Approx(0.25));
+    CHECK(ramp_weight(p, *p.servers[1].stats, t0 + 2500ms) == 1.0);
+    CHECK(share0(p, t0) < 0.005);
+    const double s1 = share0(p, t0 + 1s), s5 = share0(p, t0 + 5s), s9 = share0(p, t0 + 9s);
+    CHECK(s1 == Approx(0.05).margin(0.015));  // weight 0.1 of a 2-way rotation
+    CHECK(s5 == Approx(0.25).margin(0.02));
+    CHECK(s9 == Approx(0.45).margin(0.02));
+    CHECK(share0(p, t0 + 10s) == Approx(0.5).margin(0.01));
+    CHECK(share0(p, t0 + 60s) == Approx(0.5).margin(0.01));
+}
+
+TEST_CASE("slow_start: least_conn admits a ramping server in proportion to its weight", "[pool][slow_start]") {
+    Pool p = make_pool(3);
+    p.slow_start = 20s;
+    start_ramp(*p.servers[0].stats, t0);
+    CHECK(share0(p, t0 + 2s) == Approx(0.1 / 3).margin(0.015));
+    CHECK(share0(p, t0 + 10s) == Approx(0.5 / 3).margin(0.02));
+    CHECK(share0(p, t0 + 20s) == Approx(1.0 / 3).margin(0.02));
+    // Under load it is still picked only when admitted, however idle it is.
+    p.servers[1].stats->active = 9;
+    p.servers[2].stats->active = 9;
+    const double busy = share0(p, t0 + 5s);
+    CHECK(busy == Approx(0.25).margin(0.02));
+}
+
+TEST_CASE("slow_start: a lone or last server takes requests while it ramps", "[pool][slow_start]") {
+    Pool single = make_pool(1, vigil::config::Balance::least_conn);
+    single.slow_start = 10s;
+    start_ramp(*single.servers[0].stats, t0);
+    for (int i = 0; i < 10; ++i) CHECK(pick_server(single, t0, {}) == 0);
+    Pool p = make_pool(2, vigil::config::Balance::round_robin);
+    p.slow_start = 10s;
+    start_ramp(*p.servers[0].stats, t0);
+    p.servers[1].mode = ServerMode::down;
+    for (int i = 0; i < 10; ++i) CHECK(pick_server(p, t0, {}) == 0);
+    TriedSet tried;
+    tried.add(1);
+    p.servers[1].mode = ServerMode::up;
+    CHECK(pick_server(p, t0, tried) == 0);  // a retry can land on it
+}
+
+TEST_CASE("slow_start: the end of a passive ejection starts a ramp", "[pool][slow_start][health]") {
+    Pool p = make_pool(2, vigil::config::Balance::round_robin, 1);
+    p.slow_start = 10s;
+    REQUIRE(record_failure(p, 0, t0));  // ejected until t0 + 30s
+    CHECK(share0(p, t0 + 10s) == 0.0);
+    CHECK(share0(p, t0 + 30s) < 0.005);
+    CHECK(share0(p, t0 + 35s) == Approx(0.25).margin(0.02));
+    CHECK(share0(p, t0 + 40s) == Approx(0.5).margin(0.01));
+}
+
+TEST_CASE("slow_start = 0: a server back up gets its full share at once", "[pool][slow_start]") {
+    Pool p = make_pool(2, vigil::config::Balance::round_robin);
+    start_ramp(*p.servers[0].stats, t0);
+    CHECK(ramp_weight(p, *p.servers[0].stats, t0) == 1.0);
+    CHECK(share0(p, t0) == Approx(0.5).margin(0.01));
+}
+
 TEST_CASE("rate limiter: burst of N, then refill at N per minute, per client", "[ratelimit]") {
     RateLimiter rl(60);
     ClientKey a{}, b{};
@@ -149,4 +223,29 @@ TEST_CASE("routes: longest prefix wins whatever the order", "[routes]") {
     RouteTable only;
     only.add("/auth/", "a", 0);
     CHECK(only.match("/payments/") == nullptr);
+}
+
+TEST_CASE("routes: a prefix ending in / also takes its bare path (POST /payments)", "[routes]") {
+    RouteTable t;
+    t.add("/payments/", "pay", 1);
+    t.add("/auth/", "auth", 0);
+    CHECK(t.match("/payments")->pool == "pay");
+    CHECK(t.match("/payments?page=2")->pool == "pay");
+    CHECK(t.match("/payments/12")->pool == "pay");
+    CHECK(t.match("/paymentsX") == nullptr);
+    CHECK(t.match("/payment") == nullptr);
+    CHECK(t.match("/auth")->pool == "auth");
+    // A root route does not steal the bare path from a longer slash route...
+    t.add("/", "root", 2);
+    CHECK(t.match("/payments")->pool == "pay");
+    CHECK(t.match("/paymentsX")->pool == "root");
+    // ...but a route written for the bare path (or longer) wins.
+    t.add("/payments", "bare", 3);
+    CHECK(t.match("/payments")->pool == "bare");
+    CHECK(t.match("/payments/1")->pool == "pay");
+    RouteTable shorter;
+    shorter.add("/pay", "p", 0);
+    shorter.add("/payments/", "pay", 1);
+    CHECK(shorter.match("/payments")->pool == "pay");
+    CHECK(shorter.match("/pay")->pool == "p");
 }

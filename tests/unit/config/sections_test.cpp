@@ -91,6 +91,7 @@ balance = round_robin
 servers = api solo 10.0.0.5:80 [::1]:81
 max_fails = 5
 fail_timeout = 10s
+slow_start = 1m30s
 [upstream:defaults]
 servers = api-1
 )");
@@ -100,6 +101,7 @@ servers = api-1
     CHECK(d.balance == Balance::least_conn);
     CHECK(d.max_fails == 3);
     CHECK(d.fail_timeout == milliseconds(30000));
+    CHECK(d.slow_start == milliseconds(0));
     CHECK(d.servers == std::vector<std::string>{"api-1"});
     const Upstream& u = c.upstreams[1];
     CHECK(u.name == "pool");
@@ -107,6 +109,7 @@ servers = api-1
     CHECK(u.servers == std::vector<std::string>{"api-0", "api-1", "solo", "10.0.0.5:80", "[::1]:81"});
     CHECK(u.max_fails == 5);
     CHECK(u.fail_timeout == milliseconds(10000));
+    CHECK(u.slow_start == milliseconds(90000));
     CHECK(u.loc.line == 9);
 }
 
@@ -120,6 +123,9 @@ TEST_CASE("config: [upstream] errors") {
                "balance: expected least_conn or round_robin, got 'random'");
     only_error("[upstream:u]\nservers = 1.2.3.4:80\nmax_fails = -1\n", 3, "max_fails: expected an integer");
     only_error("[upstream:u]\nservers = 1.2.3.4:80\nfail_timeout = 0s\n", 3, "fail_timeout: must be greater than 0");
+    only_error("[upstream:u]\nservers = 1.2.3.4:80\nslow_start = fast\n", 3,
+               "slow_start: expected a duration such as 10s");
+    only_error("[upstream:u]\nservers = 1.2.3.4:80\nslow_start = -5s\n", 3, "slow_start: expected a duration");
     only_error("[upstream:u]\nbalance = least_conn\n", 1, "[upstream:u] needs servers");
     only_error("[upstream:u]\nservers = ,\n", 2, "servers: lists no server");
 }
