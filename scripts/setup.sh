@@ -13,6 +13,8 @@ packages=(
   libhiredis-dev nlohmann-json3-dev libedit-dev
   # real servers and peers used by tests, the demo and benchmarks
   postgresql redis-server supervisor curl jq procps openssl
+  # load generator of the proxy benchmarks and the soak (tests/reliability/soak.sh)
+  wrk
   # unit checks (systemd-analyze, -sysusers, -tmpfiles), packaging (objdump, cpack's dpkg)
   systemd binutils dpkg-dev file
   "$@"

@@ -1,0 +1,211 @@
+// The payment stack fixture (stack.hpp): moved out of ha_test.cpp so that
+// tests/chaos runs the very same stack.
+#include "stack.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <pwd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <regex>
+
+namespace vigil::test {
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+void chown_to(const std::string& path, const std::string& user) {
+    passwd* pw = ::getpwnam(user.c_str());
+    REQUIRE(pw != nullptr);
+    REQUIRE(::chown(path.c_str(), pw->pw_uid, pw->pw_gid) == 0);
+}
+
+std::string replace_all(std::string s, const std::string& from, const std::string& to) {
+    for (auto at = s.find(from); at != std::string::npos; at = s.find(from, at + to.size())) s.replace(at, from.size(), to);
+    return s;
+}
+
+}  // namespace
+
+std::vector<int> free_ports(std::size_t n) {
+    std::vector<int> fds, ports;
+    for (std::size_t i = 0; i < n; ++i) {
+        const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        sockaddr_in a{};
+        a.sin_family = AF_INET;
+        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        socklen_t len = sizeof a;
+        REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+        REQUIRE(::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0);
+        fds.push_back(fd);
+        ports.push_back(ntohs(a.sin_port));
+    }
+    for (int fd : fds) ::close(fd);
+    return ports;
+}
+
+Reply http(int port, const std::string& method, const std::string& target, const std::string& headers,
+           const std::string& body, Ms timeout) {
+    Reply r;
+    const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    timeval tv{static_cast<time_t>(timeout.count() / 1000), static_cast<suseconds_t>(timeout.count() % 1000 * 1000)};
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(static_cast<uint16_t>(port));
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) < 0) {
+        ::close(fd);
+        return r;
+    }
+    std::string req = method + " " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n" + headers;
+    if (!body.empty() || method == "POST")
+        req += "Content-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) + "\r\n";
+    req += "\r\n" + body;
+    for (std::size_t sent = 0; sent < req.size();) {
+        const ssize_t n = ::send(fd, req.data() + sent, req.size() - sent, MSG_NOSIGNAL);
+        if (n <= 0) {
+            ::close(fd);
+            return r;
+        }
+        sent += static_cast<std::size_t>(n);
+    }
+    std::string in;
+    char buf[8192];
+    for (ssize_t n; (n = ::read(fd, buf, sizeof buf)) > 0;) in.append(buf, static_cast<std::size_t>(n));
+    ::close(fd);
+    const auto head_end = in.find("\r\n\r\n");
+    if (in.rfind("HTTP/1.", 0) != 0 || head_end == std::string::npos || in.size() < 12) return r;
+    r.status = std::atoi(in.c_str() + 9);
+    r.body = in.substr(head_end + 4);
+    return r;
+}
+
+bool have_prerequisites(std::string* why) {
+    std::string missing;
+    if (::geteuid() != 0) missing += " root";
+    if (!::getpwnam("postgres")) missing += " a postgres user";
+    if (!::getpwnam("redis")) missing += " a redis user";
+    if (::access("/usr/bin/redis-server", X_OK) != 0) missing += " redis-server";
+    if (::access("/usr/bin/psql", X_OK) != 0) missing += " psql";
+    if (::access("/usr/bin/curl", X_OK) != 0) missing += " curl";
+    bool pg = false;
+    std::error_code ec;
+    for (const auto& e : fs::directory_iterator("/usr/lib/postgresql", ec))
+        pg = pg || ::access((e.path() / "bin/postgres").c_str(), X_OK) == 0;
+    if (!pg) missing += " PostgreSQL";
+    *why = missing;
+    return missing.empty();
+}
+
+const std::vector<std::string> kPrograms{"postgres-a", "postgres-b", "redis",       "proxy",
+                                         "service-a-1", "service-a-2", "service-b-1", "service-b-2"};
+
+Stack::Stack() {
+    v = std::make_unique<Vigild>("");
+    const std::string dir = v->dir().path();
+    ::chmod(dir.c_str(), 0755);  // postgres, redis and nobody reach their files below it
+    for (const char* d : {"db", "cache", "tls"}) fs::create_directory(dir + "/" + d);
+    chown_to(dir + "/db", "postgres");
+    chown_to(dir + "/cache", "redis");
+    REQUIRE(run({VIGIL_PROXY_PATH, "--gen-cert", dir + "/tls/cert.pem", dir + "/tls/key.pem"}) == 0);
+
+    // The demo's config, with this stack's dir, ports and binaries. Its
+    // [vigil] and [include] sections are replaced by the harness's.
+    std::string ini;
+    bool skip = false;
+    for (const auto& line :
+         lines_of(read_file(std::string(VIGIL_SOURCE_DIR) + "/config/examples/payment-system.ini"))) {
+        if (!line.empty() && line[0] == '[') skip = line == "[vigil]" || line == "[include]";
+        if (!skip) ini += line + "\n";
+    }
+    ini = replace_all(ini, "/tmp/vigil-demo-payment", dir);
+    ini = replace_all(ini, "%(here)s/../../build/services/auth-service", AUTH_SERVICE_PATH);
+    ini = replace_all(ini, "%(here)s/../../build/services/payment-service", PAYMENT_SERVICE_PATH);
+    ini = replace_all(ini, "%(here)s/../../build/proxy/vigil-proxy", VIGIL_PROXY_PATH);
+    ini = replace_all(ini, "%(here)s/payment-system.ini", "%(here)s/vigil.ini");
+    const std::vector<int> demo_ports{5432, 5433, 6379, 3001, 3002, 3003, 3004, 8080, 8443};
+    const auto fresh = free_ports(demo_ports.size());
+    for (std::size_t i = 0; i < demo_ports.size(); ++i) {
+        port[demo_ports[i]] = fresh[i];
+        ini = std::regex_replace(ini, std::regex("\\b" + std::to_string(demo_ports[i]) + "\\b"),
+                                 "@P" + std::to_string(i) + "@");
+    }
+    for (std::size_t i = 0; i < demo_ports.size(); ++i)
+        ini = replace_all(ini, "@P" + std::to_string(i) + "@", std::to_string(fresh[i]));
+    REQUIRE(ini.find("8443") == std::string::npos);
+    pg_b = port[5433];
+    internal = port[8080];
+    public_tls = port[8443];
+    write_file(v->config_path(), "[vigil]\ncontrol_socket = " + v->socket_path() + "\nstate_dir = " + dir +
+                                     "/state\nlog_dir = " + dir + "/log\nlog_level = info\n\n" + ini);
+    v->start();
+}
+
+bool Stack::all_healthy() const {
+    std::string out;
+    if (v->ctl({"status"}, &out, 10s) != 0 && out.empty()) return false;
+    std::size_t n = 0;
+    for (const auto& line : lines_of(out)) {
+        const bool up = line.find(" RUNNING ") != std::string::npos;
+        if (up && line.find(" healthy") != std::string::npos) ++n;
+    }
+    return n == kPrograms.size();
+}
+
+std::optional<Clock::time_point> Stack::wait_all_healthy(Ms timeout) const {
+    const auto deadline = Clock::now() + timeout;
+    while (Clock::now() < deadline) {
+        const std::size_t seen = v->line_count();  // before the check: no change slips between
+        if (all_healthy()) return Clock::now();
+        const auto left = std::chrono::duration_cast<Ms>(deadline - Clock::now());
+        v->wait_for_more(seen, std::min<Ms>(left, 1s));
+    }
+    return std::nullopt;
+}
+
+pid_t Stack::pid_of(const std::string& name) const {
+    std::string out;
+    REQUIRE(v->ctl({"pid", name}, &out) == 0);
+    return std::stoi(out);
+}
+
+void Stack::skip_log() {
+    while (v->expect(".", 0ms)) {
+    }
+}
+
+std::set<std::string> Stack::stored_payment_keys() const {
+    std::string out;
+    const int rc = run({"psql", "-X", "-A", "-t", "-q", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-p",
+                        std::to_string(pg_b), "-U", "payment_user", "-d", "payments_db", "-c",
+                        "SELECT idempotency_key FROM payments"},
+                       &out);
+    INFO("psql: " << out);
+    REQUIRE(rc == 0);
+    std::set<std::string> keys;
+    for (const auto& l : lines_of(out))
+        if (!l.empty()) keys.insert(l);
+    return keys;
+}
+
+std::vector<pid_t> process_tree(pid_t root) {
+    std::multimap<pid_t, pid_t> children;
+    for (const auto& p : all_processes()) children.emplace(p.ppid, p.pid);
+    std::vector<pid_t> out{root};
+    for (std::size_t i = 0; i < out.size(); ++i) {
+        auto [b, e] = children.equal_range(out[i]);
+        for (auto it = b; it != e; ++it) out.push_back(it->second);
+    }
+    return out;
+}
+
+}  // namespace vigil::test

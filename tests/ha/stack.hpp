@@ -1,0 +1,69 @@
+// The payment stack of config/examples/payment-system.ini on free ports in a
+// temp dir under the real vigild, and a small HTTP client: shared by the
+// failover scenarios (tests/ha) and the chaos suite (tests/chaos).
+//
+// Needs root (postgres and redis run as their own users); callers check
+// have_prerequisites() and skip otherwise.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "harness.hpp"
+
+namespace vigil::test {
+
+// Distinct free loopback ports: all sockets are held until every port is
+// chosen, so no two are the same.
+std::vector<int> free_ports(std::size_t n);
+
+struct Reply {
+    int status = 0;  // 0: no HTTP answer (refused, reset, timeout)
+    std::string body;
+};
+
+// One request to 127.0.0.1:port on a fresh connection (Connection: close),
+// with a deadline on every socket operation.
+Reply http(int port, const std::string& method, const std::string& target, const std::string& headers = "",
+           const std::string& body = "", Ms timeout = 5s);
+
+// Root, the postgres and redis users, redis-server, psql, curl, PostgreSQL;
+// *why lists what is missing.
+bool have_prerequisites(std::string* why);
+
+// The processes of the stack, as in payment-system.ini.
+extern const std::vector<std::string> kPrograms;
+
+struct Stack {
+    std::unique_ptr<Vigild> v;
+    std::map<int, int> port;  // the demo's port -> this stack's port
+    int pg_b = 0, internal = 0, public_tls = 0;
+
+    // Writes the config and starts vigild (it returns once the control
+    // socket is bound; programs are still starting).
+    Stack();
+
+    // Every program RUNNING (past startsecs: only then does vigild put a pool
+    // member back into the proxy) and healthy in `vigilctl status`.
+    bool all_healthy() const;
+    // Re-checks after each line vigild logs (every state or health change is
+    // one), so it wakes on the change itself, bounded by the deadline.
+    std::optional<std::chrono::steady_clock::time_point> wait_all_healthy(Ms timeout) const;
+    pid_t pid_of(const std::string& name) const;
+    // Moves the log cursor past everything logged so far.
+    void skip_log();
+    // Idempotency keys of every row of payments_db.payments on postgres-b.
+    std::set<std::string> stored_payment_keys() const;
+};
+
+// `root` and every process below it (postgres workers included).
+std::vector<pid_t> process_tree(pid_t root);
+
+}  // namespace vigil::test
