@@ -94,22 +94,41 @@ void HealthMonitor::schedule() {
 void HealthMonitor::check() {
     const bool startup = !tracker_.gate_open() && startup_;
     Probe& probe = startup ? *startup_ : *probe_;
-    probe.run([weak = weak_from_this(), gen = gen_, startup](ProbeResult r) {
-        if (auto self = weak.lock()) self->on_result(gen, startup, std::move(r));
+    // Small enough for std::function to hold without a heap block. `this`
+    // is safe: the probes are cancelled (never call back) before the
+    // monitor goes, and the callback holds the monitor while it runs.
+    probe.run([this, tag = gen_ * 2 + (startup ? 1 : 0)](ProbeResult r) {
+        const auto self = shared_from_this();
+        self->on_result(tag / 2, tag % 2 != 0, std::move(r));
     });
 }
 
 void HealthMonitor::on_result(std::uint64_t gen, bool startup, ProbeResult result) {
     if (gen != gen_ || !running_) return;
     (result.ok ? passed_ : failed_)++;
-    HealthRecord rec{std::chrono::system_clock::now(), result.ok, startup, result.latency, result.detail};
+    HealthRecord local;
+    HealthRecord* rec = &local;
     if (history_size_ > 0) {
-        history_.push_back(rec);
-        while (history_.size() > history_size_) history_.pop_front();
+        // The oldest record is reused for the newest: its detail keeps its
+        // storage, so a steady check allocates nothing here.
+        if (history_.size() >= history_size_) {
+            HealthRecord old = std::move(history_.front());
+            history_.pop_front();
+            history_.push_back(std::move(old));
+            while (history_.size() > history_size_) history_.pop_front();
+        } else {
+            history_.emplace_back();
+        }
+        rec = &history_.back();
     }
+    rec->at = std::chrono::system_clock::now();
+    rec->ok = result.ok;
+    rec->startup = startup;
+    rec->latency = result.latency;
+    rec->detail.assign(result.detail);
     spdlog::debug("{}: {}check {} in {}us: {}", name_, startup ? "startup " : "", result.ok ? "passed" : "failed",
                   result.latency.count(), result.detail);
-    if (on_result_) on_result_(rec);
+    if (on_result_) on_result_(*rec);
     if (gen != gen_) return;  // on_result_ stopped or restarted us
 
     const core::TimePoint now = core::Clock::now();

@@ -4,7 +4,13 @@
 // through vigil-tls.so, loaded on the first https check
 // (supervisor/tls/tls_client.hpp).
 #include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/http.hpp>
+#include <boost/beast/core/read_size.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <boost/asio/write.hpp>
+
+#include <type_traits>
 
 #include "supervisor/health/probe_base.hpp"
 #include "supervisor/tls/tls_client.hpp"
@@ -39,13 +45,14 @@ public:
         const bool v6 = host_.find(':') != std::string::npos;
         std::string authority = v6 ? "[" + host_ + "]" : host_;
         if (port_ != (https_ ? 443 : 80)) authority += ":" + std::to_string(port_);
-        request_.method(http::verb::get);
-        request_.target(hc.path.empty() ? "/" : hc.path);
-        request_.version(11);
-        request_.set(http::field::host, authority);
-        request_.set(http::field::user_agent, "vigil-health/1");
-        request_.set(http::field::accept, "*/*");
-        request_.set(http::field::connection, "close");
+        // The same bytes every run, so they are made once (as Beast's
+        // serializer would write them, fields in this order).
+        request_ = "GET " + (hc.path.empty() ? std::string("/") : hc.path) + " HTTP/1.1\r\n" +
+                   "Host: " + authority + "\r\n" +
+                   "User-Agent: vigil-health/1\r\n"
+                   "Accept: */*\r\n"
+                   "Connection: close\r\n"
+                   "\r\n";
     }
 
 private:
@@ -62,11 +69,11 @@ private:
     };
 
     void start() override {
-        resolve(host_, port_, [this](const boost::system::error_code& ec, const Endpoints& endpoints) {
+        resolve(host_, port_, [this](const boost::system::error_code& ec) {
             if (ec) return finish(false, "cannot resolve " + host_ + ": " + ec.message());
             phase_ = "connecting";
             conn_ = std::make_shared<Conn>(io_);
-            connect_lean(conn_->socket, endpoints,
+            connect_lean(conn_->socket,
                          guard([this, c = conn_](const boost::system::error_code& e, const tcp::endpoint&) {
                              if (e) return finish(false, "connect to " + host_ + ":" + std::to_string(port_) + ": " +
                                                              e.message());
@@ -101,15 +108,82 @@ private:
     template <class Stream>
     void send(const std::shared_ptr<Conn>& c, Stream& stream) {
         phase_ = "sending the request";
-        http::async_write(stream, request_,
+        std::size_t sent = 0;
+        if constexpr (std::is_same_v<Stream, tcp::socket>) {
+            // A few hundred bytes into the empty send buffer of a socket
+            // just connected: written at once (it is non-blocking), with no
+            // trip through the event loop; asio's write would try the same
+            // first.
+            boost::system::error_code e;
+            sent = stream.write_some(asio::buffer(request_), e);
+            if (e == asio::error::would_block || e == asio::error::try_again) {
+                sent = 0;
+            } else if (e) {
+                return finish(false, "sending the request: " + error_text(*c, e));
+            }
+            if (sent == request_.size()) return receive(c, stream);
+        }
+        asio::async_write(stream, asio::buffer(request_) + sent,
                           guard([this, c, &stream](const boost::system::error_code& e, std::size_t) {
                               if (e) return finish(false, "sending the request: " + error_text(*c, e));
-                              phase_ = "waiting for the response";
-                              http::async_read(stream, c->buffer, c->parser,
-                                               guard([this, c](const boost::system::error_code& e2, std::size_t) {
-                                                   judge(*c, e2);
-                                               }));
+                              receive(c, stream);
                           }));
+    }
+
+    template <class Stream>
+    void receive(const std::shared_ptr<Conn>& c, Stream& stream) {
+        phase_ = "waiting for the response";
+        read_more(c, stream);
+    }
+
+    // http::async_read(stream, buffer, parser) without its composed
+    // operations: read, feed Beast's parser (and its limits), until it is
+    // done or fails. The same steps and errors as Beast's read_some.
+    template <class Stream>
+    void read_more(const std::shared_ptr<Conn>& c, Stream& stream) {
+        auto& b = c->buffer;
+        const std::size_t size = beast::read_size(b, 65536);
+        if (size == 0) return judge(*c, http::error::buffer_overflow);
+        if constexpr (std::is_same_v<Stream, tcp::socket>) {
+            // Waits for the bytes, then reads them: no speculative read
+            // before the server could have answered.
+            stream.async_wait(tcp::socket::wait_read,
+                              guard([this, c, &stream](const boost::system::error_code& e) {
+                                  if (e) return judge(*c, e);
+                                  auto& buf = c->buffer;
+                                  const std::size_t n = beast::read_size(buf, 65536);
+                                  boost::system::error_code ec;
+                                  const std::size_t got = stream.read_some(buf.prepare(n), ec);
+                                  if (ec == asio::error::would_block || ec == asio::error::try_again)
+                                      return read_more(c, stream);
+                                  on_read(c, stream, ec, got);
+                              }));
+        } else {
+            stream.async_read_some(b.prepare(size),
+                                   guard([this, c, &stream](const boost::system::error_code& e, std::size_t n) {
+                                       on_read(c, stream, e, n);
+                                   }));
+        }
+    }
+
+    template <class Stream>
+    void on_read(const std::shared_ptr<Conn>& c, Stream& stream, boost::system::error_code ec, std::size_t n) {
+        auto& b = c->buffer;
+        auto& p = c->parser;
+        b.commit(n);
+        if (ec == asio::error::eof) {
+            if (!p.got_some()) return judge(*c, http::error::end_of_stream);
+            ec = {};
+            p.put_eof(ec);
+            return judge(*c, ec);
+        }
+        if (ec) return judge(*c, ec);
+        while (b.size() > 0) {
+            b.consume(p.put(b.data(), ec));
+            if (ec == http::error::need_more) break;
+            if (ec || p.is_done()) return judge(*c, ec);
+        }
+        read_more(c, stream);
     }
 
     void judge(Conn& c, const boost::system::error_code& e) {
@@ -150,7 +224,7 @@ private:
     const std::uint16_t port_;
     const int expect_status_;
     const std::string expect_body_;
-    http::request<http::empty_body> request_;
+    std::string request_;
     std::shared_ptr<Conn> conn_;
 };
 

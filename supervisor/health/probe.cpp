@@ -27,63 +27,31 @@ std::shared_ptr<Probe> make_probe(asio::io_context& io, const config::HealthChec
     return nullptr;
 }
 
-namespace {
-
-using ConnectThen = std::function<void(const boost::system::error_code&, const tcp::endpoint&)>;
-
-using EndpointIt = tcp::resolver::results_type::const_iterator;
-
-// One endpoint after the other until one accepts; `last` is the error of the
-// previous one, reported when none is left. (Resolver iterators share
-// ownership of the results: nothing else needs keeping.)
-void connect_from(tcp::socket& socket, EndpointIt it, EndpointIt end, boost::system::error_code last,
-                  ConnectThen then) {
-    for (; it != end; ++it) {
-        const tcp::endpoint ep = it->endpoint();
-        boost::system::error_code ec;
-        // Opened by asio (an assigned fd would cost an epoll_ctl more at
-        // close), made non-blocking once, then connected by hand.
-        socket.open(ep.protocol(), ec);
-        if (!ec) socket.non_blocking(true, ec);
-        if (ec) {
-            boost::system::error_code ignored;
-            socket.close(ignored);
-            last = ec;
-            continue;
-        }
+int ProbeBase::connect_start(tcp::socket& socket, const tcp::endpoint& ep, boost::system::error_code& ec) noexcept {
+    // Opened by asio (an assigned fd would cost an epoll_ctl more at
+    // close), made non-blocking once, then connected by hand.
+    socket.open(ep.protocol(), ec);
+    if (!ec) socket.non_blocking(true, ec);
+    if (!ec) {
         const int r = ::connect(socket.native_handle(), ep.data(), static_cast<socklen_t>(ep.size()));
-        if (r != 0 && errno != EINPROGRESS) {  // loopback refuses at once
-            last = boost::system::error_code(errno, boost::system::system_category());
-            boost::system::error_code ignored;
-            socket.close(ignored);
-            continue;
-        }
-        if (r == 0) {
-            asio::post(socket.get_executor(), [then = std::move(then), ep] { then({}, ep); });
-            return;
-        }
-        socket.async_wait(tcp::socket::wait_write, [&socket, it, end, ep, then = std::move(then)](
-                                                       const boost::system::error_code& e) mutable {
-            if (e) return then(e, ep);  // aborted: the run is over
-            int so_error = 0;
-            socklen_t len = sizeof so_error;
-            if (::getsockopt(socket.native_handle(), SOL_SOCKET, SO_ERROR, &so_error, &len) != 0) so_error = errno;
-            if (so_error == 0) return then({}, ep);
-            boost::system::error_code ignored;
-            socket.close(ignored);
-            connect_from(socket, std::next(it), end,
-                         boost::system::error_code(so_error, boost::system::system_category()), std::move(then));
-        });
-        return;
+        if (r == 0) return 0;
+        if (errno == EINPROGRESS) return 1;
+        ec = boost::system::error_code(errno, boost::system::system_category());  // loopback refuses at once
     }
-    if (!last) last = asio::error::host_not_found;
-    asio::post(socket.get_executor(), [then = std::move(then), last] { then(last, {}); });
+    boost::system::error_code ignored;
+    socket.close(ignored);
+    return -1;
 }
 
-}  // namespace
-
-void connect_lean(tcp::socket& socket, const tcp::resolver::results_type& endpoints, ConnectThen then) {
-    connect_from(socket, endpoints.begin(), endpoints.end(), {}, std::move(then));
+int ProbeBase::connect_result(tcp::socket& socket) noexcept {
+    int so_error = 0;
+    socklen_t len = sizeof so_error;
+    if (::getsockopt(socket.native_handle(), SOL_SOCKET, SO_ERROR, &so_error, &len) != 0) so_error = errno;
+    if (so_error != 0) {
+        boost::system::error_code ignored;
+        socket.close(ignored);
+    }
+    return so_error;
 }
 
 void close_with_reset(tcp::socket& socket) noexcept {
@@ -146,6 +114,7 @@ void ProbeBase::run(Callback done) {
     if (open_) cancel();  // a run over an open one: the old one is abandoned, not leaked
     ++gen_;
     open_ = true;
+    pending_ = false;
     done_ = std::move(done);
     started_ = std::chrono::steady_clock::now();
     phase_ = "starting";
@@ -153,20 +122,24 @@ void ProbeBase::run(Callback done) {
     deadline_.async_wait([self = shared_from_this(), gen = gen_](const boost::system::error_code& ec) {
         if (!ec) self->on_timeout(gen);
     });
+    in_run_ = true;
     try {
         start();
     } catch (const std::exception& e) {
         finish(false, e.what());
     }
+    in_run_ = false;
 }
 
 void ProbeBase::cancel() noexcept {
     ++gen_;  // also silences a completion already posted by finish()
     done_ = nullptr;
+    pending_ = false;
     if (!open_) return;
     open_ = false;
     deadline_.cancel();
-    resolver_.cancel();
+    if (resolving_) resolver_.cancel();
+    resolving_ = false;
     abort();
 }
 
@@ -179,13 +152,23 @@ void ProbeBase::finish(bool ok, std::string detail) {
     if (!open_) return;
     open_ = false;
     deadline_.cancel();
-    resolver_.cancel();
+    if (resolving_) resolver_.cancel();
+    resolving_ = false;
     abort();
     // A failure may come from a stale address (a restarted container, a
     // changed /etc/hosts): ask again next time.
-    if (!ok) endpoints_.reset();
+    if (!ok) endpoints_.clear();
     const auto latency =
         std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - started_);
+    if (in_handler_ && !in_run_) {
+        // Inside a completion handler of this run (guard()): the handler
+        // calls back once it returns, no second trip through the queue.
+        result_.ok = ok;
+        result_.detail = std::move(detail);
+        result_.latency = latency;
+        pending_ = true;
+        return;
+    }
     // Posted, so a run that fails at once (spawn error, bad address) still
     // completes outside run() and the caller never re-enters itself.
     asio::post(io_, [self = shared_from_this(), gen = gen_, done = std::move(done_),
@@ -196,22 +179,13 @@ void ProbeBase::finish(bool ok, std::string detail) {
     done_ = nullptr;
 }
 
-void ProbeBase::resolve(const std::string& host, std::uint16_t port,
-                        std::function<void(const boost::system::error_code&, const Endpoints&)> then) {
-    if (endpoints_) return then({}, *endpoints_);
-    boost::system::error_code ec;
-    const auto addr = asio::ip::make_address(host, ec);
-    if (!ec) {
-        endpoints_ = Endpoints::create(tcp::endpoint(addr, port), host, std::to_string(port));
-        return then({}, *endpoints_);
-    }
-    phase_ = "resolving";
-    resolver_.async_resolve(host, std::to_string(port), tcp::resolver::numeric_service,
-                            guard([this, then = std::move(then)](const boost::system::error_code& e, Endpoints r) {
-                                if (e) return then(e, r);
-                                endpoints_ = r;
-                                then(e, *endpoints_);
-                            }));
+void ProbeBase::deliver() {
+    if (!pending_) return;
+    pending_ = false;
+    Callback done = std::move(done_);
+    done_ = nullptr;
+    // The callback may start the next run: nothing of this one is touched after it.
+    if (done) done(std::move(result_));
 }
 
 }  // namespace vigil::health

@@ -15,6 +15,9 @@
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
+
+#include <boost/asio/post.hpp>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -54,6 +57,8 @@ protected:
         return [self = shared_from_this(), gen = gen_, f = std::move(f)]<class... A>(A&&... args) mutable -> void
                    requires std::invocable<F&, A&&...> {
             if (gen != self->gen_ || !self->open_) return;
+            const bool outer = self->in_handler_;
+            self->in_handler_ = true;
             try {
                 f(std::forward<A>(args)...);
             } catch (const std::exception& e) {
@@ -61,6 +66,8 @@ protected:
             } catch (...) {
                 self->finish(false, "unexpected error");
             }
+            self->in_handler_ = outer;
+            if (!outer) self->deliver();
         };
     }
 
@@ -71,10 +78,41 @@ protected:
 
     // Resolves host:port once and reuses the answer until a run fails, so a
     // probe every second does not ask the resolver every second. IP
-    // literals never reach the resolver.
-    using Endpoints = tcp::resolver::results_type;
-    void resolve(const std::string& host, std::uint16_t port,
-                 std::function<void(const boost::system::error_code&, const Endpoints&)> then);
+    // literals never reach the resolver. `then(error)` runs with
+    // endpoints() filled, at once when they are known.
+    template <class Then>
+    void resolve(const std::string& host, std::uint16_t port, Then then) {
+        if (!endpoints_.empty()) return then(boost::system::error_code{});
+        boost::system::error_code ec;
+        const auto addr = asio::ip::make_address(host, ec);
+        if (!ec) {
+            endpoints_.emplace_back(addr, port);
+            return then(boost::system::error_code{});
+        }
+        phase_ = "resolving";
+        resolving_ = true;
+        resolver_.async_resolve(host, std::to_string(port), tcp::resolver::numeric_service,
+                                guard([this, then = std::move(then)](const boost::system::error_code& e,
+                                                                     const tcp::resolver::results_type& r) mutable {
+                                    resolving_ = false;
+                                    if (!e) {
+                                        endpoints_.clear();
+                                        for (const auto& entry : r) endpoints_.push_back(entry.endpoint());
+                                    }
+                                    then(e);
+                                }));
+    }
+    const std::vector<tcp::endpoint>& endpoints() const noexcept { return endpoints_; }
+
+    // Connects `socket` (closed) to the first of endpoints() that accepts
+    // and calls `then(error, endpoint)` (a guard()ed handler) from the event
+    // loop. Unlike asio's async_connect it makes no poll() before reading
+    // SO_ERROR: one system call of nine per TCP check (tests/bench,
+    // health_bench).
+    template <class Then>
+    void connect_lean(tcp::socket& socket, Then then) {
+        connect_from(socket, 0, {}, std::move(then));
+    }
 
     asio::io_context& io_;
     std::chrono::milliseconds timeout_;
@@ -82,14 +120,56 @@ protected:
 
 private:
     void on_timeout(std::uint64_t gen);
+    // Calls back the run that finish() ended inside a guard()ed handler.
+    void deliver();
+
+    template <class Then>
+    void connect_from(tcp::socket& socket, std::size_t i, boost::system::error_code last, Then&& then) {
+        for (; i < endpoints_.size(); ++i) {
+            const tcp::endpoint ep = endpoints_[i];
+            boost::system::error_code ec;
+            const int r = connect_start(socket, ep, ec);
+            if (r < 0) {
+                last = ec;
+                continue;
+            }
+            if (r == 0) {
+                asio::post(io_, [then = std::move(then), ep]() mutable { then(boost::system::error_code{}, ep); });
+                return;
+            }
+            socket.async_wait(tcp::socket::wait_write, [this, &socket, gen = gen_, i, ep, then = std::move(then)](
+                                                           const boost::system::error_code& e) mutable {
+                // `then` holds this probe (guard()) and the socket's run.
+                if (e || !is_current(gen)) return then(e ? e : asio::error::operation_aborted, ep);
+                const int so_error = connect_result(socket);
+                if (so_error == 0) return then(boost::system::error_code{}, ep);
+                connect_from(socket, i + 1, boost::system::error_code(so_error, boost::system::system_category()),
+                             std::move(then));
+            });
+            return;
+        }
+        if (!last) last = asio::error::host_not_found;
+        asio::post(io_, [then = std::move(then), last]() mutable { then(last, tcp::endpoint{}); });
+    }
+    // Opens `socket` and starts a non-blocking connect to `ep`: 0 connected,
+    // 1 in progress, -1 failed (`ec`, the socket closed again).
+    static int connect_start(tcp::socket& socket, const tcp::endpoint& ep, boost::system::error_code& ec) noexcept;
+    // SO_ERROR of a connect that `socket` became writable for; closes the
+    // socket when it is not 0.
+    static int connect_result(tcp::socket& socket) noexcept;
 
     asio::steady_timer deadline_;
     tcp::resolver resolver_;
-    std::optional<Endpoints> endpoints_;
+    std::vector<tcp::endpoint> endpoints_;
     Callback done_;
+    ProbeResult result_;  // ended by finish() inside a guard()ed handler, delivered when it returns
     std::chrono::steady_clock::time_point started_{};
     std::uint64_t gen_ = 0;
     bool open_ = false;
+    bool in_run_ = false;
+    bool in_handler_ = false;
+    bool pending_ = false;
+    bool resolving_ = false;
 };
 
 // Closes a probe's connection with a reset (SO_LINGER 0), as HAProxy closes
@@ -97,13 +177,6 @@ private:
 // each time, which at hundreds of checks fills the ephemeral port range and
 // makes every connect() search it.
 void close_with_reset(tcp::socket& socket) noexcept;
-
-// Connects `socket` (closed) to the first of `endpoints` that accepts and
-// calls `then(error, endpoint)` from the event loop. Unlike asio's
-// async_connect it makes no poll() before reading SO_ERROR: one system call
-// of nine per TCP check (tests/bench, health_bench).
-void connect_lean(tcp::socket& socket, const tcp::resolver::results_type& endpoints,
-                  std::function<void(const boost::system::error_code&, const tcp::endpoint&)> then);
 
 // "2s", "1500ms": durations in details as the config writes them.
 std::string duration_text(std::chrono::milliseconds d);

@@ -19,16 +19,14 @@ public:
 protected:
     template <class Then>
     void connect(Then then) {
-        resolve(host_, port_, [this, then = std::move(then)](const boost::system::error_code& ec,
-                                                             const Endpoints& endpoints) mutable {
+        resolve(host_, port_, [this, then = std::move(then)](const boost::system::error_code& ec) mutable {
             if (ec) return finish(false, "cannot resolve " + host_ + ": " + ec.message());
             phase_ = "connecting";
             // Each run owns its socket and buffer, and its handlers hold
             // them: an abandoned run's late completions touch only its own.
             conn_ = std::make_shared<Conn>(io_);
-            connect_lean(conn_->socket, endpoints,
-                         guard([this, c = conn_, then = std::move(then)](const boost::system::error_code& e,
-                                                                         const tcp::endpoint& ep) mutable {
+            connect_lean(conn_->socket, guard([this, c = conn_, then = std::move(then)](
+                                                  const boost::system::error_code& e, const tcp::endpoint& ep) mutable {
                              if (e) return finish(false, "connect to " + host_ + ":" + std::to_string(port_) + ": " +
                                                              e.message());
                              then(ep);

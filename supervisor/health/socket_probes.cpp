@@ -20,8 +20,18 @@ public:
 
 private:
     void start() override {
-        connect([this](const tcp::endpoint& ep) { finish(true, "connected to " + endpoint_text(ep)); });
+        connect([this](const tcp::endpoint& ep) {
+            // The same address every second: its text is made once.
+            if (ep != detail_ep_ || detail_.empty()) {
+                detail_ = "connected to " + endpoint_text(ep);
+                detail_ep_ = ep;
+            }
+            finish(true, detail_);
+        });
     }
+
+    tcp::endpoint detail_ep_;
+    std::string detail_;
 };
 
 // RESP PING on a raw socket: hiredis's async context cannot be given a
