@@ -6,8 +6,9 @@
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/read_size.hpp>
 #include <boost/beast/http/error.hpp>
-#include <boost/beast/http/parser.hpp>
-#include <boost/beast/http/string_body.hpp>
+#include <boost/beast/http/basic_parser.hpp>
+#include <boost/beast/http/status.hpp>
+#include <boost/optional/optional.hpp>
 #include <boost/asio/write.hpp>
 
 #include <type_traits>
@@ -56,23 +57,90 @@ public:
     }
 
 private:
-    // Per run, held by its handlers (see SocketProbe in socket_probes.cpp).
-    struct Conn {
-        explicit Conn(asio::io_context& io) : socket(io), buffer(kMaxHeader + kMaxBody) {
-            parser.header_limit(kMaxHeader);
-            parser.body_limit(kMaxBody);
+    // Beast's response parser (its status line, field and chunk grammar,
+    // its header and body limits) keeping only what judge() reads: the
+    // status, the reason and the body, in strings the connection reuses.
+    // http::response_parser would also build a basic_fields of every header,
+    // a heap block each.
+    class ResponseParser final : public http::basic_parser<false> {
+    public:
+        ResponseParser(std::string& reason, std::string& body) : reason_(reason), body_(body) {
+            header_limit(kMaxHeader);
+            body_limit(kMaxBody);
         }
+        unsigned status() const noexcept { return status_; }
+        // As http::response's reason(): the obsolete phrase for the status
+        // when the server sent none.
+        std::string_view reason() const noexcept {
+            if (!reason_.empty()) return reason_;
+            const auto r = http::obsolete_reason(static_cast<http::status>(status_));
+            return {r.data(), r.size()};
+        }
+        const std::string& body() const noexcept { return body_; }
+
+    private:
+        void on_request_impl(http::verb, beast::string_view, beast::string_view, int,
+                             boost::system::error_code&) override {}
+        void on_response_impl(int code, beast::string_view reason, int, boost::system::error_code&) override {
+            status_ = static_cast<unsigned>(code);
+            reason_.assign(reason.data(), reason.size());
+        }
+        void on_field_impl(http::field, beast::string_view, beast::string_view, boost::system::error_code&) override {}
+        void on_header_impl(boost::system::error_code&) override {}
+        void on_body_init_impl(const boost::optional<std::uint64_t>& length, boost::system::error_code&) override {
+            // Within body_limit: the parser has checked a Content-Length.
+            if (length) body_.reserve(static_cast<std::size_t>(*length));
+        }
+        std::size_t on_body_impl(beast::string_view s, boost::system::error_code&) override {
+            body_.append(s.data(), s.size());
+            return s.size();
+        }
+        void on_chunk_header_impl(std::uint64_t, beast::string_view, boost::system::error_code&) override {}
+        std::size_t on_chunk_body_impl(std::uint64_t, beast::string_view s, boost::system::error_code&) override {
+            body_.append(s.data(), s.size());
+            return s.size();
+        }
+        void on_finish_impl(boost::system::error_code&) override {}
+
+        unsigned status_ = 0;
+        std::string& reason_;
+        std::string& body_;
+    };
+
+    // Per run, held by its handlers (see SocketProbe in socket_probes.cpp).
+    // A run reuses the previous run's, once nothing else holds it.
+    struct Conn {
+        explicit Conn(asio::io_context& io) : socket(io), buffer(kMaxHeader + kMaxBody) {}
+        void reset() {
+            tls.reset();
+            if (socket.is_open()) close_with_reset(socket);
+            // A big answer's storage is not kept for the next run.
+            if (buffer.capacity() > kKeep) buffer = beast::flat_buffer(kMaxHeader + kMaxBody);
+            buffer.clear();
+            if (body.capacity() > kKeep) std::string().swap(body);
+            body.clear();
+            reason.clear();
+            parser.emplace(reason, body);
+        }
+        static constexpr std::size_t kKeep = 4096;
         tcp::socket socket;
         std::optional<tls::TlsClientStream> tls;  // over `socket`, for https
         beast::flat_buffer buffer;
-        http::response_parser<http::string_body> parser;
+        std::string reason, body;
+        std::optional<ResponseParser> parser;
     };
+
+    std::shared_ptr<Conn>& next_conn() {
+        if (!conn_ || conn_.use_count() != 1) conn_ = std::make_shared<Conn>(io_);
+        conn_->reset();
+        return conn_;
+    }
 
     void start() override {
         resolve(host_, port_, [this](const boost::system::error_code& ec) {
             if (ec) return finish(false, "cannot resolve " + host_ + ": " + ec.message());
             phase_ = "connecting";
-            conn_ = std::make_shared<Conn>(io_);
+            next_conn();
             connect_lean(conn_->socket,
                          guard([this, c = conn_](const boost::system::error_code& e, const tcp::endpoint&) {
                              if (e) return finish(false, "connect to " + host_ + ":" + std::to_string(port_) + ": " +
@@ -169,7 +237,7 @@ private:
     template <class Stream>
     void on_read(const std::shared_ptr<Conn>& c, Stream& stream, boost::system::error_code ec, std::size_t n) {
         auto& b = c->buffer;
-        auto& p = c->parser;
+        auto& p = *c->parser;
         b.commit(n);
         if (ec == asio::error::eof) {
             if (!p.got_some()) return judge(*c, http::error::end_of_stream);
@@ -197,10 +265,10 @@ private:
             return finish(false, "not an HTTP response (" + e.message() + ")");
         if (e) return finish(false, "reading the response: " + error_text(c, e));
 
-        const auto& res = c.parser.get();
-        const unsigned status = res.result_int();
+        const auto& res = *c.parser;
+        const unsigned status = res.status();
         std::string detail = "HTTP " + std::to_string(status);
-        if (!res.reason().empty()) detail += " " + one_line(std::string_view(res.reason().data(), res.reason().size()), 60);
+        if (!res.reason().empty()) detail += " " + one_line(res.reason(), 60);
         const bool status_ok = expect_status_ > 0 ? status == static_cast<unsigned>(expect_status_) : status < 400;
         if (!status_ok) {
             if (!res.body().empty()) detail += ": " + one_line(res.body(), 120);

@@ -118,10 +118,8 @@ void ProbeBase::run(Callback done) {
     done_ = std::move(done);
     started_ = std::chrono::steady_clock::now();
     phase_ = "starting";
-    deadline_.expires_after(timeout_);
-    deadline_.async_wait([self = shared_from_this(), gen = gen_](const boost::system::error_code& ec) {
-        if (!ec) self->on_timeout(gen);
-    });
+    deadline_at_ = started_ + timeout_;
+    if (!deadline_armed_) arm_deadline();
     in_run_ = true;
     try {
         start();
@@ -135,23 +133,43 @@ void ProbeBase::cancel() noexcept {
     ++gen_;  // also silences a completion already posted by finish()
     done_ = nullptr;
     pending_ = false;
+    if (deadline_armed_) {
+        // Nothing left pending: a dropped probe goes at once.
+        deadline_armed_ = false;
+        ++deadline_gen_;
+        deadline_.cancel();
+    }
     if (!open_) return;
     open_ = false;
-    deadline_.cancel();
     if (resolving_) resolver_.cancel();
     resolving_ = false;
     abort();
 }
 
-void ProbeBase::on_timeout(std::uint64_t gen) {
-    if (gen != gen_ || !open_) return;
+// The deadline timer is not cancelled when a run ends in time: a check
+// every second with a 2 s timeout would pay a cancel and an aborted
+// completion per run. It stays armed; when it fires it times out the open
+// run if that run's deadline has come, re-arms for a later run's deadline,
+// or, with no run open, rests until the next run arms it.
+void ProbeBase::arm_deadline() {
+    deadline_armed_ = true;
+    deadline_.expires_at(deadline_at_);
+    deadline_.async_wait([self = shared_from_this(), armed = ++deadline_gen_](const boost::system::error_code& ec) {
+        if (ec || armed != self->deadline_gen_) return;
+        self->deadline_armed_ = false;
+        if (!self->open_) return;
+        if (std::chrono::steady_clock::now() < self->deadline_at_) return self->arm_deadline();
+        self->on_timeout();
+    });
+}
+
+void ProbeBase::on_timeout() {
     finish(false, "timed out after " + duration_text(timeout_) + " (" + phase_ + ")");
 }
 
 void ProbeBase::finish(bool ok, std::string detail) {
     if (!open_) return;
     open_ = false;
-    deadline_.cancel();
     if (resolving_) resolver_.cancel();
     resolving_ = false;
     abort();

@@ -119,7 +119,8 @@ protected:
     const char* phase_ = "starting";  // named in the timeout message
 
 private:
-    void on_timeout(std::uint64_t gen);
+    void arm_deadline();
+    void on_timeout();
     // Calls back the run that finish() ended inside a guard()ed handler.
     void deliver();
 
@@ -164,6 +165,9 @@ private:
     Callback done_;
     ProbeResult result_;  // ended by finish() inside a guard()ed handler, delivered when it returns
     std::chrono::steady_clock::time_point started_{};
+    std::chrono::steady_clock::time_point deadline_at_{};  // of the open run
+    std::uint64_t deadline_gen_ = 0;                         // of the wait armed last
+    bool deadline_armed_ = false;
     std::uint64_t gen_ = 0;
     bool open_ = false;
     bool in_run_ = false;

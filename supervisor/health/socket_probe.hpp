@@ -24,7 +24,9 @@ protected:
             phase_ = "connecting";
             // Each run owns its socket and buffer, and its handlers hold
             // them: an abandoned run's late completions touch only its own.
-            conn_ = std::make_shared<Conn>(io_);
+            // (The previous run's are reused once nothing else holds them.)
+            if (!conn_ || conn_.use_count() != 1) conn_ = std::make_shared<Conn>(io_);
+            conn_->reset();
             connect_lean(conn_->socket, guard([this, c = conn_, then = std::move(then)](
                                                   const boost::system::error_code& e, const tcp::endpoint& ep) mutable {
                              if (e) return finish(false, "connect to " + host_ + ":" + std::to_string(port_) + ": " +
@@ -40,6 +42,10 @@ protected:
 
     struct Conn {
         explicit Conn(asio::io_context& io) : socket(io) {}
+        void reset() {
+            if (socket.is_open()) close_with_reset(socket);
+            reply.clear();
+        }
         tcp::socket socket;
         std::string reply;
     };
