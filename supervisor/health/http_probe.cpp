@@ -212,26 +212,12 @@ private:
         auto& b = c->buffer;
         const std::size_t size = beast::read_size(b, 65536);
         if (size == 0) return judge(*c, http::error::buffer_overflow);
-        if constexpr (std::is_same_v<Stream, tcp::socket>) {
-            // Waits for the bytes, then reads them: no speculative read
-            // before the server could have answered.
-            stream.async_wait(tcp::socket::wait_read,
-                              guard([this, c, &stream](const boost::system::error_code& e) {
-                                  if (e) return judge(*c, e);
-                                  auto& buf = c->buffer;
-                                  const std::size_t n = beast::read_size(buf, 65536);
-                                  boost::system::error_code ec;
-                                  const std::size_t got = stream.read_some(buf.prepare(n), ec);
-                                  if (ec == asio::error::would_block || ec == asio::error::try_again)
-                                      return read_more(c, stream);
-                                  on_read(c, stream, ec, got);
-                              }));
-        } else {
-            stream.async_read_some(b.prepare(size),
-                                   guard([this, c, &stream](const boost::system::error_code& e, std::size_t n) {
-                                       on_read(c, stream, e, n);
-                                   }));
-        }
+        // (Not async_wait + read_some: a wait is never speculative, and
+        // asio re-arms epoll for it, one epoll_ctl more per check.)
+        stream.async_read_some(b.prepare(size),
+                               guard([this, c, &stream](const boost::system::error_code& e, std::size_t n) {
+                                   on_read(c, stream, e, n);
+                               }));
     }
 
     template <class Stream>
