@@ -198,7 +198,8 @@ int main(int argc, char** argv) {
 
     const Floor floor = measure_floor(ports, 3000);
 
-    asio::io_context io;
+    // As vigild's own loop (vigild_main.cpp): one thread runs it.
+    asio::io_context io(1);
     bool measuring = false;
     Samples http, tcp_samples;
     std::vector<std::shared_ptr<vigil::health::HealthMonitor>> monitors;
