@@ -27,6 +27,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/read_until.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
 
 #include "supervisor/health/health_monitor.hpp"
@@ -227,11 +228,19 @@ int main(int argc, char** argv) {
     }
     for (auto& m : monitors) m->start();
 
-    io.run_for(std::chrono::seconds(args.warmup));
-    measuring = true;
-    const Cpu cpu0 = cpu_now();
-    const auto wall0 = std::chrono::steady_clock::now();
-    io.run_for(std::chrono::seconds(args.seconds));
+    // The loop runs as vigild runs it, with io.run() (run_for would read the
+    // clock around every handler); a timer opens and closes the window.
+    Cpu cpu0{};
+    auto wall0 = std::chrono::steady_clock::now();
+    asio::steady_timer window(io, std::chrono::seconds(args.warmup));
+    window.async_wait([&](const boost::system::error_code&) {
+        measuring = true;
+        cpu0 = cpu_now();
+        wall0 = std::chrono::steady_clock::now();
+        window.expires_after(std::chrono::seconds(args.seconds));
+        window.async_wait([&](const boost::system::error_code&) { io.stop(); });
+    });
+    io.run();
     const Cpu cpu1 = cpu_now();
     const double cpu = cpu1.total() - cpu0.total();
     const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall0).count();
