@@ -31,9 +31,12 @@ all_targets=(config_fuzz control_fuzz pg_handshake_fuzz http_fuzz admin_fuzz)
 # --- build -------------------------------------------------------------------
 launcher=()
 command -v ccache >/dev/null && launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
-# -O1 with line tables only: what libFuzzer's docs suggest, enough for
-# file:line in every ASan/UBSan report, and a cold build (CI's) much
-# cheaper than -O2 -g on the Beast and Asio translation units.
+# As scripts/build.sh: cache hits whatever directory the checkout is in.
+export CCACHE_BASEDIR="$root" CCACHE_NOHASHDIR=1
+# -O1 with line tables only: enough for file:line in every ASan/UBSan
+# report, and cheaper to build cold (CI) than -O2 -g on the Beast and Asio
+# translation units: 374 s for every target on the 2-core VM, against 552 s
+# (tests/fuzz/README.md).
 CC=clang CXX=clang++ cmake -S "$root" -B "$build" -G Ninja -DVIGIL_FUZZ=ON -DVIGIL_TESTS=OFF \
   -DCMAKE_BUILD_TYPE=None "-DCMAKE_CXX_FLAGS=-O1 -gline-tables-only" "${launcher[@]}" >/dev/null
 targets=("$@")
@@ -72,7 +75,8 @@ run_target() {
   rate=$({ grep -h '^stat::average_exec_per_sec' "$work/log" || true; } | awk '{s += $2} END {print s + 0}')
   cov=$({ grep -ho 'cov: [0-9]*' "$work/log" || true; } | tail -1 | awk '{print $2}')
   corpus=$(find "$work/corpus" -type f | wc -l)
-  crashes=$(find "$work/artifacts" -type f | wc -l)
+  # slow-unit-* files are libFuzzer's notes on slow inputs, not findings.
+  crashes=$(find "$work/artifacts" -type f ! -name 'slow-unit-*' | wc -l)
   ((rc != 0 || crashes > 0)) && result="FAILED (exit $rc)"
   printf '%-17s %8ss %12s execs %8s/s  cov %-6s corpus %-6s %s\n' "$t" "$seconds" "$execs" "$rate" \
     "${cov:-?}" "$corpus" "$result" >"$work/summary"
@@ -105,7 +109,7 @@ for t in "${targets[@]}"; do
     failed+=("$t")
     grep -m2 -E 'ERROR: |runtime error:|fuzz invariant broken|what\(\):' "$work/log" | sed 's/^/    /' || true
     for f in "$work/artifacts"/*; do
-      [ -e "$f" ] && echo "    crashing input: $f  (reproduce: $build/fuzz/$t $f)"
+      [ -e "$f" ] && [[ $f != */slow-unit-* ]] && echo "    crashing input: $f  (reproduce: $build/fuzz/$t $f)"
     done
   fi
 done
