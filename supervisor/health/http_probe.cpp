@@ -113,7 +113,8 @@ private:
         explicit Conn(asio::io_context& io) : socket(io), buffer(kMaxHeader + kMaxBody) {}
         void reset() {
             tls.reset();
-            if (socket.is_open()) close_with_reset(socket);
+            if (socket.is_open() && !parked) close_with_reset(socket);
+            parked = false;
             // A big answer's storage is not kept for the next run.
             if (buffer.capacity() > kKeep) buffer = beast::flat_buffer(kMaxHeader + kMaxBody);
             buffer.clear();
@@ -128,6 +129,7 @@ private:
         beast::flat_buffer buffer;
         std::string reason, body;
         std::optional<ResponseParser> parser;
+        bool parked = false;  // see SocketProbe::Conn
     };
 
     std::shared_ptr<Conn>& next_conn() {
@@ -269,8 +271,10 @@ private:
     void abort() noexcept override {
         if (!conn_) return;
         // No TLS close_notify: the check is over, and a server that does
-        // not answer it would only delay the close.
-        close_with_reset(conn_->socket);
+        // not answer it would only delay the close. A plain connection of a
+        // run that passed is parked for the next one.
+        conn_->parked = passed_ && !conn_->tls && park_with_reset(conn_->socket);
+        if (!conn_->parked) close_with_reset(conn_->socket);
     }
 
     const bool https_;

@@ -28,6 +28,19 @@ std::shared_ptr<Probe> make_probe(asio::io_context& io, const config::HealthChec
 }
 
 int ProbeBase::connect_start(tcp::socket& socket, const tcp::endpoint& ep, boost::system::error_code& ec) noexcept {
+    if (socket.is_open()) {  // parked by the last run that passed
+        const int r = ::connect(socket.native_handle(), ep.data(), static_cast<socklen_t>(ep.size()));
+        if (r == 0) return 0;
+        if (errno == EINPROGRESS) return 1;
+        if (errno == ECONNREFUSED || errno == ENETUNREACH || errno == EHOSTUNREACH) {
+            ec = boost::system::error_code(errno, boost::system::system_category());
+            close_with_reset(socket);
+            return -1;
+        }
+        // Another address family, or a state the kernel will not reconnect
+        // from: a fresh socket below.
+        close_with_reset(socket);
+    }
     // Opened by asio (an assigned fd would cost an epoll_ctl more at
     // close), made non-blocking once, then connected by hand.
     socket.open(ep.protocol(), ec);
@@ -52,6 +65,13 @@ int ProbeBase::connect_result(tcp::socket& socket) noexcept {
         socket.close(ignored);
     }
     return so_error;
+}
+
+bool park_with_reset(tcp::socket& socket) noexcept {
+    if (!socket.is_open()) return false;
+    sockaddr unspec{};
+    unspec.sa_family = AF_UNSPEC;
+    return ::connect(socket.native_handle(), &unspec, sizeof unspec) == 0;
 }
 
 void close_with_reset(tcp::socket& socket) noexcept {
@@ -143,6 +163,7 @@ void ProbeBase::cancel() noexcept {
     open_ = false;
     if (resolving_) resolver_.cancel();
     resolving_ = false;
+    passed_ = false;
     abort();
 }
 
@@ -172,7 +193,9 @@ void ProbeBase::finish(bool ok, std::string detail) {
     open_ = false;
     if (resolving_) resolver_.cancel();
     resolving_ = false;
+    passed_ = ok;
     abort();
+    passed_ = false;
     // A failure may come from a stale address (a restarted container, a
     // changed /etc/hosts): ask again next time.
     if (!ok) endpoints_.clear();

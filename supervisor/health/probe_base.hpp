@@ -117,6 +117,9 @@ protected:
     asio::io_context& io_;
     std::chrono::milliseconds timeout_;
     const char* phase_ = "starting";  // named in the timeout message
+    // While abort() runs: whether the run it ends passed (its connection is
+    // sound and may be parked for the next run) or failed or was cancelled.
+    bool passed_ = false;
 
 private:
     void arm_deadline();
@@ -152,8 +155,9 @@ private:
         if (!last) last = asio::error::host_not_found;
         asio::post(io_, [then = std::move(then), last]() mutable { then(last, tcp::endpoint{}); });
     }
-    // Opens `socket` and starts a non-blocking connect to `ep`: 0 connected,
-    // 1 in progress, -1 failed (`ec`, the socket closed again).
+    // Opens `socket` (or takes the one park_with_reset() left open) and
+    // starts a non-blocking connect to `ep`: 0 connected, 1 in progress, -1
+    // failed (`ec`, the socket closed again).
     static int connect_start(tcp::socket& socket, const tcp::endpoint& ep, boost::system::error_code& ec) noexcept;
     // SO_ERROR of a connect that `socket` became writable for; closes the
     // socket when it is not 0.
@@ -181,6 +185,14 @@ private:
 // each time, which at hundreds of checks fills the ephemeral port range and
 // makes every connect() search it.
 void close_with_reset(tcp::socket& socket) noexcept;
+
+// Resets a probe's connection as close_with_reset() does (the kernel sends
+// an RST), but keeps the socket for the next run: connect(AF_UNSPEC)
+// dissolves the connection and leaves the descriptor open, non-blocking and
+// registered with the event loop, so the next check's connect() needs no
+// socket(), ioctl, two epoll_ctl and close() of its own (tests/bench,
+// health_bench). Returns false when the kernel refuses; the caller closes.
+bool park_with_reset(tcp::socket& socket) noexcept;
 
 // "2s", "1500ms": durations in details as the config writes them.
 std::string duration_text(std::chrono::milliseconds d);

@@ -37,17 +37,21 @@ protected:
     }
 
     void abort() noexcept override {
-        if (conn_) close_with_reset(conn_->socket);
+        if (!conn_) return;
+        conn_->parked = passed_ && park_with_reset(conn_->socket);
+        if (!conn_->parked) close_with_reset(conn_->socket);
     }
 
     struct Conn {
         explicit Conn(asio::io_context& io) : socket(io) {}
         void reset() {
-            if (socket.is_open()) close_with_reset(socket);
+            if (socket.is_open() && !parked) close_with_reset(socket);
+            parked = false;
             reply.clear();
         }
         tcp::socket socket;
         std::string reply;
+        bool parked = false;  // socket open, its connection reset: the next run connects it again
     };
 
     std::string host_;

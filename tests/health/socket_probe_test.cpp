@@ -2,6 +2,9 @@
 
 #include <signal.h>
 
+#include <memory>
+#include <set>
+
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/read_until.hpp>
@@ -28,6 +31,38 @@ TEST_CASE("tcp probe: a listener passes, a closed port fails", "[tcp]") {
     const auto down = run_probe(io, *p);
     CHECK_FALSE(down.ok);
     CHECK(down.detail == "connect to 127.0.0.1:" + std::to_string(port) + ": Connection refused");
+}
+
+// A probe that passed keeps its socket for the next run (park_with_reset):
+// every run must still be a fresh connection that sees the server as it is
+// now, and each one is reset, never left in TIME_WAIT.
+TEST_CASE("tcp probe: a kept socket connects afresh each run and sees the server come and go", "[tcp]") {
+    asio::io_context io;
+    auto acceptor = std::make_unique<tcp::acceptor>(io, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
+    const std::uint16_t port = acceptor->local_endpoint().port();
+    auto p = make_probe(io, make_check(HealthKind::tcp, "127.0.0.1", port));
+    std::set<std::uint16_t> peers;
+    for (int i = 0; i < 3; ++i) {
+        const auto r = run_probe(io, *p);
+        CHECK(r.ok);
+        tcp::socket peer(io);
+        tcp::endpoint from;
+        acceptor->accept(peer, from);  // one new connection per run, from its own port
+        peers.insert(from.port());
+        char c;
+        boost::system::error_code ec;
+        peer.read_some(asio::buffer(&c, 1), ec);
+        CHECK(ec == asio::error::connection_reset);  // reset, as close_with_reset does
+    }
+    CHECK(peers.size() == 3);
+
+    acceptor.reset();
+    const auto down = run_probe(io, *p);
+    CHECK_FALSE(down.ok);
+    CHECK(down.detail == "connect to 127.0.0.1:" + std::to_string(port) + ": Connection refused");
+
+    acceptor = std::make_unique<tcp::acceptor>(io, tcp::endpoint(asio::ip::make_address("127.0.0.1"), port));
+    for (int i = 0; i < 2; ++i) CHECK(run_probe(io, *p).ok);
 }
 
 TEST_CASE("tcp probe: a full accept queue is a timeout", "[tcp]") {
