@@ -234,7 +234,7 @@ private:
         c.out.close(ignored);
     }
 
-    void abort() noexcept override {
+    void abort(bool) noexcept override {
         if (!child_) return;
         if (!child_->reaped) child_->kill_group();
         boost::system::error_code ignored;

@@ -113,7 +113,7 @@ private:
         explicit Conn(asio::io_context& io) : socket(io), buffer(kMaxHeader + kMaxBody) {}
         void reset() {
             tls.reset();
-            if (socket.is_open() && !parked) close_with_reset(socket);
+            prepare_connection(socket, parked);
             parked = false;
             // A big answer's storage is not kept for the next run.
             if (buffer.capacity() > kKeep) buffer = beast::flat_buffer(kMaxHeader + kMaxBody);
@@ -268,13 +268,12 @@ private:
         finish(true, detail);
     }
 
-    void abort() noexcept override {
+    void abort(bool passed) noexcept override {
         if (!conn_) return;
         // No TLS close_notify: the check is over, and a server that does
         // not answer it would only delay the close. A plain connection of a
         // run that passed is parked for the next one.
-        conn_->parked = passed_ && !conn_->tls && park_with_reset(conn_->socket);
-        if (!conn_->parked) close_with_reset(conn_->socket);
+        conn_->parked = end_connection(conn_->socket, passed && !conn_->tls);
     }
 
     const bool https_;

@@ -74,6 +74,16 @@ bool park_with_reset(tcp::socket& socket) noexcept {
     return ::connect(socket.native_handle(), &unspec, sizeof unspec) == 0;
 }
 
+bool end_connection(tcp::socket& socket, bool keep) noexcept {
+    if (keep && park_with_reset(socket)) return true;
+    close_with_reset(socket);
+    return false;
+}
+
+void prepare_connection(tcp::socket& socket, bool parked) noexcept {
+    if (!parked) close_with_reset(socket);
+}
+
 void close_with_reset(tcp::socket& socket) noexcept {
     if (!socket.is_open()) return;
     boost::system::error_code ignored;
@@ -163,8 +173,7 @@ void ProbeBase::cancel() noexcept {
     open_ = false;
     if (resolving_) resolver_.cancel();
     resolving_ = false;
-    passed_ = false;
-    abort();
+    abort(false);
 }
 
 // The deadline timer is not cancelled when a run ends in time: a check
@@ -193,9 +202,7 @@ void ProbeBase::finish(bool ok, std::string detail) {
     open_ = false;
     if (resolving_) resolver_.cancel();
     resolving_ = false;
-    passed_ = ok;
-    abort();
-    passed_ = false;
+    abort(ok);
     // A failure may come from a stale address (a restarted container, a
     // changed /etc/hosts): ask again next time.
     if (!ok) endpoints_.clear();

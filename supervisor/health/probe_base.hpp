@@ -1,7 +1,7 @@
 // What every probe kind shares: the per-run deadline, exactly-once
 // completion, and the guard that makes late completions of an abandoned run
 // harmless. A kind implements start() (begin the I/O of a new run) and
-// abort() (close that I/O), like Envoy's onInterval()/onTimeout().
+// abort() (end that I/O), like Envoy's onInterval()/onTimeout().
 //
 // Internal to supervisor/health: include it from probe .cpp files only.
 #pragma once
@@ -40,9 +40,11 @@ protected:
 
     // Begins the I/O of the current run; ends it through finish().
     virtual void start() = 0;
-    // Closes the current run's I/O after a timeout or cancel(); the handlers
-    // still pending then find the run over and do nothing.
-    virtual void abort() noexcept = 0;
+    // Ends the current run's I/O when it finishes, times out or is
+    // cancelled; the handlers still pending then find the run over and do
+    // nothing. `passed`: the run ended with a pass, so its connection is
+    // sound and may be kept for the next run (end_connection()).
+    virtual void abort(bool passed) noexcept = 0;
 
     // Ends the current run (the first call wins) and reports it.
     void finish(bool ok, std::string detail);
@@ -107,7 +109,7 @@ protected:
     // Connects `socket` (closed) to the first of endpoints() that accepts
     // and calls `then(error, endpoint)` (a guard()ed handler) from the event
     // loop. Unlike asio's async_connect it makes no poll() before reading
-    // SO_ERROR: one system call of nine per TCP check (tests/bench,
+    // SO_ERROR: one system call less per TCP check (tests/bench,
     // health_bench).
     template <class Then>
     void connect_lean(tcp::socket& socket, Then then) {
@@ -117,9 +119,6 @@ protected:
     asio::io_context& io_;
     std::chrono::milliseconds timeout_;
     const char* phase_ = "starting";  // named in the timeout message
-    // While abort() runs: whether the run it ends passed (its connection is
-    // sound and may be parked for the next run) or failed or was cancelled.
-    bool passed_ = false;
 
 private:
     void arm_deadline();
@@ -193,6 +192,14 @@ void close_with_reset(tcp::socket& socket) noexcept;
 // socket(), ioctl, two epoll_ctl and close() of its own (tests/bench,
 // health_bench). Returns false when the kernel refuses; the caller closes.
 bool park_with_reset(tcp::socket& socket) noexcept;
+
+// The end of a run's connection, for every probe kind that keeps one:
+// parked when `keep` (the run passed) and the kernel agrees, otherwise
+// closed with a reset. Returns whether it was parked.
+bool end_connection(tcp::socket& socket, bool keep) noexcept;
+// Before a new run on the same connection object: a socket still open that
+// was not parked is closed with a reset; a parked one is connected again.
+void prepare_connection(tcp::socket& socket, bool parked) noexcept;
 
 // "2s", "1500ms": durations in details as the config writes them.
 std::string duration_text(std::chrono::milliseconds d);

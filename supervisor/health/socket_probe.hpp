@@ -36,16 +36,15 @@ protected:
         });
     }
 
-    void abort() noexcept override {
+    void abort(bool passed) noexcept override {
         if (!conn_) return;
-        conn_->parked = passed_ && park_with_reset(conn_->socket);
-        if (!conn_->parked) close_with_reset(conn_->socket);
+        conn_->parked = end_connection(conn_->socket, passed);
     }
 
     struct Conn {
         explicit Conn(asio::io_context& io) : socket(io) {}
         void reset() {
-            if (socket.is_open() && !parked) close_with_reset(socket);
+            prepare_connection(socket, parked);
             parked = false;
             reply.clear();
         }
