@@ -149,7 +149,12 @@ asio::awaitable<bool> Session<Stream>::serve_one() {
     // Whatever path the request took, the connection is reused only once
     // the whole body is consumed: a body left in the buffer would be
     // parsed as the next request.
-    if (keep && !in_.at_boundary()) keep = co_await finish_body();
+    if (keep && !in_.at_boundary()) {
+        const char* p;
+        std::size_t n;
+        if (in_.body(p, n) == RequestFramer::Body::done) in_.consume(n);  // buffered whole: no coroutine
+        if (!in_.at_boundary()) keep = co_await finish_body();
+    }
     else if (!keep && body_cut_ && !in_.at_boundary()) co_await linger();  // after an early answer
     co_return keep;
 }
