@@ -1,4 +1,5 @@
 #include "proxy/admin_api.hpp"
+#include "proxy/path.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -40,25 +41,18 @@ json pool_json(const Pool& p, TimePoint now) {
             {"servers", std::move(servers)}};
 }
 
-int hex_digit(char c) {
-    if (c >= '0' && c <= '9') return c - '0';
-    c = static_cast<char>(c | 0x20);
-    return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-}
-
-// Percent-decoding of one path segment (names may hold ':' as %3A).
+// Percent-decoding of one path segment (names may hold ':' as %3A); a
+// malformed escape stays as it is (the name then matches nothing).
 std::string decode(std::string_view s) {
     std::string out;
     for (std::size_t i = 0; i < s.size(); ++i) {
-        if (s[i] == '%' && i + 2 < s.size()) {
-            int a = hex_digit(s[i + 1]), b = hex_digit(s[i + 2]);
-            if (a >= 0 && b >= 0) {
-                out += static_cast<char>(a * 16 + b);
-                i += 2;
-                continue;
-            }
+        const int v = s[i] == '%' ? percent_value(s.substr(i)) : -1;
+        if (v >= 0) {
+            out += static_cast<char>(v);
+            i += 2;
+        } else {
+            out += s[i];
         }
-        out += s[i];
     }
     return out;
 }
@@ -97,8 +91,13 @@ AdminReply put_pool(Registry& reg, const std::string& name, std::string_view bod
         else return error(400, "balance must be least_conn or round_robin");
     }
     if (j.contains("max_fails")) {
+        // The config's range; get<int>() would silently truncate a larger value.
         if (!j["max_fails"].is_number_integer()) return error(400, "max_fails must be an integer");
-        spec.max_fails = j["max_fails"].get<int>();
+        const long long n = j["max_fails"].get<long long>();
+        if (j["max_fails"].is_number_unsigned() && j["max_fails"].get<unsigned long long>() > 1000000)
+            return error(400, "max_fails must be within [0, 1000000]");
+        if (n < 0 || n > 1'000'000) return error(400, "max_fails must be within [0, 1000000]");
+        spec.max_fails = static_cast<int>(n);
     }
     if (j.contains("fail_timeout_ms")) {
         if (!j["fail_timeout_ms"].is_number_integer()) return error(400, "fail_timeout_ms must be an integer");

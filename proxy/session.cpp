@@ -14,6 +14,8 @@
 // Before reusing an idle connection for a non-idempotent request we peek at
 // it, so a POST is not lost to a keep-alive connection the upstream closed.
 #include "proxy/http_parse.hpp"
+#include "proxy/path.hpp"
+#include "proxy/request_framer.hpp"
 #include "proxy/rewrite.hpp"
 #include "proxy/tls_stream.hpp"
 #include "proxy/worker.hpp"
@@ -99,8 +101,8 @@ public:
     Session(Worker& w, std::size_t li, tcp::socket sock, std::shared_ptr<ssl::context> tls = nullptr)
         : w_(w), li_(li), l_(w.listener(li)), opts_(w.options()), tls_(std::move(tls)),
           stream_(make_stream(std::move(sock))),
-          in_cap_(std::max<std::size_t>(opts_.max_header + 4096, 16 * 1024)),
-          in_(new char[in_cap_]), up_buf_(new char[up_cap]) {
+          in_(std::max<std::size_t>(opts_.max_header + 4096, 16 * 1024), opts_.max_header, opts_.max_body),
+          up_buf_(new char[up_cap]) {
         boost::system::error_code ec;
         auto ep = lowest(stream_).remote_endpoint(ec);
         key_.fill(0);
@@ -191,27 +193,23 @@ private:
         timed_out_ = false;
         ParseResult pr = ParseResult::incomplete;
         for (;;) {
-            if (end_ > beg_) {
-                pr = validate_request({in_.get() + beg_, end_ - beg_}, opts_.max_header, req_);
+            if (!in_.empty()) {
+                pr = in_.parse_head(req_);
                 if (pr != ParseResult::incomplete) break;
             }
-            if (beg_ > 0) {  // keep the partial head at the buffer start
-                std::memmove(in_.get(), in_.get() + beg_, end_ - beg_);
-                end_ -= beg_;
-                beg_ = 0;
-            }
-            idle_ = end_ == 0;
+            idle_ = in_.empty();
             if (idle_ && (stop_ || w_.stopping())) co_return false;
-            auto [ec, n] = co_await client_read(asio::buffer(in_.get() + end_, in_cap_ - end_));
+            char* at = in_.read_ptr();
+            auto [ec, n] = co_await client_read(asio::buffer(at, in_.read_room()));
             idle_ = false;
             if (ec) {
-                if (timed_out_ && end_ > beg_) {
+                if (timed_out_ && !in_.empty()) {
                     l_.stats->rejected.fetch_add(1, std::memory_order_relaxed);
                     co_await reply(408, false);
                 }
                 co_return false;
             }
-            end_ += n;
+            in_.received(n);
         }
         t0_ = Clock::now();
         method_.assign(req_.method.data(), std::min<std::size_t>(req_.method.size(), 32));
@@ -236,7 +234,6 @@ private:
             if (!d.allowed) {
                 l_.stats->rate_limited.fetch_add(1, std::memory_order_relaxed);
                 const bool keep = no_body && req_.keep_alive;
-                beg_ += req_.head_size;
                 co_await reply(429, keep, d.retry_after_s);
                 co_return keep;
             }
@@ -246,21 +243,52 @@ private:
             co_await reply(413, false);
             co_return false;
         }
+        // Routes see, and the upstream gets, the path as a backend resolves
+        // it: a prefix then means the same to both (access control by route).
+        switch (normalize_target(req_.target, norm_target_)) {
+            case PathResult::same: break;
+            case PathResult::changed: req_.target = norm_target_; break;
+            case PathResult::bad:
+                l_.stats->rejected.fetch_add(1, std::memory_order_relaxed);
+                co_await reply(400, false);
+                co_return false;
+        }
         const std::shared_ptr<const Snapshot> snap = w_.snapshot();
         const RouteTable::Entry* route = snap->routes[li_].match(req_.target);
         if (!route || route->pool_index < 0) {
             const bool keep = no_body && req_.keep_alive;
-            beg_ += req_.head_size;
             co_await reply(route ? 503 : 404, keep);
             co_return keep;
         }
-        const bool keep = co_await forward(snap->pools[static_cast<std::size_t>(route->pool_index)]);
+        bool keep = co_await forward(snap->pools[static_cast<std::size_t>(route->pool_index)]);
+        // Whatever path the request took, the connection is reused only once
+        // the whole body is consumed: a body left in the buffer would be
+        // parsed as the next request.
+        if (keep && !in_.at_boundary()) keep = co_await finish_body();
         co_return keep;
+    }
+
+    // Reads and drops the rest of the current request's body (bounded by
+    // max_body and the client timeout).
+    asio::awaitable<bool> finish_body() {
+        for (;;) {
+            const char* p;
+            std::size_t n;
+            const auto st = in_.body(p, n);
+            if (st == RequestFramer::Body::bad || st == RequestFramer::Body::too_large) co_return false;
+            in_.consume(n);
+            if (in_.at_boundary()) co_return true;
+            arm(opts_.client_timeout);
+            char* at = in_.read_ptr();
+            auto [ec, got] = co_await client_read(asio::buffer(at, in_.read_room()));
+            if (ec) co_return false;
+            in_.received(got);
+        }
     }
 
     void build_request_head() {
         std::string_view rid = req_.request_id;
-        if (rid.empty() || rid.size() > 128) rid = w_.next_request_id();
+        if (!safe_request_id(rid)) rid = w_.next_request_id();
         std::memcpy(rid_, rid.data(), rid.size());
         rid_len_ = rid.size();
         proxy::build_request_head(req_out_, req_, ip_, is_tls, {rid_, rid_len_});
@@ -269,27 +297,18 @@ private:
     asio::awaitable<bool> forward(const Pool& pool) {
         pool_name_ = pool.name;
         build_request_head();
-        beg_ += req_.head_size;
 
-        // The part of the body already buffered is kept until the request is
-        // sent, so a failed attempt can be replayed elsewhere.
-        ChunkedScanner chunks(opts_.max_body ? opts_.max_body : UINT64_MAX);
+        // The part of the body already buffered stays in the framer until the
+        // request is sent, so a failed attempt can be replayed elsewhere.
+        const char* body_start;
         std::size_t first = 0;
-        std::uint64_t remaining = 0;
-        bool body_buffered = true;
-        if (req_.body == BodyKind::length) {
-            first = static_cast<std::size_t>(std::min<std::uint64_t>(end_ - beg_, req_.content_length));
-            remaining = req_.content_length - first;
-            body_buffered = remaining == 0;
-        } else if (req_.body == BodyKind::chunked) {
-            auto st = chunks.feed(in_.get() + beg_, end_ - beg_, first);
-            if (st == ChunkedScanner::Status::bad || st == ChunkedScanner::Status::too_large) {
-                l_.stats->rejected.fetch_add(1, std::memory_order_relaxed);
-                co_await reply(st == ChunkedScanner::Status::bad ? 400 : 413, false);
-                co_return false;
-            }
-            body_buffered = st == ChunkedScanner::Status::done;
+        const auto st = in_.body(body_start, first);
+        if (st == RequestFramer::Body::bad || st == RequestFramer::Body::too_large) {
+            l_.stats->rejected.fetch_add(1, std::memory_order_relaxed);
+            co_await reply(st == RequestFramer::Body::bad ? 400 : 413, false);
+            co_return false;
         }
+        const bool body_buffered = st == RequestFramer::Body::done;
         if (req_.expect_continue && !body_buffered) {
             static constexpr char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
             arm(opts_.client_timeout);
@@ -305,7 +324,6 @@ private:
                 const int status = tries_ == 0 ? 503 : 502;
                 pool.counters->unserved[5].fetch_add(1, std::memory_order_relaxed);
                 const bool keep = body_buffered && req_.keep_alive;
-                if (keep) beg_ += first;
                 co_await reply(status, keep);
                 co_return keep;
             }
@@ -331,7 +349,7 @@ private:
                 }
             }
 
-            Outcome out = co_await attempt(*conn, srv, first, remaining, body_buffered, chunks);
+            Outcome out = co_await attempt(*conn, srv, first, body_buffered);
             up_ = nullptr;
             switch (out) {
                 case Outcome::served:
@@ -379,7 +397,7 @@ private:
 
     // Sends the request on `conn` and relays the response.
     asio::awaitable<Outcome> attempt(UpstreamConn& conn, const ServerEntry& srv, std::size_t first,
-                                     std::uint64_t remaining, bool body_buffered, ChunkedScanner& chunks) {
+                                     bool body_buffered) {
         up_ = &conn;
         timed_out_ = false;
         fail_counts_ = true;
@@ -388,13 +406,16 @@ private:
         arm(opts_.upstream_timeout);
         const auto t_sent = Clock::now();
         {
-            std::array<asio::const_buffer, 2> bufs{asio::buffer(req_out_), asio::buffer(in_.get() + beg_, first)};
+            const char* body;
+            std::size_t buffered;
+            in_.body(body, buffered);
+            std::array<asio::const_buffer, 2> bufs{asio::buffer(req_out_), asio::buffer(body, first)};
             auto [ec, n] = co_await asio::async_write(conn.sock, bufs, use_tuple);
             if (ec) co_return fail(replayable && !timed_out_ ? Outcome::retry : Outcome::failed, timed_out_ ? 504 : 502);
         }
         if (!body_buffered) {
-            beg_ += first;
-            Outcome o = co_await stream_request_body(conn, remaining, chunks);
+            in_.consume(first);
+            Outcome o = co_await stream_request_body(conn);
             if (o != Outcome::served) co_return o;
         }
 
@@ -430,42 +451,37 @@ private:
         return o;
     }
 
-    asio::awaitable<Outcome> stream_request_body(UpstreamConn& conn, std::uint64_t remaining, ChunkedScanner& chunks) {
+    // The rest of a body that did not come with its head: relayed as it
+    // arrives, exactly to its end as the framer sees it.
+    asio::awaitable<Outcome> stream_request_body(UpstreamConn& conn) {
         for (;;) {
-            if (beg_ == end_) beg_ = end_ = 0;
-            if (beg_ == end_) {
-                arm(opts_.client_timeout);
-                auto [ec, n] = co_await client_read(asio::buffer(in_.get() + end_, in_cap_ - end_));
-                if (ec) {
-                    fail_counts_ = false;
-                    if (timed_out_) {
-                        l_.stats->rejected.fetch_add(1, std::memory_order_relaxed);
-                        co_return fail(Outcome::failed, 408);
-                    }
-                    co_return Outcome::aborted;
-                }
-                end_ += n;
-            }
+            const char* p;
             std::size_t take;
-            bool done;
-            if (req_.body == BodyKind::chunked) {
-                auto st = chunks.feed(in_.get() + beg_, end_ - beg_, take);
-                if (st == ChunkedScanner::Status::bad || st == ChunkedScanner::Status::too_large) {
-                    fail_counts_ = false;
-                    l_.stats->rejected.fetch_add(1, std::memory_order_relaxed);
-                    co_return fail(Outcome::failed, st == ChunkedScanner::Status::bad ? 400 : 413);
-                }
-                done = st == ChunkedScanner::Status::done;
-            } else {
-                take = static_cast<std::size_t>(std::min<std::uint64_t>(end_ - beg_, remaining));
-                remaining -= take;
-                done = remaining == 0;
+            auto st = in_.body(p, take);
+            if (st == RequestFramer::Body::bad || st == RequestFramer::Body::too_large) {
+                fail_counts_ = false;
+                l_.stats->rejected.fetch_add(1, std::memory_order_relaxed);
+                co_return fail(Outcome::failed, st == RequestFramer::Body::bad ? 400 : 413);
             }
-            arm(opts_.upstream_timeout);
-            auto [ec, n] = co_await asio::async_write(conn.sock, asio::buffer(in_.get() + beg_, take), use_tuple);
-            if (ec) co_return fail(Outcome::failed, timed_out_ ? 504 : 502);
-            beg_ += take;
-            if (done) co_return Outcome::served;
+            if (take > 0) {
+                arm(opts_.upstream_timeout);
+                auto [ec, n] = co_await asio::async_write(conn.sock, asio::buffer(p, take), use_tuple);
+                if (ec) co_return fail(Outcome::failed, timed_out_ ? 504 : 502);
+                in_.consume(take);
+            }
+            if (in_.at_boundary()) co_return Outcome::served;
+            arm(opts_.client_timeout);
+            char* at = in_.read_ptr();
+            auto [ec, n] = co_await client_read(asio::buffer(at, in_.read_room()));
+            if (ec) {
+                fail_counts_ = false;
+                if (timed_out_) {
+                    l_.stats->rejected.fetch_add(1, std::memory_order_relaxed);
+                    co_return fail(Outcome::failed, 408);
+                }
+                co_return Outcome::aborted;
+            }
+            in_.received(n);
         }
     }
 
@@ -582,7 +598,7 @@ private:
         arm(std::chrono::milliseconds(1000));
         std::size_t drained = 0;
         while (drained < (1u << 20)) {
-            auto [rec, rn] = co_await client_read(asio::buffer(in_.get(), in_cap_));
+            auto [rec, rn] = co_await client_read(asio::buffer(in_.scratch(), in_.capacity()));
             if (rec) break;
             drained += rn;
         }
@@ -616,9 +632,7 @@ private:
     std::string ip_;
     ClientKey key_{};
 
-    std::size_t in_cap_;
-    std::unique_ptr<char[]> in_;
-    std::size_t beg_ = 0, end_ = 0;
+    RequestFramer in_;  // the client's bytes: which request each belongs to
     std::unique_ptr<char[]> up_buf_;
     std::string req_out_, resp_out_;
     RequestHead req_;
@@ -632,7 +646,7 @@ private:
 
     // For the access log: copies, since the buffer moves on while streaming.
     TimePoint t0_{};
-    std::string method_, target_;
+    std::string method_, target_, norm_target_;
     std::string_view pool_name_, upstream_name_;  // into the snapshot held by forward()
     char rid_[128];
     std::size_t rid_len_ = 0;

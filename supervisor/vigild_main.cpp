@@ -106,6 +106,32 @@ bool take_lock(const std::string& state_dir, int& fd_out) {
     return true;
 }
 
+// As `nginx -t` loads the certificates, so does --check, through the proxy's
+// own --check: vigild links no OpenSSL, and the proxy is what will load them.
+bool check_proxies(const vigil::config::Config& config) {
+    bool ok = true;
+    for (const auto& p : config.programs) {
+        if (p.kind != "proxy") continue;
+        const std::string cmd = p.command + " --check 2>&1";
+        FILE* f = ::popen(cmd.c_str(), "r");
+        if (!f) {
+            fmt::print(stderr, "vigild: [program:{}]: cannot run {}: {}\n", p.name, p.command, std::strerror(errno));
+            ok = false;
+            continue;
+        }
+        std::string out;
+        char buf[512];
+        for (std::size_t n; (n = std::fread(buf, 1, sizeof buf, f)) > 0 && out.size() < 65536;) out.append(buf, n);
+        const int st = ::pclose(f);
+        if (st != 0) {
+            while (!out.empty() && out.back() == '\n') out.pop_back();
+            fmt::print(stderr, "vigild: [program:{}] (kind = proxy) does not load: {}\n", p.name, out);
+            ok = false;
+        }
+    }
+    return ok;
+}
+
 bool make_dir(const std::string& dir, mode_t mode) {
     std::error_code ec;
     std::filesystem::create_directories(dir, ec);
@@ -137,6 +163,7 @@ int main(int argc, char** argv) {
     vigil::config::Config config = std::move(*loaded.config);
     vigil::supervisor::fill_proxy_command(config, opts.config);
     if (opts.check) {
+        if (!check_proxies(config)) return 1;
         fmt::print("vigild: configuration {} is valid ({} processes)\n", opts.config, config.programs.size());
         return 0;
     }

@@ -140,12 +140,13 @@ TEST_CASE("request and response heads are rewritten for the next hop", "[parse][
     std::string out;
     build_request_head(out, *h, "127.0.0.1", false, "rid-1");
     CHECK(out == "GET /a HTTP/1.1\r\nHost: h\r\nAccept: */*\r\nX-Forwarded-For: 1.1.1.1, 127.0.0.1\r\n"
-                 "X-Forwarded-Proto: http\r\nX-Request-Id: rid-1\r\n\r\n");
+                 "X-Forwarded-Proto: http\r\nX-Real-IP: 127.0.0.1\r\nForwarded: for=127.0.0.1;proto=http\r\n"
+                 "X-Request-Id: rid-1\r\n\r\n");
 
     REQUIRE(validate_request("GET / HTTP/1.0\r\n\r\n", 8192, *h) == ParseResult::ok);
     build_request_head(out, *h, "::1", true, "r");
-    CHECK(out == "GET / HTTP/1.0\r\nX-Forwarded-For: ::1\r\nX-Forwarded-Proto: https\r\nX-Request-Id: r\r\n"
-                 "Connection: close\r\n\r\n");
+    CHECK(out == "GET / HTTP/1.0\r\nX-Forwarded-For: ::1\r\nX-Forwarded-Proto: https\r\nX-Real-IP: ::1\r\n"
+                 "Forwarded: for=\"[::1]\";proto=https\r\nX-Request-Id: r\r\nConnection: close\r\n\r\n");
 
     auto r = std::make_unique<ResponseHead>();
     const std::string head = "HTTP/1.0 404 Not Here\r\nConnection: close\r\nContent-Length: 0\r\nKeep-Alive: x\r\n\r\n";

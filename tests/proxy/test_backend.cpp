@@ -10,8 +10,10 @@
 //   /close         answer with Connection: close
 //   anything else  "<name> <path>\n"
 // Every response carries X-Backend: <name> and X-Conn: <connection number>,
-// so tests can see balancing and keep-alive reuse. A request body is read
-// (Content-Length or chunked) and its size returned in X-Body-Bytes.
+// so tests can see balancing and keep-alive reuse, and X-Requests: how many
+// requests this backend has read so far (smuggling tests count them). A
+// request body is read (Content-Length or chunked) and its size returned in
+// X-Body-Bytes.
 #include <boost/asio.hpp>
 
 #include <iostream>
@@ -26,6 +28,7 @@ constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 
 std::string g_name = "backend";
 unsigned g_conns = 0;
+unsigned long g_requests = 0;
 
 asio::awaitable<void> serve(tcp::socket sock, unsigned conn_no) {
     std::string buf;
@@ -40,6 +43,7 @@ asio::awaitable<void> serve(tcp::socket sock, unsigned conn_no) {
             buf.append(tmp.data(), n);
         }
         if (pr != ParseResult::ok) co_return;
+        ++g_requests;
         const std::string head = buf.substr(0, req.head_size);
         const std::string target(req.target);
         const bool keep = req.keep_alive;
@@ -96,7 +100,8 @@ asio::awaitable<void> serve(tcp::socket sock, unsigned conn_no) {
         }
 
         std::string out = "HTTP/1.1 " + std::to_string(status) + " X\r\nX-Backend: " + g_name +
-                          "\r\nX-Conn: " + std::to_string(conn_no) + "\r\nX-Body-Bytes: " + std::to_string(body) + "\r\n";
+                          "\r\nX-Conn: " + std::to_string(conn_no) + "\r\nX-Body-Bytes: " + std::to_string(body) +
+                          "\r\nX-Requests: " + std::to_string(g_requests) + "\r\n";
         if (close) out += "Connection: close\r\n";
         if (chunked) {
             out += "Transfer-Encoding: chunked\r\n\r\n";
