@@ -90,6 +90,9 @@ std::vector<Sequence> smuggling() {
         refuse("HTTP/1.2", head("GET /s HTTP/1.2", h), lax_version),
         refuse("HTTP/2.0 in a request line", head("GET /s HTTP/2.0", h), other_status),
         refuse("target without a leading slash", head("GET s HTTP/1.1", h)),
+        refuse("dot segments above the root", get("/../../etc/passwd")),
+        refuse("a bad percent escape in the path", get("/s%zz")),
+        refuse("asterisk-form target for GET", head("GET * HTTP/1.1", h)),
         refuse("repeated X-Forwarded-For", get("/s", "X-Forwarded-For: 1.2.3.4\r\nX-Forwarded-For: 5.6.7.8\r\n"),
                lax_xff),
         refuse("a valid GET, then Content-Length with Transfer-Encoding",
@@ -170,6 +173,38 @@ std::vector<Sequence> differences() {
                     REQUIRE(o.replies.size() == 1);
                     CHECK(o.replies[0].status == 200);
                     CHECK(only(got).method == "get");
+                }),
+        differs("OPTIONS * is answered by the proxy",
+                {send("OPTIONS * HTTP/1.1\r\nHost: conformance\r\n\r\n"), read()},
+                "nginx refuses the asterisk form (400); vigil-proxy takes it as valid (RFC 9112 3.2.4), no route "
+                "matches `*`, so it answers 404 itself and keeps the connection",
+                [](const Outcome& o, const std::vector<Received>& got) {
+                    REQUIRE(o.replies.size() == 1);
+                    CHECK(o.replies[0].status == 404);
+                    CHECK(o.replies[0].keep_alive);
+                    CHECK(got.empty());
+                }),
+        differs("a request head over the limit is 431",
+                {send(get("/d/big", "X-Big: " + std::string(20 * 1024, 'b') + "\r\n")), read()},
+                "nginx answers 400 (Request Header Or Cookie Too Large) past its 8 KiB buffers; vigil-proxy 431 "
+                "past --max-header (16 KiB)",
+                [](const Outcome& o, const std::vector<Received>& got) {
+                    REQUIRE(o.replies.size() == 1);
+                    CHECK(o.replies[0].status == 431);
+                    CHECK(!o.replies[0].keep_alive);
+                    CHECK(got.empty());
+                }),
+        differs("a tab before a field value is optional whitespace",
+                {send("POST /d/tab HTTP/1.1\r\nHost: conformance\r\nTransfer-Encoding:\tchunked\r\n\r\n" +
+                      chunks({"abc"})),
+                 read()},
+                "nginx skips only spaces before a value, reads `\tchunked` as an unknown coding and answers 501; "
+                "vigil-proxy skips spaces and tabs (OWS, RFC 9110 5.6.3) and sends the value on without them",
+                [](const Outcome& o, const std::vector<Received>& got) {
+                    REQUIRE(o.replies.size() == 1);
+                    CHECK(o.replies[0].status == 200);
+                    CHECK(only(got).header("transfer-encoding") == "chunked");
+                    CHECK(only(got).body == "abc");
                 }),
         differs("chunk extensions and trailers are relayed",
                 {send(chunked("POST", "/d/ext", "5;a=1\r\nhello\r\n0\r\nX-Sum: 1\r\n\r\n")), read()},

@@ -70,6 +70,12 @@ std::vector<Sequence> keep_alive() {
               send(get("/ka/2")), read()}),
         same("keep-alive", "an extra CRLF between two requests (RFC 9112 2.2)",
              {send(post + "\r\n"), read(), send(get("/ka/after")), read()}),
+        same("keep-alive", "optional whitespace around a field value",
+             {send("POST /ka/ows HTTP/1.1\r\nHost: conformance\r\nContent-Length:  3 \r\n\r\nxyz"), read(),
+              send(get("/ka/2")), read()}),
+        same("keep-alive", "chunk extension after whitespace (BWS, RFC 9112 7.1.1)",
+             {send(chunked("POST", "/ka/bws", "3 ;a=1\r\nabc\r\n0\r\n\r\n")), read(), send(get("/ka/2")), read()}),
+        same("keep-alive", "GET with a body", {send(request("GET", "/ka/gb", "q=1")), read(), send(get("/ka/2")), read()}),
         same("keep-alive", "percent-encoded slash and query stay as sent",
              {send(get("/ka/a%2F..%2Fb?x=%2E%2E&y=a%20b")), read()}),
     };
