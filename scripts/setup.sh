@@ -17,7 +17,7 @@ packages=(
   wrk
   # the conformance suite (tests/conformance): nginx as the reference proxy,
   # and real clients beside curl and wrk (Python's http.client, ab)
-  nginx python3-minimal apache2-utils
+  nginx python3 apache2-utils
   # unit checks (systemd-analyze, -sysusers, -tmpfiles), packaging (objdump, cpack's dpkg)
   systemd binutils dpkg-dev file
   "$@"
