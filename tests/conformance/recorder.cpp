@@ -116,6 +116,11 @@ bool read_request(Input& in, Received& r) {
         r.headers.emplace_back(lower(line.substr(0, colon)), trim(line.substr(colon + 1)));
     }
 
+    const std::string kind = query_param(r.target, "r");
+    if (kind == "early" || kind == "early-rst") {  // answered before the body is read
+        r.framing = "unread";
+        return true;
+    }
     std::string te, cl;
     for (const auto& [name, value] : r.headers) {
         if (name == "transfer-encoding") te += (te.empty() ? "" : ",") + value;
@@ -191,6 +196,15 @@ std::string answer(const Received& r, bool& close) {
         close = true;
         return "HTTP/1.0 200 OK\r\n" + ours + "\r\n" + (head ? "" : body);
     }
+    if (kind == "early" || kind == "early-rst") {
+        close = true;
+        return "HTTP/1.1 200 OK\r\n" + ours + "Connection: close\r\nContent-Length: 6\r\n\r\n" + (head ? "" : "early\n");
+    }
+    if (kind == "clte")  // a response smuggling attempt from the backend
+        return "HTTP/1.1 200 OK\r\n" + ours + "Content-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n" +
+               (head ? "" : "5\r\nhello\r\n0\r\n\r\n");
+    if (kind == "2cl")
+        return "HTTP/1.1 200 OK\r\n" + ours + "Content-Length: 3\r\nContent-Length: 5\r\n\r\n" + (head ? "" : "hello");
     if (kind == "close" || kind == "drop") close = true;
     if (kind == "close" || (close && kind != "drop")) ours += "Connection: close\r\n";
     else if (v10) ours += "Connection: keep-alive\r\n";
@@ -292,8 +306,23 @@ void Recorder::serve(int fd, unsigned conn) {
         if (!ok && r.error.empty()) break;  // clean EOF between requests
         bool close = true;
         const std::string out = ok ? answer(r, close) : "";
+        const bool unread = r.framing == "unread", rst = query_param(r.target, "r") == "early-rst";
         record(std::move(r));
-        if (!ok || !send_all(fd, out) || close) break;
+        if (!ok || !send_all(fd, out) || close) {
+            // An early answer: `early` then reads and drops what the proxy
+            // still sends (as a polite server does), `early-rst` closes with
+            // it unread, which resets the connection.
+            if (unread && !rst) {
+                ::shutdown(fd, SHUT_WR);
+                for (int idle = 0; idle < 10 && !stop_;) {
+                    pollfd p{fd, POLLIN, 0};
+                    if (::poll(&p, 1, 100) == 0) { ++idle; continue; }
+                    char tmp[4096];
+                    if (::recv(fd, tmp, sizeof tmp, 0) <= 0) break;
+                }
+            }
+            break;
+        }
     }
     std::lock_guard lk(mu_);
     open_fds_.erase(fd);

@@ -9,6 +9,10 @@
 //   r=close   200 with Connection: close         r=drop 200, then closes the
 //   r=big     200, 64 KiB with Content-Length              (pooled) connection
 //   r=500     500 with a body
+//   r=early   200 and Connection: close before reading the request body;
+//             then reads and drops the body         r=early-rst the same, then
+//   r=clte    Content-Length and chunked (invalid)  closes with the body unread
+//   r=2cl     two different Content-Length (invalid)
 //
 // It parses with its own code, deliberately lenient and independent of
 // proxy/http_parse.*: whatever a proxy lets through is recorded as the
@@ -35,7 +39,7 @@ struct Received {
     unsigned conn = 0;  // backend-side connection number, from 1
     std::string method, target, version;
     std::vector<std::pair<std::string, std::string>> headers;  // names lower-cased, in order
-    std::string framing;  // "none", "length" or "chunked"
+    std::string framing;  // "none", "length", "chunked", or "unread" (r=early*)
     std::string body;     // decoded
     std::string chunk_ext, trailers;  // raw, as relayed
     std::string error;    // set when the bytes were not a request; `body` then holds them

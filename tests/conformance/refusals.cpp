@@ -118,6 +118,16 @@ const Received& only(const std::vector<Received>& got) {
     return got.front();
 }
 
+const char* const upstream_framing =
+    "nginx 1.22 relays an answer framed both ways (as chunked) or with two lengths (the last); vigil-proxy "
+    "answers 502 and does not reuse that upstream connection: it cannot know where such an answer ends";
+
+void upstream_refused(const Outcome& o, const std::vector<Received>&) {
+    REQUIRE(o.replies.size() == 1);
+    CHECK(o.replies[0].status == 502);
+    CHECK(!o.replies[0].keep_alive);
+}
+
 std::vector<Sequence> differences() {
     return {
         differs("dot segments, repeated slashes and %-encoded unreserved characters are normalized",
@@ -206,6 +216,23 @@ std::vector<Sequence> differences() {
                     CHECK(only(got).header("transfer-encoding") == "chunked");
                     CHECK(only(got).body == "abc");
                 }),
+        differs("after an early answer the client connection stays",
+                {send_split(request("POST", "/d/early?r=early", std::string(900, 'e')), {200, 600}), read(),
+                 send(get("/d/next")), read()},
+                "nginx relays a backend's answer sent before the request body was read, then closes the client "
+                "connection although the answer kept it; vigil-proxy reads and drops the rest of the body and "
+                "keeps the connection",
+                [](const Outcome& o, const std::vector<Received>& got) {
+                    REQUIRE(o.replies.size() == 2);
+                    CHECK(o.replies[0].body == "early\n");
+                    CHECK(o.replies[1].status == 200);
+                    REQUIRE(got.size() == 2);
+                    CHECK(got[1].target == "/d/next");
+                }),
+        differs("a backend answer with Content-Length and Transfer-Encoding is a 502",
+                {send(get("/d/clte?r=clte")), read()}, upstream_framing, upstream_refused),
+        differs("a backend answer with two Content-Length is a 502", {send(get("/d/2cl?r=2cl")), read()},
+                upstream_framing, upstream_refused),
         differs("chunk extensions and trailers are relayed",
                 {send(chunked("POST", "/d/ext", "5;a=1\r\nhello\r\n0\r\nX-Sum: 1\r\n\r\n")), read()},
                 "nginx re-chunks a streamed body and drops extensions and trailers; vigil-proxy relays the "
