@@ -210,6 +210,13 @@ std::string answer(const Received& r, bool& close) {
     else if (v10) ours += "Connection: keep-alive\r\n";
     if (kind == "204") return "HTTP/1.1 204 No Content\r\n" + ours + "\r\n";
     if (kind == "304") return "HTTP/1.1 304 Not Modified\r\nETag: \"v1\"\r\n" + ours + "\r\n";
+    // 304 with the length of the representation it stands for: no body follows.
+    if (kind == "304cl") return "HTTP/1.1 304 Not Modified\r\nETag: \"v1\"\r\nContent-Length: 100\r\n" + ours + "\r\n";
+    if (kind == "interim") {  // 100 Continue and 103 Early Hints before the answer
+        return "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </s.css>; rel=preload\r\n\r\n"
+               "HTTP/1.1 200 OK\r\n" + ours + "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" +
+               (head ? "" : body);
+    }
     if (kind == "chunked") {
         std::string out = "HTTP/1.1 200 OK\r\n" + ours + "Transfer-Encoding: chunked\r\n\r\n";
         if (head) return out;

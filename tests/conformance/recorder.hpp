@@ -8,7 +8,8 @@
 //   r=eof     HTTP/1.0 200, close-delimited     r=204 / r=304 no body
 //   r=close   200 with Connection: close         r=drop 200, then closes the
 //   r=big     200, 64 KiB with Content-Length              (pooled) connection
-//   r=500     500 with a body
+//   r=500     500 with a body                     r=304cl 304 with a Content-Length
+//   r=interim 100 and 103 before a 200
 //   r=early   200 and Connection: close before reading the request body;
 //             then reads and drops the body         r=early-rst the same, then
 //   r=clte    Content-Length and chunked (invalid)  closes with the body unread

@@ -229,6 +229,19 @@ std::vector<Sequence> differences() {
                     REQUIRE(got.size() == 2);
                     CHECK(got[1].target == "/d/next");
                 }),
+        differs("interim answers (100, 103) from the backend are dropped",
+                {send(request("POST", "/d/interim?r=interim", "abc")), read(), send(get("/d/next")), read()},
+                "nginx 1.22 relays the final answer but then leaves the connection hanging (the next request "
+                "gets no answer); vigil-proxy drops 1xx answers from a backend (it answers 100 Continue itself) "
+                "and the connection goes on",
+                [](const Outcome& o, const std::vector<Received>& got) {
+                    REQUIRE(o.replies.size() == 2);
+                    CHECK(o.replies[0].body == "POST 3\n");
+                    CHECK(o.replies[0].interim == 0);
+                    CHECK(o.replies[1].status == 200);
+                    REQUIRE(got.size() == 2);
+                    CHECK(got[1].target == "/d/next");
+                }),
         differs("a backend answer with Content-Length and Transfer-Encoding is a 502",
                 {send(get("/d/clte?r=clte")), read()}, upstream_framing, upstream_refused),
         differs("a backend answer with two Content-Length is a 502", {send(get("/d/2cl?r=2cl")), read()},
