@@ -43,6 +43,7 @@ public:
     Connection(const Connection&) = delete;
     Connection& operator=(const Connection&) = delete;
     bool ok() const { return fd_ >= 0; }
+    void half_close() { ::shutdown(fd_, SHUT_WR); }
     bool eof() const { return eof_; }
 
     bool write(const std::string& bytes) {
@@ -180,6 +181,7 @@ Step send_bytewise(std::string bytes) { return {Step::Kind::send, std::move(byte
 Step read() { return {Step::Kind::read, "", {}, false}; }
 Step read_head() { return {Step::Kind::read_head, "", {}, false}; }
 Step expect_100() { return {Step::Kind::expect_100, "", {}, false}; }
+Step half_close() { return {Step::Kind::half_close, "", {}, false}; }
 
 Outcome run_script(int port, const std::vector<Step>& steps, bool probe_close, const std::string& probe,
                    std::chrono::milliseconds timeout) {
@@ -193,6 +195,10 @@ Outcome run_script(int port, const std::vector<Step>& steps, bool probe_close, c
     bool write_failed = false;
     for (const Step& s : steps) {
         const auto deadline = Clock::now() + timeout;
+        if (s.kind == Step::Kind::half_close) {
+            c.half_close();
+            continue;
+        }
         if (s.kind == Step::Kind::send) {
             // A proxy that answered and closed may refuse the rest: not an
             // error of the script; what it answered is still read.

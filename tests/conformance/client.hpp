@@ -16,7 +16,7 @@ namespace conformance {
 using namespace std::chrono_literals;
 
 struct Step {
-    enum class Kind { send, read, read_head, expect_100 } kind = Kind::send;
+    enum class Kind { send, read, read_head, expect_100, half_close } kind = Kind::send;
     std::string bytes;
     // Where `bytes` is cut into separate writes (offsets); `bytewise` writes
     // one byte at a time. Writes are paced (pace_us) so that each arrives on
@@ -32,6 +32,7 @@ Step send_bytewise(std::string bytes);
 Step read();       // one final response (interim 1xx are counted and skipped)
 Step read_head();  // the response to a HEAD request (no body whatever it says)
 Step expect_100(); // an interim 100 Continue, before the client sends a body
+Step half_close(); // shutdown(SHUT_WR): the client sends nothing more but still reads
 
 struct Reply {
     int status = 0;

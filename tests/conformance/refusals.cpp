@@ -246,6 +246,16 @@ std::vector<Sequence> differences() {
                 {send(get("/d/clte?r=clte")), read()}, upstream_framing, upstream_refused),
         differs("a backend answer with two Content-Length is a 502", {send(get("/d/2cl?r=2cl")), read()},
                 upstream_framing, upstream_refused),
+        differs("requests followed by a half-close are answered",
+                {send(get("/d/1") + request("POST", "/d/2", "abc")), half_close(), read(), read()},
+                "nginx takes the client's FIN as an abort and closes without answering (proxy_ignore_client_abort "
+                "off); vigil-proxy answers what was sent before it, as `printf … | nc` expects",
+                [](const Outcome& o, const std::vector<Received>& got) {
+                    REQUIRE(o.replies.size() == 2);
+                    CHECK(o.replies[0].status == 200);
+                    CHECK(o.replies[1].body == "POST 3\n");
+                    CHECK(got.size() == 2);
+                }),
         differs("chunk extensions and trailers are relayed",
                 {send(chunked("POST", "/d/ext", "5;a=1\r\nhello\r\n0\r\nX-Sum: 1\r\n\r\n")), read()},
                 "nginx re-chunks a streamed body and drops extensions and trailers; vigil-proxy relays the "
