@@ -423,13 +423,32 @@ ChunkedScanner::Status ChunkedScanner::feed(const char* data, std::size_t n, std
                 state_ = State::size_first;
                 break;
             case State::trailer_start:
-                if (c == '\r') state_ = State::final_lf;
-                else if (tchar[c]) state_ = State::trailer_name;
-                else return Status::bad;
+                if (c == '\r') {
+                    state_ = State::final_lf;
+                } else if (tchar[c]) {
+                    state_ = State::trailer_name;
+                    name_len_ = 0;
+                    name_[name_len_++] = static_cast<char>(c);
+                } else {
+                    return Status::bad;
+                }
                 break;
             case State::trailer_name:  // a field name, then ':' at once (no space before it)
-                if (c == ':') state_ = State::trailer;
-                else if (!tchar[c]) return Status::bad;
+                if (c == ':') {
+                    // A field that frames or routes the message has no place
+                    // in a trailer (RFC 9110 §6.5.1): an upstream that merges
+                    // trailers into the head would read the body again.
+                    const std::string_view name(name_, name_len_ <= sizeof name_ ? name_len_ : 0);
+                    if (iequals(name, "content-length") || iequals(name, "transfer-encoding") || iequals(name, "host"))
+                        return Status::bad;
+                    state_ = State::trailer;
+                } else if (!tchar[c]) {
+                    return Status::bad;
+                } else if (name_len_ < sizeof name_) {
+                    name_[name_len_++] = static_cast<char>(c);
+                } else {
+                    name_len_ = sizeof name_ + 1;  // longer than any name checked
+                }
                 break;
             case State::trailer:
                 if (c == '\r') state_ = State::trailer_lf;
