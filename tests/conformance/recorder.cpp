@@ -258,6 +258,7 @@ int Received::count(const std::string& lower_name) const {
 }
 
 std::string Received::summary() const {
+    if (truncated) return "conn " + std::to_string(conn) + " " + printable(method + " " + target, 80) + " TRUNCATED (" + error + ")";
     if (!error.empty()) return "conn " + std::to_string(conn) + " NOT A REQUEST (" + error + "): " + printable(body, 120);
     std::string s = "conn " + std::to_string(conn) + " " + printable(method, 40) + " " + printable(target, 80) + " " +
                     version + " framing=" + framing + " body=" + std::to_string(body.size());
@@ -311,6 +312,7 @@ void Recorder::serve(int fd, unsigned conn) {
         r.conn = conn;
         const bool ok = read_request(in, r);
         if (!ok && r.error.empty()) break;  // clean EOF between requests
+        r.truncated = !ok && r.error.rfind("incomplete", 0) == 0;
         bool close = true;
         const std::string out = ok ? answer(r, close) : "";
         const bool unread = r.framing == "unread", rst = query_param(r.target, "r") == "early-rst";

@@ -44,6 +44,9 @@ struct Received {
     std::string body;     // decoded
     std::string chunk_ext, trailers;  // raw, as relayed
     std::string error;    // set when the bytes were not a request; `body` then holds them
+    // The connection ended (or stalled) inside the request: a request the
+    // proxy began to stream and then abandoned, which a backend discards.
+    bool truncated = false;
 
     std::string header(const std::string& lower_name) const;  // "" when absent
     int count(const std::string& lower_name) const;

@@ -18,6 +18,9 @@ const char* const lax_chunk_ext =
     "nginx takes whatever follows a chunk size after a space as an extension; vigil-proxy accepts only "
     "`;name[=value]` extensions";
 const char* const lax_trailer = "nginx does not look at trailer lines; vigil-proxy relays trailers, so it checks them";
+const char* const lax_trailer_field =
+    "nginx drops trailers; vigil-proxy relays them, and a backend that merges trailers into the header "
+    "section would act on a framing field or Host arriving there";
 const char* const lax_lf = "nginx accepts a bare LF as a line end; vigil-proxy needs CRLF (RFC 9112 2.2 allows refusing)";
 const char* const lax_target = "nginx accepts absolute-form targets; vigil-proxy only origin-form";
 const char* const lax_version = "nginx answers other HTTP/1.x minor versions as 1.1; vigil-proxy refuses them";
@@ -33,6 +36,15 @@ Sequence refuse(std::string name, std::string bytes, const char* nginx_differs =
     std::vector<Step> steps{send(std::move(bytes))};
     for (std::size_t i = 0; i <= framed.size(); ++i) steps.push_back(read());
     return Sequence{"smuggling", std::move(name), std::move(steps), Expect::refused, std::move(framed), nginx_differs};
+}
+
+// The head and the first chunk go first, the rest 5 ms later: the proxy
+// has begun to stream the request to the backend when the bad framing comes.
+Sequence refuse_streamed(std::string name, std::string bytes, const char* nginx_differs = nullptr) {
+    const std::size_t first = bytes.find("\r\n\r\n") + 4 + 8;  // head, "3\r\nabc\r\n"
+    Sequence q = refuse(std::move(name), bytes, nginx_differs);
+    q.steps = {send_split(std::move(bytes), {first, first + 1, first + 2, first + 3, first + 4}), read()};
+    return q;
 }
 
 std::string head(const std::string& first_line, const std::string& fields) {
@@ -68,6 +80,11 @@ std::vector<Sequence> smuggling() {
         refuse("chunk longer than its size", chunked("POST", "/s", "5\r\nhelloXX\r\n0\r\n\r\n" + smuggled)),
         refuse("trailer line without a colon", chunked("POST", "/s", chunks({"hello"}, "no colon here\r\n")),
                lax_trailer),
+        refuse("Content-Length in the trailers", chunked("POST", "/s", chunks({"hello"}, "Content-Length: 46\r\n")),
+               lax_trailer_field),
+        refuse("Transfer-Encoding in the trailers",
+               chunked("POST", "/s", chunks({"hello"}, "Transfer-Encoding: chunked\r\n")), lax_trailer_field),
+        refuse("Host in the trailers", chunked("POST", "/s", chunks({"hello"}, "Host: other\r\n")), lax_trailer_field),
         refuse("bare LF line ends in the head", "GET /s HTTP/1.1\nHost: conformance\n\n", lax_lf),
         refuse("bare LF in chunk framing", chunked("POST", "/s", "5\nhello\n0\n\n"), lax_lf),
         refuse("obs-fold", head("GET /s HTTP/1.1", h + "X-Folded: a\r\n b\r\n")),
@@ -95,6 +112,14 @@ std::vector<Sequence> smuggling() {
         refuse("asterisk-form target for GET", head("GET * HTTP/1.1", h)),
         refuse("repeated X-Forwarded-For", get("/s", "X-Forwarded-For: 1.2.3.4\r\nX-Forwarded-For: 5.6.7.8\r\n"),
                lax_xff),
+        refuse_streamed("chunk size '5 junk' after the head was relayed",
+                        chunked("POST", "/s", "3\r\nabc\r\n5 junk\r\nhello\r\n0\r\n\r\n"), lax_chunk_ext),
+        refuse_streamed("chunk longer than its size after the head was relayed",
+                        chunked("POST", "/s", "3\r\nabc\r\n5\r\nhelloXX\r\n0\r\n\r\n" + smuggled)),
+        refuse_streamed("trailer line without a colon after the head was relayed",
+                        chunked("POST", "/s", chunks({"abc", "hello"}, "no colon here\r\n")), lax_trailer),
+        refuse_streamed("bare LF in chunk framing after the head was relayed",
+                        chunked("POST", "/s", "3\r\nabc\r\n5\nhello\n0\n\n"), lax_lf),
         refuse("a valid GET, then Content-Length with Transfer-Encoding",
                get("/first") + head(post, h + "Content-Length: 5\r\nTransfer-Encoding: chunked\r\n") + "0\r\n\r\n" +
                    smuggled, nullptr, {"/first"}),

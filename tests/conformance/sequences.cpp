@@ -150,6 +150,8 @@ std::vector<Sequence> bodies() {
         same("bodies", "chunked body of max-body + 1 bytes: 413",
              {send(chunked("POST", "/b/cover", chunks({third, third, over.substr(0, max_body + 1 - 2 * third.size())}))),
               read()}),
+        same("bodies", "chunked body growing past max-body after the head was relayed: 413",
+             {send_split(chunked("POST", "/b/grow", chunks({third, third, third, "12345"})), {120, 300, 700}), read()}),
         same("bodies", "chunked body with only the last chunk, then GET",
              {send(chunked("POST", "/b/empty", "0\r\n\r\n")), read(), send(get("/b/g")), read()}),
         same("bodies", "Expect: 100-continue with Content-Length: wait for 100, then send",
