@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <csignal>
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
@@ -41,6 +42,13 @@ std::string slurp(const std::string& path) {
 
 }  // namespace
 
+// A reader that goes away (`| head`) must not kill the test with SIGPIPE
+// before the destructors stop nginx and vigil-proxy.
+[[maybe_unused]] const bool sigpipe_ignored = [] {
+    std::signal(SIGPIPE, SIG_IGN);
+    return true;
+}();
+
 void skip(const std::string& why) {
     std::cout << "SKIPPED: " << why << std::endl;
     std::exit(skip_code);
@@ -60,8 +68,10 @@ Nginx::Nginx(const std::string& binary, int upstream_port) {
     std::string user;
     if (::geteuid() == 0)
         if (const passwd* pw = ::getpwuid(0)) user = "user " + std::string(pw->pw_name) + ";\n";
+    // master_process off: the one process is the worker, so the parent-death
+    // signal below takes all of nginx with it.
     std::ofstream(d + "/nginx.conf")
-        << user << "worker_processes 1;\ndaemon off;\npid " << d << "/nginx.pid;\nerror_log " << d
+        << user << "worker_processes 1;\ndaemon off;\nmaster_process off;\npid " << d << "/nginx.pid;\nerror_log " << d
         << "/error.log info;\nevents { worker_connections 1024; }\nhttp {\n"
         << "  access_log off;\n"
         << "  client_body_temp_path " << d << "/body; proxy_temp_path " << d << "/proxy;\n"
@@ -77,7 +87,12 @@ Nginx::Nginx(const std::string& binary, int upstream_port) {
         // As vigil-proxy: the client's Host as sent, bodies streamed both ways.
         << "      proxy_set_header Host $http_host;\n"
         << "      proxy_request_buffering off;\n      proxy_buffering off;\n    }\n  }\n}\n";
-    proc_.emplace(std::vector<std::string>{binary, "-p", d, "-c", d + "/nginx.conf", "-e", d + "/error.log"});
+    std::vector<std::string> argv{binary, "-p", d, "-c", d + "/nginx.conf", "-e", d + "/error.log"};
+    // If this test process is killed (ctest's timeout, a closed pipe), nginx
+    // must not outlive it holding its port: setpriv (util-linux) arms
+    // PR_SET_PDEATHSIG before exec.
+    if (::access("/usr/bin/setpriv", X_OK) == 0) argv.insert(argv.begin(), {"/usr/bin/setpriv", "--pdeathsig", "KILL", "--"});
+    proc_.emplace(argv);
     const auto deadline = std::chrono::steady_clock::now() + 10s;
     while (!accepts_connections(port_)) {
         if (proc_->wait_exit(0ms) != -1 || std::chrono::steady_clock::now() > deadline)
@@ -87,8 +102,6 @@ Nginx::Nginx(const std::string& binary, int upstream_port) {
 }
 
 Nginx::~Nginx() {
-    // SIGTERM: the master stops its worker and exits; a SIGKILL (Child's
-    // destructor) would leave the worker holding the port.
     proc_->signal(SIGTERM);
     proc_->wait_exit(5000ms);
 }

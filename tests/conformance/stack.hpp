@@ -1,6 +1,6 @@
 // The two proxies under comparison, in front of one recording backend:
-// nginx (Debian's package, one worker, its own prefix, config, pid and temp
-// paths in a temp dir, `daemon off`, HTTP/1.1 upstream keepalive) and the
+// nginx (Debian's package, one worker process, its own prefix, config, pid
+// and temp paths in a temp dir, `daemon off`, HTTP/1.1 upstream keepalive) and the
 // vigil-proxy of this build, both on free ports of 127.0.0.1, with the same
 // body limit. A missing nginx makes the test report SKIPPED, never pass.
 #pragma once
