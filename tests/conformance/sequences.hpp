@@ -5,13 +5,15 @@
 //   same      vigil-proxy and nginx must agree: the client gets the same
 //             statuses, keep-alive, bodies (and, for HEAD, Content-Length);
 //             the backend receives the same requests (method, target, Host,
-//             framing, body), each once.
+//             body, whether a body is framed), each once. (Not how: nginx
+//             sends a chunked body it has whole with a Content-Length.)
 //   refused   a malformed or smuggling request: vigil-proxy answers 400 and
 //             closes, and the backend receives exactly the requests framed
-//             before it (`framed`, by target), nothing else. nginx must
-//             refuse it too, unless `nginx_differs` says why vigil-proxy is
-//             stricter (docs/proxy.md, "Differences from nginx"); either way
-//             nothing smuggled reaches the backend through nginx either.
+//             before it (`framed`, by target), and at most the refused one
+//             cut short. nginx must refuse it too, unless `nginx_differs`
+//             says why vigil-proxy is stricter (docs/proxy.md, "Differences
+//             from nginx"); either way nothing smuggled reaches the backend
+//             through nginx either.
 //   differs   vigil-proxy answers or relays differently on purpose;
 //             `vigil_check` asserts what it must do, `nginx_differs` names
 //             the entry of docs/proxy.md that says why.
