@@ -178,7 +178,9 @@ ParseResult validate_request(std::string_view bytes, std::size_t max_head, Reque
                     if (iequals(n, "host")) ++hosts;
                     break;
                 case 6:
-                    if (iequals(n, "expect")) {
+                    // RFC 9110 10.1.1: an HTTP/1.0 request's expectation is ignored
+                    // (a 1.0 client cannot read a 100 Continue).
+                    if (out.version_minor == 1 && iequals(n, "expect")) {
                         if (iequals(h.value, "100-continue")) out.expect_continue = true;
                         else expect_other = true;
                     }
