@@ -115,11 +115,10 @@ std::vector<Sequence> http_1_0() {
         same("http/1.0", "POST keep-alive, then GET keep-alive",
              {send(http10("POST", "/h10/p", ka, json)), read(), send(http10("GET", "/h10/g", ka)), read()}),
         same("http/1.0", "POST without keep-alive", {send(http10("POST", "/h10/p", "", "a=1")), read()}),
-        // FAILS against main 7d19a0d (found by this suite): vigil-proxy sends
-        // "HTTP/1.1 100 Continue" to this HTTP/1.0 client before the 200;
-        // nginx sends none. RFC 9110 10.1.1: a server MUST ignore a
-        // 100-continue expectation in an HTTP/1.0 request, and 15.2: MUST NOT
-        // send a 1xx to an HTTP/1.0 client (it may take it for the answer).
+        // RFC 9110 10.1.1: a server MUST ignore a 100-continue expectation in
+        // an HTTP/1.0 request, and 15.2: MUST NOT send a 1xx to an HTTP/1.0
+        // client (it may take it for the answer). Found by this suite: main
+        // before f6fdc51 sent one.
         same("http/1.0", "POST with Expect: 100-continue (no 100 for a 1.0 client)",
              {send_split("POST /h10/e HTTP/1.0\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\nhello", {65}),
               read()}),
@@ -194,7 +193,7 @@ std::vector<Sequence> answers() {
         same("answers", "backend answers a POST before reading its body, then drains it",
              {send_split(request("POST", "/a/early?r=early", early_body, "Connection: close\r\n"), {200, 400, 600, 800}),
               read()}),
-        // FAILS against main 7d19a0d (found by this suite): the backend
+        // FAILS against main f6fdc51 (found by this suite): the backend
         // answers 200 before reading the body and closes; the body pieces
         // that arrive after the close are answered with a reset. nginx relays
         // the 200; vigil-proxy answers 502: it reads the upstream only once
