@@ -80,6 +80,7 @@ std::vector<Sequence> smuggling() {
         refuse("chunk longer than its size", chunked("POST", "/s", "5\r\nhelloXX\r\n0\r\n\r\n" + smuggled)),
         refuse("trailer line without a colon", chunked("POST", "/s", chunks({"hello"}, "no colon here\r\n")),
                lax_trailer),
+        refuse("obs-fold in the trailers", chunked("POST", "/s", chunks({"hello"}, "X-Sum: a\r\n b\r\n")), lax_trailer),
         refuse("Content-Length in the trailers", chunked("POST", "/s", chunks({"hello"}, "Content-Length: 46\r\n")),
                lax_trailer_field),
         refuse("Transfer-Encoding in the trailers",
@@ -227,6 +228,18 @@ std::vector<Sequence> differences() {
                     REQUIRE(o.replies.size() == 1);
                     CHECK(o.replies[0].status == 431);
                     CHECK(!o.replies[0].keep_alive);
+                    CHECK(got.empty());
+                }),
+        differs("more than 100 header fields is 431", {send(get("/d/many", [] {
+                    std::string f;
+                    for (int i = 0; i < 101; ++i) f += "X-F" + std::to_string(i) + ": v\r\n";
+                    return f;
+                }())), read()},
+                "nginx has no count limit (only its 8 KiB buffers); vigil-proxy keeps parsed fields in a fixed "
+                "array of 100 and answers 431 beyond, as for a head over --max-header",
+                [](const Outcome& o, const std::vector<Received>& got) {
+                    REQUIRE(o.replies.size() == 1);
+                    CHECK(o.replies[0].status == 431);
                     CHECK(got.empty());
                 }),
         differs("a tab before a field value is optional whitespace",

@@ -177,6 +177,8 @@ std::vector<Sequence> answers() {
              {send(get("/a/304?r=304cl", "If-None-Match: \"v1\"\r\n")), read(), send(get("/a/g")), read()}),
         same("answers", "HEAD answered with Content-Length", {send(request("HEAD", "/a/h?r=cl", "")), read_head(),
                                                               send(get("/a/g")), read()}),
+        same("answers", "HEAD of a 64 KiB answer, then GET",
+             {send(request("HEAD", "/a/big?r=big", "")), read_head(), send(get("/a/g")), read()}),
         same("answers", "HEAD answered with Transfer-Encoding: chunked",
              {send(request("HEAD", "/a/h?r=chunked", "")), read_head(), send(get("/a/g")), read()}),
         same("answers", "backend answers Connection: close, the client connection stays",
