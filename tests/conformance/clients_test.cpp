@@ -131,7 +131,7 @@ print(" ".join(out))
 TEST_CASE("wrk with a POST script: only 2xx, the backend counts what wrk counts", "[conformance][clients]") {
     const std::string wrk = require_tool("wrk", {"/usr/bin/wrk", "/usr/local/bin/wrk"});
     Stack s;
-    // Each thread (one connection each) stops itself after `quota` answers:
+    // Each thread (one connection each) stops itself after 500 answers:
     // then no request is in flight when wrk ends, and the backend's count
     // must equal wrk's exactly. -d bounds the run if the quota is not met.
     const std::string lua = s.vigil->dir.path + "/post.lua";
