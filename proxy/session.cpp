@@ -150,6 +150,7 @@ asio::awaitable<bool> Session<Stream>::serve_one() {
     // the whole body is consumed: a body left in the buffer would be
     // parsed as the next request.
     if (keep && !in_.at_boundary()) keep = co_await finish_body();
+    else if (!keep && body_cut_ && !in_.at_boundary()) co_await linger();  // after an early answer
     co_return keep;
 }
 
@@ -206,9 +207,14 @@ asio::awaitable<void> Session<Stream>::reply(int status, bool keep, int retry_af
     l_.stats->count_response(status_class(status));
     log_request(status);
     if (ec || keep) co_return;
-    // Lingering close: read (and drop) what the client still sends for a
-    // moment, so closing with unread data does not reset the connection
-    // before the client has read our answer.
+    co_await linger();
+}
+
+// Lingering close: read (and drop) what the client still sends for a
+// moment, so closing with unread data does not reset the connection before
+// the client has read our answer.
+template <class Stream>
+asio::awaitable<void> Session<Stream>::linger() {
     boost::system::error_code ignored;
     if constexpr (!is_tls) lowest(stream_).shutdown(tcp::socket::shutdown_send, ignored);
     arm(std::chrono::milliseconds(1000));
@@ -246,6 +252,7 @@ void Session<Stream>::log_request(int status) {
     template asio::awaitable<bool> Session<S>::finish_body();                           \
     template void Session<S>::build_request_head();                                     \
     template asio::awaitable<void> Session<S>::reply(int, bool, int);                   \
+    template asio::awaitable<void> Session<S>::linger();                                \
     template void Session<S>::log_request(int);
 VIGIL_SESSION_INSTANTIATE(VIGIL_SESSION_CLIENT)
 

@@ -155,6 +155,7 @@ private:
     // ---- replies made by the proxy itself -----------------------------------
 
     asio::awaitable<void> reply(int status, bool keep, int retry_after = 0);
+    asio::awaitable<void> linger();
 
     void log_request(int status);
 
@@ -176,6 +177,7 @@ private:
 
     bool timed_out_ = false, stop_ = false, idle_ = false;
     bool keep_ = false, conn_reusable_ = false, fail_counts_ = true;
+    bool body_cut_ = false;  // the upstream stopped taking the body: answer early, or 502
     bool idempotent_ = false, head_method_ = false;
     int fail_status_ = 502, status_ = 0, tries_ = 0;
 

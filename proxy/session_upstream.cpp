@@ -140,6 +140,7 @@ asio::awaitable<Outcome> Session<Stream>::attempt(UpstreamConn& conn, const Serv
     timed_out_ = false;
     fail_counts_ = true;
     conn_reusable_ = false;
+    body_cut_ = false;
     const bool replayable = body_buffered && idempotent_;
     arm(opts_.upstream_timeout);
     const auto t_sent = Clock::now();
@@ -154,7 +155,11 @@ asio::awaitable<Outcome> Session<Stream>::attempt(UpstreamConn& conn, const Serv
     if (!body_buffered) {
         in_.consume(first);
         Outcome o = co_await stream_request_body(conn);
-        if (o != Outcome::served) co_return o;
+        // An upstream that answers before it has read the whole body (a 401,
+        // a 413) and closes makes the next body write fail: its answer may
+        // be waiting in the socket, and is what the client should get (as
+        // nginx relays it). Read it; only without one is this a 502.
+        if (o != Outcome::served && !body_cut_) co_return o;
     }
 
     // Response head; interim 1xx responses are dropped (100 Continue was
@@ -200,7 +205,10 @@ asio::awaitable<Outcome> Session<Stream>::stream_request_body(UpstreamConn& conn
         if (take > 0) {
             arm(opts_.upstream_timeout);
             auto [ec, n] = co_await asio::async_write(conn.sock, asio::buffer(p, take), use_tuple);
-            if (ec) co_return fail(Outcome::failed, timed_out_ ? 504 : 502);
+            if (ec) {
+                body_cut_ = !timed_out_;  // the upstream stopped reading: an early answer, maybe
+                co_return fail(Outcome::failed, timed_out_ ? 504 : 502);
+            }
             in_.consume(take);
         }
         if (in_.at_boundary()) co_return Outcome::served;
@@ -221,7 +229,9 @@ asio::awaitable<Outcome> Session<Stream>::stream_request_body(UpstreamConn& conn
 
 template <class Stream>
 asio::awaitable<Outcome> Session<Stream>::relay_response(UpstreamConn& conn, const ServerEntry& srv, std::size_t got) {
-    keep_ = req_.keep_alive && !stop_ && !w_.stopping() && resp_.body != BodyKind::until_close;
+    // After an early answer the rest of the client's body was never read:
+    // the client connection ends with this response.
+    keep_ = req_.keep_alive && !stop_ && !w_.stopping() && resp_.body != BodyKind::until_close && !body_cut_;
     build_response_head(resp_out_, resp_, {up_buf_.get(), resp_.head_size}, keep_, req_.version_minor == 0);
     std::size_t avail = got - resp_.head_size;
     const char* body = up_buf_.get() + resp_.head_size;
@@ -287,7 +297,8 @@ asio::awaitable<Outcome> Session<Stream>::relay_response(UpstreamConn& conn, con
         if (wec) co_return client_gone();
         bytes_ += take;
     }
-    conn_reusable_ = resp_.keep_alive && !leftover && req_.version_minor == 1 && resp_.body != BodyKind::until_close;
+    conn_reusable_ = resp_.keep_alive && !leftover && req_.version_minor == 1 && resp_.body != BodyKind::until_close &&
+                     !body_cut_;
     l_.stats->count_response(cls);
     log_request(status_);
     co_return Outcome::served;
