@@ -195,14 +195,11 @@ std::vector<Sequence> answers() {
         same("answers", "backend answers a POST before reading its body, then drains it",
              {send_split(request("POST", "/a/early?r=early", early_body, "Connection: close\r\n"), {200, 400, 600, 800}),
               read()}),
-        // FAILS against main f6fdc51 (found by this suite): the backend
-        // answers 200 before reading the body and closes; the body pieces
-        // that arrive after the close are answered with a reset. nginx relays
-        // the 200; vigil-proxy answers 502: it reads the upstream only once
-        // it has sent the whole body, and its next body write fails on the
-        // reset. A backend that answers 401/413 early and closes loses its
-        // answer to a 502. (Passes only if the proxy happens to read all
-        // remaining pieces at once, i.e. on a stall longer than the pacing.)
+        // Found by this suite (fixed in main ffe1ac6): the backend answers
+        // before reading the body and closes; the body pieces that arrive
+        // after the close meet a reset. vigil-proxy used to read the upstream
+        // only once it had sent the whole body, so the reset turned the
+        // backend's answer into a 502; nginx relays it.
         same("answers", "backend answers a POST before reading its body, then resets",
              {send_split(request("POST", "/a/early?r=early-rst", early_body, "Connection: close\r\n"), {200, 400, 600, 800}),
               read()}),
