@@ -437,12 +437,16 @@ ChunkedScanner::Status ChunkedScanner::feed(const char* data, std::size_t n, std
                 break;
             case State::trailer_name:  // a field name, then ':' at once (no space before it)
                 if (c == ':') {
-                    // A field that frames or routes the message has no place
-                    // in a trailer (RFC 9110 §6.5.1): an upstream that merges
-                    // trailers into the head would read the body again.
+                    // A field that frames, routes or controls the connection
+                    // has no place in a trailer (RFC 9110 §6.5.1): an upstream
+                    // that merges trailers into the head would read the body
+                    // again, and parsers refuse such fields outright.
                     const std::string_view name(name_, name_len_ <= sizeof name_ ? name_len_ : 0);
-                    if (iequals(name, "content-length") || iequals(name, "transfer-encoding") || iequals(name, "host"))
-                        return Status::bad;
+                    static constexpr std::string_view forbidden[] = {
+                        "content-length", "transfer-encoding", "host", "connection", "proxy-connection",
+                        "keep-alive",     "te",                "upgrade", "trailer"};
+                    for (std::string_view f : forbidden)
+                        if (iequals(name, f)) return Status::bad;
                     state_ = State::trailer;
                 } else if (!tchar[c]) {
                     return Status::bad;

@@ -89,8 +89,9 @@ bool has_token(std::string_view list, std::string_view token) noexcept;
 // bytes as they arrive; it says how many belong to the body and when the body
 // (last chunk and trailers) ends. Refuses bare LF, bad hex and oversized
 // chunk sizes, malformed chunk extensions and trailer lines, and trailers
-// named Content-Length, Transfer-Encoding or Host, so the upstream sees only
-// framing we understood the same way.
+// that frame, route or control the connection (Content-Length,
+// Transfer-Encoding, Host, Connection and the other hop-by-hop fields), so
+// the upstream sees only framing we understood the same way.
 class ChunkedScanner {
 public:
     enum class Status : std::uint8_t { more, done, bad, too_large };

@@ -130,7 +130,8 @@ TEST_CASE("chunk-size lines and trailers are refused unless well-formed", "[pars
     std::size_t used = 0;
     for (std::string bad : {"5 junk\r\nhello\r\n0\r\n\r\n", "5\tx\r\nhello\r\n0\r\n\r\n", "0\r\nno-colon\r\n\r\n",
                             "0\r\nName : v\r\n\r\n", "0\r\n:v\r\n\r\n", "0\r\nContent-Length: 7\r\n\r\n",
-                            "0\r\nX: 1\r\ntransfer-encoding: chunked\r\n\r\n", "0\r\nHOST: b\r\n\r\n", "5;\r\nhello\r\n0\r\n\r\n",
+                            "0\r\nX: 1\r\ntransfer-encoding: chunked\r\n\r\n", "0\r\nHOST: b\r\n\r\n",
+                            "0\r\nConnection: x y\r\n\r\n", "0\r\nTE: trailers\r\n\r\n", "0\r\nUpgrade: h2c\r\n\r\n", "5;\r\nhello\r\n0\r\n\r\n",
                             "5;a=\r\nhello\r\n0\r\n\r\n", "5;@\r\nhello\r\n0\r\n\r\n", "5;a=b c\r\nhello\r\n0\r\n\r\n",
                             "5;a=\"open\r\nhello\r\n0\r\n\r\n", "5;a=\"x\"y\r\nhello\r\n0\r\n\r\n",
                             "5  \r\nhello\r\n0\r\n\r\n", "5;a \r\nhello\r\n0\r\n\r\n", "5;a=b \r\nhello\r\n0\r\n\r\n"}) {

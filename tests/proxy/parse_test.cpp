@@ -112,7 +112,7 @@ TEST_CASE("chunked scanner finds the end and refuses bad framing", "[parse][chun
     std::size_t used = 0;
     {
         ChunkedScanner s;
-        std::string b = "5\r\nhello\r\n3;ext=1\r\nabc\r\n0\r\nTrailer: x\r\n\r\nNEXT";
+        std::string b = "5\r\nhello\r\n3;ext=1\r\nabc\r\n0\r\nX-Checksum: x\r\n\r\nNEXT";
         REQUIRE(s.feed(b.data(), b.size(), used) == ChunkedScanner::Status::done);
         CHECK(b.substr(used) == "NEXT");
         CHECK(s.body_bytes() == 8);
