@@ -119,7 +119,11 @@ json process_json(const ProcessRunner& r, const Supervisor& sup) {
             break;
         }
     }
+    if (!r.limits_not_applied().empty())
+        desc += (desc.empty() ? "" : "; ") + std::string("limits not applied: ") +
+                describe_not_applied(r.limits_not_applied());
     j["description"] = desc;
+    j["limits_not_applied"] = r.limits_not_applied();
     j["uptime"] = uptime;
     j["restarts"] = m.restarts();
     j["exit"] = m.last_exit() ? json(m.last_exit()->describe()) : json(nullptr);

@@ -57,6 +57,16 @@ std::string render_metrics(const Supervisor& sup) {
     family(out, "vigil_program_oom_kills_total", "counter", "Runs ended by the OOM killer (memory_limit).");
     for (const auto* r : runners) out << "vigil_program_oom_kills_total{" << label(*r) << "} " << r->oom_kills() << '\n';
 
+    family(out, "vigil_program_limit_applied", "gauge",
+           "Per configured limit: 1 applied through cgroups, 0 not (no cgroup controller with limits = best-effort, "
+           "or refused with limits = required).");
+    for (const auto* r : runners)
+        for (const auto& key : limit_keys(r->program().limits)) {
+            bool applied = r->spawn_error().rfind("cannot apply resource limits", 0) != 0;
+            for (const auto& n : r->limits_not_applied()) applied = applied && n.rfind(key + " ", 0) != 0;
+            out << "vigil_program_limit_applied{" << label(*r) << ",limit=\"" << key << "\"} " << applied << '\n';
+        }
+
     family(out, "vigil_program_uptime_seconds", "gauge", "Seconds since the running process was spawned, 0 when down.");
     for (const auto* r : runners) {
         double up = 0;

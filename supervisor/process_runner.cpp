@@ -51,6 +51,7 @@ ProcessRunner::ProcessRunner(boost::asio::io_context& io, config::Program progra
                              core::Rng& rng, Listener& listener)
     : io_(io),
       state_dir_(daemon.state_dir),
+      limits_best_effort_(!daemon.limits_required),
       program_(std::move(program)),
       rng_(rng),
       listener_(listener),
@@ -59,6 +60,23 @@ ProcessRunner::ProcessRunner(boost::asio::io_context& io, config::Program progra
       watchdog_(io) {
     make_notify_socket();
     make_monitor();
+    make_cgroup();
+    // Once per program, at start (and when `update` makes it anew).
+    if (!limits_not_applied().empty())
+        spdlog::warn("{}: limits not applied: {}; running without them ([vigil] limits = best-effort)", name(),
+                     describe_not_applied(limits_not_applied()));
+}
+
+void ProcessRunner::make_cgroup() {
+    const auto& limits = program_.limits;
+    if (!limits.memory_bytes && !limits.cpu_cores && !limits.pids) return;
+    cgroup_ = std::make_unique<ProgramCgroup>(ProgramCgroup::instance_id(state_dir_), program_.name, limits,
+                                              limits_best_effort_);
+}
+
+const std::vector<std::string>& ProcessRunner::limits_not_applied() const {
+    static const std::vector<std::string> none;
+    return cgroup_ ? cgroup_->not_applied() : none;
 }
 
 void ProcessRunner::make_notify_socket() {
@@ -193,6 +211,9 @@ void ProcessRunner::close() {
     if (pidfd_) pidfd_->cancel();
     for (auto& p : pipes_)
         if (p.reader) p.reader->cancel();
+    // Now, not when the last handler lets go of this runner: a replacement
+    // made next uses the same cgroup dirs, which this one would remove.
+    cgroup_.reset();
 }
 
 void ProcessRunner::send(const core::Event& e) {
@@ -260,13 +281,15 @@ void ProcessRunner::do_spawn() {
 
     const auto& limits = program_.limits;
     if (limits.memory_bytes || limits.cpu_cores || limits.pids) {
-        if (!cgroup_)
-            cgroup_ = std::make_unique<ProgramCgroup>(ProgramCgroup::instance_id(state_dir_), program_.name, limits);
-        req.cgroup_procs = cgroup_->error().empty() ? cgroup_->open_procs() : std::vector<int>{};
-        if (req.cgroup_procs.empty()) {
-            // Refused, not run unlimited: the limits are part of the contract.
-            spawn_error_ = "cannot apply resource limits: " +
-                           (cgroup_->error().empty() ? "cannot open cgroup.procs" : cgroup_->error());
+        if (!cgroup_) make_cgroup();  // refused last time (limits = required): the host may have changed
+        std::string refusal = cgroup_->error();
+        if (refusal.empty()) {
+            req.cgroup_procs = cgroup_->open_procs();
+            if (req.cgroup_procs.empty() && cgroup_->active()) refusal = "cannot open cgroup.procs";
+        }
+        if (!refusal.empty()) {
+            // Refused, not run unlimited: with limits = required they are part of the contract.
+            spawn_error_ = "cannot apply resource limits: " + refusal;
             cgroup_.reset();
             send(core::Event::spawn_failed(EPERM));
             return;

@@ -15,6 +15,7 @@
 #include <cstring>
 #include <filesystem>
 #include <random>
+#include <set>
 #include <string>
 
 #include <fmt/core.h>
@@ -117,6 +118,20 @@ bool make_dir(const std::string& dir, mode_t mode) {
     return true;
 }
 
+// Limits this host cannot apply: a warning, not an error, because the
+// config is fine and another host may have the controllers.
+void warn_missing_controllers(const vigil::config::Config& config) {
+    std::set<std::string> seen;  // once per [program:x], not per process
+    for (const auto& p : config.programs) {
+        const auto missing = vigil::supervisor::missing_controllers(p.limits);
+        if (missing.empty() || !seen.insert(p.program).second) continue;
+        fmt::print(stderr, "{}:{}: warning: [program:{}] limits not applied on this host: {}; {}\n", p.loc.file,
+                   p.loc.line, p.program, vigil::supervisor::describe_not_applied(missing),
+                   config.daemon.limits_required ? "it will be refused (limits = required)"
+                                                 : "it runs without them (limits = best-effort)");
+    }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -137,6 +152,7 @@ int main(int argc, char** argv) {
     vigil::config::Config config = std::move(*loaded.config);
     vigil::supervisor::fill_proxy_command(config, opts.config);
     if (opts.check) {
+        warn_missing_controllers(config);
         fmt::print("vigild: configuration {} is valid ({} processes)\n", opts.config, config.programs.size());
         return 0;
     }
