@@ -23,6 +23,7 @@
 #include <spdlog/spdlog.h>
 
 #include "config/loader.hpp"
+#include "supervisor/child_signals.hpp"
 #include "supervisor/control_api.hpp"
 #include "supervisor/control_server.hpp"
 #include "supervisor/proxy_link.hpp"
@@ -158,6 +159,7 @@ int main(int argc, char** argv) {
     }
 
     setup_logging(config.daemon.log_level);
+    const rlim_t fd_limit = vigil::supervisor::raise_fd_limit();
     if (!make_dir(config.daemon.state_dir, 0700) || !make_dir(config.daemon.log_dir, 0750)) return 1;
     int lock_fd = -1;
     if (!take_lock(config.daemon.state_dir, lock_fd)) return 1;
@@ -252,6 +254,8 @@ int main(int argc, char** argv) {
     if (notify.watchdog_interval()) pet();
 
     spdlog::info("vigild {} starting {} processes from {}", kVersion, sup.order().size(), opts.config);
+    spdlog::debug("file descriptor limit {} (programs get {})", fd_limit,
+                  vigil::supervisor::child_fd_limit.rlim_cur);
     if (const auto n = sup.stop_leftovers(); n > 0)
         spdlog::warn("stopped {} processes a previous vigild left running", n);
     sup.start();
