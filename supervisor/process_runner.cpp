@@ -13,6 +13,7 @@
 #include <spdlog/spdlog.h>
 
 #include "config/command_line.hpp"
+#include "supervisor/data_dir.hpp"
 #include "supervisor/spawner.hpp"
 
 extern char** environ;
@@ -270,6 +271,15 @@ void ProcessRunner::do_spawn() {
             req.env.push_back("USER=" + u.creds->name);
             req.env.push_back("LOGNAME=" + u.creds->name);
             req.creds = std::move(u.creds);
+        }
+    }
+    if ((program_.kind == "postgres" || program_.kind == "redis") && !program_.data_dir.empty() && ::geteuid() == 0) {
+        const uid_t uid = req.creds ? req.creds->uid : 0;
+        const gid_t gid = req.creds ? req.creds->gid : 0;
+        if (std::string err = make_data_dir(program_.data_dir, uid, gid); !err.empty()) {
+            spawn_error_ = err;
+            send(core::Event::spawn_failed(EACCES));
+            return;
         }
     }
     if (!open_log_pipes()) {

@@ -143,7 +143,22 @@ int main(int argc, char** argv) {
     load_opts.env = vigil::config::environment_map();
     char host[256] = {};
     if (::gethostname(host, sizeof host - 1) == 0) load_opts.host_node_name = host;
+    // Users, commands and directories are checked too (host_checks): an
+    // error for --check and for reread/update/reload, which keep the running
+    // config. At start only a warning: the program concerned fails at spawn
+    // with the same reason, and the others still start.
+    load_opts.host_checks = true;
     auto loaded = vigil::config::load_file(opts.config, load_opts);
+    std::vector<vigil::config::Error> host_problems;
+    if (!loaded.ok() && !opts.check) {
+        load_opts.host_checks = false;
+        auto plain = vigil::config::load_file(opts.config, load_opts);
+        load_opts.host_checks = true;
+        if (plain.ok()) {
+            host_problems = std::move(loaded.errors);
+            loaded = std::move(plain);
+        }
+    }
     if (!loaded.ok()) {
         for (const auto& e : loaded.errors) fmt::print(stderr, "{}\n", e.to_string());
         fmt::print(stderr, "vigild: configuration {} has {} error{}\n", opts.config, loaded.errors.size(),
@@ -253,6 +268,8 @@ int main(int argc, char** argv) {
     };
     if (notify.watchdog_interval()) pet();
 
+    for (const auto& e : host_problems)
+        spdlog::warn("{} (the program will fail to start; vigild --check refuses this file)", e.to_string());
     spdlog::info("vigild {} starting {} processes from {}", kVersion, sup.order().size(), opts.config);
     spdlog::debug("file descriptor limit {} (programs get {})", fd_limit,
                   vigil::supervisor::child_fd_limit.rlim_cur);
