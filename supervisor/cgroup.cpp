@@ -150,6 +150,11 @@ std::string describe_not_applied(const std::vector<std::string>& not_applied) {
     return out;
 }
 
+std::string with_limits_note(const std::string& description, const std::vector<std::string>& not_applied) {
+    if (not_applied.empty()) return description;
+    return description + (description.empty() ? "" : "; ") + "limits not applied: " + describe_not_applied(not_applied);
+}
+
 std::vector<std::string> limit_keys(const config::Limits& limits) {
     std::vector<std::string> out;
     for (auto& [key, controller] : configured(limits)) out.push_back(key);

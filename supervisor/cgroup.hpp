@@ -72,6 +72,8 @@ private:
 std::vector<std::string> missing_controllers(const config::Limits& limits);
 // "a (…), b (…)": the list in one line, for status and logs.
 std::string describe_not_applied(const std::vector<std::string>& not_applied);
+// `description`, plus "; limits not applied: …" when some were not.
+std::string with_limits_note(const std::string& description, const std::vector<std::string>& not_applied);
 // The keys of the configured limits: memory_limit, cpu_limit, pids_limit.
 std::vector<std::string> limit_keys(const config::Limits& limits);
 

@@ -119,10 +119,7 @@ json process_json(const ProcessRunner& r, const Supervisor& sup) {
             break;
         }
     }
-    if (!r.limits_not_applied().empty())
-        desc += (desc.empty() ? "" : "; ") + std::string("limits not applied: ") +
-                describe_not_applied(r.limits_not_applied());
-    j["description"] = desc;
+    j["description"] = with_limits_note(desc, r.limits_not_applied());
     j["limits_not_applied"] = r.limits_not_applied();
     j["uptime"] = uptime;
     j["restarts"] = m.restarts();

@@ -61,11 +61,9 @@ std::string render_metrics(const Supervisor& sup) {
            "Per configured limit: 1 applied through cgroups, 0 not (no cgroup controller with limits = best-effort, "
            "or refused with limits = required).");
     for (const auto* r : runners)
-        for (const auto& key : limit_keys(r->program().limits)) {
-            bool applied = r->spawn_error().rfind("cannot apply resource limits", 0) != 0;
-            for (const auto& n : r->limits_not_applied()) applied = applied && n.rfind(key + " ", 0) != 0;
-            out << "vigil_program_limit_applied{" << label(*r) << ",limit=\"" << key << "\"} " << applied << '\n';
-        }
+        for (const auto& key : limit_keys(r->program().limits))
+            out << "vigil_program_limit_applied{" << label(*r) << ",limit=\"" << key << "\"} " << r->limit_applied(key)
+                << '\n';
 
     family(out, "vigil_program_uptime_seconds", "gauge", "Seconds since the running process was spawned, 0 when down.");
     for (const auto* r : runners) {

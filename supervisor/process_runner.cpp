@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <map>
@@ -78,6 +79,13 @@ void ProcessRunner::make_cgroup() {
 const std::vector<std::string>& ProcessRunner::limits_not_applied() const {
     static const std::vector<std::string> none;
     return cgroup_ ? cgroup_->not_applied() : none;
+}
+
+bool ProcessRunner::limit_applied(const std::string& key) const {
+    if (!cgroup_ || !cgroup_->error().empty()) return false;
+    const auto& left_out = cgroup_->not_applied();
+    return std::none_of(left_out.begin(), left_out.end(),
+                        [&](const std::string& n) { return n.rfind(key + " ", 0) == 0; });
 }
 
 void ProcessRunner::make_notify_socket() {

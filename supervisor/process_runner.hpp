@@ -84,6 +84,9 @@ public:
     // "memory_limit (…why…)" for each configured limit this host could not
     // apply and the program runs without ([vigil] limits = best-effort).
     const std::vector<std::string>& limits_not_applied() const;
+    // Whether the limit `key` (memory_limit, …) is in force for the next or
+    // current run: false when left out, and when the program is refused.
+    bool limit_applied(const std::string& key) const;
 
     // What the child last said with STATUS= (sd_notify), for status.
     const std::string& notify_status() const { return notify_status_; }
