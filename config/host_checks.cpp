@@ -8,7 +8,7 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <cstring>
+#include <cstdio>
 #include <optional>
 
 #include "config/command_line.hpp"
@@ -65,13 +65,11 @@ std::string unreachable(const std::string& path, const Identity& who) {
         const std::string dir = path.substr(0, slash);
         struct stat st {};
         if (::stat(dir.c_str(), &st) != 0) return {};
-        if (!permitted(dir, st, who, 1))
-            return "user '" + who.name + "' cannot reach " + path + ": no search permission on " + dir + " (mode " +
-                   [&] {
-                       char m[8];
-                       std::snprintf(m, sizeof m, "%04o", st.st_mode & 07777);
-                       return std::string(m);
-                   }() + ")";
+        if (permitted(dir, st, who, 1)) continue;
+        char mode[8];
+        std::snprintf(mode, sizeof mode, "%04o", st.st_mode & 07777);
+        return "user '" + who.name + "' cannot reach " + path + ": no search permission on " + dir + " (mode " + mode +
+               ")";
     }
     return {};
 }
