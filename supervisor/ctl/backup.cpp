@@ -27,6 +27,7 @@
 #include "config/values.hpp"
 #include "supervisor/core/backup_plan.hpp"
 #include "supervisor/ctl/commands.hpp"
+#include "supervisor/ctl/wait.hpp"
 
 namespace vigil::ctl {
 namespace {
@@ -174,26 +175,15 @@ public:
         return "HTTP " + std::to_string(r.status);
     }
 
-    // Until RUNNING (and healthy, with a healthcheck); vigild has no push for
-    // a single program's health that a one-shot client could hold without a
-    // race, so this asks every 100 ms. The error, or nullopt.
-    std::optional<std::string> wait_up(const std::string& name, bool healthy, long timeout) const {
-        const auto deadline = Clock::now() + std::chrono::seconds(timeout);
-        std::string last;
-        for (;;) {
-            const HttpReply r = call("GET", "/v1/programs/" + name);
-            const json j = json::parse(r.body, nullptr, false);
-            if (j.is_object()) {
-                const std::string state = j.value("state", ""), health = j.value("health", "");
-                last = state + (health.empty() ? "" : " " + health) + ": " + j.value("description", "");
-                if (state == "RUNNING" && (!healthy || health == "healthy")) return std::nullopt;
-                if (state == "FATAL" || state == "STOPPED" || state == "EXITED") return last;
-            }
-            if (Clock::now() >= deadline)
-                return std::string("not ") + (healthy ? "healthy" : "RUNNING") + " within " + std::to_string(timeout) +
-                       "s (" + last + ")";
-            std::this_thread::sleep_for(std::chrono::milliseconds(100));
-        }
+    // Until RUNNING and, with a healthcheck, healthy: vigild answers when it
+    // is (POST …/wait), or when it cannot be (FATAL). The error, or nullopt.
+    std::optional<std::string> wait_up(const std::string& name, long timeout) const {
+        const WaitResult w = wait_for(c_, name, "healthy", timeout);
+        if (w.status == 0) fail(kUnreachable, w.error);
+        if (w.ok()) return std::nullopt;
+        for (const auto& p : w.processes)
+            if (!p.ok) return p.message;
+        return w.error.empty() ? "HTTP " + std::to_string(w.status) : w.error;
     }
 
 private:
@@ -699,7 +689,7 @@ void restore(Context& cx, const Program& p, const fs::path& dir) {
                                       : "";
     if (auto e = cx.api.action(p.name, "start", cx.timeout))
         fail(kFailed, "the restored data is in place but it did not start: " + *e + back);
-    if (auto e = cx.api.wait_up(p.name, health, cx.timeout))
+    if (auto e = cx.api.wait_up(p.name, cx.timeout))
         fail(kFailed, "the restored data is in place but it is " + *e + back);
     char line[256];
     std::snprintf(line, sizeof line, "restored: RUNNING%s %.2fs after the stop\n", health ? " and healthy" : "",
