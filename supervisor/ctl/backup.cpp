@@ -27,6 +27,7 @@
 #include "config/values.hpp"
 #include "supervisor/core/backup_plan.hpp"
 #include "supervisor/ctl/commands.hpp"
+#include "supervisor/ctl/restore_check.hpp"
 #include "supervisor/ctl/wait.hpp"
 
 namespace vigil::ctl {
@@ -449,9 +450,11 @@ private:
 // ---- the verbs ---------------------------------------------------------------
 
 struct Context {
+    const Client& client;
     Api api;
     std::ostream& out;
     long timeout;
+    bool force;  // restore: a backup of another program too
 };
 
 std::string say(const Program& p) { return p.name + ": "; }
@@ -500,6 +503,8 @@ void backup_postgres(Context& cx, const Program& p, const fs::path& dir) {
     m.time = bk::iso_utc(std::time(nullptr));
     m.server_version = version;
     m.method = "pg_basebackup -F p -X stream -c fast";
+    m.db_user = p.db_user;
+    m.db_name = p.db_name;
     m.bytes = size_of_tree(data);
     m.duration_ms = static_cast<std::int64_t>(seconds_since(t0) * 1000);
     write_file_durably(dir / std::string(bk::kManifestName), bk::to_json(m));
@@ -624,12 +629,13 @@ void stage_redis(const bk::Manifest& m, const Program& p, const fs::path& dir, c
 
 void restore(Context& cx, const Program& p, const fs::path& dir) {
     const bk::Manifest m = read_manifest(dir);
-    if (auto why = bk::restore_refusal(m, p.kind); !why.empty()) fail(kFailed, dir.string() + ": " + why);
+    if (auto why = bk::restore_refusal(m, p.kind, p.name, cx.force); !why.empty())
+        fail(kFailed, dir.string() + ": " + why);
     const Owner who = owner_of(p);
     cx.out << say(p) << dir.string() << " is a backup of " << m.program << " taken " << m.time << " (" << p.kind << " "
            << m.server_version << ", " << human_bytes(m.bytes)
            << (m.kind == "redis" && m.keys >= 0 ? ", " + std::to_string(m.keys) + " keys" : "") << ")"
-           << (m.program != p.name ? " — another program's, restoring it into " + p.name : "") << "\n"
+           << (m.program != p.name ? " — another program's, restoring it into " + p.name + " (--force)" : "") << "\n"
            << std::flush;
 
     // Everything that can fail without touching the live program happens
@@ -655,6 +661,9 @@ void restore(Context& cx, const Program& p, const fs::path& dir) {
         throw;
     }
     const bool health = cx.api.has_healthcheck(p.name);
+    std::string error;
+    // A role or database already missing before is not the restore's doing.
+    const bool missing_before = own_data_missing(cx.client, p.name, error).has_value();
     const auto t_stop = Clock::now();
     if (auto e = cx.api.action(p.name, "stop", cx.timeout)) {
         fs::remove_all(stage, ec);
@@ -691,6 +700,9 @@ void restore(Context& cx, const Program& p, const fs::path& dir) {
         fail(kFailed, "the restored data is in place but it did not start: " + *e + back);
     if (auto e = cx.api.wait_up(p.name, cx.timeout))
         fail(kFailed, "the restored data is in place but it is " + *e + back);
+    if (auto why = own_data_missing(cx.client, p.name, error); why && !missing_before)
+        fail(kFailed, "the restored data is in place and the server answers, but not with " + p.name +
+                          "'s own role and database: " + *why + back);
     char line[256];
     std::snprintf(line, sizeof line, "restored: RUNNING%s %.2fs after the stop\n", health ? " and healthy" : "",
                   seconds_since(t_stop));
@@ -703,8 +715,13 @@ int backup_restore(const Client& client, const std::string& verb, const std::vec
                    std::ostream& out, std::ostream& err) {
     std::vector<std::string> words;
     long timeout = 300;
+    bool force = false;
     for (std::size_t i = 0; i < args.size(); ++i) {
         std::string value;
+        if (args[i] == "--force" && verb == "restore") {
+            force = true;
+            continue;
+        }
         if (args[i] == "--timeout" && i + 1 < args.size()) value = args[++i];
         else if (args[i].rfind("--timeout=", 0) == 0) value = args[i].substr(10);
         else if (args[i].size() > 1 && args[i][0] == '-') {
@@ -725,12 +742,12 @@ int backup_restore(const Client& client, const std::string& verb, const std::vec
         }
     }
     if (words.size() != 2) {
-        err << "vigilctl: usage: " << verb << " NAME DIR [--timeout S]\n";
+        err << "vigilctl: usage: " << verb << " NAME DIR [--timeout S]" << (verb == "restore" ? " [--force]" : "") << "\n";
         return kUsage;
     }
     const std::string& name = words[0];
     const fs::path dir = fs::absolute(words[1]).lexically_normal();
-    Context cx{Api(client), out, timeout};
+    Context cx{client, Api(client), out, timeout, force};
     try {
         const Program p = cx.api.program(name);
         if (verb == "backup") {

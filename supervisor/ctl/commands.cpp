@@ -477,7 +477,9 @@ std::string usage() {
            "  shutdown                           stop everything, then vigild\n"
            "  version [--json]\n"
            "  backup NAME DIR [--timeout S]      kind = postgres/redis: a consistent copy of the live data into DIR\n"
-           "  restore NAME DIR [--timeout S]     stop NAME, keep its data aside, put DIR's backup in place, start, healthy\n"
+           "  restore NAME DIR [--timeout S] [--force]\n"
+           "                                     stop NAME, keep its data aside, put DIR's backup in place, start, healthy;\n"
+           "                                     --force: DIR is a backup of another program\n"
            "exit codes: 0 ok, 1 action failed, 2 usage or unknown name, 3 not running (status), 4 vigild unreachable\n";
 }
 
