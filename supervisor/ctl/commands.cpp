@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <ctime>
 #include <iostream>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -393,12 +394,18 @@ int Runner::health(const Args& a) {
                           j.value("status", "").empty() ? "-" : j["status"].get<std::string>().c_str(),
                           j.value("check", "").c_str(), j.value("checks_passed", 0ULL), j.value("checks_failed", 0ULL));
             out_ << head << "\n";
-            const auto& results = j["results"];
-            const std::size_t from = results.size() > 5 ? results.size() - 5 : 0;
-            for (std::size_t i = from; i < results.size(); ++i) {
-                const auto& res = results[i];
+            // Every result vigild keeps (the last 10), oldest first, each
+            // with its local time: when did it start failing?
+            for (const auto& res : j["results"]) {
+                const double t = res.value("time", 0.0);
+                const std::time_t secs = static_cast<std::time_t>(t);
+                std::tm tm{};
+                ::localtime_r(&secs, &tm);
+                char when[32];
+                std::snprintf(when, sizeof when, "%02d:%02d:%02d.%03d", tm.tm_hour, tm.tm_min, tm.tm_sec,
+                              static_cast<int>((t - static_cast<double>(secs)) * 1000) % 1000);
                 char line[512];
-                std::snprintf(line, sizeof line, "    %s %8.1f ms  %s", res["ok"].get<bool>() ? "ok  " : "FAIL",
+                std::snprintf(line, sizeof line, "    %s  %s %8.1f ms  %s", when, res["ok"].get<bool>() ? "ok  " : "FAIL",
                               res["latency_ms"].get<double>(), res.value("detail", "").c_str());
                 out_ << line << "\n";
             }
