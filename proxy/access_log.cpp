@@ -35,6 +35,25 @@ inline char* put_uint(char* p, unsigned long long v) {
     while (n) *p++ = tmp[--n];
     return p;
 }
+// Client-controlled text: '"', '\\', control bytes and non-ASCII become
+// \xHH, as nginx's log escaping does, so no field can be forged. At most
+// `max` input bytes (4 output bytes each).
+inline char* put_escaped(char* p, std::string_view s, std::size_t max) {
+    static constexpr char digits[] = "0123456789ABCDEF";
+    const std::size_t n = s.size() < max ? s.size() : max;
+    for (std::size_t i = 0; i < n; ++i) {
+        const auto c = static_cast<unsigned char>(s[i]);
+        if (c < 0x20 || c >= 0x7f || c == '"' || c == '\\') {
+            *p++ = '\\';
+            *p++ = 'x';
+            *p++ = digits[c >> 4];
+            *p++ = digits[c & 15];
+        } else {
+            *p++ = static_cast<char>(c);
+        }
+    }
+    return p;
+}
 inline char* put_or_dash(char* p, std::string_view s, std::size_t max) {
     return s.empty() ? put(p, "-", 1) : put(p, s, max);
 }
@@ -43,8 +62,9 @@ inline char* put_or_dash(char* p, std::string_view s, std::size_t max) {
 void AccessLog::write(const Entry& e) {
     if (fd_ < 0) return;
     if (stamp_time_ == 0) set_time(std::time(nullptr));
-    // Every field is bounded (at most 1222 bytes in all): the line always fits.
-    char line[1400];
+    // Every field is bounded (at most 3,000 bytes in all, escaped target and
+    // method included): the line always fits.
+    char line[3200];
     char* p = line;
     p = put(p, stamp_, sizeof stamp_ - 1);
     *p++ = ' ';
@@ -53,9 +73,9 @@ void AccessLog::write(const Entry& e) {
     p = put(p, e.client, 64);
     *p++ = ' ';
     *p++ = '"';
-    p = put(p, e.method, 32);
+    p = put_escaped(p, e.method, 32);
     *p++ = ' ';
-    p = put(p, e.target, 512);
+    p = put_escaped(p, e.target, 512);
     p = put(p, e.version_minor == 0 ? " HTTP/1.0\" " : " HTTP/1.1\" ", 11);
     if (e.status >= 0) p = put_uint(p, static_cast<unsigned>(e.status));
     *p++ = ' ';
@@ -73,7 +93,7 @@ void AccessLog::write(const Entry& e) {
     p = put(p, " tries=", 7);
     p = put_uint(p, static_cast<unsigned>(e.tries > 0 ? e.tries : 0));
     p = put(p, " rid=", 5);
-    p = put(p, e.request_id, 128);
+    p = put_escaped(p, e.request_id, 128);
     *p++ = '\n';
     buf_.append(line, static_cast<std::size_t>(p - line));
     if (buf_.size() >= buffer_limit) flush();

@@ -167,6 +167,7 @@ ParseResult validate_request(std::string_view bytes, std::size_t max_head, Reque
     out.connection = {};
     out.request_id = {};
     out.forwarded_for = {};
+    out.forwarded = {};
     bool expect_other = false;
 
     ParseResult r = parse_fields(p, end, max_headers, out.headers, out.header_count, out.error,
@@ -177,7 +178,9 @@ ParseResult validate_request(std::string_view bytes, std::size_t max_head, Reque
                     if (iequals(n, "host")) ++hosts;
                     break;
                 case 6:
-                    if (iequals(n, "expect")) {
+                    // RFC 9110 10.1.1: an HTTP/1.0 request's expectation is ignored
+                    // (a 1.0 client cannot read a 100 Continue).
+                    if (out.version_minor == 1 && iequals(n, "expect")) {
                         if (iequals(h.value, "100-continue")) out.expect_continue = true;
                         else expect_other = true;
                     }
@@ -186,6 +189,12 @@ ParseResult validate_request(std::string_view bytes, std::size_t max_head, Reque
                     if (iequals(n, "connection")) {
                         if (!out.connection.empty()) { out.error = "repeated Connection"; return ParseResult::bad_request; }
                         out.connection = h.value;
+                    }
+                    break;
+                case 9:
+                    if (iequals(n, "forwarded")) {
+                        if (!out.forwarded.empty()) { out.error = "repeated Forwarded"; return ParseResult::bad_request; }
+                        out.forwarded = h.value;
                     }
                     break;
                 case 12:
@@ -225,6 +234,16 @@ ParseResult validate_request(std::string_view bytes, std::size_t max_head, Reque
     if (seen_cl && seen_te) { out.error = "both Content-Length and Transfer-Encoding"; return ParseResult::bad_request; }
     if (seen_te && out.version_minor == 0) { out.error = "Transfer-Encoding in HTTP/1.0"; return ParseResult::bad_request; }
     if (out.version_minor == 1 ? hosts != 1 : hosts > 1) { out.error = "missing or repeated Host"; return ParseResult::bad_request; }
+    // A field that frames the message is never hop-by-hop: a proxy that drops
+    // it on the client's say-so relays a body the upstream then reads as a
+    // second request (smuggling). Refused rather than ignored, so the client
+    // learns at once that its request is malformed.
+    if (!out.connection.empty() &&
+        (has_token(out.connection, "content-length") || has_token(out.connection, "transfer-encoding") ||
+         has_token(out.connection, "host"))) {
+        out.error = "Connection names a framing field";
+        return ParseResult::bad_request;
+    }
     if (expect_other) { out.error = "unsupported Expect"; return ParseResult::expectation_failed; }
     if (seen_te) out.body = BodyKind::chunked;
     else if (seen_cl && out.content_length > 0) out.body = BodyKind::length;
@@ -322,16 +341,63 @@ ChunkedScanner::Status ChunkedScanner::feed(const char* data, std::size_t n, std
                     chunk_ = chunk_ * 16 + static_cast<std::uint64_t>(v);
                 } else if (c == '\r') {
                     state_ = State::size_lf;
-                } else if (c == ';' || c == ' ' || c == '\t') {
+                } else if (c == ';') {
                     state_ = State::ext;
+                } else if (c == ' ' || c == '\t') {
+                    state_ = State::size_ws;
                 } else {
                     return Status::bad;
                 }
                 break;
             }
-            case State::ext:
-                if (c == '\r') state_ = State::size_lf;
+            // chunk-ext = *( BWS ";" BWS name [ BWS "=" BWS ( token / quoted-string ) ] ):
+            // anything else on the size line is refused, not relayed for the
+            // upstream to read its own way.
+            case State::size_ws:  // BWS after the size or an extension: only before a ';'
+                if (c == ';') state_ = State::ext;
+                else if (c != ' ' && c != '\t') return Status::bad;
+                break;
+            case State::ext_done:  // right after a quoted value
+                if (c == ';') state_ = State::ext;
+                else if (c == '\r') state_ = State::size_lf;
+                else if (c == ' ' || c == '\t') state_ = State::size_ws;
+                else return Status::bad;
+                break;
+            case State::ext:  // after ';': BWS, then a name
+                if (tchar[c]) state_ = State::ext_name;
+                else if (c != ' ' && c != '\t') return Status::bad;
+                break;
+            case State::ext_name:
+                if (c == '=') state_ = State::ext_eq;
+                else if (c == ';') state_ = State::ext;
+                else if (c == '\r') state_ = State::size_lf;
+                else if (c == ' ' || c == '\t') state_ = State::ext_name_ws;
+                else if (!tchar[c]) return Status::bad;
+                break;
+            case State::ext_name_ws:
+                if (c == '=') state_ = State::ext_eq;
+                else if (c == ';') state_ = State::ext;
+                else if (c != ' ' && c != '\t') return Status::bad;
+                break;
+            case State::ext_eq:  // after '=': BWS, then a token or a quoted string
+                if (c == '"') state_ = State::ext_quoted;
+                else if (tchar[c]) state_ = State::ext_value;
+                else if (c != ' ' && c != '\t') return Status::bad;
+                break;
+            case State::ext_value:
+                if (c == ';') state_ = State::ext;
+                else if (c == '\r') state_ = State::size_lf;
+                else if (c == ' ' || c == '\t') state_ = State::size_ws;
+                else if (!tchar[c]) return Status::bad;
+                break;
+            case State::ext_quoted:
+                if (c == '"') state_ = State::ext_done;
+                else if (c == '\\') state_ = State::ext_escape;
                 else if (!value_char(c)) return Status::bad;
+                break;
+            case State::ext_escape:
+                if (!value_char(c)) return Status::bad;
+                state_ = State::ext_quoted;
                 break;
             case State::size_lf:
                 if (c != '\n') return Status::bad;
@@ -359,9 +425,36 @@ ChunkedScanner::Status ChunkedScanner::feed(const char* data, std::size_t n, std
                 state_ = State::size_first;
                 break;
             case State::trailer_start:
-                if (c == '\r') state_ = State::final_lf;
-                else if (tchar[c]) state_ = State::trailer;
-                else return Status::bad;
+                if (c == '\r') {
+                    state_ = State::final_lf;
+                } else if (tchar[c]) {
+                    state_ = State::trailer_name;
+                    name_len_ = 0;
+                    name_[name_len_++] = static_cast<char>(c);
+                } else {
+                    return Status::bad;
+                }
+                break;
+            case State::trailer_name:  // a field name, then ':' at once (no space before it)
+                if (c == ':') {
+                    // A field that frames, routes or controls the connection
+                    // has no place in a trailer (RFC 9110 §6.5.1): an upstream
+                    // that merges trailers into the head would read the body
+                    // again, and parsers refuse such fields outright.
+                    const std::string_view name(name_, name_len_ <= sizeof name_ ? name_len_ : 0);
+                    static constexpr std::string_view forbidden[] = {
+                        "content-length", "transfer-encoding", "host", "connection", "proxy-connection",
+                        "keep-alive",     "te",                "upgrade", "trailer"};
+                    for (std::string_view f : forbidden)
+                        if (iequals(name, f)) return Status::bad;
+                    state_ = State::trailer;
+                } else if (!tchar[c]) {
+                    return Status::bad;
+                } else if (name_len_ < sizeof name_) {
+                    name_[name_len_++] = static_cast<char>(c);
+                } else {
+                    name_len_ = sizeof name_ + 1;  // longer than any name checked
+                }
                 break;
             case State::trailer:
                 if (c == '\r') state_ = State::trailer_lf;

@@ -12,6 +12,7 @@
 //   - Content-Length: 1*DIGIT, at most once; Transfer-Encoding: exactly
 //     "chunked", at most once; both present → 400
 //   - HTTP/1.1 needs exactly one Host; only HTTP/1.0 and HTTP/1.1
+//   - Connection naming Content-Length, Transfer-Encoding or Host → 400
 //   - head larger than the limit or more than max_headers fields → 431
 #pragma once
 
@@ -50,7 +51,7 @@ struct RequestHead {
     bool keep_alive = true;
     bool expect_continue = false;
     std::string_view connection;  // the Connection value, for hop-by-hop removal
-    std::string_view request_id, forwarded_for;
+    std::string_view request_id, forwarded_for, forwarded;
     const char* error = nullptr;  // why, when not ok (for the log)
 
     bool idempotent() const noexcept;
@@ -87,7 +88,10 @@ bool has_token(std::string_view list, std::string_view token) noexcept;
 // Incremental validator of a chunked body, used to relay it verbatim: feed
 // bytes as they arrive; it says how many belong to the body and when the body
 // (last chunk and trailers) ends. Refuses bare LF, bad hex and oversized
-// chunk sizes, so the upstream sees only framing we understood the same way.
+// chunk sizes, malformed chunk extensions and trailer lines, and trailers
+// that frame, route or control the connection (Content-Length,
+// Transfer-Encoding, Host, Connection and the other hop-by-hop fields), so
+// the upstream sees only framing we understood the same way.
 class ChunkedScanner {
 public:
     enum class Status : std::uint8_t { more, done, bad, too_large };
@@ -100,12 +104,15 @@ public:
 
 private:
     enum class State : std::uint8_t {
-        size_first, size, ext, size_lf, data, data_cr, data_lf,
-        trailer_start, trailer, trailer_lf, final_lf
+        size_first, size, size_ws, ext, ext_name, ext_name_ws, ext_eq, ext_value, ext_quoted, ext_escape, ext_done,
+        size_lf, data, data_cr, data_lf,
+        trailer_start, trailer_name, trailer, trailer_lf, final_lf
     };
     State state_ = State::size_first;
     std::uint64_t chunk_ = 0, total_ = 0, max_body_;
     int digits_ = 0;
+    char name_[17];  // a trailer's name, as far as the longest one refused
+    std::size_t name_len_ = 0;
 };
 
 }  // namespace vigil::proxy

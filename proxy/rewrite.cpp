@@ -14,6 +14,7 @@ void build_request_head(std::string& o, const RequestHead& req, std::string_view
             case 2: skip = iequals(h.name, "te"); break;
             case 6: skip = iequals(h.name, "expect"); break;
             case 7: skip = iequals(h.name, "upgrade"); break;
+            case 9: skip = iequals(h.name, "x-real-ip") || iequals(h.name, "forwarded"); break;
             case 10: skip = iequals(h.name, "connection") || iequals(h.name, "keep-alive"); break;
             case 12: skip = iequals(h.name, "x-request-id"); break;
             case 15: skip = iequals(h.name, "x-forwarded-for"); break;
@@ -28,11 +29,29 @@ void build_request_head(std::string& o, const RequestHead& req, std::string_view
     o.append("X-Forwarded-For: ");
     if (!req.forwarded_for.empty()) o.append(req.forwarded_for).append(", ");
     o.append(client_ip).append(tls ? "\r\nX-Forwarded-Proto: https\r\n" : "\r\nX-Forwarded-Proto: http\r\n");
+    o.append("X-Real-IP: ").append(client_ip).append("\r\n");
+    // RFC 7239: the client's own elements first (it may be a proxy too),
+    // then ours; an IPv6 address is quoted and bracketed.
+    o.append("Forwarded: ");
+    if (!req.forwarded.empty()) o.append(req.forwarded).append(", ");
+    const bool v6 = client_ip.find(':') != std::string_view::npos;
+    o.append(v6 ? "for=\"[" : "for=").append(client_ip).append(v6 ? "]\"" : "");
+    o.append(tls ? ";proto=https\r\n" : ";proto=http\r\n");
     o.append("X-Request-Id: ").append(request_id).append("\r\n");
     // HTTP/1.0 clients get a 1.0 upstream exchange (no chunked replies they
     // cannot read), on a connection that is not pooled.
     if (req.version_minor == 0) o.append("Connection: close\r\n");
     o.append("\r\n");
+}
+
+bool safe_request_id(std::string_view id) noexcept {
+    if (id.empty() || id.size() > 128) return false;
+    for (char c : id) {
+        const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+                        c == '_' || c == '.' || c == ':' || c == '/' || c == '+' || c == '=';
+        if (!ok) return false;
+    }
+    return true;
 }
 
 void build_response_head(std::string& o, const ResponseHead& resp, std::string_view head, bool keep_client,

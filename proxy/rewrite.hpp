@@ -14,9 +14,16 @@ namespace vigil::proxy {
 // Connection: close), hop-by-hop fields dropped (Connection and the fields it
 // names, Keep-Alive, Proxy-Connection, TE, Upgrade) and Expect (answered by
 // the proxy), then X-Forwarded-For (the client's list, then `client_ip`),
-// X-Forwarded-Proto and X-Request-Id = `request_id`.
+// X-Forwarded-Proto, X-Real-IP = `client_ip` (the client's is dropped),
+// Forwarded (the client's elements, then for=`client_ip`;proto=) and
+// X-Request-Id = `request_id`. docs/proxy.md says which a backend can trust.
 void build_request_head(std::string& out, const RequestHead& req, std::string_view client_ip, bool tls,
                         std::string_view request_id);
+
+// A client's X-Request-Id is passed on (and logged) only when it is 1-128
+// bytes of [A-Za-z0-9-_.:/+=]: anything else could forge log fields or
+// headers downstream, and gets a fresh id instead.
+bool safe_request_id(std::string_view id) noexcept;
 
 // Response to the client: the upstream's status line under HTTP/1.1, its
 // fields minus hop-by-hop ones, plus Connection: close when the client

@@ -12,7 +12,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 
 namespace vigil::proxy {
 namespace ssl = boost::asio::ssl;
@@ -38,6 +40,19 @@ std::string openssl_error(const char* what) {
 
 std::shared_ptr<ssl::context> make_server_context(const std::string& cert_file, const std::string& key_file,
                                                   std::string& error) {
+    // OpenSSL would block for ever opening a FIFO (and read a device): only
+    // regular files are loaded.
+    for (const std::string* f : {&cert_file, &key_file}) {
+        struct stat st {};
+        if (::stat(f->c_str(), &st) != 0) {
+            error = *f + ": " + std::strerror(errno);
+            return nullptr;
+        }
+        if (!S_ISREG(st.st_mode)) {
+            error = *f + ": not a regular file";
+            return nullptr;
+        }
+    }
     try {
         auto ctx = std::make_shared<ssl::context>(ssl::context::tls_server);
         ctx->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 | ssl::context::no_sslv3 |

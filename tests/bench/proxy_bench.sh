@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # vigil-proxy against nginx and HAProxy, in one run, in front of the same two
 # fast backends (nginx `return 200`), one worker each, wrk -t1 -c50 -d10s,
-# plain HTTP and TLS. Prints req/s, p50/p99 latency and the proxy's CPU
-# microseconds per request, then the ratios. All traffic stays on 127.0.0.1;
-# every run is bounded (DURATION, default 10s).
+# keep-alive clients. Four runs per proxy: plain GET, TLS GET, plain POST of
+# a 1 KiB body (wrk Lua script; issue 13: keep-alive POSTs once broke the
+# proxy), and plain GET of a 64 KiB response (static file on the backends).
+# Prints req/s, p50/p99 latency, the proxy's CPU microseconds per request
+# and wrk's errors, then the ratios. All traffic stays on 127.0.0.1; every
+# run is bounded (DURATION, default 10s).
 #
-#   tests/bench/proxy_bench.sh [--duration 10s] [--connections 50] [--rounds N] [--only plain|tls|none] [--pin] [--failover]
+#   tests/bench/proxy_bench.sh [--duration 10s] [--connections 50] [--rounds N] [--only plain|tls|post|big|none] [--pin] [--failover]
 #
 # --rounds N repeats every measurement N times, rotating the order of the
 # proxies each round, and sums up with the medians: on a shared 2-core box a
@@ -49,7 +52,7 @@ while [ $# -gt 0 ]; do
     --failover) FAILOVER=1; shift ;;
     --rounds) ROUNDS="$2"; shift 2 ;;
     --pin) PIN=1; shift ;;
-    *) echo "usage: $0 [--duration 10s] [--connections 50] [--rounds N] [--only plain|tls|none] [--pin] [--failover]" >&2; exit 2 ;;
+    *) echo "usage: $0 [--duration 10s] [--connections 50] [--rounds N] [--only plain|tls|post|big|none] [--pin] [--failover]" >&2; exit 2 ;;
   esac
 done
 
@@ -100,6 +103,13 @@ OP=$(free_port); OT=$(free_port)
 
 "$PROXY_BIN" --gen-cert "$DIR/cert.pem" "$DIR/key.pem" >/dev/null
 cat "$DIR/cert.pem" "$DIR/key.pem" > "$DIR/combined.pem"
+mkdir -p "$DIR/www"
+head -c 65536 /dev/zero | tr '\0' 'b' > "$DIR/www/big"   # the 64 KiB response
+cat > "$DIR/post.lua" <<'EOF'
+wrk.method = "POST"
+wrk.body = string.rep("p", 1024)
+wrk.headers["Content-Type"] = "application/octet-stream"
+EOF
 
 # --- the two backends -------------------------------------------------------
 for i in 1 2; do
@@ -116,7 +126,11 @@ http {
   client_body_temp_path $DIR/be$i; proxy_temp_path $DIR/be$i; fastcgi_temp_path $DIR/be$i;
   uwsgi_temp_path $DIR/be$i; scgi_temp_path $DIR/be$i;
   keepalive_requests 100000;
-  server { listen 127.0.0.1:$port reuseport; location / { return 200 "ok\n"; } }
+  server {
+    listen 127.0.0.1:$port reuseport;
+    location / { return 200 "ok\n"; }   # a POST's body is read and dropped first
+    location = /big { root $DIR/www; }
+  }
 }
 EOF
   "$NGINX" -p "$DIR/be$i" -c "$DIR/be$i/nginx.conf" & PIDS+=($!)
@@ -244,12 +258,13 @@ declare -A RPS P50 P99 CPU
 to_ms() {  # wrk latency "512.00us" / "1.20ms" / "1.02s" → ms
   awk -v v="$1" 'BEGIN{ if (v ~ /us$/) {sub(/us$/,"",v); print v/1000} else if (v ~ /ms$/) {sub(/ms$/,"",v); print v+0} else if (v ~ /s$/) {sub(/s$/,"",v); print v*1000} else print v }'
 }
-run() {  # name pid url
+run() {  # name pid url [wrk args...]
   local name=$1 pid=$2 url=$3
-  "${WRK[@]}" -t1 -c"$CONNS" -d2s "$url" >/dev/null 2>&1 || true  # warm-up: connections, pools, caches
+  shift 3
+  "${WRK[@]}" -t1 -c"$CONNS" -d2s "$@" "$url" >/dev/null 2>&1 || true  # warm-up: connections, pools, caches
   local before after out
   before=$(cpu_ticks "$pid")
-  out=$("${WRK[@]}" -t1 -c"$CONNS" -d"$DURATION" --latency "$url" 2>&1)
+  out=$("${WRK[@]}" -t1 -c"$CONNS" -d"$DURATION" --latency "$@" "$url" 2>&1)
   after=$(cpu_ticks "$pid")
   local reqs rps p50 p99 errors non2xx
   reqs=$(echo "$out" | awk '/requests in/ {print $1}')
@@ -281,11 +296,16 @@ if [ -n "$BEFORE_PID" ]; then
 fi
 for round in $(seq 1 "$ROUNDS"); do
   [ "$ROUNDS" -gt 1 ] && echo "round $round"
-  for p in "${order[@]}"; do
-    [ "$ONLY" != "tls" ] && [ "$ONLY" != "none" ] && run "$p" "${PID_OF[$p]}" "http://${URL_OF[$p]}/"
-  done
-  for p in "${order[@]}"; do
-    [ "$ONLY" != "plain" ] && [ "$ONLY" != "none" ] && run "$p-tls" "${PID_OF[$p]}" "https://${URL_OF[$p-tls]}/"
+  for mode in plain tls post big; do
+    [ -z "$ONLY" ] || [ "$ONLY" = "$mode" ] || continue
+    for p in "${order[@]}"; do
+      case $mode in
+        plain) run "$p" "${PID_OF[$p]}" "http://${URL_OF[$p]}/" ;;
+        tls) run "$p-tls" "${PID_OF[$p]}" "https://${URL_OF[$p-tls]}/" ;;
+        post) run "$p-post" "${PID_OF[$p]}" "http://${URL_OF[$p]}/" -s "$DIR/post.lua" ;;
+        big) run "$p-big" "${PID_OF[$p]}" "http://${URL_OF[$p]}/big" ;;
+      esac
+    done
   done
   order=("${order[@]:1}" "${order[0]}")  # rotate: nobody always runs first
 done
@@ -295,17 +315,19 @@ for k in "${!RPS[@]}"; do
 done
 if [ "$ROUNDS" -gt 1 ]; then
   echo; echo "medians of $ROUNDS rounds"
-  for k in nginx haproxy vigil-proxy vigil-before nginx-tls haproxy-tls vigil-proxy-tls vigil-before-tls; do
+  for k in nginx haproxy vigil-proxy vigil-before nginx-tls haproxy-tls vigil-proxy-tls vigil-before-tls \
+           nginx-post haproxy-post vigil-proxy-post vigil-before-post nginx-big haproxy-big vigil-proxy-big vigil-before-big; do
     [ -n "${RPS[$k]:-}" ] && printf "%-16s %10s req/s  p50 %7s ms  p99 %7s ms  cpu %6s us/req\n" "$k" "${RPS[$k]}" "${P50[$k]}" "${P99[$k]}" "${CPU[$k]}"
   done
 fi
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN{ if (b > 0) printf "%.2f", a / b; else print "-" }'; }
 echo
-for mode in "" "-tls"; do
+target_of() { case $1 in "") echo 1.2 ;; -tls) echo 1.1 ;; -post) echo "1.2, cpu 0.8" ;; *) echo - ;; esac; }
+for mode in "" "-tls" "-post" "-big"; do
   [ -n "${RPS[vigil-proxy$mode]:-}" ] || continue
   printf "%-6s vigil/nginx req/s %s (target %s)  vigil/haproxy req/s %s  p99 vigil/nginx %s  cpu vigil/nginx %s\n" \
-    "${mode:-plain}" "$(ratio "${RPS[vigil-proxy$mode]}" "${RPS[nginx$mode]}")" "$([ -z "$mode" ] && echo 1.2 || echo 1.1)" \
+    "${mode:-plain}" "$(ratio "${RPS[vigil-proxy$mode]}" "${RPS[nginx$mode]}")" "$(target_of "$mode")" \
     "$(ratio "${RPS[vigil-proxy$mode]}" "${RPS[haproxy$mode]}")" \
     "$(ratio "${P99[vigil-proxy$mode]}" "${P99[nginx$mode]}")" \
     "$(ratio "${CPU[vigil-proxy$mode]}" "${CPU[nginx$mode]}")"

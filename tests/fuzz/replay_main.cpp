@@ -33,6 +33,7 @@ extern "C" int pg_handshake_fuzz_one(const std::uint8_t*, std::size_t);
 #ifdef VIGIL_FUZZ_PROXY
 extern "C" int http_fuzz_one(const std::uint8_t*, std::size_t);
 extern "C" int admin_fuzz_one(const std::uint8_t*, std::size_t);
+extern "C" int session_fuzz_one(const std::uint8_t*, std::size_t);
 #endif
 
 namespace {
@@ -51,6 +52,7 @@ const std::vector<Target> targets = {
 #ifdef VIGIL_FUZZ_PROXY
     {"http_fuzz", http_fuzz_one},
     {"admin_fuzz", admin_fuzz_one},
+    {"session_fuzz", session_fuzz_one},
 #endif
 };
 

@@ -32,6 +32,29 @@ TEST_CASE("bad input: --check reports every error as file:line and exits 1", "[i
     CHECK(out.find(f + ":4: ") != std::string::npos);
 }
 
+TEST_CASE("bad input: --check loads the proxy's TLS certificate and key, as nginx -t does", "[integration]") {
+    TempDir d;
+    const std::string proxy = std::string(VIGIL_BUILD_DIR) + "/proxy/vigil-proxy";
+    REQUIRE(run({proxy, "--gen-cert", d / "cert.pem", d / "key.pem"}) == 0);
+    REQUIRE(run({proxy, "--gen-cert", d / "cert2.pem", d / "key2.pem"}) == 0);
+    auto config = [&](const std::string& key) {
+        return "[vigil]\nstate_dir = " + (d / "state") + "\n[program:proxy]\nkind = proxy\n"
+               "[upstream:u]\nservers = 127.0.0.1:1\n[proxy:p]\nlisten = 127.0.0.1:1\nroute = / u\n"
+               "tls_cert = " + (d / "cert.pem") + "\ntls_key = " + key + "\n";
+    };
+    std::string out;
+    write_file(d / "ok.ini", config(d / "key.pem"));
+    CHECK(run({VIGILD_PATH, "--check", "-c", d / "ok.ini"}, &out) == 0);
+    for (const std::string& key : {d / "missing.pem", d / "key2.pem"}) {
+        INFO(key);
+        write_file(d / "bad.ini", config(key));
+        out.clear();
+        CHECK(run({VIGILD_PATH, "--check", "-c", d / "bad.ini"}, &out) == 1);
+        CHECK(out.find("[program:proxy] (kind = proxy) does not load") != std::string::npos);
+        CHECK(out.find("is valid") == std::string::npos);
+    }
+}
+
 TEST_CASE("bad input: vigild refuses a broken config and starts nothing", "[integration]") {
     Vigild v("[program:a]\ncommand = /bin/true\nautorestart = sometimes\n");
     v.start();

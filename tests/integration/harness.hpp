@@ -48,8 +48,10 @@ bool wait_gone(pid_t pid, Ms timeout = 10s);
 class Vigild {
 public:
     // `programs` is the INI text after the generated [vigil] section, which
-    // points control_socket, state_dir and log_dir into the temp dir.
-    explicit Vigild(const std::string& programs, const std::string& log_level = "info");
+    // points control_socket, state_dir and log_dir into the temp dir;
+    // `vigil_keys` are more lines for that section ("limits = required\n").
+    explicit Vigild(const std::string& programs, const std::string& log_level = "info",
+                    const std::string& vigil_keys = "");
     ~Vigild();
 
     // `wrapper` runs vigild under another command (e.g. unshare for PID 1).
@@ -97,6 +99,13 @@ private:
     bool eof_ = false;
     std::vector<std::pair<std::string, std::optional<std::string>>> env_;
 };
+
+// ctest counts a test that exits with this code as SKIPPED
+// (SKIP_RETURN_CODE in tests/CMakeLists.txt).
+inline constexpr int kSkipCode = 77;
+// Reports why and ends the test process as SKIPPED. Call it before starting
+// anything: no destructor runs.
+[[noreturn]] void skip(const std::string& why);
 
 // Runs a command to completion, capturing stdout+stderr; returns exit code.
 int run(const std::vector<std::string>& argv, std::string* output = nullptr, Ms timeout = 30s);

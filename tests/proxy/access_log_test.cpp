@@ -71,3 +71,34 @@ TEST_CASE("access log: one line per request in the documented format", "[accessl
                            " HTTP/1.0\" 502 0 1.000000 pool=- upstream=- tries=3 rid=r\n";
     CHECK(out == l1 + l2 + l3);
 }
+
+TEST_CASE("access log: client-controlled text cannot forge fields", "[accesslog]") {
+    int fds[2];
+    REQUIRE(::pipe(fds) == 0);
+    {
+        AccessLog log(fds[1]);
+        log.set_time(86400);
+        AccessLog::Entry e;
+        e.listener = "public";
+        e.client = "127.0.0.1";
+        e.method = "GET";
+        e.target = "/a\" 200 1 0.1 pool=x\\\x7f\xc3\xa9";
+        e.status = 404;
+        e.request_id = "id\" tries=9";
+        log.write(e);
+        const std::string huge(600, '"');  // every byte escaped: the line still fits
+        e.target = huge;
+        log.write(e);
+        log.flush();
+    }
+    ::close(fds[1]);
+    const std::string out = drain(fds[0]);
+    ::close(fds[0]);
+    const std::string l1 = "1970-01-02T00:00:00Z public 127.0.0.1 \"GET /a\\x22 200 1 0.1 pool=x\\x5C\\x7F\\xC3\\xA9 "
+                           "HTTP/1.1\" 404 0 0.000000 pool=- upstream=- tries=0 rid=id\\x22 tries=9\n";
+    REQUIRE(out.size() > l1.size());
+    CHECK(out.substr(0, l1.size()) == l1);
+    std::string esc;
+    for (int i = 0; i < 512; ++i) esc += "\\x22";
+    CHECK(out.find("\"GET " + esc + " HTTP/1.1\" 404") != std::string::npos);
+}

@@ -120,6 +120,13 @@ route = /api/ web
         CHECK(call(reg, "PUT", "/v1/pools/web/servers/x", R"([1,2])").status == 400);
         CHECK(call(reg, "GET", "/v2/whatever").status == 404);
         CHECK(call(reg, "PATCH", "/v1/pools").status == 405);
+        // Out of the config's range, above INT_MAX (once silently truncated) and negative.
+        for (const char* n : {"4294967297", "2147483648", "1000001", "-1", "18446744073709551615"}) {
+            INFO(n);
+            CHECK(call(reg, "PUT", "/v1/pools/web",
+                       std::string(R"({"max_fails":)") + n + R"(,"servers":[{"name":"a","address":"127.0.0.1:7000"}]})")
+                      .status == 400);
+        }
         CHECK(reg.snapshot()->version == v);
     }
     SECTION("metrics are Prometheus text with the pool's series") {

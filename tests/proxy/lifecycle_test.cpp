@@ -2,6 +2,7 @@
 // any method when a server refuses connections, config errors at startup.
 #include <catch2/catch.hpp>
 
+#include <sys/stat.h>
 #include <sys/wait.h>
 
 #include <csignal>
@@ -85,4 +86,32 @@ TEST_CASE("config errors are reported with file:line and exit 2", "[lifecycle]")
     CHECK(line);
     int st = c.wait_exit();
     CHECK(WEXITSTATUS(st) == 2);
+}
+
+TEST_CASE("the config check refuses a TLS key that is a FIFO, missing or mismatched, without hanging", "[lifecycle][tls]") {
+    TempDir d;
+    const std::string cert = d.path + "/cert.pem", key = d.path + "/key.pem", other = d.path + "/other";
+    for (const std::string& prefix : {std::string(), other}) {
+        Child gen({VIGIL_PROXY_PATH, "--gen-cert", prefix.empty() ? cert : prefix + "-cert.pem",
+                   prefix.empty() ? key : prefix + "-key.pem"});
+        REQUIRE(WEXITSTATUS(gen.wait_exit()) == 0);
+    }
+    const std::string fifo = d.path + "/fifo.pem";
+    REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
+    struct Case {
+        std::string key, why;
+    };
+    for (const Case& k : {Case{fifo, "not a regular file"}, Case{d.path + "/missing.pem", "No such file"},
+                          Case{other + "-key.pem", "mismatch"}}) {
+        INFO(k.key);
+        const std::string ini = d.path + "/tls.ini";
+        std::ofstream(ini) << "[vigil]\nstate_dir = " << d.path << "\n[program:proxy]\nkind = proxy\n"
+                           << "[upstream:u]\nservers = 127.0.0.1:1\n[proxy:p]\nlisten = 127.0.0.1:1\nroute = / u\n"
+                           << "tls_cert = " << cert << "\ntls_key = " << k.key << "\n";
+        Child c({VIGIL_PROXY_PATH, "-c", ini, "--check"});
+        CHECK(c.wait_line(k.why));
+        const int st = c.wait_exit(5000ms);  // a FIFO once blocked here for ever
+        REQUIRE(st != -1);
+        CHECK(WEXITSTATUS(st) == 2);
+    }
 }

@@ -8,10 +8,13 @@
 //   /echo          the request head as received (X-Forwarded-* checks)
 //   /reset         close with RST, no response
 //   /close         answer with Connection: close
+//   /early-reset   answer 401 before reading the body, then reset
 //   anything else  "<name> <path>\n"
 // Every response carries X-Backend: <name> and X-Conn: <connection number>,
-// so tests can see balancing and keep-alive reuse. A request body is read
-// (Content-Length or chunked) and its size returned in X-Body-Bytes.
+// so tests can see balancing and keep-alive reuse, and X-Requests: how many
+// requests this backend has read so far (smuggling tests count them). A
+// request body is read (Content-Length or chunked) and its size returned in
+// X-Body-Bytes.
 #include <boost/asio.hpp>
 
 #include <iostream>
@@ -26,6 +29,7 @@ constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 
 std::string g_name = "backend";
 unsigned g_conns = 0;
+unsigned long g_requests = 0;
 
 asio::awaitable<void> serve(tcp::socket sock, unsigned conn_no) {
     std::string buf;
@@ -40,11 +44,24 @@ asio::awaitable<void> serve(tcp::socket sock, unsigned conn_no) {
             buf.append(tmp.data(), n);
         }
         if (pr != ParseResult::ok) co_return;
+        ++g_requests;
         const std::string head = buf.substr(0, req.head_size);
         const std::string target(req.target);
         const bool keep = req.keep_alive;
         const bool is_head = req.method == "HEAD";
         buf.erase(0, req.head_size);
+
+        if (target == "/early-reset") {
+            // Answers before reading the body (as a server refusing an upload
+            // does), then closes with the body unread: a reset.
+            const std::string out = "HTTP/1.1 401 X\r\nX-Backend: " + g_name +
+                                    "\r\nContent-Length: 6\r\nConnection: close\r\n\r\nearly\n";
+            auto [ec, n] = co_await asio::async_write(sock, asio::buffer(out), use_tuple);
+            sock.set_option(asio::socket_base::linger(true, 0));
+            sock.close();
+            std::cout << "EARLY " << target << std::endl;  // an event tests can wait on
+            co_return;
+        }
 
         std::uint64_t body = 0;
         if (req.body == BodyKind::length) {
@@ -96,7 +113,8 @@ asio::awaitable<void> serve(tcp::socket sock, unsigned conn_no) {
         }
 
         std::string out = "HTTP/1.1 " + std::to_string(status) + " X\r\nX-Backend: " + g_name +
-                          "\r\nX-Conn: " + std::to_string(conn_no) + "\r\nX-Body-Bytes: " + std::to_string(body) + "\r\n";
+                          "\r\nX-Conn: " + std::to_string(conn_no) + "\r\nX-Body-Bytes: " + std::to_string(body) +
+                          "\r\nX-Requests: " + std::to_string(g_requests) + "\r\n";
         if (close) out += "Connection: close\r\n";
         if (chunked) {
             out += "Transfer-Encoding: chunked\r\n\r\n";
