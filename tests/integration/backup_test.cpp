@@ -245,12 +245,10 @@ TEST_CASE("backup: redis BGSAVE backup, restore with AOF on brings back exactly 
     CHECK(v.terminate(70s) == 0);
 }
 
-TEST_CASE("backup: a backup of another program is refused without --force; with it, the program's own role and "
+TEST_CASE("backup: a backup of another program is refused without --force, with it the program's own role and "
           "database must be back", "[integration][backup]") {
-    if (!have_postgres() || !have("/usr/bin/psql") || !::getpwnam("postgres") || ::geteuid() != 0) {
-        WARN("skipped: needs root, a postgres user, PostgreSQL with pg_basebackup, and psql");
-        return;
-    }
+    if (!have_postgres() || !have("/usr/bin/psql") || !::getpwnam("postgres") || ::geteuid() != 0)
+        skip("needs root, a postgres user, PostgreSQL with pg_basebackup, and psql");
     TempDir data;
     const std::string root = owned_by(data, "pg", "postgres");
     const int port_a = free_port(), port_b = free_port();

@@ -21,7 +21,7 @@ int ctl_c(const Vigild& v, const std::vector<std::string>& args, std::string* ou
 
 }  // namespace
 
-TEST_CASE("ctl config: -c FILE with errors still reaches vigild; update refuses it", "[control]") {
+TEST_CASE("ctl config: -c FILE with errors still reaches vigild, update refuses it", "[control]") {
     Vigild v(program("alpha") + program("beta"));
     v.start();
     REQUIRE(v.expect("beta: STARTING -> RUNNING"));
