@@ -12,6 +12,7 @@
 #include <set>
 
 #include "config/units.hpp"
+#include "proxy/admin_protocol.hpp"
 #include "supervisor/metrics.hpp"
 #include "supervisor/proxy_link.hpp"
 #include "supervisor/rolling_restart.hpp"
@@ -223,7 +224,7 @@ void ControlApi::handle(const ApiRequest& req, Reply reply) {
             if (!proxy_ || !proxy_->enabled()) return reply(std::move(r));
             // The proxy's own series (vigil_proxy_*) follow vigild's; a proxy
             // that is down leaves them out rather than failing the scrape.
-            return proxy_->get("/metrics", [r = std::move(r), reply](int status, std::string body) mutable {
+            return proxy_->get(std::string(proxy::admin::metrics), [r = std::move(r), reply](int status, std::string body) mutable {
                 if (status == 200) r.body += body;
                 reply(std::move(r));
             });
@@ -249,7 +250,7 @@ void ControlApi::handle(const ApiRequest& req, Reply reply) {
         if (res == "reload" && parts.size() == 2 && post) return reply(config_update("{}"));
         if (res == "upstreams" && parts.size() == 2 && get) {
             if (!proxy_ || !proxy_->enabled()) return reply(error_response(404, "no kind = proxy program is configured"));
-            return proxy_->get("/v1/pools", [reply](int status, std::string body) {
+            return proxy_->get(std::string(proxy::admin::pools), [reply](int status, std::string body) {
                 if (status == 0) return reply(error_response(503, "vigil-proxy is not answering: " + body));
                 ApiResponse r;
                 r.status = status;

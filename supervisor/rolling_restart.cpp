@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
+#include "proxy/admin_protocol.hpp"
 #include "supervisor/proxy_link.hpp"
 
 namespace vigil::supervisor {
@@ -119,7 +120,7 @@ void RollingRestart::poll_active() {
     auto tally = std::make_shared<Tally>(Tally{pools_.size()});
     const unsigned g = gen_;
     for (const auto& pool : pools_) {
-        proxy_->get("/v1/pools/" + pool + "/servers/" + current_,
+        proxy_->get(proxy::admin::server(pool, current_),
                     [self = shared_from_this(), g, tally](int status, std::string body) {
                         const auto j = json::parse(body, nullptr, false);
                         if (status == 200 && j.is_object() && j.contains("active") && j["active"].is_number())
