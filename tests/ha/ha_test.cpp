@@ -138,7 +138,9 @@ private:
             samples_.push_back(s);
             if (!s.ok && failures_.size() < 4000)
                 failures_ += std::string(s.kind == 'v' ? "validate: " : "payment: ") +
-                             (r.status ? std::to_string(r.status) + " " + r.body.substr(0, 120) : r.error) + "\n";
+                             (r.status ? std::to_string(r.status) + " " + r.body.substr(0, r.body.find_first_of("\r\n")).substr(0, 120)
+                                       : r.error) +
+                             "\n";
         }
         recorded_.notify_all();
     }
