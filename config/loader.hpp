@@ -28,6 +28,10 @@ struct LoadOptions {
     // false: an [include] section is an error instead of a file read (fuzzing,
     // configs that must be self-contained).
     bool follow_includes = true;
+    // Also check what only this machine can say (config/host_checks.hpp):
+    // users, groups, commands, directories. Off by default, so a config
+    // loads the same anywhere; `vigild --check` and live reloads turn it on.
+    bool host_checks = false;
 };
 
 struct LoadResult {

@@ -189,6 +189,11 @@ struct Daemon {
     std::string state_dir = "/var/lib/vigil";
     std::string log_dir = "/var/log/vigil";
     std::string log_level = "info";
+    // `limits = best-effort` (default): a limit this host cannot apply (no
+    // cgroup controller: containers, LXC, chroot, WSL) is warned about and
+    // the program runs without it. `limits = required`: such a program is
+    // refused (BACKOFF with the reason) instead.
+    bool limits_required = false;
     bool operator==(const Daemon&) const = default;
 };
 

@@ -5,6 +5,7 @@
 
 #include "config/build.hpp"
 #include "config/command_line.hpp"
+#include "config/host_checks.hpp"
 #include "config/kinds.hpp"
 #include "config/units.hpp"
 #include "config/values.hpp"
@@ -412,6 +413,11 @@ std::vector<Program> build_programs(const std::vector<RawSection>& sections, con
                                    "] at " + other.loc.file + ":" + std::to_string(other.loc.line) + ")");
                 continue;
             }
+            if (options.host_checks)
+                for (const auto& problem : check_on_host(p, options.env)) {
+                    const ini::Entry* e = v.entry(problem.key);
+                    errors.add(e ? v.loc(*e) : s.loc, problem.key + ": " + problem.message);
+                }
             if (!p.data_dir.empty()) {
                 auto [d, dfresh] = by_data_dir.emplace(p.data_dir, p.name);
                 if (!dfresh)

@@ -25,7 +25,7 @@ Daemon build_daemon(const std::vector<RawSection>& sections, const LoadOptions& 
     for (const auto& s : sections) {
         if (s.type != "vigil") continue;
         static constexpr std::string_view kKnown[] = {"control_socket", "socket_group", "state_dir", "log_dir",
-                                                      "log_level"};
+                                                      "log_level", "limits"};
         Keys keys(s, kKnown, {}, errors);
         ExpandVars vars = base_vars(s, options);
         Values v(s, keys, vars, errors);
@@ -58,6 +58,13 @@ Daemon build_daemon(const std::vector<RawSection>& sections, const LoadOptions& 
                     v.error(*e, "expected trace, debug, info, warn, error, critical or off, got '" + *t + "'");
                 else
                     d.log_level = level;
+            }
+        }
+        if (const ini::Entry* e = v.entry("limits")) {
+            if (auto t = v.text(*e)) {
+                const std::string mode(trim(*t));
+                if (mode == "required") d.limits_required = true;
+                else if (mode != "best-effort") v.error(*e, "expected best-effort or required, got '" + *t + "'");
             }
         }
     }

@@ -1,4 +1,5 @@
 #include "proxy/admin_api.hpp"
+#include "proxy/admin_protocol.hpp"
 #include "proxy/path.hpp"
 
 #include <nlohmann/json.hpp>
@@ -9,6 +10,7 @@ namespace vigil::proxy {
 namespace {
 
 using json = nlohmann::json;
+namespace field = admin::field;  // the JSON names vigild uses too (proxy/admin_protocol.hpp)
 
 AdminReply error(int status, std::string message) {
     return {status, json{{"error", std::move(message)}}.dump(-1, ' ', false, json::error_handler_t::replace) + "\n"};
@@ -20,9 +22,9 @@ AdminReply from_status(const Registry::Status& st, bool changed) {
 }
 
 json server_json(const ServerEntry& s, TimePoint now) {
-    return {{"name", s.name},
-            {"address", s.address},
-            {"state", to_string(s.mode)},
+    return {{field::name, s.name},
+            {field::address, s.address},
+            {field::state, to_string(s.mode)},
             {"ejected", s.stats->ejected(now)},
             {"active", s.stats->active.load(std::memory_order_relaxed)},
             {"fails", s.stats->fails.load(std::memory_order_relaxed)},
@@ -33,12 +35,12 @@ json server_json(const ServerEntry& s, TimePoint now) {
 json pool_json(const Pool& p, TimePoint now) {
     json servers = json::array();
     for (const ServerEntry& s : p.servers) servers.push_back(server_json(s, now));
-    return {{"name", p.name},
-            {"balance", to_string(p.balance)},
-            {"max_fails", p.max_fails},
-            {"fail_timeout_ms", p.fail_timeout.count()},
-            {"slow_start_ms", p.slow_start.count()},
-            {"servers", std::move(servers)}};
+    return {{field::name, p.name},
+            {field::balance, to_string(p.balance)},
+            {field::max_fails, p.max_fails},
+            {field::fail_timeout_ms, p.fail_timeout.count()},
+            {field::slow_start_ms, p.slow_start.count()},
+            {field::servers, std::move(servers)}};
 }
 
 // Percent-decoding of one path segment (names may hold ':' as %3A); a
@@ -85,40 +87,40 @@ AdminReply put_pool(Registry& reg, const std::string& name, std::string_view bod
     if (!parse_body(body, j, err)) return err;
     PoolSpec spec;
     spec.name = name;
-    if (j.contains("balance")) {
-        if (j["balance"] == "least_conn") spec.balance = config::Balance::least_conn;
-        else if (j["balance"] == "round_robin") spec.balance = config::Balance::round_robin;
+    if (j.contains(field::balance)) {
+        if (j[field::balance] == "least_conn") spec.balance = config::Balance::least_conn;
+        else if (j[field::balance] == "round_robin") spec.balance = config::Balance::round_robin;
         else return error(400, "balance must be least_conn or round_robin");
     }
-    if (j.contains("max_fails")) {
+    if (j.contains(field::max_fails)) {
         // The config's range; get<int>() would silently truncate a larger value.
-        if (!j["max_fails"].is_number_integer()) return error(400, "max_fails must be an integer");
-        const long long n = j["max_fails"].get<long long>();
-        if (j["max_fails"].is_number_unsigned() && j["max_fails"].get<unsigned long long>() > 1000000)
+        if (!j[field::max_fails].is_number_integer()) return error(400, "max_fails must be an integer");
+        const long long n = j[field::max_fails].get<long long>();
+        if (j[field::max_fails].is_number_unsigned() && j[field::max_fails].get<unsigned long long>() > 1000000)
             return error(400, "max_fails must be within [0, 1000000]");
         if (n < 0 || n > 1'000'000) return error(400, "max_fails must be within [0, 1000000]");
         spec.max_fails = static_cast<int>(n);
     }
-    if (j.contains("fail_timeout_ms")) {
-        if (!j["fail_timeout_ms"].is_number_integer()) return error(400, "fail_timeout_ms must be an integer");
-        const long long ms = j["fail_timeout_ms"].get<long long>();
+    if (j.contains(field::fail_timeout_ms)) {
+        if (!j[field::fail_timeout_ms].is_number_integer()) return error(400, "fail_timeout_ms must be an integer");
+        const long long ms = j[field::fail_timeout_ms].get<long long>();
         // Capped at a day: larger values overflow the nanosecond clock math.
         if (ms < 0 || ms > 86'400'000) return error(400, "fail_timeout_ms must be within [0, 86400000]");
         spec.fail_timeout = std::chrono::milliseconds(ms);
     }
-    if (j.contains("slow_start_ms")) {
-        if (!j["slow_start_ms"].is_number_integer()) return error(400, "slow_start_ms must be an integer");
-        const long long ms = j["slow_start_ms"].get<long long>();
+    if (j.contains(field::slow_start_ms)) {
+        if (!j[field::slow_start_ms].is_number_integer()) return error(400, "slow_start_ms must be an integer");
+        const long long ms = j[field::slow_start_ms].get<long long>();
         if (ms < 0 || ms > 86'400'000) return error(400, "slow_start_ms must be within [0, 86400000]");
         spec.slow_start = std::chrono::milliseconds(ms);
     }
-    if (j.contains("servers")) {
-        if (!j["servers"].is_array()) return error(400, "servers must be an array");
-        for (const json& s : j["servers"]) {
-            if (!s.is_object() || !s.contains("name") || !s.contains("address") || !s["name"].is_string() ||
-                !s["address"].is_string())
+    if (j.contains(field::servers)) {
+        if (!j[field::servers].is_array()) return error(400, "servers must be an array");
+        for (const json& s : j[field::servers]) {
+            if (!s.is_object() || !s.contains(field::name) || !s.contains(field::address) || !s[field::name].is_string() ||
+                !s[field::address].is_string())
                 return error(400, "each server needs a string name and address");
-            spec.servers.emplace_back(s["name"].get<std::string>(), s["address"].get<std::string>());
+            spec.servers.emplace_back(s[field::name].get<std::string>(), s[field::address].get<std::string>());
         }
     }
     return from_status(reg.put_pool(spec), true);
@@ -138,7 +140,7 @@ AdminReply handle_admin(Registry& reg, std::string_view method, std::string_view
     }
     if (seg.empty() || seg[0] != "v1") return error(404, "no such endpoint");
     if (seg.size() == 2 && seg[1] == "health") {
-        return {200, json{{"status", "ok"}, {"version", snap->version}}.dump(-1, ' ', false, json::error_handler_t::replace) + "\n"};
+        return {200, json{{"status", "ok"}, {field::version, snap->version}}.dump(-1, ' ', false, json::error_handler_t::replace) + "\n"};
     }
     if (seg.size() < 2 || seg[1] != "pools") return error(404, "no such endpoint");
 
@@ -146,7 +148,7 @@ AdminReply handle_admin(Registry& reg, std::string_view method, std::string_view
         if (method != "GET") return error(405, "use GET");
         json pools = json::array();
         for (const Pool& p : snap->pools) pools.push_back(pool_json(p, now));
-        return {200, json{{"version", snap->version}, {"pools", std::move(pools)}}.dump(-1, ' ', false, json::error_handler_t::replace) + "\n"};
+        return {200, json{{field::version, snap->version}, {field::pools, std::move(pools)}}.dump(-1, ' ', false, json::error_handler_t::replace) + "\n"};
     }
     const std::string& pool = seg[2];
     if (seg.size() == 3) {
@@ -168,8 +170,8 @@ AdminReply handle_admin(Registry& reg, std::string_view method, std::string_view
         json j;
         AdminReply err;
         if (!parse_body(body, j, err)) return err;
-        if (!j.contains("state") || !j["state"].is_string()) return error(400, "body needs \"state\"");
-        auto mode = parse_mode(j["state"].get<std::string>());
+        if (!j.contains(field::state) || !j[field::state].is_string()) return error(400, "body needs \"state\"");
+        auto mode = parse_mode(j[field::state].get<std::string>());
         if (!mode) return error(400, "state must be up, down or draining");
         auto st = reg.set_mode(pool, server, *mode);
         return from_status(st, st.ok() && st.message.empty());
@@ -185,13 +187,13 @@ AdminReply handle_admin(Registry& reg, std::string_view method, std::string_view
         json j;
         AdminReply err;
         if (!parse_body(body, j, err)) return err;
-        if (!j.contains("address") || !j["address"].is_string()) return error(400, "body needs \"address\"");
+        if (!j.contains(field::address) || !j[field::address].is_string()) return error(400, "body needs \"address\"");
         std::optional<ServerMode> mode;
-        if (j.contains("state")) {
-            if (!j["state"].is_string() || !(mode = parse_mode(j["state"].get<std::string>())))
+        if (j.contains(field::state)) {
+            if (!j[field::state].is_string() || !(mode = parse_mode(j[field::state].get<std::string>())))
                 return error(400, "state must be up, down or draining");
         }
-        auto st = reg.put_server(pool, server, j["address"].get<std::string>(), mode);
+        auto st = reg.put_server(pool, server, j[field::address].get<std::string>(), mode);
         return from_status(st, st.ok() && st.message.rfind("unchanged", 0) != 0);
     }
     if (method == "DELETE") return from_status(reg.remove_server(pool, server), true);

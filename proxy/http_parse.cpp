@@ -178,7 +178,9 @@ ParseResult validate_request(std::string_view bytes, std::size_t max_head, Reque
                     if (iequals(n, "host")) ++hosts;
                     break;
                 case 6:
-                    if (iequals(n, "expect")) {
+                    // RFC 9110 10.1.1: an HTTP/1.0 request's expectation is ignored
+                    // (a 1.0 client cannot read a 100 Continue).
+                    if (out.version_minor == 1 && iequals(n, "expect")) {
                         if (iequals(h.value, "100-continue")) out.expect_continue = true;
                         else expect_other = true;
                     }
@@ -423,13 +425,36 @@ ChunkedScanner::Status ChunkedScanner::feed(const char* data, std::size_t n, std
                 state_ = State::size_first;
                 break;
             case State::trailer_start:
-                if (c == '\r') state_ = State::final_lf;
-                else if (tchar[c]) state_ = State::trailer_name;
-                else return Status::bad;
+                if (c == '\r') {
+                    state_ = State::final_lf;
+                } else if (tchar[c]) {
+                    state_ = State::trailer_name;
+                    name_len_ = 0;
+                    name_[name_len_++] = static_cast<char>(c);
+                } else {
+                    return Status::bad;
+                }
                 break;
             case State::trailer_name:  // a field name, then ':' at once (no space before it)
-                if (c == ':') state_ = State::trailer;
-                else if (!tchar[c]) return Status::bad;
+                if (c == ':') {
+                    // A field that frames, routes or controls the connection
+                    // has no place in a trailer (RFC 9110 §6.5.1): an upstream
+                    // that merges trailers into the head would read the body
+                    // again, and parsers refuse such fields outright.
+                    const std::string_view name(name_, name_len_ <= sizeof name_ ? name_len_ : 0);
+                    static constexpr std::string_view forbidden[] = {
+                        "content-length", "transfer-encoding", "host", "connection", "proxy-connection",
+                        "keep-alive",     "te",                "upgrade", "trailer"};
+                    for (std::string_view f : forbidden)
+                        if (iequals(name, f)) return Status::bad;
+                    state_ = State::trailer;
+                } else if (!tchar[c]) {
+                    return Status::bad;
+                } else if (name_len_ < sizeof name_) {
+                    name_[name_len_++] = static_cast<char>(c);
+                } else {
+                    name_len_ = sizeof name_ + 1;  // longer than any name checked
+                }
                 break;
             case State::trailer:
                 if (c == '\r') state_ = State::trailer_lf;

@@ -88,7 +88,10 @@ bool has_token(std::string_view list, std::string_view token) noexcept;
 // Incremental validator of a chunked body, used to relay it verbatim: feed
 // bytes as they arrive; it says how many belong to the body and when the body
 // (last chunk and trailers) ends. Refuses bare LF, bad hex and oversized
-// chunk sizes, so the upstream sees only framing we understood the same way.
+// chunk sizes, malformed chunk extensions and trailer lines, and trailers
+// that frame, route or control the connection (Content-Length,
+// Transfer-Encoding, Host, Connection and the other hop-by-hop fields), so
+// the upstream sees only framing we understood the same way.
 class ChunkedScanner {
 public:
     enum class Status : std::uint8_t { more, done, bad, too_large };
@@ -108,6 +111,8 @@ private:
     State state_ = State::size_first;
     std::uint64_t chunk_ = 0, total_ = 0, max_body_;
     int digits_ = 0;
+    char name_[17];  // a trailer's name, as far as the longest one refused
+    std::size_t name_len_ = 0;
 };
 
 }  // namespace vigil::proxy

@@ -17,7 +17,6 @@
 #include <fcntl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include <condition_variable>
@@ -33,6 +32,7 @@
 #include "proxy/admin_server.hpp"
 #include "proxy/tls.hpp"
 #include "proxy/worker.hpp"
+#include "supervisor/sd_notify.hpp"
 
 namespace {
 
@@ -54,24 +54,6 @@ constexpr const char* usage =
     "  --idle-per-server N     idle upstream connections per server per worker (default 64)\n"
     "  --grace D               graceful stop deadline (default 10s)\n"
     "  --check                 validate the config and exit\n";
-
-// sd_notify(READY=1) for vigild's kind=proxy (and systemd): one datagram.
-void notify_ready() {
-    const char* path = std::getenv("NOTIFY_SOCKET");
-    if (!path || !*path) return;
-    int fd = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) return;
-    sockaddr_un addr{};
-    addr.sun_family = AF_UNIX;
-    std::size_t len = std::strlen(path);
-    if (len >= sizeof addr.sun_path) { ::close(fd); return; }
-    std::memcpy(addr.sun_path, path, len);
-    if (addr.sun_path[0] == '@') addr.sun_path[0] = '\0';
-    static constexpr char msg[] = "READY=1";
-    ::sendto(fd, msg, sizeof msg - 1, 0, reinterpret_cast<sockaddr*>(&addr),
-             static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + len));
-    ::close(fd);
-}
 
 struct Args {
     std::string config, admin;
@@ -258,7 +240,7 @@ int run(const Args& args) {
     for (const auto& l : shared)
         spdlog::info("[proxy:{}] listening on {}:{}{}", l.spec.name, l.spec.host, l.spec.port, l.spec.tls() ? " (TLS)" : "");
     spdlog::info("ready: {} worker(s), admin socket {}", n, admin_path);
-    notify_ready();
+    vigil::supervisor::SdNotify().send("READY=1");  // for vigild's kind = proxy, and systemd
 
     io.run();  // until the signal handler has posted stops and nothing else is pending
 

@@ -4,22 +4,6 @@
 
 namespace vigil::proxy {
 
-const char* to_string(ServerMode m) noexcept {
-    switch (m) {
-        case ServerMode::up: return "up";
-        case ServerMode::down: return "down";
-        case ServerMode::draining: return "draining";
-    }
-    return "?";
-}
-
-std::optional<ServerMode> parse_mode(std::string_view s) noexcept {
-    if (s == "up") return ServerMode::up;
-    if (s == "down") return ServerMode::down;
-    if (s == "draining") return ServerMode::draining;
-    return std::nullopt;
-}
-
 const char* to_string(config::Balance b) noexcept {
     return b == config::Balance::round_robin ? "round_robin" : "least_conn";
 }

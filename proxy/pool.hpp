@@ -32,6 +32,8 @@
 // Time is a TimePoint argument everywhere: unit tests pass a manual clock.
 #pragma once
 
+#include "proxy/admin_protocol.hpp"
+
 #include <array>
 #include <atomic>
 #include <chrono>
@@ -46,13 +48,10 @@
 #include "config/model.hpp"
 
 namespace vigil::proxy {
-
 using Clock = std::chrono::steady_clock;
 using TimePoint = Clock::time_point;
 
-enum class ServerMode : std::uint8_t { up, down, draining };
-const char* to_string(ServerMode m) noexcept;
-std::optional<ServerMode> parse_mode(std::string_view s) noexcept;
+
 const char* to_string(config::Balance b) noexcept;
 
 // Upper bounds (seconds) of the upstream latency histogram; +Inf is implied.

@@ -15,6 +15,9 @@ packages=(
   postgresql redis-server supervisor curl jq procps openssl
   # load generator of the proxy benchmarks and the soak (tests/reliability/soak.sh)
   wrk
+  # the conformance suite (tests/conformance): nginx as the reference proxy,
+  # and real clients beside curl and wrk (Python's http.client, ab)
+  nginx python3 apache2-utils
   # unit checks (systemd-analyze, -sysusers, -tmpfiles), packaging (objdump, cpack's dpkg)
   systemd binutils dpkg-dev file
   "$@"

@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <set>
 #include <sstream>
 
 namespace vigil::supervisor {
@@ -49,6 +50,22 @@ std::map<std::string, std::string> own_cgroups() {
     return out;
 }
 
+// Where each v1 controller vigild belongs to is mounted, plus vigild's own
+// path in it and "/vigil": controller ("memory", "cpu", "pids") -> dir.
+std::map<std::string, std::string> v1_dirs(const std::map<std::string, std::string>& own) {
+    std::map<std::string, std::string> out;
+    for (const auto& [controllers, path] : own) {
+        std::istringstream names(controllers);
+        for (std::string c; std::getline(names, c, ',');) {
+            if (c != "memory" && c != "cpu" && c != "pids") continue;
+            std::string mount = std::string(kRoot) + "/" + controllers;
+            if (!fs::exists(mount)) mount = std::string(kRoot) + "/" + c;
+            if (fs::exists(mount)) out[c] = mount + (path == "/" ? "" : path) + "/vigil";
+        }
+    }
+    return out;
+}
+
 struct Layout {
     bool pure_v2 = false;
     std::string v2_base;                        // vigild's v2 cgroup dir
@@ -76,20 +93,25 @@ Layout detect() {
                       "); run vigild with Delegate=yes or as root";
         return l;
     }
-    for (const auto& [controllers, path] : own) {
-        std::istringstream names(controllers);
-        for (std::string c; std::getline(names, c, ',');) {
-            if (c != "memory" && c != "cpu" && c != "pids") continue;
-            std::string mount = std::string(kRoot) + "/" + controllers;
-            if (!fs::exists(mount)) mount = std::string(kRoot) + "/" + c;
-            if (fs::exists(mount)) l.v1[c] = mount + (path == "/" ? "" : path) + "/vigil";
-        }
-    }
+    l.v1 = v1_dirs(own);
     // A controller-less v2 beside v1 still tracks a whole tree and has cgroup.kill.
     const auto it = own.find("");
     if (fs::exists(std::string(kRoot) + "/unified/cgroup.procs"))
         l.v2_base = std::string(kRoot) + "/unified" + (it == own.end() || it->second == "/" ? "" : it->second) + "/vigil";
     return l;
+}
+
+// The configured limits: key and the controller it needs.
+std::vector<std::pair<std::string, std::string>> configured(const config::Limits& limits) {
+    std::vector<std::pair<std::string, std::string>> out;
+    if (limits.memory_bytes) out.emplace_back("memory_limit", "memory");
+    if (limits.cpu_cores) out.emplace_back("cpu_limit", "cpu");
+    if (limits.pids) out.emplace_back("pids_limit", "pids");
+    return out;
+}
+
+std::string needs(const std::string& controller) {
+    return "needs the " + controller + " cgroup controller, which this host lacks";
 }
 
 const Layout& layout() {
@@ -122,68 +144,144 @@ std::string ProgramCgroup::instance_id(const std::string& state_dir) {
     return buf;
 }
 
-ProgramCgroup::ProgramCgroup(const std::string& instance, const std::string& program, const config::Limits& limits) {
+std::string describe_not_applied(const std::vector<std::string>& not_applied) {
+    std::string out;
+    for (const auto& n : not_applied) out += (out.empty() ? "" : ", ") + n;
+    return out;
+}
+
+std::string with_limits_note(const std::string& description, const std::vector<std::string>& not_applied) {
+    if (not_applied.empty()) return description;
+    return description + (description.empty() ? "" : "; ") + "limits not applied: " + describe_not_applied(not_applied);
+}
+
+std::vector<std::string> limit_keys(const config::Limits& limits) {
+    std::vector<std::string> out;
+    for (auto& [key, controller] : configured(limits)) out.push_back(key);
+    return out;
+}
+
+std::vector<std::string> missing_controllers(const config::Limits& limits) {
+    const auto own = own_cgroups();
+    std::set<std::string> have;
+    if (fs::exists(std::string(kRoot) + "/cgroup.controllers")) {
+        // What vigild's own cgroup may hand down; the root's when unreadable.
+        const auto it = own.find("");
+        std::string text = read_file(std::string(kRoot) + (it == own.end() ? "" : it->second) + "/cgroup.controllers");
+        if (text.empty()) text = read_file(std::string(kRoot) + "/cgroup.controllers");
+        std::istringstream in(text);
+        for (std::string c; in >> c;) have.insert(c);
+    } else {
+        for (const auto& [c, dir] : v1_dirs(own)) have.insert(c);
+    }
+    std::vector<std::string> out;
+    for (const auto& [key, controller] : configured(limits))
+        if (!have.count(controller)) out.push_back(key + " (" + needs(controller) + ")");
+    return out;
+}
+
+ProgramCgroup::ProgramCgroup(const std::string& instance, const std::string& program, const config::Limits& limits,
+                             bool best_effort) {
     const std::string name = instance + "/" + program;
     const Layout& l = layout();
-    if (!l.error.empty()) {
-        error_ = l.error;
-        return;
-    }
-    std::error_code ec;
-    auto make = [&](const std::string& dir) {
-        fs::create_directories(dir, ec);
-        if (ec) error_ = "cannot create cgroup " + dir + ": " + ec.message();
-        else dirs_.push_back(dir);
-        return !ec;
+    // A limit that cannot be applied: left out and noted (best-effort), or
+    // the error that refuses the program. `error` is today's refusal text.
+    auto cannot = [&](const std::string& key, const std::string& why, const std::string& error) {
+        if (best_effort) not_applied_.push_back(key + " (" + why + ")");
+        else error_ = error;
     };
-    auto need_v1 = [&](const char* controller, const char* key) -> std::string {
-        auto it = l.v1.find(controller);
-        if (it == l.v1.end()) {
-            error_ = std::string(key) + " needs the " + controller + " cgroup controller, which this host lacks";
-            return {};
+    auto make = [&](const std::string& dir, const std::string& key) {
+        std::error_code ec;
+        fs::create_directories(dir, ec);
+        if (!ec) {
+            dirs_.push_back(dir);
+            return true;
         }
-        return it->second + "/" + name;
+        const std::string why = "cannot create cgroup " + dir + ": " + ec.message();
+        cannot(key, why, why);
+        return false;
+    };
+    auto write = [&](const std::string& key, const std::string& path, const std::string& value) {
+        std::string err;
+        if (write_file(path, value, err)) return true;
+        cannot(key, err, err);
+        return false;
     };
     const auto cores = limits.cpu_cores;
     if (l.pure_v2) {
+        if (!l.error.empty()) {
+            for (const auto& [key, controller] : configured(limits)) cannot(key, l.error, l.error);
+            return;
+        }
         const std::string dir = l.v2_base + "/programs/" + name;
-        if (!make(dir)) return;
+        std::error_code ec;
+        fs::create_directories(dir, ec);
+        if (ec) {  // not one of them applies
+            for (const auto& [key, controller] : configured(limits))
+                cannot(key, "cannot create cgroup " + dir + ": " + ec.message(),
+                       "cannot create cgroup " + dir + ": " + ec.message());
+            return;
+        }
+        dirs_.push_back(dir);
         memory_dir_ = kill_dir_ = dir;
         if (limits.memory_bytes) {
-            if (!write_file(dir + "/memory.max", std::to_string(*limits.memory_bytes), error_)) return;
-            // No swap, so the limit means what it says and an overrun is an OOM kill.
-            if (fs::exists(dir + "/memory.swap.max")) write_file(dir + "/memory.swap.max", "0", error_);
-            error_.clear();
+            if (!write("memory_limit", dir + "/memory.max", std::to_string(*limits.memory_bytes))) {
+                memory_dir_.clear();
+                if (!error_.empty()) return;
+            } else if (fs::exists(dir + "/memory.swap.max")) {
+                // No swap, so the limit means what it says and an overrun is an OOM kill.
+                std::string ignored;
+                write_file(dir + "/memory.swap.max", "0", ignored);
+            }
         }
-        if (cores && !write_file(dir + "/cpu.max", std::to_string(std::llround(*cores * 100000)) + " 100000", error_))
+        if (cores && !write("cpu_limit", dir + "/cpu.max", std::to_string(std::llround(*cores * 100000)) + " 100000") &&
+            !error_.empty())
             return;
-        if (limits.pids && !write_file(dir + "/pids.max", std::to_string(*limits.pids), error_)) return;
+        if (limits.pids && !write("pids_limit", dir + "/pids.max", std::to_string(*limits.pids)) && !error_.empty())
+            return;
         return;
     }
+    // The v1 dir of one limit, created; empty when it cannot be.
+    auto v1_dir = [&](const char* controller, const std::string& key) -> std::string {
+        auto it = l.v1.find(controller);
+        if (it == l.v1.end()) {
+            cannot(key, needs(controller), key + " " + needs(controller));
+            return {};
+        }
+        return make(it->second + "/" + name, key) ? it->second + "/" + name : std::string{};
+    };
     if (limits.memory_bytes) {
-        const std::string dir = need_v1("memory", "memory_limit");
-        if (dir.empty() || !make(dir)) return;
-        memory_dir_ = dir;
-        if (!write_file(dir + "/memory.limit_in_bytes", std::to_string(*limits.memory_bytes), error_)) return;
-        if (fs::exists(dir + "/memory.memsw.limit_in_bytes"))
-            write_file(dir + "/memory.memsw.limit_in_bytes", std::to_string(*limits.memory_bytes), error_);
-        error_.clear();
+        const std::string dir = v1_dir("memory", "memory_limit");
+        if (!dir.empty() && write("memory_limit", dir + "/memory.limit_in_bytes", std::to_string(*limits.memory_bytes))) {
+            memory_dir_ = dir;
+            if (fs::exists(dir + "/memory.memsw.limit_in_bytes")) {
+                std::string ignored;
+                write_file(dir + "/memory.memsw.limit_in_bytes", std::to_string(*limits.memory_bytes), ignored);
+            }
+        }
+        if (!error_.empty()) return;
     }
     if (cores) {
-        const std::string dir = need_v1("cpu", "cpu_limit");
-        if (dir.empty() || !make(dir)) return;
-        if (!write_file(dir + "/cpu.cfs_period_us", "100000", error_) ||
-            !write_file(dir + "/cpu.cfs_quota_us", std::to_string(std::llround(*cores * 100000)), error_))
-            return;
+        const std::string dir = v1_dir("cpu", "cpu_limit");
+        if (!dir.empty() && write("cpu_limit", dir + "/cpu.cfs_period_us", "100000"))
+            write("cpu_limit", dir + "/cpu.cfs_quota_us", std::to_string(std::llround(*cores * 100000)));
+        if (!error_.empty()) return;
     }
     if (limits.pids) {
-        const std::string dir = need_v1("pids", "pids_limit");
-        if (dir.empty() || !make(dir)) return;
-        if (!write_file(dir + "/pids.max", std::to_string(*limits.pids), error_)) return;
+        const std::string dir = v1_dir("pids", "pids_limit");
+        if (!dir.empty()) write("pids_limit", dir + "/pids.max", std::to_string(*limits.pids));
+        if (!error_.empty()) return;
     }
-    if (!l.v2_base.empty() && make(l.v2_base + "/" + name) && fs::exists(l.v2_base + "/" + name + "/cgroup.kill"))
-        kill_dir_ = l.v2_base + "/" + name;
-    error_.clear();  // the controller-less v2 dir is a bonus, not a requirement
+    // The controller-less v2 dir is a bonus, not a requirement.
+    if (!l.v2_base.empty()) {
+        const std::string kill = l.v2_base + "/" + name;
+        std::error_code ec;
+        fs::create_directories(kill, ec);
+        if (!ec) {
+            dirs_.push_back(kill);
+            if (fs::exists(kill + "/cgroup.kill")) kill_dir_ = kill;
+        }
+    }
 }
 
 ProgramCgroup::~ProgramCgroup() {

@@ -119,7 +119,8 @@ json process_json(const ProcessRunner& r, const Supervisor& sup) {
             break;
         }
     }
-    j["description"] = desc;
+    j["description"] = with_limits_note(desc, r.limits_not_applied());
+    j["limits_not_applied"] = r.limits_not_applied();
     j["uptime"] = uptime;
     j["restarts"] = m.restarts();
     j["exit"] = m.last_exit() ? json(m.last_exit()->describe()) : json(nullptr);

@@ -221,7 +221,7 @@ private:
 };
 
 ControlServer::ControlServer(boost::asio::io_context& io, ControlApi& api, Supervisor& sup)
-    : io_(io), api_(api), sup_(sup), acceptor_(io) {}
+    : io_(io), api_(api), sup_(sup), acceptor_(io), accept_pause_(io) {}
 
 std::string ControlServer::listen(const std::string& path, const std::string& group) {
     path_ = path;
@@ -258,24 +258,66 @@ std::string ControlServer::listen(const std::string& path, const std::string& gr
 void ControlServer::close() {
     boost::system::error_code ec;
     acceptor_.close(ec);
+    accept_pause_.cancel();
     if (!path_.empty()) ::unlink(path_.c_str());
     for (auto& w : sessions_)
         if (auto s = w.lock()) s->close();
     sessions_.clear();
 }
 
+std::size_t ControlServer::live_sessions() {
+    sessions_.erase(std::remove_if(sessions_.begin(), sessions_.end(),
+                                   [](const std::weak_ptr<ControlSession>& w) { return w.expired(); }),
+                    sessions_.end());
+    return sessions_.size();
+}
+
+void ControlServer::on_accept_error(const boost::system::error_code& ec) {
+    if (!accept_failing_)
+        spdlog::error("control socket: cannot accept a connection: {} ({} open); pausing accepts for {}ms at a time "
+                      "until it works again",
+                      ec.message(), live_sessions(), kAcceptPause.count());
+    accept_failing_ = true;
+    accept_pause_.expires_after(kAcceptPause);
+    accept_pause_.async_wait([this](const boost::system::error_code& e) {
+        if (!e) accept();
+    });
+}
+
 void ControlServer::accept() {
     acceptor_.async_accept([this](boost::system::error_code ec, local::socket socket) {
-        if (ec == boost::asio::error::operation_aborted) return;
-        if (!ec) {
-            const bool allowed = peer_allowed(socket.native_handle(), group_);
-            auto session = std::make_shared<ControlSession>(std::move(socket), api_, sup_, allowed);
-            sessions_.erase(std::remove_if(sessions_.begin(), sessions_.end(),
-                                           [](const std::weak_ptr<ControlSession>& w) { return w.expired(); }),
-                            sessions_.end());
-            sessions_.push_back(session);
-            session->start();
+        if (ec == boost::asio::error::operation_aborted || !acceptor_.is_open()) return;
+        if (ec) return on_accept_error(ec);
+        if (accept_failing_) {
+            spdlog::info("control socket: accepting connections again");
+            accept_failing_ = false;
         }
+        if (live_sessions() >= kMaxSessions) {
+            // A short answer on a fresh socket fits its send buffer: no
+            // session, no timer, the descriptor is free again at once.
+            if (refused_++ == 0)
+                spdlog::warn("control socket: {} connections open, the most served at once; refusing more until "
+                             "some close", kMaxSessions);
+            static const std::string kBusy = [] {
+                const std::string body = "{\"error\":\"vigild serves at most " + std::to_string(kMaxSessions) +
+                                         " control connections at once; try again\"}\n";
+                return "HTTP/1.1 503 Service Unavailable\r\nServer: vigild\r\nContent-Type: application/json\r\n"
+                       "Connection: close\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+            }();
+            [[maybe_unused]] auto n =
+                ::send(socket.native_handle(), kBusy.data(), kBusy.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+            boost::system::error_code ignored;
+            socket.close(ignored);
+            return accept();
+        }
+        if (refused_ > 0 && live_sessions() < kMaxSessions / 2) {
+            spdlog::info("control socket: serving again; {} connections were refused meanwhile", refused_);
+            refused_ = 0;
+        }
+        const bool allowed = peer_allowed(socket.native_handle(), group_);
+        auto session = std::make_shared<ControlSession>(std::move(socket), api_, sup_, allowed);
+        sessions_.push_back(session);
+        session->start();
         accept();
     });
 }

@@ -2,7 +2,9 @@
 // (0660 with `socket_group`), and each peer's credentials are checked too
 // (SO_PEERCRED): root, vigild's own user and members of the socket group may
 // act, anyone else gets 403. Every connection has a header and body limit and
-// a read deadline, so a slow or hostile client costs one fd, not vigild.
+// a read deadline, so a slow or hostile client costs one fd, not vigild; at
+// most kMaxSessions connections are served at once, and when descriptors run
+// out accepting pauses instead of spinning.
 #pragma once
 
 #include <sys/types.h>
@@ -14,6 +16,7 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/local/stream_protocol.hpp>
+#include <boost/asio/steady_timer.hpp>
 
 #include "supervisor/control_api.hpp"
 
@@ -36,9 +39,17 @@ public:
     static constexpr std::size_t kHeaderLimit = 8 * 1024;
     static constexpr std::size_t kBodyLimit = 1024 * 1024;
     static constexpr std::chrono::seconds kReadTimeout{10};
+    // Connections served at once; one more gets a 503 and is closed, so a
+    // flood of idle clients cannot take every descriptor vigild has.
+    static constexpr std::size_t kMaxSessions = 256;
+    // How long accepting pauses after accept() fails (EMFILE, ENFILE,
+    // ENOBUFS): the connection stays queued, so retrying at once would spin.
+    static constexpr std::chrono::milliseconds kAcceptPause{100};
 
 private:
     void accept();
+    void on_accept_error(const boost::system::error_code& ec);
+    std::size_t live_sessions();
 
     boost::asio::io_context& io_;
     ControlApi& api_;
@@ -47,6 +58,9 @@ private:
     std::string path_;
     std::optional<gid_t> group_;
     std::vector<std::weak_ptr<ControlSession>> sessions_;
+    boost::asio::steady_timer accept_pause_;
+    bool accept_failing_ = false;  // logged once per episode
+    std::uint64_t refused_ = 0;    // over kMaxSessions, this episode
 };
 
 }  // namespace vigil::supervisor

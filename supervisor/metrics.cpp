@@ -57,6 +57,14 @@ std::string render_metrics(const Supervisor& sup) {
     family(out, "vigil_program_oom_kills_total", "counter", "Runs ended by the OOM killer (memory_limit).");
     for (const auto* r : runners) out << "vigil_program_oom_kills_total{" << label(*r) << "} " << r->oom_kills() << '\n';
 
+    family(out, "vigil_program_limit_applied", "gauge",
+           "Per configured limit: 1 applied through cgroups, 0 not (no cgroup controller with limits = best-effort, "
+           "or refused with limits = required).");
+    for (const auto* r : runners)
+        for (const auto& key : limit_keys(r->program().limits))
+            out << "vigil_program_limit_applied{" << label(*r) << ",limit=\"" << key << "\"} " << r->limit_applied(key)
+                << '\n';
+
     family(out, "vigil_program_uptime_seconds", "gauge", "Seconds since the running process was spawned, 0 when down.");
     for (const auto* r : runners) {
         double up = 0;

@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <map>
@@ -13,6 +14,7 @@
 #include <spdlog/spdlog.h>
 
 #include "config/command_line.hpp"
+#include "supervisor/data_dir.hpp"
 #include "supervisor/spawner.hpp"
 
 extern char** environ;
@@ -51,6 +53,7 @@ ProcessRunner::ProcessRunner(boost::asio::io_context& io, config::Program progra
                              core::Rng& rng, Listener& listener)
     : io_(io),
       state_dir_(daemon.state_dir),
+      limits_best_effort_(!daemon.limits_required),
       program_(std::move(program)),
       rng_(rng),
       listener_(listener),
@@ -59,6 +62,30 @@ ProcessRunner::ProcessRunner(boost::asio::io_context& io, config::Program progra
       watchdog_(io) {
     make_notify_socket();
     make_monitor();
+    make_cgroup();
+    // Once per program, at start (and when `update` makes it anew).
+    if (!limits_not_applied().empty())
+        spdlog::warn("{}: limits not applied: {}; running without them ([vigil] limits = best-effort)", name(),
+                     describe_not_applied(limits_not_applied()));
+}
+
+void ProcessRunner::make_cgroup() {
+    const auto& limits = program_.limits;
+    if (!limits.memory_bytes && !limits.cpu_cores && !limits.pids) return;
+    cgroup_ = std::make_unique<ProgramCgroup>(ProgramCgroup::instance_id(state_dir_), program_.name, limits,
+                                              limits_best_effort_);
+}
+
+const std::vector<std::string>& ProcessRunner::limits_not_applied() const {
+    static const std::vector<std::string> none;
+    return cgroup_ ? cgroup_->not_applied() : none;
+}
+
+bool ProcessRunner::limit_applied(const std::string& key) const {
+    if (!cgroup_ || !cgroup_->error().empty()) return false;
+    const auto& left_out = cgroup_->not_applied();
+    return std::none_of(left_out.begin(), left_out.end(),
+                        [&](const std::string& n) { return n.rfind(key + " ", 0) == 0; });
 }
 
 void ProcessRunner::make_notify_socket() {
@@ -193,6 +220,9 @@ void ProcessRunner::close() {
     if (pidfd_) pidfd_->cancel();
     for (auto& p : pipes_)
         if (p.reader) p.reader->cancel();
+    // Now, not when the last handler lets go of this runner: a replacement
+    // made next uses the same cgroup dirs, which this one would remove.
+    cgroup_.reset();
 }
 
 void ProcessRunner::send(const core::Event& e) {
@@ -251,6 +281,15 @@ void ProcessRunner::do_spawn() {
             req.creds = std::move(u.creds);
         }
     }
+    if ((program_.kind == "postgres" || program_.kind == "redis") && !program_.data_dir.empty() && ::geteuid() == 0) {
+        const uid_t uid = req.creds ? req.creds->uid : 0;
+        const gid_t gid = req.creds ? req.creds->gid : 0;
+        if (std::string err = make_data_dir(program_.data_dir, uid, gid); !err.empty()) {
+            spawn_error_ = err;
+            send(core::Event::spawn_failed(EACCES));
+            return;
+        }
+    }
     if (!open_log_pipes()) {
         send(core::Event::spawn_failed(errno ? errno : EIO));
         return;
@@ -260,13 +299,15 @@ void ProcessRunner::do_spawn() {
 
     const auto& limits = program_.limits;
     if (limits.memory_bytes || limits.cpu_cores || limits.pids) {
-        if (!cgroup_)
-            cgroup_ = std::make_unique<ProgramCgroup>(ProgramCgroup::instance_id(state_dir_), program_.name, limits);
-        req.cgroup_procs = cgroup_->error().empty() ? cgroup_->open_procs() : std::vector<int>{};
-        if (req.cgroup_procs.empty()) {
-            // Refused, not run unlimited: the limits are part of the contract.
-            spawn_error_ = "cannot apply resource limits: " +
-                           (cgroup_->error().empty() ? "cannot open cgroup.procs" : cgroup_->error());
+        if (!cgroup_) make_cgroup();  // refused last time (limits = required): the host may have changed
+        std::string refusal = cgroup_->error();
+        if (refusal.empty()) {
+            req.cgroup_procs = cgroup_->open_procs();
+            if (req.cgroup_procs.empty() && cgroup_->active()) refusal = "cannot open cgroup.procs";
+        }
+        if (!refusal.empty()) {
+            // Refused, not run unlimited: with limits = required they are part of the contract.
+            spawn_error_ = "cannot apply resource limits: " + refusal;
             cgroup_.reset();
             send(core::Event::spawn_failed(EPERM));
             return;

@@ -81,6 +81,13 @@ public:
     // Runs ended by the OOM killer (cgroup memory_limit), for /metrics.
     std::uint64_t oom_kills() const { return oom_kills_; }
 
+    // "memory_limit (…why…)" for each configured limit this host could not
+    // apply and the program runs without ([vigil] limits = best-effort).
+    const std::vector<std::string>& limits_not_applied() const;
+    // Whether the limit `key` (memory_limit, …) is in force for the next or
+    // current run: false when left out, and when the program is refused.
+    bool limit_applied(const std::string& key) const;
+
     // What the child last said with STATUS= (sd_notify), for status.
     const std::string& notify_status() const { return notify_status_; }
 
@@ -105,6 +112,7 @@ private:
 
     boost::asio::io_context& io_;
     std::string state_dir_;
+    bool limits_best_effort_;
     config::Program program_;
     core::Rng& rng_;
     Listener& listener_;
@@ -132,6 +140,7 @@ private:
     void make_monitor();
     void sync_monitor();
     void make_notify_socket();
+    void make_cgroup();
     std::vector<std::string> child_env() const;
     void on_notify(pid_t sender, std::string_view key, std::string_view value);
     void arm_watchdog();

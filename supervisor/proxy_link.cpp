@@ -10,6 +10,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include "proxy/admin_protocol.hpp"
+
 namespace vigil::supervisor {
 namespace {
 
@@ -17,10 +19,17 @@ namespace beast = boost::beast;
 namespace http = beast::http;
 using local = boost::asio::local::stream_protocol;
 using json = nlohmann::json;
+using proxy::ServerMode;
+namespace admin = proxy::admin;
+namespace field = proxy::admin::field;
 
 constexpr std::chrono::seconds kRequestTimeout{2};
 constexpr std::chrono::milliseconds kRetryDelay{100};
 constexpr int kConnectAttempts = 50;  // 5 s for a starting proxy to bind its admin socket
+// The proxy's pools are compared with vigild's view this often, and this soon
+// after a push that was not acknowledged.
+constexpr std::chrono::seconds kReconcileEvery{30};
+constexpr std::chrono::milliseconds kReconcileAfterFailure{500};
 
 // One HTTP exchange on a Unix socket, with a deadline; `done` gets the
 // status (0 when the socket could not be reached) and the body.
@@ -88,7 +97,8 @@ void fill_proxy_command(config::Config& config, const std::string& config_path) 
                         "/proxy.sock'";
 }
 
-ProxyLink::ProxyLink(boost::asio::io_context& io, Supervisor& sup) : io_(io), sup_(sup), retry_(io) {
+ProxyLink::ProxyLink(boost::asio::io_context& io, Supervisor& sup)
+    : io_(io), sup_(sup), retry_(io), reconcile_timer_(io) {
     state_sub_ = sup_.subscribe([this](const ProcessRunner& r, const core::Decision& d) { on_state(r, d); });
     health_sub_ = sup_.subscribe_health(
         [this](const ProcessRunner& r, core::HealthStatus, core::HealthStatus, const std::string&) { refresh(r.name()); });
@@ -122,17 +132,17 @@ bool ProxyLink::proxy_up() const {
     return proxy && proxy->pid() > 0 && proxy->state() != core::State::stopping;
 }
 
-std::string ProxyLink::desired(const std::string& process) const {
+ServerMode ProxyLink::desired(const std::string& process) const {
     const ProcessRunner* r = sup_.find(process);
-    if (!r || r->state() != core::State::running) return "down";
+    if (!r || r->state() != core::State::running) return ServerMode::down;
     const auto h = r->health();
     // With a healthcheck, only a passing one lets traffic in: "starting" is
     // not ready yet (Kubernetes' readiness, not Docker's "running").
-    if (r->monitor() && (!h || *h != core::HealthStatus::healthy)) return "down";
-    return "up";
+    if (r->monitor() && (!h || *h != core::HealthStatus::healthy)) return ServerMode::down;
+    return ServerMode::up;
 }
 
-std::string ProxyLink::effective(const std::string& process) const {
+ServerMode ProxyLink::effective(const std::string& process) const {
     auto it = held_.find(process);
     return it != held_.end() ? it->second : desired(process);
 }
@@ -145,7 +155,7 @@ std::vector<std::string> ProxyLink::pools_of(const std::string& process) const {
 }
 
 void ProxyLink::hold(const std::string& process, const std::string& state, Reply done) {
-    held_[process] = state;
+    held_[process] = proxy::parse_mode(state).value_or(ServerMode::down);
     push_member(process, std::move(done));
 }
 
@@ -169,19 +179,38 @@ void ProxyLink::push_member(const std::string& process, Reply done) {
         Reply done;
     };
     auto tally = std::make_shared<Tally>(Tally{pools.size(), 200, {}, std::move(done)});
-    const std::string want = effective(process);
+    const ServerMode want = effective(process);
     for (const auto& pool : pools) {
-        pushed_[pool + "/" + process] = want;
-        spdlog::info("{}: {} in pool {}", process, want, pool);
-        send("POST", "/v1/pools/" + pool + "/servers/" + process + "/state", json{{"state", want}}.dump(),
-             [tally](int status, std::string body) {
-                 if (status == 0 || (status >= 400 && tally->worst != 0)) {
-                     tally->worst = status;
-                     tally->body = std::move(body);
-                 }
-                 if (--tally->left == 0 && tally->done) tally->done(tally->worst, std::move(tally->body));
-             });
+        push_state(pool, process, want, [tally](int status, std::string body) {
+            if (status == 0 || (status >= 400 && tally->worst != 0)) {
+                tally->worst = status;
+                tally->body = std::move(body);
+            }
+            if (--tally->left == 0 && tally->done) tally->done(tally->worst, std::move(tally->body));
+        });
     }
+}
+
+// A push counts only once the proxy has acknowledged it (2xx): until then
+// `sent_` says what is on its way, and a push that failed is forgotten, so
+// the next change or the reconcile after it sends it again.
+void ProxyLink::push_state(const std::string& pool, const std::string& process, ServerMode want, Reply done,
+                           int attempts) {
+    const std::string key = pool + "/" + process;
+    sent_[key] = want;
+    spdlog::info("{}: {} in pool {}", process, proxy::to_string(want), pool);
+    send("POST", admin::server_state(pool, process), json{{field::state, proxy::to_string(want)}}.dump(),
+         [this, alive = alive_, key, want, done = std::move(done)](int status, std::string body) {
+             if (*alive) {
+                 auto it = sent_.find(key);
+                 if ((status < 200 || status >= 300) && it != sent_.end() && it->second == want) {
+                     sent_.erase(it);  // not delivered: resend on the next refresh or reconcile
+                     schedule_reconcile(kReconcileAfterFailure);
+                 }
+             }
+             if (done) done(status, std::move(body));
+         },
+         attempts);
 }
 
 void ProxyLink::on_state(const ProcessRunner& r, const core::Decision&) {
@@ -190,8 +219,10 @@ void ProxyLink::on_state(const ProcessRunner& r, const core::Decision&) {
             proxy_pid_ = r.pid();
             spdlog::info("{}: proxy started (pid {}), pushing every pool member's state", r.name(), r.pid());
             resync(true);
+            schedule_reconcile(kReconcileEvery);
         } else if (r.pid() == 0 && proxy_pid_ != 0) {
             proxy_pid_ = 0;
+            reconcile_timer_.cancel();
             // Nobody to tell: drop what is queued (the next start resyncs).
             while (queue_.size() > (busy_ ? 1u : 0u)) {
                 auto reply = std::move(queue_.back().reply);
@@ -208,17 +239,60 @@ void ProxyLink::refresh(const std::string& process) {
     if (!proxy_up()) return;  // resync when it is
     for (const auto& [pool, members] : pools_) {
         if (std::find(members.begin(), members.end(), process) == members.end()) continue;
-        const std::string want = effective(process);
-        std::string& last = pushed_[pool + "/" + process];
-        if (last == want) continue;
-        last = want;
-        spdlog::info("{}: {} in pool {}", process, want, pool);
-        send("POST", "/v1/pools/" + pool + "/servers/" + process + "/state", json{{"state", want}}.dump());
+        const ServerMode want = effective(process);
+        auto it = sent_.find(pool + "/" + process);
+        if (it != sent_.end() && it->second == want) continue;
+        push_state(pool, process, want);
     }
 }
 
+void ProxyLink::schedule_reconcile(std::chrono::milliseconds after) {
+    if (!enabled()) return;  // no proxy: no timer, no idle wake-up
+    const auto when = std::chrono::steady_clock::now() + after;
+    if (reconcile_armed_ && reconcile_timer_.expiry() <= when) return;  // an earlier one is due
+    reconcile_armed_ = true;
+    reconcile_timer_.expires_at(when);
+    reconcile_timer_.async_wait([this, alive = alive_](const boost::system::error_code& ec) {
+        if (ec || !*alive) return;
+        reconcile_armed_ = false;
+        reconcile();
+    });
+}
+
+// Compares what the proxy says with vigild's view and pushes every member
+// that differs: a push lost in transit, a proxy changed behind vigild's back.
+void ProxyLink::reconcile() {
+    if (!proxy_up()) return;  // the next start resyncs everything
+    get(std::string(admin::pools), [this, alive = alive_](int status, std::string body) {
+        if (!*alive) return;
+        if (status != 200) {
+            schedule_reconcile(kReconcileAfterFailure * 4);
+            return;
+        }
+        std::map<std::string, std::string> actual;  // "pool/server" -> state
+        const json j = json::parse(body, nullptr, /*allow_exceptions=*/false);
+        if (j.is_object() && j.contains(field::pools) && j[field::pools].is_array())
+            for (const json& p : j[field::pools])
+                if (p.is_object() && p.contains(field::servers) && p[field::servers].is_array())
+                    for (const json& s : p[field::servers])
+                        if (s.is_object() && s.value(field::state, json()).is_string())
+                            actual[p.value(field::name, "") + "/" + s.value(field::name, "")] = s[field::state];
+        for (const auto& [pool, members] : pools_)
+            for (const auto& m : members) {
+                const ServerMode want = effective(m);
+                auto it = actual.find(pool + "/" + m);
+                if (it != actual.end() && it->second == proxy::to_string(want)) continue;
+                spdlog::warn("{}: the proxy has it {} in pool {}, vigild wants {}: pushing again", m,
+                             it == actual.end() ? "absent" : it->second, pool, proxy::to_string(want));
+                sent_.erase(pool + "/" + m);
+                push_state(pool, m, want);
+            }
+        schedule_reconcile(kReconcileEvery);
+    });
+}
+
 void ProxyLink::resync(bool redefine_pools) {
-    pushed_.clear();
+    sent_.clear();
     const config::Config& c = sup_.config();
     if (redefine_pools) {
         // The proxy read the config when it started; an update since may have
@@ -227,23 +301,24 @@ void ProxyLink::resync(bool redefine_pools) {
             json servers = json::array();
             for (const auto& s : u.servers) {
                 const config::Program* p = c.find(s);
-                servers.push_back({{"name", s}, {"address", p ? p->address : s}, {"state", p ? effective(s) : "up"}});
+                servers.push_back({{field::name, s},
+                                   {field::address, p ? p->address : s},
+                                   {field::state, proxy::to_string(p ? effective(s) : ServerMode::up)}});
             }
-            json spec{{"balance", u.balance == config::Balance::round_robin ? "round_robin" : "least_conn"},
-                      {"max_fails", u.max_fails},
-                      {"fail_timeout_ms", u.fail_timeout.count()},
-                      {"slow_start_ms", u.slow_start.count()},
-                      {"servers", servers}};
-            send("PUT", "/v1/pools/" + u.name, spec.dump(), nullptr, kConnectAttempts);
+            json spec{{field::balance, u.balance == config::Balance::round_robin ? "round_robin" : "least_conn"},
+                      {field::max_fails, u.max_fails},
+                      {field::fail_timeout_ms, u.fail_timeout.count()},
+                      {field::slow_start_ms, u.slow_start.count()},
+                      {field::servers, servers}};
+            send("PUT", admin::pool(u.name), spec.dump(),
+                 [this, alive = alive_](int status, std::string) {
+                     if (*alive && (status < 200 || status >= 300)) schedule_reconcile(kReconcileAfterFailure);
+                 },
+                 kConnectAttempts);
         }
     }
     for (const auto& [pool, members] : pools_)
-        for (const auto& m : members) {
-            const std::string want = effective(m);
-            pushed_[pool + "/" + m] = want;
-            send("POST", "/v1/pools/" + pool + "/servers/" + m + "/state", json{{"state", want}}.dump(), nullptr,
-                 kConnectAttempts);
-        }
+        for (const auto& m : members) push_state(pool, m, effective(m), nullptr, kConnectAttempts);
 }
 
 void ProxyLink::get(const std::string& target, Reply reply) {

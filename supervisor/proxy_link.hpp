@@ -3,8 +3,10 @@
 // an [upstream:*]) is "up" while it is RUNNING and healthy (or has no
 // healthcheck), "down" otherwise; every change is pushed to the proxy's
 // admin socket at once, in order, and everything is pushed again whenever
-// the proxy (re)starts. The proxy keeps its own passive health too, so a
-// missed push costs at most a few failed attempts, never a black hole.
+// the proxy (re)starts. A push counts only when the proxy answers 2xx; one
+// that failed is sent again, and the proxy's pools are compared with
+// vigild's view (reconciled) soon after a failure and every 30 s while a
+// proxy runs. The proxy keeps its own passive health too.
 #pragma once
 
 #include <deque>
@@ -18,6 +20,7 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include "config/model.hpp"
+#include "proxy/admin_protocol.hpp"
 #include "supervisor/supervisor.hpp"
 
 namespace vigil::supervisor {
@@ -65,11 +68,15 @@ private:
     void on_state(const ProcessRunner& r, const core::Decision&);
     void refresh(const std::string& process);
     void resync(bool redefine_pools);
+    void push_state(const std::string& pool, const std::string& process, proxy::ServerMode want,
+                    Reply done = nullptr, int attempts = 1);
+    void schedule_reconcile(std::chrono::milliseconds after);
+    void reconcile();
     void send(std::string method, std::string target, std::string body, Reply reply = nullptr, int attempts = 1);
     void pump();
     void finish(int status, std::string body);
-    std::string desired(const std::string& process) const;
-    std::string effective(const std::string& process) const;  // held state, else desired()
+    proxy::ServerMode desired(const std::string& process) const;
+    proxy::ServerMode effective(const std::string& process) const;  // held state, else desired()
     void push_member(const std::string& process, Reply done);
     bool proxy_up() const;
 
@@ -79,12 +86,14 @@ private:
     std::string proxy_name_;                                 // the kind = proxy process
     pid_t proxy_pid_ = 0;                                    // the proxy process last synced
     std::map<std::string, std::vector<std::string>> pools_;  // pool -> member process names
-    std::map<std::string, std::string> pushed_;              // "pool/server" -> last state sent
-    std::map<std::string, std::string> held_;                // process -> state a rolling restart holds
+    std::map<std::string, proxy::ServerMode> sent_;          // "pool/server" -> last state sent, not failed
+    std::map<std::string, proxy::ServerMode> held_;          // process -> state a rolling restart holds
     std::deque<Request> queue_;
     bool busy_ = false;
     std::uint64_t state_sub_ = 0, health_sub_ = 0;
     boost::asio::steady_timer retry_;
+    boost::asio::steady_timer reconcile_timer_;
+    bool reconcile_armed_ = false;
     std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
 

@@ -1,5 +1,6 @@
-// The systemd notify protocol from vigild's side: one datagram per message to
-// $NOTIFY_SOCKET (an abstract socket when it starts with '@'). Fifteen lines
+// The systemd notify protocol from the service side, for vigild and
+// vigil-proxy alike: one datagram per message to $NOTIFY_SOCKET (an
+// abstract socket when it starts with '@'). Fifteen lines
 // of protocol do not justify libsystemd and its eight upgraded packages
 // (DEPENDENCIES.md).
 #pragma once

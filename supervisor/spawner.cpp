@@ -85,6 +85,7 @@ int pidfd_open(pid_t pid) { return static_cast<int>(::syscall(SYS_pidfd_open, pi
     // Everything above 2 closes on exec, the status pipe included, so its
     // EOF tells the parent exec succeeded.
     ::syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC);
+    reset_fd_limit_for_child();
     ::execve(path, argv, envp);
     fail(st_exec);
     ::_exit(127);  // not reached

@@ -15,6 +15,7 @@
 #include <cstring>
 #include <filesystem>
 #include <random>
+#include <set>
 #include <string>
 
 #include <fmt/core.h>
@@ -22,6 +23,7 @@
 #include <spdlog/spdlog.h>
 
 #include "config/loader.hpp"
+#include "supervisor/child_signals.hpp"
 #include "supervisor/control_api.hpp"
 #include "supervisor/control_server.hpp"
 #include "supervisor/proxy_link.hpp"
@@ -143,6 +145,20 @@ bool make_dir(const std::string& dir, mode_t mode) {
     return true;
 }
 
+// Limits this host cannot apply: a warning, not an error, because the
+// config is fine and another host may have the controllers.
+void warn_missing_controllers(const vigil::config::Config& config) {
+    std::set<std::string> seen;  // once per [program:x], not per process
+    for (const auto& p : config.programs) {
+        const auto missing = vigil::supervisor::missing_controllers(p.limits);
+        if (missing.empty() || !seen.insert(p.program).second) continue;
+        fmt::print(stderr, "{}:{}: warning: [program:{}] limits not applied on this host: {}; {}\n", p.loc.file,
+                   p.loc.line, p.program, vigil::supervisor::describe_not_applied(missing),
+                   config.daemon.limits_required ? "it will be refused (limits = required)"
+                                                 : "it runs without them (limits = best-effort)");
+    }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -153,7 +169,22 @@ int main(int argc, char** argv) {
     load_opts.env = vigil::config::environment_map();
     char host[256] = {};
     if (::gethostname(host, sizeof host - 1) == 0) load_opts.host_node_name = host;
+    // Users, commands and directories are checked too (host_checks): an
+    // error for --check and for reread/update/reload, which keep the running
+    // config. At start only a warning: the program concerned fails at spawn
+    // with the same reason, and the others still start.
+    load_opts.host_checks = true;
     auto loaded = vigil::config::load_file(opts.config, load_opts);
+    std::vector<vigil::config::Error> host_problems;
+    if (!loaded.ok() && !opts.check) {
+        load_opts.host_checks = false;
+        auto plain = vigil::config::load_file(opts.config, load_opts);
+        load_opts.host_checks = true;
+        if (plain.ok()) {
+            host_problems = std::move(loaded.errors);
+            loaded = std::move(plain);
+        }
+    }
     if (!loaded.ok()) {
         for (const auto& e : loaded.errors) fmt::print(stderr, "{}\n", e.to_string());
         fmt::print(stderr, "vigild: configuration {} has {} error{}\n", opts.config, loaded.errors.size(),
@@ -163,12 +194,14 @@ int main(int argc, char** argv) {
     vigil::config::Config config = std::move(*loaded.config);
     vigil::supervisor::fill_proxy_command(config, opts.config);
     if (opts.check) {
+        warn_missing_controllers(config);
         if (!check_proxies(config)) return 1;
         fmt::print("vigild: configuration {} is valid ({} processes)\n", opts.config, config.programs.size());
         return 0;
     }
 
     setup_logging(config.daemon.log_level);
+    const rlim_t fd_limit = vigil::supervisor::raise_fd_limit();
     if (!make_dir(config.daemon.state_dir, 0700) || !make_dir(config.daemon.log_dir, 0750)) return 1;
     int lock_fd = -1;
     if (!take_lock(config.daemon.state_dir, lock_fd)) return 1;
@@ -262,7 +295,11 @@ int main(int argc, char** argv) {
     };
     if (notify.watchdog_interval()) pet();
 
+    for (const auto& e : host_problems)
+        spdlog::warn("{} (the program will fail to start; vigild --check refuses this file)", e.to_string());
     spdlog::info("vigild {} starting {} processes from {}", kVersion, sup.order().size(), opts.config);
+    spdlog::debug("file descriptor limit {} (programs get {})", fd_limit,
+                  vigil::supervisor::child_fd_limit.rlim_cur);
     if (const auto n = sup.stop_leftovers(); n > 0)
         spdlog::warn("stopped {} processes a previous vigild left running", n);
     sup.start();

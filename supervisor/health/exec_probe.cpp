@@ -83,6 +83,7 @@ void say(const char* text) {
     if (::dup2(in, 0) < 0 || ::dup2(out, 1) < 0 || ::dup2(out, 2) < 0) ::_exit(126);
     // vigild's sockets and pipes must not live on in here or in the shell.
     ::syscall(SYS_close_range, 3U, ~0U, 0U);
+    supervisor::reset_fd_limit_for_child();
 
     const long sh = ::syscall(SYS_clone, SIGCHLD, nullptr, nullptr, nullptr, nullptr);
     if (sh == 0) shell(argv, envp, ctx);

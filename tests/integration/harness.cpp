@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -139,9 +140,16 @@ bool wait_gone(pid_t pid, Ms timeout) {
     return gone;
 }
 
-Vigild::Vigild(const std::string& programs, const std::string& log_level) {
+void skip(const std::string& why) {
+    std::fprintf(stderr, "SKIPPED: %s\n", why.c_str());
+    std::fflush(stderr);
+    std::_Exit(kSkipCode);
+}
+
+Vigild::Vigild(const std::string& programs, const std::string& log_level, const std::string& vigil_keys) {
     std::string cfg = "[vigil]\ncontrol_socket = " + (dir_ / "vigil.sock") + "\nstate_dir = " + (dir_ / "state") +
-                      "\nlog_dir = " + (dir_ / "log") + "\nlog_level = " + log_level + "\n\n" + programs;
+                      "\nlog_dir = " + (dir_ / "log") + "\nlog_level = " + log_level + "\n" + vigil_keys + "\n" +
+                      programs;
     write_file(config_path(), cfg);
 }
 

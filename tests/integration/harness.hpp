@@ -14,6 +14,8 @@
 #include <thread>
 #include <vector>
 
+#include "skip.hpp"
+
 namespace vigil::test {
 
 using namespace std::chrono_literals;
@@ -53,8 +55,10 @@ bool wait_gone(pid_t pid, Ms timeout = 10s);
 class Vigild {
 public:
     // `programs` is the INI text after the generated [vigil] section, which
-    // points control_socket, state_dir and log_dir into the temp dir.
-    explicit Vigild(const std::string& programs, const std::string& log_level = "info");
+    // points control_socket, state_dir and log_dir into the temp dir;
+    // `vigil_keys` are more lines for that section ("limits = required\n").
+    explicit Vigild(const std::string& programs, const std::string& log_level = "info",
+                    const std::string& vigil_keys = "");
     ~Vigild();
 
     // `wrapper` runs vigild under another command (e.g. unshare for PID 1).
@@ -104,6 +108,14 @@ private:
     bool eof_ = false;
     std::vector<std::pair<std::string, std::optional<std::string>>> env_;
 };
+
+// ctest counts a test that exits with this code as SKIPPED
+// (SKIP_RETURN_CODE in tests/CMakeLists.txt; the one of tests/common/skip.hpp).
+inline constexpr int kSkipCode = kSkipExitCode;
+// Reports why and ends the test process as SKIPPED at once, from anywhere
+// (VIGIL_SKIP/VIGIL_SKIP_UNLESS of tests/common end only the test case, and
+// only from its body). Call it before starting anything: no destructor runs.
+[[noreturn]] void skip(const std::string& why);
 
 // Runs a command to completion, capturing stdout+stderr; returns exit code.
 int run(const std::vector<std::string>& argv, std::string* output = nullptr, Ms timeout = 30s);

@@ -89,3 +89,25 @@ TEST_CASE("proxy link: members follow their state and health, a restarted proxy 
     CHECK(m.find("vigil_proxy_") != std::string::npos);
     CHECK(m.find("vigil_program_up{name=\"b1\"} 1") != std::string::npos);
 }
+
+TEST_CASE("proxy link: a push the proxy never got is sent again by the reconcile", "[proxy-link]") {
+    const int p1 = free_port(), p2 = free_port(), listen = free_port();
+    Vigild v(backend("b1", p1) + backend("b2", p2) + "[upstream:pool]\nservers = b1 b2\n\n[proxy:main]\nlisten = 127.0.0.1:" +
+             std::to_string(listen) + "\nroute = / pool\n\n[program:proxy]\nkind = proxy\nstartsecs = 0\n");
+    v.start();
+    REQUIRE(v.expect("b1: up in pool pool"));
+    REQUIRE(proxy_state_becomes(v, "b1", "up"));
+
+    // The admin socket goes away for a moment: the "down" push cannot be
+    // delivered. Once counted as done before it was sent, it was never
+    // retried, and b1 stayed "up" in the proxy while stopped.
+    const std::string sock = v.dir() / "state/proxy.sock", away = sock + ".away";
+    REQUIRE(::rename(sock.c_str(), away.c_str()) == 0);
+    std::string out;
+    REQUIRE(v.ctl({"stop", "b1"}, &out) == 0);
+    REQUIRE(v.expect("proxy admin POST /v1/pools/pool/servers/b1/state: "));
+    REQUIRE(::rename(away.c_str(), sock.c_str()) == 0);
+    CHECK(v.expect("b1: the proxy has it up in pool pool, vigild wants down: pushing again", 10s));
+    CHECK(proxy_state_becomes(v, "b1", "down"));
+    CHECK(proxy_state_becomes(v, "b2", "up"));
+}

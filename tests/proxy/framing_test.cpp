@@ -129,7 +129,9 @@ TEST_CASE("Connection may not name a field that frames the message", "[parse][sm
 TEST_CASE("chunk-size lines and trailers are refused unless well-formed", "[parse][chunked]") {
     std::size_t used = 0;
     for (std::string bad : {"5 junk\r\nhello\r\n0\r\n\r\n", "5\tx\r\nhello\r\n0\r\n\r\n", "0\r\nno-colon\r\n\r\n",
-                            "0\r\nName : v\r\n\r\n", "0\r\n:v\r\n\r\n", "5;\r\nhello\r\n0\r\n\r\n",
+                            "0\r\nName : v\r\n\r\n", "0\r\n:v\r\n\r\n", "0\r\nContent-Length: 7\r\n\r\n",
+                            "0\r\nX: 1\r\ntransfer-encoding: chunked\r\n\r\n", "0\r\nHOST: b\r\n\r\n",
+                            "0\r\nConnection: x y\r\n\r\n", "0\r\nTE: trailers\r\n\r\n", "0\r\nUpgrade: h2c\r\n\r\n", "5;\r\nhello\r\n0\r\n\r\n",
                             "5;a=\r\nhello\r\n0\r\n\r\n", "5;@\r\nhello\r\n0\r\n\r\n", "5;a=b c\r\nhello\r\n0\r\n\r\n",
                             "5;a=\"open\r\nhello\r\n0\r\n\r\n", "5;a=\"x\"y\r\nhello\r\n0\r\n\r\n",
                             "5  \r\nhello\r\n0\r\n\r\n", "5;a \r\nhello\r\n0\r\n\r\n", "5;a=b \r\nhello\r\n0\r\n\r\n"}) {
@@ -137,7 +139,7 @@ TEST_CASE("chunk-size lines and trailers are refused unless well-formed", "[pars
         ChunkedScanner s;
         CHECK(s.feed(bad.data(), bad.size(), used) == ChunkedScanner::Status::bad);
     }
-    for (std::string good : {"5 ;a=b\r\nhello\r\n0\r\n\r\n", "0\r\nX-T: 1\r\nY:\r\n\r\n",
+    for (std::string good : {"5 ;a=b\r\nhello\r\n0\r\n\r\n", "0\r\nX-T: 1\r\nY:\r\n\r\n", "0\r\nContent-Length-X: 1\r\nHosts: 2\r\n\r\n",
                              "5;a=b;c\r\nhello\r\n0\r\n\r\n", "5 ; a = b ; c\r\nhello\r\n0\r\n\r\n",
                              "5;q=\"x y\\\"z\"\r\nhello\r\n0;last\r\n\r\n"}) {
         INFO(good);

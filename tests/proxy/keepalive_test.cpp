@@ -156,3 +156,21 @@ TEST_CASE("curl: a keep-alive POST then a GET answer 200 200 on one connection",
     REQUIRE(::pclose(f) == 0);
     CHECK(out == "200 1\n200 0\n200 0\n");  // one connection, reused twice
 }
+
+TEST_CASE("an upstream that answers before reading the body and resets: the client gets that answer",
+          "[http][body]") {
+    Backend web = start_backend("web"), api = start_backend("api");
+    auto p = start_proxy(pools(web, api), {"--access-log", "off"});
+    auto c = Conn::tcp(p->port);
+    REQUIRE(c);
+    const std::string head = "POST /early-reset HTTP/1.1\r\nHost: t\r\nContent-Length: 200000\r\n\r\n";
+    REQUIRE(c->send(head + std::string(1000, 'a')));
+    REQUIRE(web.proc.wait_line("EARLY /early-reset"));  // answered and reset before the rest is sent
+    for (int i = 0; i < 4; ++i) REQUIRE(c->send(std::string(49750, 'b')));
+    auto r = c->read_response();
+    REQUIRE(r);
+    CHECK(r->status == 401);  // was 502: the answer waiting in the socket was never read
+    CHECK(r->body == "early\n");
+    CHECK_FALSE(r->keep_alive);
+    CHECK(c->closed());
+}

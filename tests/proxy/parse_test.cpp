@@ -73,6 +73,11 @@ TEST_CASE("Expect other than 100-continue is 417", "[parse]") {
     REQUIRE(validate_request("PUT / HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: 1\r\n\r\n", 8192, *h) ==
             ParseResult::ok);
     CHECK(h->expect_continue);
+    // HTTP/1.0: the expectation is ignored (RFC 9110 10.1.1), no 100 and no 417.
+    REQUIRE(validate_request("PUT / HTTP/1.0\r\nExpect: 100-continue\r\nContent-Length: 1\r\n\r\n", 8192, *h) ==
+            ParseResult::ok);
+    CHECK_FALSE(h->expect_continue);
+    CHECK(check("GET / HTTP/1.0\r\nExpect: magic\r\n\r\n") == ParseResult::ok);
 }
 
 TEST_CASE("HTTP/1.0 keep-alive needs the token, 1.1 close ends it", "[parse]") {
@@ -107,7 +112,7 @@ TEST_CASE("chunked scanner finds the end and refuses bad framing", "[parse][chun
     std::size_t used = 0;
     {
         ChunkedScanner s;
-        std::string b = "5\r\nhello\r\n3;ext=1\r\nabc\r\n0\r\nTrailer: x\r\n\r\nNEXT";
+        std::string b = "5\r\nhello\r\n3;ext=1\r\nabc\r\n0\r\nX-Checksum: x\r\n\r\nNEXT";
         REQUIRE(s.feed(b.data(), b.size(), used) == ChunkedScanner::Status::done);
         CHECK(b.substr(used) == "NEXT");
         CHECK(s.body_bytes() == 8);

@@ -8,6 +8,7 @@
 //   /echo          the request head as received (X-Forwarded-* checks)
 //   /reset         close with RST, no response
 //   /close         answer with Connection: close
+//   /early-reset   answer 401 before reading the body, then reset
 //   anything else  "<name> <path>\n"
 // Every response carries X-Backend: <name> and X-Conn: <connection number>,
 // so tests can see balancing and keep-alive reuse, and X-Requests: how many
@@ -49,6 +50,18 @@ asio::awaitable<void> serve(tcp::socket sock, unsigned conn_no) {
         const bool keep = req.keep_alive;
         const bool is_head = req.method == "HEAD";
         buf.erase(0, req.head_size);
+
+        if (target == "/early-reset") {
+            // Answers before reading the body (as a server refusing an upload
+            // does), then closes with the body unread: a reset.
+            const std::string out = "HTTP/1.1 401 X\r\nX-Backend: " + g_name +
+                                    "\r\nContent-Length: 6\r\nConnection: close\r\n\r\nearly\n";
+            auto [ec, n] = co_await asio::async_write(sock, asio::buffer(out), use_tuple);
+            sock.set_option(asio::socket_base::linger(true, 0));
+            sock.close();
+            std::cout << "EARLY " << target << std::endl;  // an event tests can wait on
+            co_return;
+        }
 
         std::uint64_t body = 0;
         if (req.body == BodyKind::length) {

@@ -17,6 +17,13 @@ TEST_CASE("config: [vigil] defaults") {
     CHECK(c.daemon.log_level == "info");
     CHECK(c.file == kFile);
     CHECK(c.programs.empty());
+    CHECK_FALSE(c.daemon.limits_required);  // best-effort
+}
+
+TEST_CASE("config: [vigil] limits = best-effort | required") {
+    CHECK(ok("[vigil]\nlimits = required\n").daemon.limits_required);
+    CHECK_FALSE(ok("[vigil]\nlimits = best-effort\n").daemon.limits_required);
+    only_error("[vigil]\nlimits = strict\n", 2, "limits: expected best-effort or required, got 'strict'");
 }
 
 TEST_CASE("config: [vigil] keys are read and expanded") {

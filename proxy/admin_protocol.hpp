@@ -1,0 +1,65 @@
+// The admin API between vigild (supervisor/proxy_link.cpp) and vigil-proxy
+// (proxy/admin_api.cpp), defined once for both binaries: the routes, the
+// JSON field names and the server modes. Header-only and dependency-free, so
+// vigild includes it without linking anything of the proxy.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace vigil::proxy {
+
+// A pool member's admin state, set by vigild: `up` takes new requests,
+// `draining` finishes what it has, `down` gets nothing.
+enum class ServerMode : std::uint8_t { up, down, draining };
+
+constexpr const char* to_string(ServerMode m) noexcept {
+    switch (m) {
+        case ServerMode::up: return "up";
+        case ServerMode::down: return "down";
+        case ServerMode::draining: return "draining";
+    }
+    return "down";
+}
+
+constexpr std::optional<ServerMode> parse_mode(std::string_view s) noexcept {
+    if (s == "up") return ServerMode::up;
+    if (s == "down") return ServerMode::down;
+    if (s == "draining") return ServerMode::draining;
+    return std::nullopt;
+}
+
+namespace admin {
+
+inline constexpr int version = 1;  // the path prefix below
+
+// Routes. Pool and server names are process names and addresses: no byte
+// that needs escaping in a path segment ('/' is refused by the config).
+inline constexpr std::string_view pools = "/v1/pools";
+inline constexpr std::string_view metrics = "/metrics";
+inline std::string pool(std::string_view name) { return std::string(pools) + "/" + std::string(name); }
+inline std::string server(std::string_view pool_name, std::string_view name) {
+    return pool(pool_name) + "/servers/" + std::string(name);
+}
+inline std::string server_state(std::string_view pool_name, std::string_view name) {
+    return server(pool_name, name) + "/state";
+}
+
+// JSON fields: PUT of a pool, POST of a state, and the GET answers.
+namespace field {
+inline constexpr const char* state = "state";
+inline constexpr const char* balance = "balance";
+inline constexpr const char* max_fails = "max_fails";
+inline constexpr const char* fail_timeout_ms = "fail_timeout_ms";
+inline constexpr const char* slow_start_ms = "slow_start_ms";
+inline constexpr const char* servers = "servers";
+inline constexpr const char* name = "name";
+inline constexpr const char* address = "address";
+inline constexpr const char* pools = "pools";
+inline constexpr const char* version = "version";
+}  // namespace field
+
+}  // namespace admin
+}  // namespace vigil::proxy
