@@ -125,7 +125,7 @@ TEST_CASE("limits: without cgroup controllers, limits = required refuses the pro
 }
 
 TEST_CASE("limits: with the controllers, limits apply and none is listed as not applied", "[limits]") {
-    if (!cgroups_writable()) skip("needs root and a writable cgroup hierarchy");
+    VIGIL_SKIP_UNLESS(Prerequisites().cgroups());
     Vigild v(kCapped);
     v.start();
     REQUIRE(v.expect("capped: STARTING -> RUNNING"));
