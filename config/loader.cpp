@@ -38,6 +38,7 @@ LoadResult build(std::string_view text, const std::string& display, const LoadOp
     detail::link(config, where, errors);
 
     LoadResult result;
+    result.daemon = config.daemon;
     result.errors = errors.take();
     if (result.errors.empty()) result.config = std::move(config);
     return result;

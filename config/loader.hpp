@@ -37,6 +37,10 @@ struct LoadOptions {
 struct LoadResult {
     std::optional<Config> config;  // set only when errors is empty
     std::vector<Error> errors;
+    // [vigil] as far as it could be read, set even when `errors` is not
+    // empty: vigilctl must find vigild's socket in a file that is mid-edit.
+    // Defaults when the file cannot be read at all.
+    Daemon daemon;
     bool ok() const { return config.has_value(); }
 };
 

@@ -109,20 +109,25 @@ std::string render_metrics(const Snapshot& snap, const std::vector<std::unique_p
         for (int c = 1; c < 6; ++c)
             line(out, "vigil_proxy_listener_responses_total", "listener=\"" + esc(l->name) + "\",class=\"" + class_label[c] + "\"",
                  l->responses(c));
-    out += "# TYPE vigil_proxy_rate_limited_total counter\n";
+    out += "# HELP vigil_proxy_rate_limited_total Requests answered 429 by the listener's rate limit.\n"
+           "# TYPE vigil_proxy_rate_limited_total counter\n";
     for (const auto& l : listeners)
         line(out, "vigil_proxy_rate_limited_total", "listener=\"" + esc(l->name) + "\"", l->rate_limited.load(std::memory_order_relaxed));
-    out += "# TYPE vigil_proxy_rejected_requests_total counter\n";
+    out += "# HELP vigil_proxy_rejected_requests_total Malformed or oversized requests the proxy answered itself (400, 408, 413, 417, 431).\n"
+           "# TYPE vigil_proxy_rejected_requests_total counter\n";
     for (const auto& l : listeners)
         line(out, "vigil_proxy_rejected_requests_total", "listener=\"" + esc(l->name) + "\"", l->rejected.load(std::memory_order_relaxed));
-    out += "# TYPE vigil_proxy_connections_total counter\n";
+    out += "# HELP vigil_proxy_connections_total Client connections accepted by the listener.\n"
+           "# TYPE vigil_proxy_connections_total counter\n";
     for (const auto& l : listeners)
         line(out, "vigil_proxy_connections_total", "listener=\"" + esc(l->name) + "\"", l->connections_total.load(std::memory_order_relaxed));
-    out += "# TYPE vigil_proxy_connections_active gauge\n";
+    out += "# HELP vigil_proxy_connections_active Client connections open now.\n"
+           "# TYPE vigil_proxy_connections_active gauge\n";
     for (const auto& l : listeners)
         line(out, "vigil_proxy_connections_active", "listener=\"" + esc(l->name) + "\"",
              static_cast<std::uint64_t>(std::max<std::int64_t>(0, l->connections_active.load(std::memory_order_relaxed))));
-    out += "# TYPE vigil_proxy_tls_handshake_failures_total counter\n";
+    out += "# HELP vigil_proxy_tls_handshake_failures_total TLS handshakes with clients that failed.\n"
+           "# TYPE vigil_proxy_tls_handshake_failures_total counter\n";
     for (const auto& l : listeners)
         line(out, "vigil_proxy_tls_handshake_failures_total", "listener=\"" + esc(l->name) + "\"",
              l->tls_handshake_failures.load(std::memory_order_relaxed));

@@ -20,6 +20,8 @@ packages=(
   nginx python3 apache2-utils
   # unit checks (systemd-analyze, -sysusers, -tmpfiles), packaging (objdump, cpack's dpkg)
   systemd binutils dpkg-dev file
+  # promtool, for the test that checks vigild's /metrics (tests/integration/metrics_test.cpp)
+  prometheus
   "$@"
 )
 
@@ -39,7 +41,7 @@ fi
 
 # Debian starts these servers on install; tests and the demo run their own
 # instances on free ports, so the system-wide ones are not needed.
-for svc in redis-server postgresql supervisor; do
+for svc in redis-server postgresql supervisor prometheus; do
   if command -v systemctl >/dev/null && systemctl is-active --quiet "$svc" 2>/dev/null; then
     systemctl stop "$svc" || true
   fi

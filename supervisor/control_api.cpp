@@ -15,6 +15,7 @@
 #include "supervisor/metrics.hpp"
 #include "supervisor/proxy_link.hpp"
 #include "supervisor/rolling_restart.hpp"
+#include "supervisor/waiter.hpp"
 
 namespace vigil::supervisor {
 namespace {
@@ -135,105 +136,6 @@ json process_json(const ProcessRunner& r, const Supervisor& sup) {
     j["health"] = h ? std::string(core::health_status_name(*h)) : "";
     return j;
 }
-
-// Holds a waiting request's reply until every named process has settled or
-// the timeout fires. Lives as long as its observer or timer needs it.
-class Waiter : public std::enable_shared_from_this<Waiter> {
-public:
-    enum class Goal { up, down, restarted };
-
-    Waiter(boost::asio::io_context& io, Supervisor& sup, ControlApi::Reply reply)
-        : timer_(io), sup_(sup), reply_(std::move(reply)) {}
-
-    void add(const std::string& name, Goal goal) {
-        pending_[name] = goal;
-        order_.push_back(name);
-    }
-
-    void start(std::chrono::milliseconds timeout) {
-        auto self = shared_from_this();
-        observer_ = sup_.subscribe([self](const ProcessRunner& r, const core::Decision& d) { self->on_change(r, d); });
-        for (auto it = pending_.begin(); it != pending_.end();) {
-            const ProcessRunner* r = sup_.find(it->first);
-            it = (r && check(*r, it->second, nullptr)) ? pending_.erase(it) : std::next(it);
-        }
-        if (pending_.empty()) return finish();
-        timer_.expires_after(timeout);
-        timer_.async_wait([self](const boost::system::error_code& ec) {
-            if (ec || self->done_) return;
-            for (const auto& [name, goal] : self->pending_) {
-                const ProcessRunner* r = self->sup_.find(name);
-                self->result(name, false, r ? std::string(core::state_name(r->state())) : "GONE",
-                             "timed out waiting");
-            }
-            self->pending_.clear();
-            self->finish();
-        });
-    }
-
-private:
-    // Records a result and returns true when `r` has reached (or failed) its goal.
-    bool check(const ProcessRunner& r, Goal goal, const core::Decision* d) {
-        const core::State s = r.state();
-        const std::string state(core::state_name(s));
-        if (goal == Goal::down) {
-            if (s == core::State::stopped || s == core::State::exited || s == core::State::fatal)
-                return result(r.name(), true, state, "stopped");
-            return false;
-        }
-        if (goal == Goal::restarted && d == nullptr) return false;  // must see it go down first
-        if (s == core::State::running) return result(r.name(), true, state, "started");
-        if (s == core::State::fatal) return result(r.name(), false, state, r.spawn_error().empty() ? "gave up" : r.spawn_error());
-        if (s == core::State::backoff && d && d->from == core::State::starting)
-            return result(r.name(), false, state,
-                          "failed to start: " +
-                              (!r.spawn_error().empty() ? r.spawn_error()
-                               : r.exit_reason().empty() ? d->reason
-                                                         : r.exit_reason() + " (" + d->reason + ")"));
-        if (s == core::State::exited && d) return result(r.name(), false, state, d->reason);
-        return false;
-    }
-
-    void on_change(const ProcessRunner& r, const core::Decision& d) {
-        auto it = pending_.find(r.name());
-        if (done_ || it == pending_.end()) return;
-        if (it->second == Goal::restarted) {
-            if (d.to == core::State::stopping || d.to == core::State::starting) it->second = Goal::up;
-            return;
-        }
-        if (check(r, it->second, &d)) pending_.erase(it);
-        if (pending_.empty()) finish();
-    }
-
-    bool result(const std::string& name, bool ok, const std::string& state, const std::string& message) {
-        results_.push_back({{"name", name}, {"ok", ok}, {"state", state}, {"message", message}});
-        ok_ = ok_ && ok;
-        return true;
-    }
-
-    void finish() {
-        if (done_) return;
-        done_ = true;
-        timer_.cancel();
-        sup_.unsubscribe(observer_);
-        // Report in the order asked (start order), not the order finished.
-        json ordered = json::array();
-        for (const auto& name : order_)
-            for (const auto& r : results_)
-                if (r["name"] == name) ordered.push_back(r);
-        reply_(json_response(ok_ ? 200 : 409, json{{"ok", ok_}, {"results", ordered}}));
-    }
-
-    boost::asio::steady_timer timer_;
-    Supervisor& sup_;
-    ControlApi::Reply reply_;
-    std::map<std::string, Goal> pending_;
-    std::vector<std::string> order_;
-    json results_ = json::array();
-    std::uint64_t observer_ = 0;
-    bool ok_ = true;
-    bool done_ = false;
-};
 
 json diff_json(const core::ConfigDiff& d) {
     return json{{"added", d.added}, {"changed", d.changed}, {"removed", d.removed}, {"unchanged", d.unchanged}};
@@ -363,6 +265,7 @@ void ControlApi::handle(const ApiRequest& req, Reply reply) {
             if (parts.size() == 4 && post && (parts[3] == "start" || parts[3] == "stop" || parts[3] == "restart"))
                 return program_action(parts[2], parts[3], req.body, std::move(reply));
             if (parts.size() == 4 && post && parts[3] == "signal") return reply(program_signal(parts[2], req.body));
+            if (parts.size() == 4 && post && parts[3] == "wait") return program_wait(parts[2], req.body, std::move(reply));
             if (parts.size() == 4 && post && parts[3] == "rolling-restart")
                 return rolling_restart(parts[2], req.body, std::move(reply));
         }
@@ -440,7 +343,27 @@ void ControlApi::program_action(const std::string& spec, const std::string& acti
     auto runners = sup_.resolve(spec, error);
     if (runners.empty()) return reply(error_response(404, error));
 
-    auto waiter = std::make_shared<Waiter>(io_, sup_, std::move(reply));
+    auto request = [&](ProcessRunner& r) {
+        if (action == "start") sup_.request_start(r);
+        else if (action == "stop") sup_.request_stop(r);
+        else sup_.request_restart(r);
+    };
+    std::vector<std::string> names;
+    for (ProcessRunner* r : runners) names.push_back(r->name());
+    if (!wait) {
+        json results = json::array();
+        for (const auto& n : names) {
+            if (ProcessRunner* r = sup_.find(n)) {
+                request(*r);
+                results.push_back({{"name", n}, {"ok", true}, {"state", std::string(core::state_name(r->state()))},
+                                   {"message", action + " requested"}});
+            }
+        }
+        return reply(json_response(200, json{{"ok", true}, {"results", results}}));
+    }
+    auto waiter = std::make_shared<Waiter>(io_, sup_, [reply = std::move(reply)](bool ok, bool, json results) {
+        reply(json_response(ok ? 200 : 409, json{{"ok", ok}, {"results", std::move(results)}}));
+    });
     const auto goal = action == "stop" ? Waiter::Goal::down : action == "restart" ? Waiter::Goal::restarted
                                                                                   : Waiter::Goal::up;
     for (ProcessRunner* r : runners) {
@@ -451,26 +374,9 @@ void ControlApi::program_action(const std::string& spec, const std::string& acti
     }
     // Requests change state synchronously (and may finish instantly), so the
     // waiter subscribes first and then each request is made.
-    std::vector<std::string> names;
-    for (ProcessRunner* r : runners) names.push_back(r->name());
-    if (!wait) {
-        for (const auto& n : names) {
-            if (ProcessRunner* r = sup_.find(n)) {
-                if (action == "start") sup_.request_start(*r);
-                else if (action == "stop") sup_.request_stop(*r);
-                else sup_.request_restart(*r);
-            }
-        }
-        return waiter->start(std::chrono::milliseconds(0)), void();
-    }
     waiter->start(std::chrono::milliseconds(static_cast<long>(timeout_s * 1000)));
-    for (const auto& n : names) {
-        if (ProcessRunner* r = sup_.find(n)) {
-            if (action == "start") sup_.request_start(*r);
-            else if (action == "stop") sup_.request_stop(*r);
-            else sup_.request_restart(*r);
-        }
-    }
+    for (const auto& n : names)
+        if (ProcessRunner* r = sup_.find(n)) request(*r);
 }
 
 ApiResponse ControlApi::program_signal(const std::string& spec, const std::string& body) {

@@ -10,6 +10,8 @@
 //   POST /v1/programs/{spec}/{start|stop|restart}   spec: name, group, G:*, all
 //        body {"wait": true, "timeout": 30}  (wait defaults to true)
 //   POST /v1/programs/{spec}/signal        body {"signal": "HUP"}
+//   POST /v1/programs/{spec}/wait          body {"goal": "running|healthy|stopped",
+//        "timeout": 60}: answers when every process got there (wait_api.cpp)
 //   GET  /v1/programs/{name}/health        last check results
 //   GET  /v1/programs/{name}/log?stream=stdout|stderr&offset=N&follow=1
 //        text/plain; a negative offset counts from the end; follow streams
@@ -100,6 +102,7 @@ private:
     ApiResponse program_one(const std::string& name) const;
     void program_action(const std::string& spec, const std::string& action, const std::string& body, Reply reply);
     ApiResponse program_signal(const std::string& spec, const std::string& body);
+    void program_wait(const std::string& spec, const std::string& body, Reply reply);  // wait_api.cpp
     ApiResponse program_log(const std::string& name, const std::string& query) const;
     ApiResponse program_health(const std::string& name) const;
     ApiResponse config_reread();

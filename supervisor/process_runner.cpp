@@ -438,8 +438,13 @@ bool ProcessRunner::try_reap() {
     drain_pipes();
     exit_reason_.clear();
     if (machine_.state() != core::State::stopping) {
-        exit_reason_ = output_tail_.reason();
+        // Killed by a signal, its output explains it only when a line says
+        // so (an assertion before SIGABRT); the signal itself is the reason.
+        exit_reason_ = output_tail_.reason(200, st.signaled);
         if (!exit_reason_.empty()) spdlog::warn("{}: pid {} ended ({}): {}", name(), si.si_pid, st.describe(), exit_reason_);
+        else if (st.signaled) spdlog::warn("{}: pid {} ended ({})", name(), si.si_pid, st.describe());
+    } else if (machine_.liveness_stop() && monitor_ && !monitor_->history().empty()) {
+        exit_reason_ = "last check: " + monitor_->history().back().detail;
     }
     send(core::Event::exited(st));
     return true;

@@ -1,6 +1,6 @@
 // vigilctl: supervisorctl for vigild. Finds the control socket from -s, or
-// the config's control_socket (-c), or the default path, then runs one verb
-// or, with none, the interactive shell.
+// the config's control_socket (-c, read even from a file with errors), or the
+// default path, then runs one verb or, with none, the interactive shell.
 #include <unistd.h>
 
 #include <iostream>
@@ -32,12 +32,16 @@ int main(int argc, char** argv) {
         config::LoadOptions opts;
         opts.env = config::environment_map();
         auto loaded = config::load_file(config_file, opts);
+        socket = loaded.daemon.control_socket;
+        // An operator mid-edit, or during an incident, must still see and
+        // stop things: a file with errors is reported and not fatal. vigild
+        // refuses the same file on update/reload, so nothing is applied.
         if (!loaded.ok()) {
-            for (const auto& e : loaded.errors) std::cerr << e.to_string() << "\n";
-            std::cerr << "vigilctl: cannot read the control socket from " << config_file << "\n";
-            return ctl::kUsage;
+            std::cerr << "vigilctl: warning: " << config_file
+                      << " has errors (vigild keeps its last good configuration; update and reload will refuse it):\n";
+            for (const auto& e : loaded.errors) std::cerr << "  " << e.to_string() << "\n";
+            std::cerr << "vigilctl: using control socket " << socket << "\n";
         }
-        socket = loaded.config->daemon.control_socket;
     }
     if (socket.empty()) socket = "/run/vigil/vigil.sock";
     const ctl::Client client(socket);

@@ -33,6 +33,10 @@ std::string to_json(const Manifest& m) {
         j["aof_file"] = m.aof_file;
         j["keys"] = m.keys;
     }
+    if (m.kind == "postgres") {
+        j["db_user"] = m.db_user;
+        j["db_name"] = m.db_name;
+    }
     return j.dump(2, ' ', false, json::error_handler_t::replace) + "\n";
 }
 
@@ -60,6 +64,8 @@ std::optional<Manifest> parse_manifest(std::string_view text, std::string& error
     m.rdb_file = str("rdb_file");
     m.aof_dir = str("aof_dir");
     m.aof_file = str("aof_file");
+    m.db_user = str("db_user");
+    m.db_name = str("db_name");
     m.bytes = static_cast<std::uint64_t>(std::max<std::int64_t>(0, num("bytes", 0)));
     m.keys = num("keys", -1);
     m.duration_ms = num("duration_ms", 0);
@@ -78,11 +84,17 @@ std::optional<Manifest> parse_manifest(std::string_view text, std::string& error
     return m;
 }
 
-std::string restore_refusal(const Manifest& m, const std::string& kind) {
+std::string restore_refusal(const Manifest& m, const std::string& kind, const std::string& name, bool force) {
     if (kind != "postgres" && kind != "redis") return "restore works with kind = postgres or kind = redis only";
     if (m.kind != kind)
         return "it is a backup of a kind = " + m.kind + " program (" + m.program + "), not of kind = " + kind;
-    return {};
+    if (m.program == name || force) return {};
+    std::string of = m.program.empty() ? "an unnamed program (its manifest has no \"program\")" : m.program;
+    if (!m.db_user.empty() || !m.db_name.empty())
+        of += " (role " + (m.db_user.empty() ? "?" : m.db_user) + ", database " + (m.db_name.empty() ? "?" : m.db_name) +
+              ")";
+    return "it is a backup of " + of + ", not of " + name + ": restoring it would replace " + name +
+           "'s data with that program's; add --force to do so anyway";
 }
 
 std::string pg_major(std::string_view v) {

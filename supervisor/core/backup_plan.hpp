@@ -27,7 +27,7 @@ inline constexpr std::string_view kFormat = "vigil-backup/1";
 
 struct Manifest {
     std::string format{kFormat};
-    std::string program;         // the process it was taken from
+    std::string program;         // the process it was taken from (a restore elsewhere needs --force)
     std::string kind;            // postgres | redis
     std::string time;            // UTC, ISO 8601
     std::string server_version;  // "15.20", "7.0.15"
@@ -35,6 +35,8 @@ struct Manifest {
     std::string rdb_file;        // redis: the RDB's name in data/ (dbfilename)
     std::string aof_dir;         // redis: appenddirname at backup time
     std::string aof_file;        // redis: appendfilename at backup time
+    std::string db_user;         // postgres: the program's role (db_user) at backup time
+    std::string db_name;         // postgres: its database (db_name)
     std::uint64_t bytes = 0;     // size of data/
     std::int64_t keys = -1;      // redis: keys at backup time (-1 unknown)
     std::int64_t duration_ms = 0;
@@ -43,9 +45,12 @@ struct Manifest {
 std::string to_json(const Manifest& m);
 std::optional<Manifest> parse_manifest(std::string_view text, std::string& error);
 
-// Empty when a backup described by `m` may be restored into a program of
-// `kind`; otherwise why not, as one sentence.
-std::string restore_refusal(const Manifest& m, const std::string& kind);
+// Empty when a backup described by `m` may be restored into the program
+// `name` of `kind`; otherwise why not, as one sentence. A backup of another
+// program (or one whose manifest names none) is refused unless `force`: it
+// would replace this program's data — its roles, its databases — with the
+// other's.
+std::string restore_refusal(const Manifest& m, const std::string& kind, const std::string& name, bool force);
 
 // "15.20 (Debian 15.20-0+deb12u1)", "postgres (PostgreSQL) 15.20 …" or the
 // PG_VERSION file's "15\n" → "15"; "9.6.24" → "9.6". Empty if none.

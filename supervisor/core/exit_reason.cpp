@@ -92,7 +92,7 @@ void OutputTail::push(int fd, std::string text) {
     if (lines_.size() > kMaxLines) lines_.pop_front();
 }
 
-std::string OutputTail::reason(std::size_t max_len) const {
+std::string OutputTail::reason(std::size_t max_len, bool telling_only) const {
     // An unfinished last line (the child died mid-line) counts too.
     std::deque<Line> all = lines_;
     for (int i = 0; i < 2; ++i)
@@ -108,7 +108,7 @@ std::string OutputTail::reason(std::size_t max_len) const {
             best = &l;
         }
     }
-    if (!best) return {};
+    if (!best || (telling_only && best_rank == 0)) return {};
     std::string out = strip_log_prefix(best->text);
     // Control characters would garble a status line.
     for (char& c : out)

@@ -28,7 +28,10 @@ public:
     // ("vigil: error: …"), a line with a system error text ("Address already in
     // use", "Permission denied", …), a line saying FATAL / ERROR / failed /
     // aborting, else the last line on stderr.
-    std::string reason(std::size_t max_len = 200) const;
+    // `telling_only`: no fallback to the last stderr line — for a process
+    // killed from outside (kill -9), whose last line (often an info line)
+    // explains nothing; the signal is the reason.
+    std::string reason(std::size_t max_len = 200, bool telling_only = false) const;
 
 private:
     struct Line {

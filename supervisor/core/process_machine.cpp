@@ -40,9 +40,12 @@ bool is_down(State s) noexcept {
 }
 
 std::string ExitStatus::describe() const {
-    if (!signaled) return "exit status " + std::to_string(code);
+    // A liveness restart ends in the stop signal like any stop: without the
+    // cause, "killed by SIGTERM" reads as if someone else had killed it.
+    const std::string cause = liveness ? "failed its liveness check, " : "";
+    if (!signaled) return cause + "exit status " + std::to_string(code);
     if (oom) return "killed by the OOM killer (memory_limit reached)";
-    return "killed by SIG" + std::string(config::signal_name(signal));
+    return cause + "killed by SIG" + std::string(config::signal_name(signal));
 }
 
 Policy Policy::from(const config::Program& p) {
@@ -207,6 +210,7 @@ Decision ProcessMachine::on_stopping(const Event& e, TimePoint now, Rng& rng, De
             d.actions.push(cancel(Timer::stop_wait));
             if (restart_after_stop_) {
                 restart_after_stop_ = false;
+                last_exit_->liveness = true;
                 start_pending_ = false;
                 backoff_.run_ended(std::chrono::duration_cast<Duration>(now - started_at_));
                 schedule_restart(d, rng, "stopped after failing its liveness check (" + e.exit.describe() + ")");

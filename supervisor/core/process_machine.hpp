@@ -50,6 +50,7 @@ struct ExitStatus {
     int code = 0;    // exit code when !signaled
     int signal = 0;  // terminating signal when signaled
     bool oom = false;  // the kernel's OOM killer ended it (cgroup memory limit)
+    bool liveness = false;  // vigild stopped it because its liveness (health) check failed
     std::string describe() const;  // "exit status 3", "killed by SIGKILL"
     bool operator==(const ExitStatus&) const = default;
 };
@@ -145,6 +146,8 @@ public:
     int restarts() const noexcept { return restarts_; }      // automatic restarts so far
     int failed_starts() const noexcept { return failed_starts_; }  // in a row
     std::optional<ExitStatus> last_exit() const noexcept { return last_exit_; }
+    // Going down because its liveness check failed (and coming back through the backoff).
+    bool liveness_stop() const noexcept { return restart_after_stop_; }
     Duration last_delay() const noexcept { return last_delay_; }
     // True between a restart/start request in STOPPING and the exit it waits for.
     bool start_pending() const noexcept { return start_pending_; }

@@ -1,16 +1,8 @@
 #include "supervisor/ctl/backup.hpp"
 
-#include <arpa/inet.h>
 #include <fcntl.h>
-#include <grp.h>
-#include <netdb.h>
-#include <netinet/in.h>
-#include <poll.h>
 #include <pwd.h>
-#include <signal.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -26,7 +18,11 @@
 #include "config/kinds.hpp"
 #include "config/values.hpp"
 #include "supervisor/core/backup_plan.hpp"
+#include "supervisor/ctl/backup_io.hpp"
 #include "supervisor/ctl/commands.hpp"
+#include "supervisor/ctl/redis_client.hpp"
+#include "supervisor/ctl/restore_check.hpp"
+#include "supervisor/ctl/wait.hpp"
 
 namespace vigil::ctl {
 namespace {
@@ -35,13 +31,8 @@ namespace fs = std::filesystem;
 namespace bk = core::backup;
 using json = nlohmann::json;
 using Clock = std::chrono::steady_clock;
+using namespace backup_io;
 
-// A failure with its message and exit code; caught once in backup_restore().
-struct Failure {
-    int code;
-    std::string message;
-};
-[[noreturn]] void fail(int code, std::string message) { throw Failure{code, std::move(message)}; }
 
 double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 
@@ -82,14 +73,6 @@ struct Program {
     std::uint16_t port = 0;
 };
 
-// Who runs the tools and owns the files: the program's user when vigilctl
-// is root, else vigilctl's own.
-struct Owner {
-    uid_t uid = ::geteuid();
-    gid_t gid = ::getegid();
-    std::string name;
-    bool switch_user = false;
-};
 
 Owner owner_of(const Program& p) {
     Owner o;
@@ -174,165 +157,21 @@ public:
         return "HTTP " + std::to_string(r.status);
     }
 
-    // Until RUNNING (and healthy, with a healthcheck); vigild has no push for
-    // a single program's health that a one-shot client could hold without a
-    // race, so this asks every 100 ms. The error, or nullopt.
-    std::optional<std::string> wait_up(const std::string& name, bool healthy, long timeout) const {
-        const auto deadline = Clock::now() + std::chrono::seconds(timeout);
-        std::string last;
-        for (;;) {
-            const HttpReply r = call("GET", "/v1/programs/" + name);
-            const json j = json::parse(r.body, nullptr, false);
-            if (j.is_object()) {
-                const std::string state = j.value("state", ""), health = j.value("health", "");
-                last = state + (health.empty() ? "" : " " + health) + ": " + j.value("description", "");
-                if (state == "RUNNING" && (!healthy || health == "healthy")) return std::nullopt;
-                if (state == "FATAL" || state == "STOPPED" || state == "EXITED") return last;
-            }
-            if (Clock::now() >= deadline)
-                return std::string("not ") + (healthy ? "healthy" : "RUNNING") + " within " + std::to_string(timeout) +
-                       "s (" + last + ")";
-            std::this_thread::sleep_for(std::chrono::milliseconds(100));
-        }
+    // Until RUNNING and, with a healthcheck, healthy: vigild answers when it
+    // is (POST …/wait), or when it cannot be (FATAL). The error, or nullopt.
+    std::optional<std::string> wait_up(const std::string& name, long timeout) const {
+        const WaitResult w = wait_for(c_, name, "healthy", timeout);
+        if (w.status == 0) fail(kUnreachable, w.error);
+        if (w.ok()) return std::nullopt;
+        for (const auto& p : w.processes)
+            if (!p.ok) return p.message;
+        return w.error.empty() ? "HTTP " + std::to_string(w.status) : w.error;
     }
 
 private:
     const Client& c_;
 };
 
-// ---- running the servers' own tools ---------------------------------------
-
-// Runs argv to completion as `who`, stdout and stderr together in *output.
-// Returns the exit status (128+N for signal N, -1 when it could not run).
-int run_tool(const std::vector<std::string>& argv, const Owner& who, std::string* output,
-             std::chrono::seconds timeout = std::chrono::seconds(3600)) {
-    int fds[2];
-    if (::pipe2(fds, O_CLOEXEC) < 0) fail(kFailed, std::string("pipe: ") + std::strerror(errno));
-    const pid_t pid = ::fork();
-    if (pid < 0) fail(kFailed, std::string("fork: ") + std::strerror(errno));
-    if (pid == 0) {
-        ::dup2(fds[1], 1);
-        ::dup2(fds[1], 2);
-        const int null = ::open("/dev/null", O_RDONLY);
-        if (null >= 0) ::dup2(null, 0);
-        if (who.switch_user) {
-            if (::initgroups(who.name.c_str(), who.gid) != 0 || ::setgid(who.gid) != 0 || ::setuid(who.uid) != 0) {
-                std::fprintf(stderr, "cannot become %s: %s\n", who.name.c_str(), std::strerror(errno));
-                ::_exit(126);
-            }
-            const passwd* pw = ::getpwuid(who.uid);
-            if (pw) ::setenv("HOME", pw->pw_dir, 1);
-            ::setenv("USER", who.name.c_str(), 1);
-        }
-        if (::chdir("/") != 0) ::_exit(126);  // vigilctl's cwd may be closed to `who`
-        std::vector<char*> args;
-        for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-        args.push_back(nullptr);
-        ::execv(args[0], args.data());
-        std::fprintf(stderr, "cannot run %s: %s\n", args[0], std::strerror(errno));
-        ::_exit(127);
-    }
-    ::close(fds[1]);
-    const auto deadline = Clock::now() + timeout;
-    std::string out;
-    char buf[8192];
-    bool timed_out = false;
-    for (;;) {
-        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
-        if (left <= 0) {
-            timed_out = true;
-            break;
-        }
-        pollfd p{fds[0], POLLIN, 0};
-        const int n = ::poll(&p, 1, static_cast<int>(std::min<long long>(left, 1000)));
-        if (n < 0 && errno != EINTR) break;
-        if (n <= 0) continue;
-        const ssize_t got = ::read(fds[0], buf, sizeof buf);
-        if (got <= 0) break;
-        if (out.size() < (1 << 20)) out.append(buf, static_cast<std::size_t>(got));
-    }
-    ::close(fds[0]);
-    if (timed_out) ::kill(pid, SIGKILL);
-    int status = 0;
-    while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-    }
-    if (output) *output = timed_out ? out + "\n(killed after " + std::to_string(timeout.count()) + "s)" : out;
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-}
-
-// ---- files -----------------------------------------------------------------
-
-std::uint64_t size_of_tree(const fs::path& p) {
-    std::uint64_t n = 0;
-    std::error_code ec;
-    for (auto it = fs::recursive_directory_iterator(p, ec); !ec && it != fs::recursive_directory_iterator();
-         it.increment(ec))
-        if (it->is_regular_file(ec)) n += it->file_size(ec);
-    return n;
-}
-
-void chown_tree(const fs::path& p, const Owner& o) {
-    if (::geteuid() != 0) return;
-    auto one = [&](const fs::path& f) {
-        if (::lchown(f.c_str(), o.uid, o.gid) != 0)
-            fail(kFailed, "chown " + f.string() + ": " + std::strerror(errno));
-    };
-    one(p);
-    std::error_code ec;
-    for (auto it = fs::recursive_directory_iterator(p, ec); !ec && it != fs::recursive_directory_iterator();
-         it.increment(ec))
-        one(it->path());
-    if (ec) fail(kFailed, "walking " + p.string() + ": " + ec.message());
-}
-
-void fsync_path(const fs::path& p) {
-    const int fd = ::open(p.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd >= 0) {
-        ::fsync(fd);
-        ::close(fd);
-    }
-}
-
-// Copies one file through a temporary name, fsynced, then renamed: a reader
-// of `to` sees all of it or nothing. Reads from an open descriptor, so a
-// source replaced meanwhile (Redis renames its new dump over the old) is
-// still copied whole.
-void copy_file_durably(const fs::path& from, const fs::path& to) {
-    const int in = ::open(from.c_str(), O_RDONLY | O_CLOEXEC);
-    if (in < 0) fail(kFailed, "cannot read " + from.string() + ": " + std::strerror(errno));
-    const fs::path tmp = to.string() + ".tmp";
-    const int out = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (out < 0) {
-        ::close(in);
-        fail(kFailed, "cannot write " + tmp.string() + ": " + std::strerror(errno));
-    }
-    char buf[1 << 16];
-    for (;;) {
-        const ssize_t n = ::read(in, buf, sizeof buf);
-        if (n == 0) break;
-        if (n < 0 || ::write(out, buf, static_cast<std::size_t>(n)) != n) {
-            const std::string why = std::strerror(errno);
-            ::close(in);
-            ::close(out);
-            fail(kFailed, "copying " + from.string() + ": " + why);
-        }
-    }
-    ::close(in);
-    if (::fsync(out) != 0 || ::close(out) != 0) fail(kFailed, "writing " + tmp.string() + ": " + std::strerror(errno));
-    fs::rename(tmp, to);
-}
-
-void write_file_durably(const fs::path& to, const std::string& text) {
-    const fs::path tmp = to.string() + ".tmp";
-    {
-        std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
-        f << text;
-        if (!f.flush()) fail(kFailed, "cannot write " + tmp.string());
-    }
-    fsync_path(tmp);
-    fs::rename(tmp, to);
-    fsync_path(to.parent_path());
-}
 
 // Empties DIR again (removes it, when it was made here) if the backup fails
 // after DIR was taken: never a half backup left behind, never a byte
@@ -388,80 +227,15 @@ bk::Manifest read_manifest(const fs::path& dir) {
     return *m;
 }
 
-// ---- Redis over TCP --------------------------------------------------------
-
-class Redis {
-public:
-    Redis(const std::string& host, std::uint16_t port) {
-        addrinfo hints{};
-        hints.ai_socktype = SOCK_STREAM;
-        hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV;
-        addrinfo* res = nullptr;
-        if (::getaddrinfo(host.c_str(), std::to_string(port).c_str(), &hints, &res) != 0 || !res)
-            fail(kFailed, "bad redis address " + host);
-        fd_ = ::socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        timeval tv{10, 0};
-        ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-        ::setsockopt(fd_, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-        const int rc = ::connect(fd_, res->ai_addr, res->ai_addrlen);
-        ::freeaddrinfo(res);
-        if (rc != 0) {
-            const std::string why = std::strerror(errno);
-            ::close(fd_);
-            fd_ = -1;
-            fail(kFailed, "cannot connect to redis at " + host + ":" + std::to_string(port) + ": " + why);
-        }
-    }
-    ~Redis() {
-        if (fd_ >= 0) ::close(fd_);
-    }
-    Redis(const Redis&) = delete;
-    Redis& operator=(const Redis&) = delete;
-
-    bk::RespValue command(const std::vector<std::string>& argv) {
-        const std::string req = bk::resp_command(argv);
-        if (::send(fd_, req.data(), req.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(req.size()))
-            fail(kFailed, "redis: send: " + std::string(std::strerror(errno)));
-        for (;;) {
-            std::size_t used = 0;
-            std::string error;
-            auto v = bk::resp_parse(buf_, used, error);
-            if (v) {
-                buf_.erase(0, used);
-                return *v;
-            }
-            if (!error.empty()) fail(kFailed, "redis: " + error);
-            char tmp[16384];
-            const ssize_t n = ::recv(fd_, tmp, sizeof tmp, 0);
-            if (n <= 0) fail(kFailed, "redis: no answer to " + argv[0] + (n < 0 ? ": " + std::string(std::strerror(errno)) : ""));
-            buf_.append(tmp, static_cast<std::size_t>(n));
-        }
-    }
-    // A command whose error reply is a failure.
-    bk::RespValue ok(const std::vector<std::string>& argv) {
-        auto v = command(argv);
-        if (v.type == bk::RespValue::Type::error) fail(kFailed, "redis: " + argv[0] + ": " + v.str);
-        return v;
-    }
-    std::string config_get(const std::string& key) {
-        auto v = ok({"CONFIG", "GET", key});
-        return v.items.size() == 2 ? v.items[1].str : "";
-    }
-    std::map<std::string, std::string> info(const std::string& section) {
-        return bk::parse_info(ok({"INFO", section}).str);
-    }
-
-private:
-    int fd_ = -1;
-    std::string buf_;
-};
 
 // ---- the verbs ---------------------------------------------------------------
 
 struct Context {
+    const Client& client;
     Api api;
     std::ostream& out;
     long timeout;
+    bool force;  // restore: a backup of another program too
 };
 
 std::string say(const Program& p) { return p.name + ": "; }
@@ -510,6 +284,8 @@ void backup_postgres(Context& cx, const Program& p, const fs::path& dir) {
     m.time = bk::iso_utc(std::time(nullptr));
     m.server_version = version;
     m.method = "pg_basebackup -F p -X stream -c fast";
+    m.db_user = p.db_user;
+    m.db_name = p.db_name;
     m.bytes = size_of_tree(data);
     m.duration_ms = static_cast<std::int64_t>(seconds_since(t0) * 1000);
     write_file_durably(dir / std::string(bk::kManifestName), bk::to_json(m));
@@ -634,12 +410,13 @@ void stage_redis(const bk::Manifest& m, const Program& p, const fs::path& dir, c
 
 void restore(Context& cx, const Program& p, const fs::path& dir) {
     const bk::Manifest m = read_manifest(dir);
-    if (auto why = bk::restore_refusal(m, p.kind); !why.empty()) fail(kFailed, dir.string() + ": " + why);
+    if (auto why = bk::restore_refusal(m, p.kind, p.name, cx.force); !why.empty())
+        fail(kFailed, dir.string() + ": " + why);
     const Owner who = owner_of(p);
     cx.out << say(p) << dir.string() << " is a backup of " << m.program << " taken " << m.time << " (" << p.kind << " "
            << m.server_version << ", " << human_bytes(m.bytes)
            << (m.kind == "redis" && m.keys >= 0 ? ", " + std::to_string(m.keys) + " keys" : "") << ")"
-           << (m.program != p.name ? " — another program's, restoring it into " + p.name : "") << "\n"
+           << (m.program != p.name ? " — another program's, restoring it into " + p.name + " (--force)" : "") << "\n"
            << std::flush;
 
     // Everything that can fail without touching the live program happens
@@ -665,6 +442,9 @@ void restore(Context& cx, const Program& p, const fs::path& dir) {
         throw;
     }
     const bool health = cx.api.has_healthcheck(p.name);
+    std::string error;
+    // A role or database already missing before is not the restore's doing.
+    const bool missing_before = own_data_missing(cx.client, p.name, error).has_value();
     const auto t_stop = Clock::now();
     if (auto e = cx.api.action(p.name, "stop", cx.timeout)) {
         fs::remove_all(stage, ec);
@@ -699,8 +479,11 @@ void restore(Context& cx, const Program& p, const fs::path& dir) {
                                       : "";
     if (auto e = cx.api.action(p.name, "start", cx.timeout))
         fail(kFailed, "the restored data is in place but it did not start: " + *e + back);
-    if (auto e = cx.api.wait_up(p.name, health, cx.timeout))
+    if (auto e = cx.api.wait_up(p.name, cx.timeout))
         fail(kFailed, "the restored data is in place but it is " + *e + back);
+    if (auto why = own_data_missing(cx.client, p.name, error); why && !missing_before)
+        fail(kFailed, "the restored data is in place and the server answers, but not with " + p.name +
+                          "'s own role and database: " + *why + back);
     char line[256];
     std::snprintf(line, sizeof line, "restored: RUNNING%s %.2fs after the stop\n", health ? " and healthy" : "",
                   seconds_since(t_stop));
@@ -713,8 +496,13 @@ int backup_restore(const Client& client, const std::string& verb, const std::vec
                    std::ostream& out, std::ostream& err) {
     std::vector<std::string> words;
     long timeout = 300;
+    bool force = false;
     for (std::size_t i = 0; i < args.size(); ++i) {
         std::string value;
+        if (args[i] == "--force" && verb == "restore") {
+            force = true;
+            continue;
+        }
         if (args[i] == "--timeout" && i + 1 < args.size()) value = args[++i];
         else if (args[i].rfind("--timeout=", 0) == 0) value = args[i].substr(10);
         else if (args[i].size() > 1 && args[i][0] == '-') {
@@ -735,12 +523,12 @@ int backup_restore(const Client& client, const std::string& verb, const std::vec
         }
     }
     if (words.size() != 2) {
-        err << "vigilctl: usage: " << verb << " NAME DIR [--timeout S]\n";
+        err << "vigilctl: usage: " << verb << " NAME DIR [--timeout S]" << (verb == "restore" ? " [--force]" : "") << "\n";
         return kUsage;
     }
     const std::string& name = words[0];
     const fs::path dir = fs::absolute(words[1]).lexically_normal();
-    Context cx{Api(client), out, timeout};
+    Context cx{client, Api(client), out, timeout, force};
     try {
         const Program p = cx.api.program(name);
         if (verb == "backup") {

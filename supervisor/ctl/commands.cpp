@@ -2,9 +2,11 @@
 
 #include "supervisor/ctl/backup.hpp"
 #include "supervisor/ctl/rolling.hpp"
+#include "supervisor/ctl/wait.hpp"
 
 #include <algorithm>
 #include <cstdio>
+#include <ctime>
 #include <iostream>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -312,61 +314,50 @@ int Runner::update(const std::string& verb, const Args& a) {
     return kOk;
 }
 
-// Blocks until every named process is RUNNING: the current states first,
-// then the events stream, so nothing between the two is missed.
+// Blocks until every named process is RUNNING (or healthy): vigild holds
+// the request and answers when they are, so no change is missed between a
+// look and a watch, and nothing polls.
 int Runner::wait(const Args& a) {
     if (a.words.empty()) {
-        err_ << "vigilctl: usage: wait NAME... [--timeout S]\n";
+        err_ << "vigilctl: usage: wait NAME... [--healthy] [--timeout S]\n";
         return kUsage;
     }
     long timeout = 60;
     try {
         if (a.values.count("timeout")) timeout = std::stol(a.values.at("timeout"));
     } catch (const std::exception&) {
-        err_ << "vigilctl: --timeout takes seconds\n";
+        timeout = 0;
+    }
+    if (timeout <= 0 || timeout > 86400) {
+        err_ << "vigilctl: --timeout takes seconds (1..86400)\n";
         return kUsage;
     }
+    const std::string goal = a.flags.count("--healthy") ? "healthy" : "running";
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout);
     int code = kOk;
-    auto all = programs(code);
-    if (!all) return code;
-    const bool healthy = a.flags.count("--healthy") > 0;
-    std::set<std::string> waiting;
     for (const auto& spec : a.words) {
-        bool any = false;
-        for (const auto& p : *all)
-            if (matches(p, spec)) {
-                any = true;
-                const bool done = healthy ? p.value("health", "") == "healthy" : p["state"] == "RUNNING";
-                if (!done) waiting.insert(p["name"].get<std::string>());
-            }
-        if (!any) {
+        // One deadline for all: each spec gets what is left of it.
+        const auto left = std::chrono::ceil<std::chrono::seconds>(deadline - std::chrono::steady_clock::now()).count();
+        const WaitResult w = wait_for(c_, spec, goal, std::max<long>(1, left));
+        if (w.status == 0) {
+            err_ << "vigilctl: " << w.error << "\n";
+            return kUnreachable;
+        }
+        if (w.status == 404) {
             err_ << spec << ": ERROR (no such process)\n";
             return kUsage;
         }
-    }
-    if (waiting.empty()) return kOk;
-    std::string error, partial;
-    // The events stream has no end: the socket's receive timeout ends a
-    // silent wait at the deadline, the check below a busy one.
-    const int status = c_.stream("/v1/events", [&](const std::string& data) {
-        partial += data;
-        for (std::size_t nl; (nl = partial.find('\n')) != std::string::npos; partial.erase(0, nl + 1)) {
-            const auto ev = json::parse(partial.substr(0, nl), nullptr, false);
-            if (!ev.is_object()) continue;
-            const bool reached = healthy ? ev.value("type", "") == "health" && ev.value("to", "") == "healthy"
-                                         : ev.value("type", "") == "state" && ev.value("to", "") == "RUNNING";
-            if (reached) waiting.erase(ev.value("name", ""));
+        if (w.processes.empty()) {
+            err_ << spec << ": ERROR (" << w.error << ")\n";
+            return kFailed;
         }
-        return !waiting.empty() && std::chrono::steady_clock::now() < deadline;
-    }, error, std::chrono::seconds(timeout));
-    if (status == 0) {
-        err_ << "vigilctl: " << error << "\n";
-        return kUnreachable;
+        for (const auto& p : w.processes)
+            if (!p.ok) {
+                err_ << p.name << ": ERROR (" << p.message << ")\n";
+                code = kFailed;
+            }
     }
-    for (const auto& n : waiting)
-        err_ << n << ": ERROR (not " << (healthy ? "healthy" : "RUNNING") << " within " << timeout << "s)\n";
-    return waiting.empty() ? kOk : kFailed;
+    return code;
 }
 
 int Runner::health(const Args& a) {
@@ -403,12 +394,18 @@ int Runner::health(const Args& a) {
                           j.value("status", "").empty() ? "-" : j["status"].get<std::string>().c_str(),
                           j.value("check", "").c_str(), j.value("checks_passed", 0ULL), j.value("checks_failed", 0ULL));
             out_ << head << "\n";
-            const auto& results = j["results"];
-            const std::size_t from = results.size() > 5 ? results.size() - 5 : 0;
-            for (std::size_t i = from; i < results.size(); ++i) {
-                const auto& res = results[i];
+            // Every result vigild keeps (the last 10), oldest first, each
+            // with its local time: when did it start failing?
+            for (const auto& res : j["results"]) {
+                const double t = res.value("time", 0.0);
+                const std::time_t secs = static_cast<std::time_t>(t);
+                std::tm tm{};
+                ::localtime_r(&secs, &tm);
+                char when[32];
+                std::snprintf(when, sizeof when, "%02d:%02d:%02d.%03d", tm.tm_hour, tm.tm_min, tm.tm_sec,
+                              static_cast<int>((t - static_cast<double>(secs)) * 1000) % 1000);
                 char line[512];
-                std::snprintf(line, sizeof line, "    %s %8.1f ms  %s", res["ok"].get<bool>() ? "ok  " : "FAIL",
+                std::snprintf(line, sizeof line, "    %s  %s %8.1f ms  %s", when, res["ok"].get<bool>() ? "ok  " : "FAIL",
                               res["latency_ms"].get<double>(), res.value("detail", "").c_str());
                 out_ << line << "\n";
             }
@@ -487,7 +484,9 @@ std::string usage() {
            "  shutdown                           stop everything, then vigild\n"
            "  version [--json]\n"
            "  backup NAME DIR [--timeout S]      kind = postgres/redis: a consistent copy of the live data into DIR\n"
-           "  restore NAME DIR [--timeout S]     stop NAME, keep its data aside, put DIR's backup in place, start, healthy\n"
+           "  restore NAME DIR [--timeout S] [--force]\n"
+           "                                     stop NAME, keep its data aside, put DIR's backup in place, start, healthy;\n"
+           "                                     --force: DIR is a backup of another program\n"
            "exit codes: 0 ok, 1 action failed, 2 usage or unknown name, 3 not running (status), 4 vigild unreachable\n";
 }
 

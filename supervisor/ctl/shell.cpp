@@ -1,10 +1,12 @@
 #include "supervisor/ctl/shell.hpp"
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <iostream>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <sstream>
 
 #include <editline/readline.h>
@@ -25,11 +27,15 @@ std::vector<std::string> process_names() {
     if (!r || r->status != 200) return names;
     const auto j = nlohmann::json::parse(r->body, nullptr, false);
     if (!j.is_array()) return names;
-    for (const auto& p : j) {
-        names.push_back(p.value("name", ""));
-        names.push_back(p.value("group", "") + ":*");
-    }
-    names.push_back("all");
+    // Each process once, each group's GROUP:* once (not once per process:
+    // a numprocs program would list its GROUP:* numprocs times).
+    std::set<std::string> seen;
+    auto add = [&](std::string n) {
+        if (!n.empty() && seen.insert(n).second) names.push_back(std::move(n));
+    };
+    for (const auto& p : j) add(p.value("name", ""));
+    for (const auto& p : j) add(p.value("group", "") + ":*");
+    add("all");
     return names;
 }
 
@@ -73,6 +79,12 @@ int run_shell(const Client& client) {
             continue;
         }
         if (split.argv[0] == "quit" || split.argv[0] == "exit") break;
+        // A typo at the prompt deserves one line, not the whole usage.
+        if (std::find(verbs().begin(), verbs().end(), split.argv[0]) == verbs().end()) {
+            std::cerr << "vigilctl: unknown command '" << split.argv[0] << "', try help\n";
+            last = kUsage;
+            continue;
+        }
         last = run_command(client, split.argv, std::cout, std::cerr);
     }
     write_history(history.c_str());

@@ -105,6 +105,8 @@ OP=$(free_port); OT=$(free_port)
 cat "$DIR/cert.pem" "$DIR/key.pem" > "$DIR/combined.pem"
 mkdir -p "$DIR/www"
 head -c 65536 /dev/zero | tr '\0' 'b' > "$DIR/www/big"   # the 64 KiB response
+# nginx workers run as nobody when started as root: they must reach it.
+chmod 711 "$DIR"; chmod 755 "$DIR/www"; chmod 644 "$DIR/www/big"
 cat > "$DIR/post.lua" <<'EOF'
 wrk.method = "POST"
 wrk.body = string.rep("p", 1024)

@@ -231,3 +231,55 @@ TEST_CASE("backup: redis BGSAVE backup, restore with AOF on brings back exactly 
     CHECK_FALSE(v.find_line("steady: RUNNING ->"));
     CHECK(v.terminate(70s) == 0);
 }
+
+TEST_CASE("backup: a backup of another program is refused without --force, with it the program's own role and "
+          "database must be back", "[integration][backup]") {
+    if (!have_postgres() || !have("/usr/bin/psql") || !::getpwnam("postgres") || ::geteuid() != 0)
+        skip("needs root, a postgres user, PostgreSQL with pg_basebackup, and psql");
+    TempDir data;
+    const std::string root = owned_by(data, "pg", "postgres");
+    const int port_a = free_port(), port_b = free_port();
+    auto pg = [&](const std::string& name, int port, const std::string& user, const std::string& db) {
+        return "[program:" + name + "]\nkind = postgres\nuser = postgres\ndata_dir = " + root + "/" + name +
+               "\naddress = 127.0.0.1:" + std::to_string(port) + "\ndb_user = " + user + "\ndb_name = " + db +
+               "\nhealth_interval = 200ms\n\n";
+    };
+    Vigild v(pg("postgres-a", port_a, "auth", "auth_db") + pg("postgres-b", port_b, "payments", "payments_db"));
+    v.start();
+    REQUIRE(v.ctl({"wait", "postgres-a", "postgres-b", "--healthy", "--timeout", "120"}) == 0);
+    auto sql_b = [&](const std::string& query) {
+        std::string out;
+        const int rc = run({"psql", "-X", "-A", "-t", "-q", "-h", "127.0.0.1", "-p", std::to_string(port_b), "-U",
+                            "payments", "-d", "payments_db", "-c", query},
+                           &out);
+        return rc == 0 ? trimmed(out) : "error: " + out;
+    };
+    REQUIRE(sql_b("create table pay (id int); insert into pay values (1), (2); select count(*) from pay") == "2");
+
+    const std::string dir = data / "backup-a";
+    std::string out;
+    REQUIRE(v.ctl({"backup", "postgres-a", dir}, &out) == 0);
+    CHECK(read_file(dir + "/vigil-backup.json").find("\"db_name\": \"auth_db\"") != std::string::npos);
+
+    // Without --force: refused before anything is stopped.
+    const pid_t pid_b = pid_of(v, "postgres-b");
+    CHECK(v.ctl({"restore", "postgres-b", dir}, &out) == 1);
+    INFO(out);
+    CHECK(out.find("it is a backup of postgres-a (role auth, database auth_db), not of postgres-b") !=
+          std::string::npos);
+    CHECK(out.find("add --force") != std::string::npos);
+    CHECK(pid_of(v, "postgres-b") == pid_b);
+    CHECK(sql_b("select count(*) from pay") == "2");
+    CHECK(asides_of(root + "/postgres-b").empty());
+    CHECK(v.ctl({"backup", "postgres-a", data / "x", "--force"}, &out) == 2);  // restore only
+
+    // With --force the server comes up healthy (pg_isready's meaning), but
+    // without postgres-b's role: that is no success.
+    CHECK(v.ctl({"restore", "postgres-b", dir, "--force", "--timeout", "120"}, &out) == 1);
+    CHECK(out.find("another program's, restoring it into postgres-b (--force)") != std::string::npos);
+    CHECK(out.find("not with postgres-b's own role and database") != std::string::npos);
+    CHECK(out.find("role \"payments\" does not exist") != std::string::npos);
+    CHECK(out.find("to go back: vigilctl stop postgres-b") != std::string::npos);
+    CHECK(asides_of(root + "/postgres-b").size() == 1);
+    CHECK(v.terminate(70s) == 0);
+}

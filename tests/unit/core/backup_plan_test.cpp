@@ -27,10 +27,15 @@ TEST_CASE("backup plan: a manifest round-trips and is checked", "[backup]") {
     CHECK(back->rdb_file == "dump.rdb");
     CHECK(back->bytes == 1234);
     CHECK(back->keys == 1000);
-    CHECK(restore_refusal(*back, "redis").empty());
-    CHECK(restore_refusal(*back, "postgres") ==
+    CHECK(restore_refusal(*back, "redis", "cache", false).empty());
+    CHECK(restore_refusal(*back, "postgres", "cache", true) ==
           "it is a backup of a kind = redis program (cache), not of kind = postgres");
-    CHECK_FALSE(restore_refusal(*back, "process").empty());
+    CHECK_FALSE(restore_refusal(*back, "process", "cache", true).empty());
+    // Another program's backup only with --force.
+    CHECK(restore_refusal(*back, "redis", "cache-b", false) ==
+          "it is a backup of cache, not of cache-b: restoring it would replace cache-b's data with that program's; "
+          "add --force to do so anyway");
+    CHECK(restore_refusal(*back, "redis", "cache-b", true).empty());
 
     CHECK_FALSE(parse_manifest("not json", error));
     CHECK_FALSE(parse_manifest(R"({"format":"other/1","kind":"redis"})", error));
@@ -41,6 +46,24 @@ TEST_CASE("backup plan: a manifest round-trips and is checked", "[backup]") {
     CHECK_FALSE(parse_manifest(
         R"({"format":"vigil-backup/1","kind":"redis","rdb_file":"dump.rdb","aof_dir":"..","aof_file":"x"})", error));
     CHECK(parse_manifest(R"({"format":"vigil-backup/1","kind":"postgres"})", error));
+}
+
+TEST_CASE("backup plan: a postgres manifest keeps the role and database, named in a refusal", "[backup]") {
+    Manifest m;
+    m.program = "postgres-a";
+    m.kind = "postgres";
+    m.db_user = "auth";
+    m.db_name = "auth_db";
+    std::string error;
+    auto back = parse_manifest(to_json(m), error);
+    REQUIRE(back);
+    CHECK(back->db_user == "auth");
+    CHECK(back->db_name == "auth_db");
+    CHECK(restore_refusal(*back, "postgres", "postgres-b", false) ==
+          "it is a backup of postgres-a (role auth, database auth_db), not of postgres-b: restoring it would replace "
+          "postgres-b's data with that program's; add --force to do so anyway");
+    back->program.clear();
+    CHECK(restore_refusal(*back, "postgres", "postgres-b", false).find("an unnamed program") != std::string::npos);
 }
 
 TEST_CASE("backup plan: PostgreSQL major versions", "[backup]") {
