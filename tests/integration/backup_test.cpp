@@ -234,8 +234,7 @@ TEST_CASE("backup: redis BGSAVE backup, restore with AOF on brings back exactly 
 
 TEST_CASE("backup: a backup of another program is refused without --force, with it the program's own role and "
           "database must be back", "[integration][backup]") {
-    if (!have_postgres() || !have("/usr/bin/psql") || !::getpwnam("postgres") || ::geteuid() != 0)
-        skip("needs root, a postgres user, PostgreSQL with pg_basebackup, and psql");
+    VIGIL_SKIP_UNLESS(Prerequisites().root().user("postgres").postgres({"pg_basebackup"}).executable("/usr/bin/psql"));
     TempDir data;
     const std::string root = owned_by(data, "pg", "postgres");
     const int port_a = free_port(), port_b = free_port();
