@@ -7,9 +7,11 @@
 #   ./scripts/demo.sh OTHER.ini       # any other config, e.g. config/examples/demo.ini
 #
 # For the payment system it prepares /tmp/vigil-demo-payment: directories the
-# postgres and redis users may create their data directories in, a self-signed
-# certificate for the proxy (generated once), and, when run as root with port
-# 443 free, a second HTTPS listener on 443 (conf.d/https-443.ini) beside 8443.
+# postgres and redis users may create their data directories in, the services
+# in bin/ (they run as nobody, who may not reach the build tree: a clone in
+# /root is 0700), a self-signed certificate for the proxy (generated once),
+# and, when run as root with port 443 free, a second HTTPS listener on 443
+# (conf.d/https-443.ini) beside 8443.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh
@@ -22,7 +24,9 @@ if [ "$(basename "$config")" = payment-system.ini ]; then
     exit 1
   fi
   dir=/tmp/vigil-demo-payment   # the paths in payment-system.ini
-  install -d -m 0755 "$dir" "$dir/state" "$dir/log" "$dir/conf.d"
+  install -d -m 0755 "$dir" "$dir/state" "$dir/log" "$dir/conf.d" "$dir/bin"
+  # install unlinks the old copy first: a demo still running keeps its own.
+  install -m 0755 build/services/auth-service build/services/payment-service "$dir/bin/"
   install -d -m 0700 "$dir/tls"
   install -d -m 0755 -o postgres -g postgres "$dir/db"
   install -d -m 0755 -o redis -g redis "$dir/cache"

@@ -19,7 +19,8 @@
 // VIGIL_CHAOS_SECONDS sets how long faults are injected (default 60: the
 // ctest/CI run; 600 for the full local run). Every wait is on an event or a
 // polled condition with a deadline, the pauses between faults included.
-// Needs root (postgres and redis run as their own users); skipped otherwise.
+// Needs root (postgres and redis run as their own users), PostgreSQL and
+// Redis: SKIPPED otherwise.
 // Figures: tests/reliability/README.md.
 #include <catch2/catch.hpp>
 
@@ -55,15 +56,17 @@ double secs(Clock::duration d) { return std::chrono::duration<double>(d).count()
 // ------------------------------------------------------------------- load
 
 // Clients through the proxy's internal listener (the public one limits each
-// IP to 100 requests a minute). Each client, every 40 ms: one token
-// validation (Service A) and one payment with a unique Idempotency-Key
-// (Service B), a failed payment being retried with its key before the next
-// one; every 25th round also a login (Service A, PostgreSQL A). Bounded in
-// time and rounds; the pacing is a wait on the stop flag.
+// IP to 100 requests a minute), each on one kept-alive connection (a new one
+// only when the server closed it), as payment client libraries do. Each
+// client, every 40 ms: one token validation (GET, Service A) and one payment
+// (POST with a body) with a unique Idempotency-Key (Service B), a failed
+// payment being retried with its key before the next one; every 25th round
+// also a login (POST, Service A, PostgreSQL A). Bounded in time and rounds;
+// the pacing is a wait on the stop flag.
 class Load {
 public:
     struct Counts {
-        std::size_t requests = 0, failed = 0;
+        std::size_t requests = 0, failed = 0, connections = 0;
         std::map<std::string, std::pair<std::size_t, std::size_t>> by_kind;  // kind -> requests, failed
     };
 
@@ -114,20 +117,22 @@ private:
         return run;
     }
 
-    void loop(int client) {
+    void loop(int index) {
         const std::string auth = "Authorization: Bearer " + token_ + "\r\n";
-        const std::string prefix = "chaos-" + std::to_string(::getpid()) + "-" + std::to_string(client) + "-";
+        const std::string prefix = "chaos-" + std::to_string(::getpid()) + "-" + std::to_string(index) + "-";
+        KeepAliveClient client(port_);
+        std::size_t opened = 0;
         std::string pending;
         int next_key = 0;
         for (long round = 0; round < 200'000 && Clock::now() < end_; ++round) {
             const auto t = Clock::now();
-            Reply r = http(port_, "GET", "/auth/validate", auth);
+            Reply r = client.request("GET", "/auth/validate", auth);
             record("validate", t, r.status == 200);
 
             if (pending.empty()) pending = prefix + std::to_string(next_key++);
             const auto tp = Clock::now();
-            r = http(port_, "POST", "/payments/", auth + "Idempotency-Key: " + pending + "\r\n",
-                     R"({"amount_cents":1250,"currency":"EUR","description":"chaos load"})");
+            r = client.request("POST", "/payments/", auth + "Idempotency-Key: " + pending + "\r\n",
+                               R"({"amount_cents":1250,"currency":"EUR","description":"chaos load"})");
             const bool ok = r.status == 201 || r.status == 200;
             record("payment", tp, ok);
             if (ok) {
@@ -138,8 +143,13 @@ private:
 
             if (round % 25 == 24) {
                 const auto tl = Clock::now();
-                record("login", tl, http(port_, "POST", "/auth/login", "", creds_).status == 200);
+                record("login", tl, client.request("POST", "/auth/login", "", creds_).status == 200);
             }
+            {
+                std::lock_guard lock(mu_);
+                counts_.connections += client.connections() - opened;
+            }
+            opened = client.connections();
 
             std::unique_lock lock(mu_);
             if (cv_.wait_until(lock, t + 40ms, [&] { return stop_; })) break;
@@ -284,11 +294,7 @@ long env_long(const char* name, long fallback) {
 }  // namespace
 
 TEST_CASE("chaos: the payment stack under load survives a seeded schedule of kill -9s", "[chaos]") {
-    std::string why;
-    if (!have_prerequisites(&why)) {
-        WARN("skipped, missing:" << why);
-        return;
-    }
+    VIGIL_SKIP_UNLESS(stack_prerequisites());
     const std::uint64_t seed = static_cast<std::uint64_t>(
         env_long("VIGIL_CHAOS_SEED", static_cast<long>(std::random_device{}() & 0x7fffffff)));
     const long seconds = std::min(env_long("VIGIL_CHAOS_SECONDS", 60), 7200L);  // bounded: 2 h at most
@@ -307,13 +313,15 @@ TEST_CASE("chaos: the payment stack under load survives a seeded schedule of kil
 
     const std::string user = "chaos_" + std::to_string(::getpid());
     const std::string creds = R"({"username":")" + user + R"(","password":"secret-123"})";
-    REQUIRE(http(s.internal, "POST", "/auth/register", "", creds).status == 201);
-    const Reply login = http(s.internal, "POST", "/auth/login", "", creds);
+    KeepAliveClient setup(s.internal);
+    REQUIRE(setup.request("POST", "/auth/register", "", creds).status == 201);
+    const Reply login = setup.request("POST", "/auth/login", "", creds);
     REQUIRE(login.status == 200);
     std::smatch m;
     REQUIRE(std::regex_search(login.body, m, std::regex(R"re("token":"([0-9a-f]{64})")re")));
 
-    Load load(s.internal, m[1].str(), creds, 2, std::chrono::seconds(seconds) + 10min);
+    const int clients = 2;
+    Load load(s.internal, m[1].str(), creds, clients, std::chrono::seconds(seconds) + 10min);
     REQUIRE(load.wait_successes(20, Clock::now(), 30s));  // warmed up
 
     std::vector<Generation> gens{{s.v->pid(), {}}};
@@ -480,6 +488,7 @@ TEST_CASE("chaos: the payment stack under load survives a seeded schedule of kil
       << "| client requests | total | failed |\n| --- | --- | --- |\n";
     for (const auto& [k, c] : counts.by_kind) r << "| " << k << " | " << c.first << " | " << c.second << " |\n";
     r << "| **all** | **" << counts.requests << "** | **" << counts.failed << "** |\n\n"
+      << "client connections (keep-alive, " << clients << " clients): " << counts.connections << "\n"
       << "payments acknowledged " << acked.size() << ", stored " << stored.size() << ", lost " << lost << "\n"
       << "zombies below vigild: " << zombies.size() << "; strays outside its tree: " << stray.size() << "\n\n"
       << "| vigild generation | quiet points | fds first → last (max) | RSS KiB first → last (max) |\n"

@@ -14,7 +14,7 @@
 //
 // Every wait is on an event or a polled condition with a deadline; the only
 // sleep is the load's pacing. Needs root (postgres and redis run as their own
-// users); skipped otherwise. Figures: tests/ha/README.md.
+// users), PostgreSQL and Redis: SKIPPED otherwise. Figures: tests/ha/README.md.
 #include <catch2/catch.hpp>
 
 #include <condition_variable>
@@ -60,9 +60,11 @@ struct Sample {
 };
 
 // A client through the proxy's internal listener (the public one limits each
-// IP to 100 requests a minute): every 40 ms one token validation and one
-// payment with a unique Idempotency-Key, a payment that failed being retried
-// with its key (as a real client would) before the next one. Bounded in
+// IP to 100 requests a minute), on one kept-alive connection as a payment
+// client library holds it: every 40 ms one token validation (GET) and one
+// payment (POST with a body) with a unique Idempotency-Key, a payment that
+// failed being retried with its key (as a real client would) before the next
+// one. A new connection only when the server closed the last one. Bounded in
 // count and time.
 class Load {
 public:
@@ -86,6 +88,12 @@ public:
         std::lock_guard lock(mu_);
         return acked_;
     }
+    std::size_t connections() const { return connections_; }
+    // The first failed requests, one line each: what came back instead.
+    std::string failures() const {
+        std::lock_guard lock(mu_);
+        return failures_;
+    }
 
     // Waits until `n` requests in a row, all started after `after`, succeeded:
     // woken by each recorded sample, bounded by the deadline.
@@ -102,18 +110,20 @@ private:
     void loop() {
         const auto end = Clock::now() + 90s;
         const std::string auth = "Authorization: Bearer " + token_ + "\r\n";
+        KeepAliveClient client(port_);
         std::string pending;
         for (int i = 0; i < 4000 && !stop_ && Clock::now() < end; ++i) {
             const auto t = Clock::now();
-            Reply r = http(port_, "GET", "/auth/validate", auth);
-            record({t, r.status == 200, r.status, 'v'});
+            Reply r = client.request("GET", "/auth/validate", auth);
+            record({t, r.status == 200, r.status, 'v'}, r);
 
             if (pending.empty()) pending = prefix_ + std::to_string(next_key_++);
             const auto tp = Clock::now();
-            r = http(port_, "POST", "/payments/", auth + "Idempotency-Key: " + pending + "\r\n",
-                     R"({"amount_cents":1250,"currency":"EUR","description":"ha load"})");
+            r = client.request("POST", "/payments/", auth + "Idempotency-Key: " + pending + "\r\n",
+                               R"({"amount_cents":1250,"currency":"EUR","description":"ha load"})");
             const bool ok = r.status == 201 || r.status == 200;
-            record({tp, ok, r.status, 'p'});
+            record({tp, ok, r.status, 'p'}, r);
+            connections_ = client.connections();
             if (ok) {
                 std::lock_guard lock(mu_);
                 acked_.push_back(pending);
@@ -122,10 +132,15 @@ private:
             std::this_thread::sleep_until(t + 40ms);  // pacing of the load, not a wait
         }
     }
-    void record(const Sample& s) {
+    void record(const Sample& s, const Reply& r) {
         {
             std::lock_guard lock(mu_);
             samples_.push_back(s);
+            if (!s.ok && failures_.size() < 4000)
+                failures_ += std::string(s.kind == 'v' ? "validate: " : "payment: ") +
+                             (r.status ? std::to_string(r.status) + " " + r.body.substr(0, r.body.find_first_of("\r\n")).substr(0, 120)
+                                       : r.error) +
+                             "\n";
         }
         recorded_.notify_all();
     }
@@ -134,11 +149,13 @@ private:
     std::string token_, prefix_;
     int next_key_ = 0;
     std::atomic<bool> stop_{false};
+    std::atomic<std::size_t> connections_{0};
     std::thread thread_;
     mutable std::mutex mu_;
     mutable std::condition_variable recorded_;
     std::vector<Sample> samples_;
     std::vector<std::string> acked_;
+    std::string failures_;
 };
 
 // --------------------------------------------------------------- scenarios
@@ -156,6 +173,8 @@ struct Figures {
     double rto = 0;
     std::size_t requests = 0, failed = 0, failed_validations = 0, failed_payments = 0;
     std::size_t acknowledged = 0, lost = 0;
+    std::size_t connections = 0;  // the load's, all kept alive
+    std::string failures;         // what the failed requests got, one a line
 };
 
 std::string fmt(double s) {
@@ -184,8 +203,9 @@ void report(const Scenario& sc, const Figures& f) {
       << sc.seed_rto_low / 10 << " s |\n"
       << "| failed requests | " << f.failed << " of " << f.requests << " (" << f.failed_validations
       << " validations, " << f.failed_payments << " payments) | | |\n"
-      << "| payments acknowledged / lost | " << f.acknowledged << " / " << f.lost << " | | 0 lost |\n";
-    std::cout << t.str() << std::flush;
+      << "| payments acknowledged / lost | " << f.acknowledged << " / " << f.lost << " | | 0 lost |\n"
+      << "| client connections (keep-alive) | " << f.connections << " for " << f.requests << " requests | | |\n";
+    std::cout << t.str() << (f.failures.empty() ? "" : "failed requests:\n" + f.failures) << std::flush;
     std::error_code ec;
     fs::create_directories(VIGIL_HA_RESULTS_DIR, ec);
     std::ofstream(std::string(VIGIL_HA_RESULTS_DIR) + "/scenario-" + std::to_string(sc.number) + ".md") << t.str();
@@ -211,8 +231,9 @@ Figures play(const Scenario& sc, const std::function<void(Stack&)>& fault) {
 
     const std::string user = "ha" + std::to_string(sc.number) + "_" + std::to_string(::getpid());
     const std::string creds = R"({"username":")" + user + R"(","password":"secret-123"})";
-    REQUIRE(http(s.internal, "POST", "/auth/register", "", creds).status == 201);
-    const Reply login = http(s.internal, "POST", "/auth/login", "", creds);
+    KeepAliveClient setup(s.internal);
+    REQUIRE(setup.request("POST", "/auth/register", "", creds).status == 201);
+    const Reply login = setup.request("POST", "/auth/login", "", creds);
     REQUIRE(login.status == 200);
     std::smatch m;
     REQUIRE(std::regex_search(login.body, m, std::regex(R"re("token":"([0-9a-f]{64})")re")));
@@ -242,6 +263,8 @@ Figures play(const Scenario& sc, const std::function<void(Stack&)>& fault) {
         INFO(s.v->log_text());
         REQUIRE(serving);
     }
+    f.connections = load.connections();
+    f.failures = load.failures();
 
     // RTO: all healthy, and the first success after the last failure.
     auto recovered = *healthy;
@@ -275,17 +298,8 @@ Figures play(const Scenario& sc, const std::function<void(Stack&)>& fault) {
 
 }  // namespace
 
-#define HA_PREREQUISITES()                                                   \
-    do {                                                                     \
-        std::string why;                                                     \
-        if (!have_prerequisites(&why)) {                                     \
-            WARN("skipped, missing:" << why);                                \
-            return;                                                          \
-        }                                                                    \
-    } while (0)
-
 TEST_CASE("scenario 1: one service-a instance killed, no request fails", "[ha]") {
-    HA_PREREQUISITES();
+    VIGIL_SKIP_UNLESS(stack_prerequisites());
     const Scenario sc{1, "single service instance failure (kill -9 service-a-1)", "30 – 90 s", 60, 120,
                       "service-a-1: RUNNING -> "};
     const auto f = play(sc, [](Stack& s) { ::kill(s.pid_of("service-a-1"), SIGKILL); });
@@ -295,7 +309,7 @@ TEST_CASE("scenario 1: one service-a instance killed, no request fails", "[ha]")
 }
 
 TEST_CASE("scenario 2: postgres-a stopped, services recover without a lost payment", "[ha]") {
-    HA_PREREQUISITES();
+    VIGIL_SKIP_UNLESS(stack_prerequisites());
     const Scenario sc{2, "database failure (SIGINT to postgres-a's postmaster)", "10 – 30 s", 30, 60,
                       "postgres-a: RUNNING -> "};
     const auto f = play(sc, [](Stack& s) { ::kill(s.pid_of("postgres-a"), SIGINT); });
@@ -304,7 +318,7 @@ TEST_CASE("scenario 2: postgres-a stopped, services recover without a lost payme
 }
 
 TEST_CASE("scenario 3: redis killed, payments go on through the fallback", "[ha]") {
-    HA_PREREQUISITES();
+    VIGIL_SKIP_UNLESS(stack_prerequisites());
     const Scenario sc{3, "Redis failure (kill -9 redis)", "immediate", 10, 20, "redis: RUNNING -> "};
     const auto f = play(sc, [](Stack& s) { ::kill(s.pid_of("redis"), SIGKILL); });
     CHECK(f.lost == 0);
@@ -313,7 +327,7 @@ TEST_CASE("scenario 3: redis killed, payments go on through the fallback", "[ha]
 }
 
 TEST_CASE("scenario 4: the proxy killed and restarted", "[ha]") {
-    HA_PREREQUISITES();
+    VIGIL_SKIP_UNLESS(stack_prerequisites());
     const Scenario sc{4, "load balancer failure (kill -9 vigil-proxy)", "immediate", 10, 20, "proxy: RUNNING -> "};
     const auto f = play(sc, [](Stack& s) { ::kill(s.pid_of("proxy"), SIGKILL); });
     CHECK(f.lost == 0);
@@ -321,7 +335,7 @@ TEST_CASE("scenario 4: the proxy killed and restarted", "[ha]") {
 }
 
 TEST_CASE("scenario 5: the whole service-a pool killed", "[ha]") {
-    HA_PREREQUISITES();
+    VIGIL_SKIP_UNLESS(stack_prerequisites());
     const Scenario sc{5, "complete pool failure (kill -9 service-a-1 and -2)", "30 – 90 s", 60, 120,
                       "service-a-[12]: RUNNING -> "};
     const auto f = play(sc, [](Stack& s) {
@@ -334,7 +348,7 @@ TEST_CASE("scenario 5: the whole service-a pool killed", "[ha]") {
 }
 
 TEST_CASE("scenario 6: host restart, vigild and every child SIGKILLed, then vigild again", "[ha]") {
-    HA_PREREQUISITES();
+    VIGIL_SKIP_UNLESS(stack_prerequisites());
     const Scenario sc{6, "host restart (SIGKILL vigild and all 8 programs, start vigild again)", "n/a", 120, 180,
                       ""};
     const auto f = play(sc, [](Stack& s) {

@@ -51,59 +51,11 @@ std::vector<int> free_ports(std::size_t n) {
     return ports;
 }
 
-Reply http(int port, const std::string& method, const std::string& target, const std::string& headers,
-           const std::string& body, Ms timeout) {
-    Reply r;
-    const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    timeval tv{static_cast<time_t>(timeout.count() / 1000), static_cast<suseconds_t>(timeout.count() % 1000 * 1000)};
-    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_port = htons(static_cast<uint16_t>(port));
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) < 0) {
-        ::close(fd);
-        return r;
-    }
-    std::string req = method + " " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n" + headers;
-    if (!body.empty() || method == "POST")
-        req += "Content-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) + "\r\n";
-    req += "\r\n" + body;
-    for (std::size_t sent = 0; sent < req.size();) {
-        const ssize_t n = ::send(fd, req.data() + sent, req.size() - sent, MSG_NOSIGNAL);
-        if (n <= 0) {
-            ::close(fd);
-            return r;
-        }
-        sent += static_cast<std::size_t>(n);
-    }
-    std::string in;
-    char buf[8192];
-    for (ssize_t n; (n = ::read(fd, buf, sizeof buf)) > 0;) in.append(buf, static_cast<std::size_t>(n));
-    ::close(fd);
-    const auto head_end = in.find("\r\n\r\n");
-    if (in.rfind("HTTP/1.", 0) != 0 || head_end == std::string::npos || in.size() < 12) return r;
-    r.status = std::atoi(in.c_str() + 9);
-    r.body = in.substr(head_end + 4);
-    return r;
-}
-
-bool have_prerequisites(std::string* why) {
-    std::string missing;
-    if (::geteuid() != 0) missing += " root";
-    if (!::getpwnam("postgres")) missing += " a postgres user";
-    if (!::getpwnam("redis")) missing += " a redis user";
-    if (::access("/usr/bin/redis-server", X_OK) != 0) missing += " redis-server";
-    if (::access("/usr/bin/psql", X_OK) != 0) missing += " psql";
-    if (::access("/usr/bin/curl", X_OK) != 0) missing += " curl";
-    bool pg = false;
-    std::error_code ec;
-    for (const auto& e : fs::directory_iterator("/usr/lib/postgresql", ec))
-        pg = pg || ::access((e.path() / "bin/postgres").c_str(), X_OK) == 0;
-    if (!pg) missing += " PostgreSQL";
-    *why = missing;
-    return missing.empty();
+Prerequisites stack_prerequisites() {
+    Prerequisites need;
+    need.root().user("postgres").user("redis").user("nobody").postgres();
+    for (const char* p : {"/usr/bin/redis-server", "/usr/bin/psql", "/usr/bin/curl"}) need.executable(p);
+    return need;
 }
 
 const std::vector<std::string> kPrograms{"postgres-a", "postgres-b", "redis",       "proxy",
@@ -128,9 +80,11 @@ Stack::Stack() {
         if (!skip) ini += line + "\n";
     }
     ini = replace_all(ini, "/tmp/vigil-demo-payment", dir);
-    ini = replace_all(ini, "%(here)s/../../build/services/auth-service", AUTH_SERVICE_PATH);
-    ini = replace_all(ini, "%(here)s/../../build/services/payment-service", PAYMENT_SERVICE_PATH);
-    ini = replace_all(ini, "%(here)s/../../build/proxy/vigil-proxy", VIGIL_PROXY_PATH);
+    // The services run as nobody: from dir/bin (as the demo's), never from
+    // the build tree, which nobody may not reach (a clone in /root).
+    for (const char* binary : {AUTH_SERVICE_PATH, PAYMENT_SERVICE_PATH}) install_reachable(v->dir(), binary);
+    REQUIRE(ini.find(dir + "/bin/auth-service") != std::string::npos);
+    REQUIRE(ini.find(dir + "/bin/payment-service") != std::string::npos);
     ini = replace_all(ini, "%(here)s/payment-system.ini", "%(here)s/vigil.ini");
     const std::vector<int> demo_ports{5432, 5433, 6379, 3001, 3002, 3003, 3004, 8080, 8443};
     const auto fresh = free_ports(demo_ports.size());

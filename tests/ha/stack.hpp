@@ -1,9 +1,10 @@
 // The payment stack of config/examples/payment-system.ini on free ports in a
-// temp dir under the real vigild, and a small HTTP client: shared by the
-// failover scenarios (tests/ha) and the chaos suite (tests/chaos).
+// temp dir under the real vigild: shared by the failover scenarios (tests/ha)
+// and the chaos suite (tests/chaos), whose clients are KeepAliveClients
+// (tests/integration/http_client.hpp).
 //
 // Needs root (postgres and redis run as their own users); callers check
-// have_prerequisites() and skip otherwise.
+// stack_prerequisites() and are SKIPPED without them.
 #pragma once
 
 #include <sys/types.h>
@@ -17,6 +18,8 @@
 #include <vector>
 
 #include "harness.hpp"
+#include "http_client.hpp"
+#include "prerequisites.hpp"
 
 namespace vigil::test {
 
@@ -24,19 +27,9 @@ namespace vigil::test {
 // chosen, so no two are the same.
 std::vector<int> free_ports(std::size_t n);
 
-struct Reply {
-    int status = 0;  // 0: no HTTP answer (refused, reset, timeout)
-    std::string body;
-};
-
-// One request to 127.0.0.1:port on a fresh connection (Connection: close),
-// with a deadline on every socket operation.
-Reply http(int port, const std::string& method, const std::string& target, const std::string& headers = "",
-           const std::string& body = "", Ms timeout = 5s);
-
-// Root, the postgres and redis users, redis-server, psql, curl, PostgreSQL;
-// *why lists what is missing.
-bool have_prerequisites(std::string* why);
+// Root, the postgres, redis and nobody users, redis-server, psql, curl,
+// PostgreSQL: a test checks them with VIGIL_SKIP_UNLESS (SKIPPED if missing).
+Prerequisites stack_prerequisites();
 
 // The processes of the stack, as in payment-system.ini.
 extern const std::vector<std::string> kPrograms;

@@ -17,21 +17,13 @@
 #include <iostream>
 
 #include "harness.hpp"
+#include "prerequisites.hpp"
 
 using namespace vigil::test;
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 
 namespace {
-
-bool have(const std::string& path) { return ::access(path.c_str(), X_OK) == 0; }
-
-bool have_postgres() {
-    std::error_code ec;
-    for (const auto& e : fs::directory_iterator("/usr/lib/postgresql", ec))
-        if (have((e.path() / "bin/pg_basebackup").string()) && have((e.path() / "bin/postgres").string())) return true;
-    return false;
-}
 
 // A directory `user` can create its data directory in; the temp dir itself
 // becomes traversable (not listable) by others.
@@ -89,10 +81,7 @@ double seconds_since(Clock::time_point t) { return std::chrono::duration<double>
 }  // namespace
 
 TEST_CASE("backup: postgres backup of the live server, restore brings back exactly its rows", "[integration][backup]") {
-    if (!have_postgres() || !have("/usr/bin/psql") || !::getpwnam("postgres") || ::geteuid() != 0) {
-        WARN("skipped: needs root, a postgres user, PostgreSQL with pg_basebackup, and psql");
-        return;
-    }
+    VIGIL_SKIP_UNLESS(Prerequisites().root().user("postgres").postgres({"pg_basebackup"}).executable("/usr/bin/psql"));
     TempDir data;
     const std::string data_dir = owned_by(data, "pg", "postgres") + "/data";
     const int port = free_port();
@@ -173,10 +162,8 @@ TEST_CASE("backup: postgres backup of the live server, restore brings back exact
 }
 
 TEST_CASE("backup: redis BGSAVE backup, restore with AOF on brings back exactly its keys", "[integration][backup]") {
-    if (!have("/usr/bin/redis-server") || !have("/usr/bin/redis-cli") || !::getpwnam("redis") || ::geteuid() != 0) {
-        WARN("skipped: needs root, a redis user, redis-server and redis-cli");
-        return;
-    }
+    VIGIL_SKIP_UNLESS(
+        Prerequisites().root().user("redis").executable("/usr/bin/redis-server").executable("/usr/bin/redis-cli"));
     TempDir data;
     const std::string data_dir = owned_by(data, "redis", "redis") + "/data";
     const int port = free_port();
@@ -247,8 +234,7 @@ TEST_CASE("backup: redis BGSAVE backup, restore with AOF on brings back exactly 
 
 TEST_CASE("backup: a backup of another program is refused without --force, with it the program's own role and "
           "database must be back", "[integration][backup]") {
-    if (!have_postgres() || !have("/usr/bin/psql") || !::getpwnam("postgres") || ::geteuid() != 0)
-        skip("needs root, a postgres user, PostgreSQL with pg_basebackup, and psql");
+    VIGIL_SKIP_UNLESS(Prerequisites().root().user("postgres").postgres({"pg_basebackup"}).executable("/usr/bin/psql"));
     TempDir data;
     const std::string root = owned_by(data, "pg", "postgres");
     const int port_a = free_port(), port_b = free_port();

@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 
 #include "harness.hpp"
+#include "prerequisites.hpp"
 
 using namespace vigil::test;
 
@@ -101,7 +102,7 @@ TEST_CASE("bad input: a second vigild on the same state_dir exits with a reason"
 }
 
 TEST_CASE("bad input: programs run as their configured user", "[integration]") {
-    if (::geteuid() != 0) return;  // only root can switch users; CI runs as root
+    VIGIL_SKIP_UNLESS(Prerequisites().root().user("nobody"));  // only root can switch users
     TempDir out;
     ::chmod(out.path().c_str(), 0777);
     Vigild v("[program:nobody]\ncommand = /bin/sh -c 'id -u > " + (out / "uid") +
@@ -114,7 +115,7 @@ TEST_CASE("bad input: programs run as their configured user", "[integration]") {
 }
 
 TEST_CASE("bad input: group sets the primary group, supplementary groups kept, unknown group refused", "[integration]") {
-    if (::geteuid() != 0) return;  // only root can switch groups; CI runs as root
+    VIGIL_SKIP_UNLESS(Prerequisites().root().user("nobody"));  // only root can switch groups
     TempDir out;
     ::chmod(out.path().c_str(), 0777);
     Vigild v("[program:grp]\ncommand = /bin/sh -c 'id -g > " + (out / "gid.tmp") + " && mv " + (out / "gid.tmp") + " " +

@@ -12,21 +12,12 @@
 #include <filesystem>
 
 #include "harness.hpp"
+#include "prerequisites.hpp"
 
 using namespace vigil::test;
 namespace fs = std::filesystem;
 
 namespace {
-
-bool have(const std::string& path) { return ::access(path.c_str(), X_OK) == 0; }
-
-std::string pg_bin_dir() {
-    std::string best;
-    std::error_code ec;
-    for (const auto& e : fs::directory_iterator("/usr/lib/postgresql", ec))
-        if (have((e.path() / "bin/postgres").string())) best = std::max(best, (e.path() / "bin").string());
-    return best;
-}
 
 // A socket listening on a free loopback port, held until destroyed: the
 // "other program" that took the port.
@@ -68,10 +59,7 @@ const std::string kSteady = "\n[program:steady]\ncommand = " + child_path() + "\
 
 TEST_CASE("exit reason: a postgres data_dir owned by root is named in status and the log, others run on",
           "[integration][exit_reason]") {
-    if (pg_bin_dir().empty() || !::getpwnam("postgres") || ::geteuid() != 0) {
-        WARN("skipped: needs root, a postgres user and PostgreSQL");
-        return;
-    }
+    VIGIL_SKIP_UNLESS(Prerequisites().root().user("postgres").postgres());
     TempDir data;
     fs::permissions(data.path(), fs::perms::owner_all | fs::perms::group_exec | fs::perms::others_exec);
     const std::string data_dir = data / "pgdata";
@@ -106,10 +94,7 @@ TEST_CASE("exit reason: a postgres data_dir owned by root is named in status and
 
 TEST_CASE("exit reason: a postgres port in use is named in status and the log, others run on",
           "[integration][exit_reason]") {
-    if (pg_bin_dir().empty() || !::getpwnam("postgres") || ::geteuid() != 0) {
-        WARN("skipped: needs root, a postgres user and PostgreSQL");
-        return;
-    }
+    VIGIL_SKIP_UNLESS(Prerequisites().root().user("postgres").postgres());
     TempDir data;
     fs::permissions(data.path(), fs::perms::owner_all | fs::perms::group_exec | fs::perms::others_exec);
     const std::string parent = data / "pg";
@@ -141,10 +126,7 @@ TEST_CASE("exit reason: a postgres port in use is named in status and the log, o
 
 TEST_CASE("exit reason: a redis port in use is named in status and the log, others run on",
           "[integration][exit_reason]") {
-    if (!have("/usr/bin/redis-server") || !::getpwnam("redis") || ::geteuid() != 0) {
-        WARN("skipped: needs root, a redis user and redis-server");
-        return;
-    }
+    VIGIL_SKIP_UNLESS(Prerequisites().root().user("redis").executable("/usr/bin/redis-server"));
     TempDir data;
     fs::permissions(data.path(), fs::perms::owner_all | fs::perms::group_exec | fs::perms::others_exec);
     const std::string parent = data / "redis";

@@ -58,6 +58,20 @@ TempDir::~TempDir() {
 
 std::string child_path() { return std::string(VIGIL_CHILDREN_DIR) + "/test_child"; }
 
+std::string install_reachable(const TempDir& dir, const std::string& binary) {
+    namespace fs = std::filesystem;
+    const fs::perms rwxr_xr_x = fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
+                                fs::perms::others_read | fs::perms::others_exec;
+    fs::permissions(dir.path(), rwxr_xr_x);
+    const fs::path bin = fs::path(dir.path()) / "bin";
+    fs::create_directories(bin);
+    fs::permissions(bin, rwxr_xr_x);
+    const fs::path copy = bin / fs::path(binary).filename();
+    fs::copy_file(binary, copy, fs::copy_options::overwrite_existing);
+    fs::permissions(copy, rwxr_xr_x);
+    return copy.string();
+}
+
 std::string read_file(const std::string& path) {
     std::ifstream in(path, std::ios::binary);
     std::stringstream ss;
@@ -254,6 +268,11 @@ std::size_t Vigild::line_count() const {
 bool Vigild::wait_for_more(std::size_t seen, Ms timeout) const {
     std::unique_lock lock(mu_);
     return cv_.wait_for(lock, timeout, [&] { return lines_.size() > seen || eof_; }) && lines_.size() > seen;
+}
+
+bool Vigild::output_ended() const {
+    std::lock_guard lock(mu_);
+    return eof_;
 }
 
 std::optional<std::size_t> Vigild::find_line(const std::string& re, std::size_t from) const {

@@ -14,6 +14,8 @@
 #include <thread>
 #include <vector>
 
+#include "skip.hpp"
+
 namespace vigil::test {
 
 using namespace std::chrono_literals;
@@ -32,6 +34,11 @@ private:
 };
 
 std::string child_path();  // the test_child binary
+// A copy of `binary` in `dir`/bin (mode 0755), `dir` made traversable (0755):
+// what runs as another user (nobody, postgres) must be run from a place that
+// user can reach, and the build tree may not be one (a clone in /root, 0700).
+// Returns the copy's path.
+std::string install_reachable(const TempDir& dir, const std::string& binary);
 std::string read_file(const std::string& path);
 void write_file(const std::string& path, const std::string& text);
 std::vector<std::string> lines_of(const std::string& text);
@@ -71,6 +78,8 @@ public:
     // whenever vigild reports a change.
     std::size_t line_count() const;
     bool wait_for_more(std::size_t seen, Ms timeout) const;
+    // vigild closed its output (it exited): wait_for_more returns at once.
+    bool output_ended() const;
     // Like expect() but from `from` and without moving the cursor.
     std::optional<std::size_t> find_line(const std::string& re, std::size_t from = 0) const;
     std::vector<std::string> log() const;
@@ -101,10 +110,11 @@ private:
 };
 
 // ctest counts a test that exits with this code as SKIPPED
-// (SKIP_RETURN_CODE in tests/CMakeLists.txt).
-inline constexpr int kSkipCode = 77;
-// Reports why and ends the test process as SKIPPED. Call it before starting
-// anything: no destructor runs.
+// (SKIP_RETURN_CODE in tests/CMakeLists.txt; the one of tests/common/skip.hpp).
+inline constexpr int kSkipCode = kSkipExitCode;
+// Reports why and ends the test process as SKIPPED at once, from anywhere
+// (VIGIL_SKIP/VIGIL_SKIP_UNLESS of tests/common end only the test case, and
+// only from its body). Call it before starting anything: no destructor runs.
 [[noreturn]] void skip(const std::string& why);
 
 // Runs a command to completion, capturing stdout+stderr; returns exit code.

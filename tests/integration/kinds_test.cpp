@@ -17,22 +17,13 @@
 #include <filesystem>
 
 #include "harness.hpp"
+#include "prerequisites.hpp"
 
 using namespace vigil::test;
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 
 namespace {
-
-bool have(const std::string& path) { return ::access(path.c_str(), X_OK) == 0; }
-
-std::string pg_bin_dir() {
-    std::string best;
-    std::error_code ec;
-    for (const auto& e : fs::directory_iterator("/usr/lib/postgresql", ec))
-        if (have((e.path() / "bin/postgres").string())) best = std::max(best, (e.path() / "bin").string());
-    return best;
-}
 
 // A directory `user` can create its data directory in.
 std::string owned_by(const TempDir& d, const std::string& name, const std::string& user) {
@@ -120,10 +111,7 @@ pid_t pid_of(const Vigild& v, const std::string& name) {
 TEST_CASE("kinds: postgres initialises its data_dir, replays WAL after kill -9, stops cleanly",
           "[integration][kinds]") {
     const std::string bin = pg_bin_dir();
-    if (bin.empty() || !have("/usr/bin/psql") || !::getpwnam("postgres") || ::geteuid() != 0) {
-        WARN("skipped: needs root, a postgres user, PostgreSQL and psql");
-        return;
-    }
+    VIGIL_SKIP_UNLESS(Prerequisites().root().user("postgres").postgres().executable("/usr/bin/psql"));
     TempDir data;
     const std::string data_dir = owned_by(data, "pg", "postgres") + "/data";
     const int port = free_port();
@@ -178,10 +166,8 @@ TEST_CASE("kinds: postgres initialises its data_dir, replays WAL after kill -9, 
 }
 
 TEST_CASE("kinds: redis keeps its keys across a stop (SIGTERM saves) and a kill -9 (AOF)", "[integration][kinds]") {
-    if (!have("/usr/bin/redis-server") || !have("/usr/bin/redis-cli") || !::getpwnam("redis") || ::geteuid() != 0) {
-        WARN("skipped: needs root, a redis user, redis-server and redis-cli");
-        return;
-    }
+    VIGIL_SKIP_UNLESS(
+        Prerequisites().root().user("redis").executable("/usr/bin/redis-server").executable("/usr/bin/redis-cli"));
     TempDir data;
     const std::string data_dir = owned_by(data, "redis", "redis") + "/data";
     const int port = free_port();
@@ -241,10 +227,7 @@ TEST_CASE("kinds: vigild refuses postgres as root, with the line", "[integration
 
 TEST_CASE("kinds: a data_dir its user cannot create fails in the program's log, others run on",
           "[integration][kinds]") {
-    if (!have("/usr/bin/redis-server") || !::getpwnam("redis") || ::geteuid() != 0) {
-        WARN("skipped: needs root, a redis user and redis-server");
-        return;
-    }
+    VIGIL_SKIP_UNLESS(Prerequisites().root().user("redis").executable("/usr/bin/redis-server"));
     TempDir data;  // 0700 root: redis cannot create anything in it
     Vigild v("[program:cache]\nkind = redis\nuser = redis\ndata_dir = " + (data / "data") +
              "\naddress = 127.0.0.1:" + std::to_string(free_port()) + "\nstartretries = 0\n\n[program:steady]\ncommand = " +

@@ -6,19 +6,12 @@
 #include <filesystem>
 
 #include "harness.hpp"
+#include "prerequisites.hpp"
 
 using namespace vigil::test;
 
-namespace {
-// Limits need a writable cgroup hierarchy: root on this kind of machine.
-bool cgroups_writable() {
-    return ::geteuid() == 0 && (std::filesystem::exists("/sys/fs/cgroup/memory/cgroup.procs") ||
-                                std::filesystem::exists("/sys/fs/cgroup/cgroup.controllers"));
-}
-}  // namespace
-
 TEST_CASE("limits: a program allocating past memory_limit is OOM-killed and reported so", "[limits]") {
-    if (!cgroups_writable()) return;
+    VIGIL_SKIP_UNLESS(Prerequisites().cgroups());
     Vigild v("[program:hog]\ncommand = " + child_path() +
              " --alloc 200\nmemory_limit = 64M\nstartsecs = 0\nbackoff = 5s,2,60s\n");
     v.start();
@@ -31,7 +24,7 @@ TEST_CASE("limits: a program allocating past memory_limit is OOM-killed and repo
 }
 
 TEST_CASE("limits: pids_limit caps the forks of a program", "[limits]") {
-    if (!cgroups_writable()) return;
+    VIGIL_SKIP_UNLESS(Prerequisites().cgroups());
     TempDir d;
     Vigild v("[program:forker]\ncommand = " + child_path() + " --forks 20 " + (d / "forks") +
              "\npids_limit = 5\nstartsecs = 0\n");
@@ -43,7 +36,7 @@ TEST_CASE("limits: pids_limit caps the forks of a program", "[limits]") {
 }
 
 TEST_CASE("limits: stopping a limited program kills its whole tree, escaped groups too", "[limits]") {
-    if (!cgroups_writable()) return;
+    VIGIL_SKIP_UNLESS(Prerequisites().cgroups());
     TempDir d;
     // setsid puts the grandchild in its own session: the process group kill
     // misses it, the cgroup does not.
@@ -132,7 +125,7 @@ TEST_CASE("limits: without cgroup controllers, limits = required refuses the pro
 }
 
 TEST_CASE("limits: with the controllers, limits apply and none is listed as not applied", "[limits]") {
-    if (!cgroups_writable()) skip("needs root and a writable cgroup hierarchy");
+    VIGIL_SKIP_UNLESS(Prerequisites().cgroups());
     Vigild v(kCapped);
     v.start();
     REQUIRE(v.expect("capped: STARTING -> RUNNING"));

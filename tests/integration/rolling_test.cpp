@@ -24,6 +24,7 @@
 #include <nlohmann/json.hpp>
 
 #include "harness.hpp"
+#include "http_client.hpp"
 
 using namespace vigil::test;
 using json = nlohmann::json;
@@ -103,10 +104,13 @@ pid_t pid_of(const Vigild& v, const std::string& name) {
     return static_cast<pid_t>(std::stol(out));
 }
 
-// Keep-alive GETs through the proxy, one at a time, until stopped or until
-// the hard caps (time, count) end it. A failure is anything but a whole 2xx
-// response: another status, a refused or reset connection, a timeout, a
-// response cut short.
+// Requests through the proxy on one kept-alive connection (KeepAliveClient,
+// a new one only when the server closed it), one at a time, a GET and a POST
+// with a 1 KB JSON body in turn, until stopped or until the hard caps (time,
+// count) end it. A failure is anything but a whole 2xx response to a request
+// whose body the backend received whole (its X-Body-Bytes): another status,
+// a refused or reset connection, a timeout, a response cut short or followed
+// by bytes nobody asked for.
 class Load {
 public:
     Load(int port, std::string path) : port_(port), path_(std::move(path)) {}
@@ -131,6 +135,8 @@ public:
     long sent() const { return sent_; }
     long ok() const { return ok_; }
     long failed() const { return failed_; }
+    long posts() const { return posts_; }
+    long connections() const { return connections_; }
     std::string failures() const {
         std::lock_guard lock(mu_);
         return failures_;
@@ -146,96 +152,42 @@ private:
         if (failures_.size() < 2000) failures_ += why + "\n";
     }
 
-    int connect() const {
-        const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        sockaddr_in a{};
-        a.sin_family = AF_INET;
-        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        a.sin_port = htons(static_cast<std::uint16_t>(port_));
-        const int one = 1;
-        ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-        if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) < 0) {
-            ::close(fd);
-            return -1;
-        }
-        return fd;
-    }
-
-    // One request on `fd`; false (and the reason) unless a whole 2xx came back.
-    bool exchange(int fd, std::string& why) {
-        const std::string req = "GET " + path_ + " HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
-        if (::send(fd, req.data(), req.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(req.size())) {
-            why = std::string("send: ") + std::strerror(errno);
-            return false;
-        }
-        std::string buf;
-        const auto deadline = Clock::now() + 5s;
-        std::size_t head_end = std::string::npos, need = 0;
-        for (;;) {
-            if (head_end == std::string::npos && (head_end = buf.find("\r\n\r\n")) != std::string::npos) {
-                std::string lower = buf.substr(0, head_end);
-                for (auto& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-                const auto cl = lower.find("content-length:");
-                if (cl == std::string::npos) {
-                    why = "no content-length: " + buf.substr(0, head_end);
-                    return false;
-                }
-                need = head_end + 4 + std::stoul(lower.substr(cl + 15));
-            }
-            if (head_end != std::string::npos && buf.size() >= need) break;
-            const auto left = std::chrono::duration_cast<Ms>(deadline - Clock::now()).count();
-            pollfd p{fd, POLLIN, 0};
-            if (left <= 0 || ::poll(&p, 1, static_cast<int>(left)) <= 0) {
-                why = "timeout after " + std::to_string(buf.size()) + " bytes";
-                return false;
-            }
-            char tmp[4096];
-            const ssize_t n = ::read(fd, tmp, sizeof tmp);
-            if (n <= 0) {
-                why = n == 0 ? "closed after " + std::to_string(buf.size()) + " bytes"
-                             : std::string("read: ") + std::strerror(errno);
-                return false;
-            }
-            buf.append(tmp, static_cast<std::size_t>(n));
-        }
-        if (buf.size() > need) {
-            why = "extra bytes after the response";
-            return false;
-        }
-        if (buf.rfind("HTTP/1.1 2", 0) != 0) {
-            why = buf.substr(0, buf.find("\r\n"));
-            return false;
-        }
-        return true;
+    // The failure of `r`, or "" when it is a whole 2xx for a body of `sent` bytes.
+    static std::string failure(const Reply& r, std::size_t sent) {
+        if (r.status == 0) return r.error;
+        if (r.status < 200 || r.status > 299) return r.head.substr(0, r.head.find("\r\n"));
+        const std::string want = "\r\nX-Body-Bytes: " + std::to_string(sent) + "\r\n";
+        if (r.head.find(want) == std::string::npos) return "the backend did not get " + std::to_string(sent) +
+                                                           " body bytes: " + r.head;
+        return "";
     }
 
     void loop() {
         const auto end = Clock::now() + kMaxDuration;
-        int fd = -1;
+        // JSON, as a payment API's: a body mistaken for the next request's
+        // head (issue 13) is then a 400, not a valid-looking method token.
+        const std::string body = R"({"amount_cents":1250,"pad":")" + std::string(990, 'p') + R"("})";
+        KeepAliveClient client(port_);
         while (!stop_ && sent_ < kMaxRequests && Clock::now() < end) {
-            if (fd < 0 && (fd = connect()) < 0) {
-                ++sent_;
-                note_failure(std::string("connect: ") + std::strerror(errno));
-                continue;
-            }
+            const bool post = sent_ % 2 == 1;
             ++sent_;
-            std::string why;
-            if (exchange(fd, why)) {
+            posts_ += post;
+            const Reply r = post ? client.request("POST", path_, "", body) : client.request("GET", path_);
+            connections_ = static_cast<long>(client.connections());
+            const std::string why = failure(r, post ? body.size() : 0);
+            if (why.empty()) {
                 ++ok_;
                 cv_.notify_all();
             } else {
-                note_failure(why);
-                ::close(fd);
-                fd = -1;
+                note_failure((post ? "POST: " : "GET: ") + why);
             }
         }
-        if (fd >= 0) ::close(fd);
     }
 
     int port_;
     std::string path_;
     std::atomic<bool> stop_{false};
-    std::atomic<long> sent_{0}, ok_{0}, failed_{0};
+    std::atomic<long> sent_{0}, ok_{0}, failed_{0}, posts_{0}, connections_{0};
     mutable std::mutex mu_;
     mutable std::condition_variable cv_;
     std::string failures_;
@@ -273,8 +225,9 @@ TEST_CASE("rolling restart: a group behind vigil-proxy under load, new pids, no 
     REQUIRE(old1 > 0);
     REQUIRE(old2 > 0);
 
-    // Fast requests and slow ones (in flight when a drain begins), both
-    // kept alive across the whole roll.
+    // Fast requests and slow ones (in flight when a drain begins), GETs and
+    // POSTs with bodies, each load on one connection kept alive across the
+    // whole roll.
     Load fast(listen, "/x"), slow(listen, "/slow/150");
     fast.start();
     slow.start();
@@ -298,15 +251,20 @@ TEST_CASE("rolling restart: a group behind vigil-proxy under load, new pids, no 
     CHECK(rc == 0);
 
     std::cout << "rolling restart of 2 instances under load: " << took << " s, " << during << " requests during it, "
-              << failed_during << " failed; in all, fast /x: " << fast.sent()
-              << " requests, " << fast.failed() << " failed; slow /slow/150: " << slow.sent() << " requests, "
-              << slow.failed() << " failed\n"
+              << failed_during << " failed; in all, fast /x: " << fast.sent() << " requests (" << fast.posts()
+              << " POSTs), " << fast.failed() << " failed, " << fast.connections()
+              << " connection(s); slow /slow/150: " << slow.sent() << " requests (" << slow.posts() << " POSTs), "
+              << slow.failed() << " failed, " << slow.connections() << " connection(s)\n"
               << out << std::flush;
     CHECK(fast.failed() == 0);
     CHECK(slow.failed() == 0);
     CHECK(fast.sent() > 100);
     CHECK(fast.sent() == fast.ok());  // every request sent came back whole and 2xx
     CHECK(slow.sent() == slow.ok());
+    CHECK(fast.posts() > 50);
+    // The proxy kept each client's connection through the whole roll.
+    CHECK(fast.connections() == 1);
+    CHECK(slow.connections() == 1);
 
     const pid_t new1 = pid_of(v, "b1"), new2 = pid_of(v, "b2");
     CHECK(new1 > 0);
