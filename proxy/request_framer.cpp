@@ -19,11 +19,6 @@ char* RequestFramer::read_ptr() noexcept {
     return buf_.get() + end_;
 }
 
-std::size_t RequestFramer::read_room() noexcept {
-    read_ptr();
-    return cap_ - end_;
-}
-
 void RequestFramer::received(std::size_t n) noexcept {
     end_ += n;
     if (in_body_) scan();

@@ -33,8 +33,9 @@ public:
     // Where the next read goes. With nothing pending the buffer starts over;
     // in the head phase a partial head moves to the front. In the body phase
     // room may be 0 while body bytes wait to be consumed: consume them first.
+    // read_room() is the space after read_ptr(): call read_ptr() first.
     char* read_ptr() noexcept;
-    std::size_t read_room() noexcept;
+    std::size_t read_room() const noexcept { return cap_ - end_; }
     void received(std::size_t n) noexcept;
 
     bool empty() const noexcept { return beg_ == end_; }

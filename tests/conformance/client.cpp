@@ -154,6 +154,10 @@ private:
     bool eof_ = false;
 };
 
+// A slow client, as the sequence asks: each piece goes out `pace` after the
+// last, so that the proxy reads them separately. This paces the client; it
+// does not wait for a state (the proxy shows no event per partial read: a
+// partial head is not forwarded), and nothing is asserted on the timing.
 bool paced_write(Connection& c, const Step& s) {
     if (s.bytewise) {
         for (std::size_t i = 0; i < s.bytes.size(); ++i) {

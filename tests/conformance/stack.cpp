@@ -4,6 +4,8 @@
 #include <netinet/in.h>
 #include <pwd.h>
 #include <signal.h>
+#include <poll.h>
+#include <sys/inotify.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -13,12 +15,31 @@
 #include <iostream>
 #include <sstream>
 #include <stdexcept>
-#include <thread>
 
 #include "sequences.hpp"
 
 namespace conformance {
 namespace {
+
+// Waits (inotify, deadline) until a file named `name` is written or moved
+// into the watched directory.
+bool wait_for_file(int inotify_fd, const std::string& name, std::chrono::milliseconds timeout) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    alignas(inotify_event) char buf[4096];
+    for (;;) {
+        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+        if (left.count() <= 0) return false;
+        pollfd p{inotify_fd, POLLIN, 0};
+        if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) return false;
+        const ssize_t n = ::read(inotify_fd, buf, sizeof buf);
+        if (n <= 0) return false;
+        for (ssize_t off = 0; off < n;) {
+            const auto* e = reinterpret_cast<const inotify_event*>(buf + off);
+            if (e->len && name == e->name) return true;
+            off += static_cast<ssize_t>(sizeof(inotify_event) + e->len);
+        }
+    }
+}
 
 using namespace std::chrono_literals;
 
@@ -92,13 +113,16 @@ Nginx::Nginx(const std::string& binary, int upstream_port) {
     // must not outlive it holding its port: setpriv (util-linux) arms
     // PR_SET_PDEATHSIG before exec.
     if (::access("/usr/bin/setpriv", X_OK) == 0) argv.insert(argv.begin(), {"/usr/bin/setpriv", "--pdeathsig", "KILL", "--"});
+    // nginx writes its pid file once its listening sockets are open: the
+    // event to wait on (inotify), watched before nginx starts.
+    const int in = ::inotify_init1(IN_CLOEXEC);
+    if (in < 0 || ::inotify_add_watch(in, d.c_str(), IN_CLOSE_WRITE | IN_MOVED_TO) < 0)
+        throw std::runtime_error("inotify on " + d + " failed");
     proc_.emplace(argv);
-    const auto deadline = std::chrono::steady_clock::now() + 10s;
-    while (!accepts_connections(port_)) {
-        if (proc_->wait_exit(0ms) != -1 || std::chrono::steady_clock::now() > deadline)
-            throw std::runtime_error("nginx did not start:\n" + proc_->output() + slurp(d + "/error.log"));
-        std::this_thread::sleep_for(10ms);  // poll interval of the readiness check, bounded by `deadline`
-    }
+    const bool written = wait_for_file(in, "nginx.pid", 10s);
+    ::close(in);
+    if (!written || !accepts_connections(port_))
+        throw std::runtime_error("nginx did not start:\n" + proc_->output() + slurp(d + "/error.log"));
 }
 
 Nginx::~Nginx() {
