@@ -143,6 +143,10 @@ struct Program {
     bool notify = false;
     std::optional<Duration> watchdog;
 
+    // A container image, read only by `vigilctl export kubernetes`
+    // (docs/kubernetes.md); vigild never runs it, and changing it restarts nothing.
+    std::string image;
+
     bool operator==(const Program&) const = default;
 };
 
