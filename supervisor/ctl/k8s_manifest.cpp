@@ -118,7 +118,7 @@ void note_program(Context& ctx, const Workload& w) {
             ctx.note(who + w.procs[i]->name + " differs from " + p.name + " in " + join(d) +
                      "; every pod runs with " + p.name + "'s (each pod has an IP of its own, so one port serves)");
     if (p.autorestart != config::AutoRestart::always)
-        lost.push_back("autorestart (a Deployment's pods restart after every exit)");
+        lost.push_back("autorestart and exitcodes (a Deployment's pods restart after every exit)");
     if (p.startretries) lost.push_back("startretries (Kubernetes retries for ever)");
     if (!stateful_kind(p.kind) && !(p.backoff == defaults.backoff))
         lost.push_back("backoff (Kubernetes' crash back-off: 10s doubling up to 5 min)");
