@@ -76,8 +76,12 @@ void plan_workloads(Context& ctx) {
     auto add = [&](const std::string& source, std::vector<const config::Program*> procs) {
         Workload w;
         w.source = source;
-        std::string name = dns_label(source);
-        for (int i = 2; names.count(name); ++i) name = dns_label(source) + "-" + std::to_string(i);
+        const std::string wanted = dns_label(source);
+        std::string name = wanted;
+        for (int i = 2; names.count(name); ++i) {  // "a_b" and "a.b" are both a-b
+            const std::string suffix = "-" + std::to_string(i);
+            name = wanted.substr(0, 63 - suffix.size()) + suffix;
+        }
         names.insert(name);
         ctx.used_service_names.insert(name);
         w.name = name;
@@ -163,13 +167,6 @@ void note_program(Context& ctx, const Workload& w) {
 }
 
 }  // namespace
-
-const Workload* Context::workload_of(const std::string& process_name) const {
-    for (const auto& w : workloads)
-        for (const auto* p : w.procs)
-            if (p->name == process_name) return &w;
-    return nullptr;
-}
 
 Node selector_labels(const Workload& w) {
     Node labels;

@@ -35,7 +35,6 @@ struct Context {
     std::map<std::string, std::string> upstream_service;  // [upstream:X] → the Service that stands for it
     std::map<std::string, std::vector<std::string>> service_aliases;  // workload Service → upstreams it also is
 
-    const Workload* workload_of(const std::string& process_name) const;
     void note(std::string text) { notes.push_back(std::move(text)); }
 };
 

@@ -300,3 +300,9 @@ TEST_CASE("k8s: names, quantities and the image map file") {
                                                  "images.map:2: an image reference has no blanks or quotes, got 'a b'",
                                                  "images.map:4: 'x' is mapped twice"});
 }
+
+TEST_CASE("k8s: programs whose names make the same DNS label get distinct names") {
+    const Manifest m = exported("[program:a_b]\ncommand = /srv/x\n[program:a.b]\ncommand = /srv/y\n");
+    CHECK(has(m, "Deployment", "a-b"));
+    CHECK(has(m, "Deployment", "a-b-2"));
+}
