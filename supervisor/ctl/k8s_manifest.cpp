@@ -119,8 +119,8 @@ void note_program(Context& ctx, const Workload& w) {
     std::vector<std::string> lost;
     for (std::size_t i = 1; i < w.procs.size(); ++i)
         if (auto d = differences(p, *w.procs[i]); !d.empty())
-            ctx.note(who + w.procs[i]->name + " differs from " + p.name + " in " + join(d) +
-                     "; every pod runs with " + p.name + "'s (each pod has an IP of its own, so one port serves)");
+            ctx.note(who + w.procs[i]->name + " differs from " + p.name + " in " + join(d) + "; every pod runs with " +
+                     p.name + "'s" + (d[0] == "address" ? " (each pod has an IP of its own, so one port serves)" : ""));
     if (p.autorestart != config::AutoRestart::always)
         lost.push_back("autorestart and exitcodes (a Deployment's pods restart after every exit)");
     if (p.startretries) lost.push_back("startretries (Kubernetes retries for ever)");
