@@ -31,6 +31,10 @@ int run_export(const std::string& config_file, const std::vector<std::string>& a
     for (std::size_t i = 1; i < args.size(); ++i) {
         const std::string& a = args[i];
         const bool has_value = i + 1 < args.size();
+        if (a == "-h" || a == "--help") {
+            out << kExportUsage;
+            return kOk;
+        }
         if ((a == "-c" || a == "--config") && has_value) file = args[++i];
         else if (a == "--namespace" && has_value) options.namespace_name = args[++i];
         else if (a == "--image-map" && has_value) image_map_file = args[++i];

@@ -72,5 +72,7 @@ rc=$?
 rc=$?
 [ "$rc" = 2 ] && [ ! -s "$out/u.out" ] || fail "export helm: exit $rc, expected 2 and no output"
 
+"$vigilctl" export kubernetes --help | grep -q "usage: vigilctl export kubernetes" || fail "export kubernetes --help"
+
 [ "$failed" = 0 ] && echo "ok: $n exports validated, broken and usage cases refused"
 exit "$failed"
