@@ -153,6 +153,9 @@ struct Program {
     int socket_backlog = 0;         // 0 = SOMAXCONN
     // [fcgi-program:x]: the one socket is fd 0, as supervisord passes it.
     bool socket_on_stdin = false;
+    // A container image, read only by `vigilctl export kubernetes`
+    // (docs/kubernetes.md); vigild never runs it, and changing it restarts nothing.
+    std::string image;
 
     bool operator==(const Program&) const = default;
 };

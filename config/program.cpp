@@ -29,6 +29,7 @@ constexpr std::string_view kProgramKeys[] = {
     "health_expect_body", "startup_check", "on_unhealthy", "depends_on", "memory_limit", "cpu_limit",
     "pids_limit", "address", "data_dir", "pg_bin_dir", "redis_bin", "db_user", "db_name", "notify", "watchdog",
     "sockets", "socket_owner", "socket_mode", "socket_backlog",
+    "image",
 };
 
 // [fcgi-program:x] is a program whose one socket (`socket =`) is its fd 0.
@@ -124,6 +125,7 @@ public:
         p.killasgroup = p.stopasgroup;  // supervisord: killasgroup defaults to stopasgroup
         v_.boolean("killasgroup", p.killasgroup);
         v_.boolean("notify", p.notify);
+        image(p);
         v_.parsed("watchdog", p.watchdog, [](const std::string& t, std::string& why) -> std::optional<Duration> {
             auto d = parse_duration(t);
             if (!d || d->count() < 100) why = "expected a duration of at least 100ms such as 10s, got '" + t + "'";
@@ -227,6 +229,19 @@ private:
         std::string k(trim(*t));
         if (k == "process" || k == "postgres" || k == "redis" || k == "proxy") p.kind = k;
         else v_.error(*e, "expected process, postgres, redis or proxy, got '" + *t + "'");
+    }
+
+    // Only `vigilctl export kubernetes` reads it; checked here so a typo
+    // shows at load time rather than as a pull error in a cluster.
+    void image(Program& p) {
+        const ini::Entry* e = v_.entry("image");
+        if (!e) return;
+        auto t = v_.text(*e);
+        if (!t) return;
+        p.image = std::string(trim(*t));
+        if (p.image.empty()) v_.error(*e, "must not be empty (a container image such as registry.example/app:1.2)");
+        else if (p.image.find_first_of(" \t\"'") != std::string::npos)
+            v_.error(*e, "an image reference has no blanks or quotes, got '" + p.image + "'");
     }
 
     void command(Program& p) {

@@ -22,8 +22,14 @@ packages=(
   systemd binutils dpkg-dev file
   # promtool, for the test that checks vigild's /metrics (tests/integration/metrics_test.cpp)
   prometheus
+  # node, for the test that validates `vigilctl export kubernetes` against
+  # the Kubernetes schemas (tests/k8s: npm's kubernetes-models)
+  nodejs
   "$@"
 )
+# npm: Debian's package, unless the installed nodejs brings its own (a
+# NodeSource build provides and conflicts with Debian's npm).
+command -v npm >/dev/null || packages+=(npm)
 
 missing=()
 for p in "${packages[@]}"; do
@@ -37,6 +43,14 @@ if ((${#missing[@]})); then
   $sudo apt-get update -q
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends \
     -o DPkg::Lock::Timeout=600 "${missing[@]}"
+fi
+
+# tests/k8s's npm packages, at the versions of its package-lock.json, into
+# tests/k8s/node_modules (git-ignored); again only when the lock changed.
+k8s="$(dirname "$0")/../tests/k8s"
+if [ -f "$k8s/package-lock.json" ] && ! cmp -s "$k8s/package-lock.json" "$k8s/node_modules/.vigil-installed-lock" 2>/dev/null; then
+  echo "setup: npm ci in tests/k8s"
+  (cd "$k8s" && npm ci --no-audit --no-fund --loglevel=error && cp package-lock.json node_modules/.vigil-installed-lock)
 fi
 
 # Debian starts these servers on install; tests and the demo run their own

@@ -1,6 +1,7 @@
 // vigilctl: supervisorctl for vigild. Finds the control socket from -s, or
 // the config's control_socket (-c, read even from a file with errors), or the
 // default path, then runs one verb or, with none, the interactive shell.
+// `export` needs no vigild: it only reads the config.
 #include <unistd.h>
 
 #include <iostream>
@@ -9,6 +10,7 @@
 
 #include "config/loader.hpp"
 #include "supervisor/ctl/commands.hpp"
+#include "supervisor/ctl/k8s_export.hpp"
 #include "supervisor/ctl/shell.hpp"
 
 int main(int argc, char** argv) {
@@ -28,6 +30,10 @@ int main(int argc, char** argv) {
             return ctl::kUsage;
         } else rest.push_back(a);
     }
+    // Offline: reads the config, never vigild (and a broken config is fatal here).
+    if (!rest.empty() && rest[0] == "export")
+        return ctl::run_export(config_file, std::vector<std::string>(rest.begin() + 1, rest.end()), std::cout,
+                               std::cerr);
     if (socket.empty() && !config_file.empty()) {
         config::LoadOptions opts;
         opts.env = config::environment_map();

@@ -14,10 +14,11 @@ std::map<std::string, const config::Program*> by_name(const std::vector<config::
 
 // Two programs are the same when everything but bookkeeping is equal: a
 // config line moved within the file must not restart anything, nor must
-// numprocs 2 -> 3 restart the two instances that stay.
+// numprocs 2 -> 3 restart the two instances that stay, nor a new `image`.
 bool same(config::Program a, config::Program b) {
     a.loc = b.loc = {};
     a.numprocs = b.numprocs = 0;
+    a.image = b.image = {};  // only `vigilctl export kubernetes` reads it
     for (auto* d : {&a.depends_on, &b.depends_on})
         for (auto& dep : *d) dep.loc = {};
     return a == b;

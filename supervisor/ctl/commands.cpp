@@ -487,6 +487,8 @@ std::string usage() {
            "  restore NAME DIR [--timeout S] [--force]\n"
            "                                     stop NAME, keep its data aside, put DIR's backup in place, start, healthy;\n"
            "                                     --force: DIR is a backup of another program\n"
+           "  export kubernetes [-c FILE] [--namespace NS] [--image-map FILE]\n"
+           "                                     the config as Kubernetes YAML, offline (docs/kubernetes.md)\n"
            "exit codes: 0 ok, 1 action failed, 2 usage or unknown name, 3 not running (status), 4 vigild unreachable\n";
 }
 
@@ -527,6 +529,10 @@ int run_command(const Client& client, const std::vector<std::string>& argv, std:
     } catch (const std::exception& e) {
         err << "vigilctl: unexpected reply from vigild: " << e.what() << "\n";
         return kFailed;
+    }
+    if (verb == "export") {  // vigilctl_main runs it before connecting; the shell has no config file
+        err << "vigilctl: export runs outside the shell: vigilctl -c FILE export kubernetes\n";
+        return kUsage;
     }
     err << "vigilctl: unknown verb '" << verb << "'\n" << usage();
     return kUsage;

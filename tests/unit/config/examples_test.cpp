@@ -2,26 +2,6 @@
 
 using namespace cfgtest;
 
-namespace {
-
-// __FILE__ may be relative (ccache's CCACHE_BASEDIR rewrites it), so also
-// look upwards from the working directory, which ctest sets inside the build
-// tree.
-std::filesystem::path examples_dir() {
-    namespace fs = std::filesystem;
-    const fs::path rel = "config/examples/demo.ini";
-    fs::path from_source = fs::path(__FILE__).parent_path() / "../../.." / rel;
-    if (fs::path(__FILE__).is_absolute() && fs::exists(from_source)) return from_source.parent_path();
-    for (fs::path dir = fs::current_path(); !dir.empty(); dir = dir.parent_path()) {
-        if (fs::exists(dir / rel)) return (dir / rel).parent_path();
-        if (dir == dir.parent_path()) break;
-    }
-    FAIL("cannot find config/examples from " << fs::current_path());
-    return {};
-}
-
-}  // namespace
-
 TEST_CASE("config: every example config loads") {
     LoadOptions o;
     o.env = {{"HOME", "/home/demo"}, {"USER", "demo"}};

@@ -72,6 +72,22 @@ inline bool has_error(const std::vector<std::string>& errs, int line, const std:
     return false;
 }
 
+// __FILE__ may be relative (ccache's CCACHE_BASEDIR rewrites it), so also
+// look upwards from the working directory, which ctest sets inside the build
+// tree.
+inline std::filesystem::path examples_dir() {
+    namespace fs = std::filesystem;
+    const fs::path rel = "config/examples/demo.ini";
+    fs::path from_source = fs::path(__FILE__).parent_path() / "../../.." / rel;
+    if (fs::path(__FILE__).is_absolute() && fs::exists(from_source)) return from_source.parent_path();
+    for (fs::path dir = fs::current_path(); !dir.empty(); dir = dir.parent_path()) {
+        if (fs::exists(dir / rel)) return (dir / rel).parent_path();
+        if (dir == dir.parent_path()) break;
+    }
+    FAIL("cannot find config/examples from " << fs::current_path());
+    return {};
+}
+
 inline const Program& get(const Config& c, const std::string& name) {
     const Program* p = c.find(name);
     INFO("process " << name);

@@ -338,3 +338,11 @@ TEST_CASE("config: an unknown expansion is an error at the key's line") {
     only_error("[program:a]\ncommand = a\ndirectory = %(nothere)s\n", 3, "directory: unknown expansion %(nothere)s");
     only_error("[program:a]\ncommand = %(ENV_MISSING)s\n", 2, "command: environment variable MISSING is not set");
 }
+
+TEST_CASE("config: image = is a container image for vigilctl export, checked but not run") {
+    Config c = ok("[program:a]\ncommand = /bin/a\nimage = registry.example.com/shop/a:1.4\n");
+    CHECK(get(c, "a").image == "registry.example.com/shop/a:1.4");
+    CHECK(get(ok("[program:b]\ncommand = /bin/b\n"), "b").image.empty());
+    only_error("[program:a]\ncommand = /bin/a\nimage = a b\n", 3, "no blanks or quotes");
+    only_error("[program:a]\ncommand = /bin/a\nimage =\n", 3, "must not be empty");
+}

@@ -60,3 +60,11 @@ TEST_CASE("config diff: update NAME applies only what NAME selects", "[diff]") {
     CHECK(only_a.changed == Names{"a"});
     CHECK(only_a.added.empty());
 }
+
+TEST_CASE("config diff: a new image (read only by vigilctl export) restarts nothing", "[diff]") {
+    Program a = prog("a", "x"), b = prog("a", "x");
+    b.image = "registry.example.com/a:2";
+    const auto d = diff_programs({a}, {b});
+    CHECK(d.unchanged == Names{"a"});
+    CHECK(d.changed.empty());
+}
