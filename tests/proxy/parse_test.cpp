@@ -67,6 +67,25 @@ TEST_CASE("smuggling vectors are refused", "[parse][smuggling]") {
     CHECK(check("GET /\x01 HTTP/1.1\r\nHost: a\r\n\r\n") == ParseResult::bad_request);
 }
 
+TEST_CASE("a CTL byte anywhere in a field value is refused; HTAB and obs-text are not", "[parse]") {
+    // Values are checked eight bytes at a time: every position of a word,
+    // and the tail after the last whole word, must catch a bad byte.
+    const std::string clean = "abcdefghijklmnopqrstuvwx";  // 24 bytes: three words, then tails below
+    for (std::size_t len = 1; len <= clean.size(); ++len) {
+        for (std::size_t at = 0; at < len; ++at) {
+            for (char bad : {'\x00', '\x01', '\x1f', '\x7f', '\r'}) {
+                std::string v = clean.substr(0, len);
+                v[at] = bad;
+                INFO("len " << len << " at " << at << " byte " << int(bad));
+                CHECK(check("GET / HTTP/1.1\r\nHost: a\r\nX-V: " + v + "\r\n\r\n") == ParseResult::bad_request);
+            }
+            std::string v = clean.substr(0, len);
+            v[at] = at + 1 == len ? '\xff' : '\t';  // HTAB inside a value; obs-text anywhere
+            CHECK(check("GET / HTTP/1.1\r\nHost: a\r\nX-V: " + v + "\r\n\r\n") == ParseResult::ok);
+        }
+    }
+}
+
 TEST_CASE("Expect other than 100-continue is 417", "[parse]") {
     CHECK(check("GET / HTTP/1.1\r\nHost: a\r\nExpect: magic\r\n\r\n") == ParseResult::expectation_failed);
     auto h = std::make_unique<RequestHead>();
