@@ -159,7 +159,13 @@ asio::awaitable<Outcome> Session<Stream>::attempt(UpstreamConn& conn, const Serv
         std::size_t buffered;
         in_.body(body, buffered);
         std::array<asio::const_buffer, 2> bufs{asio::buffer(req_out_), asio::buffer(body, first)};
-        auto [ec, n] = co_await asio::async_write(conn.sock, bufs, use_tuple);
+        std::size_t n = send_now(conn.sock, bufs);
+        boost::system::error_code ec;
+        if (!all_sent(bufs)) {
+            auto [wec, wn] = co_await asio::async_write(conn.sock, bufs, use_tuple);
+            ec = wec;
+            n += wn;
+        }
         conn.sent += n;
         // Nothing written to a pooled connection (it was reset while idle):
         // nothing reached the upstream, any method may go again.
@@ -284,8 +290,18 @@ asio::awaitable<Outcome> Session<Stream>::relay_response(UpstreamConn& conn, con
     bytes_ = resp_out_.size() + take;
     if (resp_out_.size() + take <= coalesce_limit) {
         resp_out_.append(body, take);
-        auto [ec, n] = co_await client_write(asio::buffer(resp_out_));
-        if (ec) co_return client_gone();
+        if (const auto rest = write_now(asio::buffer(resp_out_)); rest.size()) {
+            auto [ec, n] = co_await client_write(rest);
+            if (ec) co_return client_gone();
+        }
+    } else if constexpr (!is_tls) {
+        // Head and the first of the body in one sendmsg, without a copy.
+        std::array<asio::const_buffer, 2> out{asio::buffer(resp_out_), asio::buffer(body, take)};
+        send_now(stream_, out);
+        if (!all_sent(out)) {
+            auto [ec, n] = co_await asio::async_write(stream_, out, use_tuple);
+            if (ec) co_return client_gone();
+        }
     } else {
         auto [ec, n] = co_await client_write(asio::buffer(resp_out_));
         if (ec) co_return client_gone();
@@ -309,8 +325,10 @@ asio::awaitable<Outcome> Session<Stream>::relay_response(UpstreamConn& conn, con
             co_return Outcome::aborted;
         }
         arm(opts_.client_timeout);
-        auto [wec, wn] = co_await client_write(asio::buffer(up_buf_.get(), take));
-        if (wec) co_return client_gone();
+        if (const auto rest = write_now(asio::buffer(up_buf_.get(), take)); rest.size()) {
+            auto [wec, wn] = co_await client_write(rest);
+            if (wec) co_return client_gone();
+        }
         bytes_ += take;
     }
     conn_reusable_ = resp_.keep_alive && !leftover && req_.version_minor == 1 && resp_.body != BodyKind::until_close &&
