@@ -182,3 +182,31 @@ TEST_CASE("request and response heads are rewritten for the next hop", "[parse][
     build_response_head(out, *r, head, true, true);
     CHECK(out == "HTTP/1.1 404 Not Here\r\nContent-Length: 0\r\nConnection: keep-alive\r\n\r\n");
 }
+
+TEST_CASE("a rewritten head as large as a request can make fits, and a small one after it", "[parse][rewrite]") {
+    // build_request_head() sizes its output once from a bound: a large input
+    // (as many fields as still parse once the proxy's five are added, long
+    // forwarding lists, IPv6, a 128-byte id) must come out whole and parse
+    // again.
+    std::string in = "POST /" + std::string(300, 'p') + " HTTP/1.1\r\nHost: h\r\n";
+    in += "X-Forwarded-For: " + std::string(500, '1') + "\r\nForwarded: for=" + std::string(500, '2') + "\r\n";
+    for (int i = 0; i < 94; ++i) in += "X-F" + std::to_string(i) + ": " + std::string(200, 'v') + "\r\n";
+    in += "\r\n";
+    auto h = std::make_unique<RequestHead>();
+    REQUIRE(validate_request(in, 64 * 1024, *h) == ParseResult::ok);
+    REQUIRE(h->header_count == 97);
+    std::string out;
+    const std::string rid(128, 'r');
+    build_request_head(out, *h, "fe80::1:2:3:4:5:6", true, rid);
+    auto back = std::make_unique<RequestHead>();
+    REQUIRE(validate_request(out, 64 * 1024, *back) == ParseResult::ok);
+    CHECK(back->head_size == out.size());
+    CHECK(back->header_count == 95 + 5);  // Host and the 94 X-F*, then the five the proxy sets
+    CHECK(back->forwarded_for == std::string(500, '1') + ", fe80::1:2:3:4:5:6");
+    CHECK(back->request_id == rid);
+
+    REQUIRE(validate_request("GET / HTTP/1.1\r\nHost: h\r\n\r\n", 8192, *h) == ParseResult::ok);
+    build_request_head(out, *h, "127.0.0.1", false, "r");
+    CHECK(out == "GET / HTTP/1.1\r\nHost: h\r\nX-Forwarded-For: 127.0.0.1\r\nX-Forwarded-Proto: http\r\n"
+                 "X-Real-IP: 127.0.0.1\r\nForwarded: for=127.0.0.1;proto=http\r\nX-Request-Id: r\r\n\r\n");
+}
