@@ -9,10 +9,14 @@
 //                                          idempotent and the whole body is
 //                                          still in our buffer
 //   same on a reused keep-alive conn     → a fresh connection, same rules, and
-//                                          not counted against the server
+//                                          not counted against the server;
+//                                          any method when the request
+//                                          provably never arrived (EOF and
+//                                          none of it acknowledged)
 //   no response within upstream_timeout  → 504, no retry (it may have run)
-// Before reusing an idle connection for a non-idempotent request we peek at
-// it, so a POST is not lost to a keep-alive connection the upstream closed.
+// So a POST is not lost to a keep-alive connection the upstream closed: one
+// whose body we hold whole is sent again when it never arrived; one whose
+// body streams is sent only after a peek at the idle connection.
 #include "proxy/session.hpp"
 
 #include "proxy/path.hpp"

@@ -17,6 +17,11 @@
 #include <boost/asio/ssl/context.hpp>
 #include <boost/asio/write.hpp>
 
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+#include <algorithm>
+#include <array>
 #include <cstring>
 #include <memory>
 #include <string>
@@ -33,6 +38,37 @@ constexpr std::size_t coalesce_limit = 16 * 1024;  // below this, head and body 
 
 inline tcp::socket& lowest(tcp::socket& s) { return s; }
 inline tcp::socket& lowest(Tls& s) { return s.next_layer(); }
+
+// Sends what the socket takes at once, without the event loop, and drops it
+// from the front of `bufs`. A request or an answer of a few KiB nearly
+// always fits the socket buffer whole, and the asynchronous write this saves
+// costs an operation, a trip through the scheduler's queue and a coroutine
+// suspension. Any error leaves `bufs` whole: the asynchronous write of the
+// rest meets it again and reports it.
+template <std::size_t N>
+std::size_t send_now(tcp::socket& s, std::array<asio::const_buffer, N>& bufs) noexcept {
+    iovec iov[N];
+    for (std::size_t i = 0; i < N; ++i) iov[i] = {const_cast<void*>(bufs[i].data()), bufs[i].size()};
+    msghdr m{};
+    m.msg_iov = iov;
+    m.msg_iovlen = N;
+    const ssize_t r = ::sendmsg(s.native_handle(), &m, MSG_DONTWAIT | MSG_NOSIGNAL);
+    if (r <= 0) return 0;
+    std::size_t left = static_cast<std::size_t>(r);
+    for (asio::const_buffer& b : bufs) {
+        const std::size_t k = std::min(left, b.size());
+        b += k;
+        left -= k;
+    }
+    return static_cast<std::size_t>(r);
+}
+
+template <std::size_t N>
+bool all_sent(const std::array<asio::const_buffer, N>& bufs) noexcept {
+    for (const asio::const_buffer& b : bufs)
+        if (b.size()) return false;
+    return true;
+}
 
 // How one attempt on one server ended.
 enum class Outcome : std::uint8_t {
@@ -109,6 +145,17 @@ private:
     auto client_write(asio::const_buffer b) {
         if constexpr (is_tls) return stream_.write_all(b);
         else return asio::async_write(stream_, b, use_tuple);
+    }
+    // What of `b` the client socket did not take at once (send_now); all of
+    // it for TLS, whose client_write() is SSL_write in place already.
+    asio::const_buffer write_now(asio::const_buffer b) noexcept {
+        if constexpr (is_tls) {
+            return b;
+        } else {
+            std::array<asio::const_buffer, 1> one{b};
+            send_now(stream_, one);
+            return one[0];
+        }
     }
 
     void cancel_all() {

@@ -5,20 +5,23 @@
 #include "proxy/session.hpp"
 
 #include "proxy/rewrite.hpp"
-
-#include <sys/socket.h>
-
-#include <cerrno>
+#include "proxy/tcp_probe.hpp"
 
 namespace vigil::proxy::session_detail {
 namespace {
 
-// A pooled connection the upstream has closed reads EOF (or has stray
-// bytes); a live idle one would block.
-bool idle_conn_alive(tcp::socket& s) {
-    char c;
-    ssize_t r = ::recv(s.native_handle(), &c, 1, MSG_PEEK | MSG_DONTWAIT);
-    return r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+// A request written to a pooled connection the upstream had already closed
+// never reached it when the connection then ends in a clean EOF before any
+// answer and the upstream's TCP acknowledged none of the request's bytes:
+// the upstream's FIN acknowledges all it had received, so an upstream that
+// had read even one byte of it would have acknowledged that byte. (A reset
+// proves nothing: an upstream closing with unread bytes resets without
+// acknowledging them.) Asked only on that failure: no system call on the
+// way of a request that is answered.
+bool never_arrived(tcp::socket& s, std::uint64_t sent_before, const boost::system::error_code& ec) {
+    if (sent_before == 0 || ec != asio::error::eof) return false;
+    const auto acked = bytes_acked(s.native_handle());
+    return acked && *acked <= sent_before + 1;  // + 1: the SYN
 }
 
 struct ActiveGuard {
@@ -72,7 +75,13 @@ asio::awaitable<bool> Session<Stream>::forward(const Pool& pool) {
         std::unique_ptr<UpstreamConn> conn;
         if (allow_reuse) {
             conn = w_.take_idle(srv.stats->id);
-            if (conn && !idempotent_ && !idle_conn_alive(conn->sock)) conn.reset();
+            // A body streamed from the client cannot be sent again: before
+            // it goes to a pooled connection, make sure the upstream has
+            // not closed that connection (one system call). A body we hold
+            // whole needs no look: if the connection turns out closed,
+            // attempt() proves the request never arrived and it is sent
+            // again on a fresh connection.
+            if (conn && !idempotent_ && !body_buffered && !idle_conn_alive(conn->sock.native_handle())) conn.reset();
         }
         const bool reused = conn != nullptr;
         if (!conn) {
@@ -142,6 +151,7 @@ asio::awaitable<Outcome> Session<Stream>::attempt(UpstreamConn& conn, const Serv
     conn_reusable_ = false;
     body_cut_ = false;
     const bool replayable = body_buffered && idempotent_;
+    const std::uint64_t sent_before = conn.sent;  // 0: a fresh connection
     arm(opts_.upstream_timeout);
     const auto t_sent = Clock::now();
     {
@@ -149,8 +159,18 @@ asio::awaitable<Outcome> Session<Stream>::attempt(UpstreamConn& conn, const Serv
         std::size_t buffered;
         in_.body(body, buffered);
         std::array<asio::const_buffer, 2> bufs{asio::buffer(req_out_), asio::buffer(body, first)};
-        auto [ec, n] = co_await asio::async_write(conn.sock, bufs, use_tuple);
-        if (ec) co_return fail(replayable && !timed_out_ ? Outcome::retry : Outcome::failed, timed_out_ ? 504 : 502);
+        std::size_t n = send_now(conn.sock, bufs);
+        boost::system::error_code ec;
+        if (!all_sent(bufs)) {
+            auto [wec, wn] = co_await asio::async_write(conn.sock, bufs, use_tuple);
+            ec = wec;
+            n += wn;
+        }
+        conn.sent += n;
+        // Nothing written to a pooled connection (it was reset while idle):
+        // nothing reached the upstream, any method may go again.
+        const bool unsent = n == 0 && sent_before > 0 && body_buffered;
+        if (ec) co_return fail((replayable || unsent) && !timed_out_ ? Outcome::retry : Outcome::failed, timed_out_ ? 504 : 502);
     }
     if (!body_buffered) {
         in_.consume(first);
@@ -170,7 +190,8 @@ asio::awaitable<Outcome> Session<Stream>::attempt(UpstreamConn& conn, const Serv
         auto [ec, n] = co_await conn.sock.async_read_some(asio::buffer(up_buf_.get() + got, up_cap - got), use_tuple);
         if (ec) {
             if (timed_out_) co_return fail(Outcome::failed, 504);
-            co_return fail(got == 0 && replayable ? Outcome::retry : Outcome::failed, 502);
+            const bool again = replayable || (body_buffered && never_arrived(conn.sock, sent_before, ec));
+            co_return fail(got == 0 && again ? Outcome::retry : Outcome::failed, 502);
         }
         got += n;
         ParseResult pr;
@@ -205,6 +226,7 @@ asio::awaitable<Outcome> Session<Stream>::stream_request_body(UpstreamConn& conn
         if (take > 0) {
             arm(opts_.upstream_timeout);
             auto [ec, n] = co_await asio::async_write(conn.sock, asio::buffer(p, take), use_tuple);
+            conn.sent += n;
             if (ec) {
                 body_cut_ = !timed_out_;  // the upstream stopped reading: an early answer, maybe
                 co_return fail(Outcome::failed, timed_out_ ? 504 : 502);
@@ -268,8 +290,18 @@ asio::awaitable<Outcome> Session<Stream>::relay_response(UpstreamConn& conn, con
     bytes_ = resp_out_.size() + take;
     if (resp_out_.size() + take <= coalesce_limit) {
         resp_out_.append(body, take);
-        auto [ec, n] = co_await client_write(asio::buffer(resp_out_));
-        if (ec) co_return client_gone();
+        if (const auto rest = write_now(asio::buffer(resp_out_)); rest.size()) {
+            auto [ec, n] = co_await client_write(rest);
+            if (ec) co_return client_gone();
+        }
+    } else if constexpr (!is_tls) {
+        // Head and the first of the body in one sendmsg, without a copy.
+        std::array<asio::const_buffer, 2> out{asio::buffer(resp_out_), asio::buffer(body, take)};
+        send_now(stream_, out);
+        if (!all_sent(out)) {
+            auto [ec, n] = co_await asio::async_write(stream_, out, use_tuple);
+            if (ec) co_return client_gone();
+        }
     } else {
         auto [ec, n] = co_await client_write(asio::buffer(resp_out_));
         if (ec) co_return client_gone();
@@ -293,8 +325,10 @@ asio::awaitable<Outcome> Session<Stream>::relay_response(UpstreamConn& conn, con
             co_return Outcome::aborted;
         }
         arm(opts_.client_timeout);
-        auto [wec, wn] = co_await client_write(asio::buffer(up_buf_.get(), take));
-        if (wec) co_return client_gone();
+        if (const auto rest = write_now(asio::buffer(up_buf_.get(), take)); rest.size()) {
+            auto [wec, wn] = co_await client_write(rest);
+            if (wec) co_return client_gone();
+        }
         bytes_ += take;
     }
     conn_reusable_ = resp_.keep_alive && !leftover && req_.version_minor == 1 && resp_.body != BodyKind::until_close &&

@@ -67,6 +67,10 @@ struct UpstreamConn {
     tcp::socket sock;
     std::uint32_t server_id;
     TimePoint idle_since{};
+    // Request bytes written on it so far, all acknowledged once their
+    // answers came back: the baseline that proves a request sent on a
+    // connection the upstream had closed never reached it.
+    std::uint64_t sent = 0;
 };
 
 // What the worker needs from a live session: deadline checks and shutdown.

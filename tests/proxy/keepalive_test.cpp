@@ -174,3 +174,29 @@ TEST_CASE("an upstream that answers before reading the body and resets: the clie
     CHECK_FALSE(r->keep_alive);
     CHECK(c->closed());
 }
+
+TEST_CASE("a POST that meets a pooled connection its upstream has closed is delivered, once",
+          "[http][keepalive][failover]") {
+    // The upstream closes its side of the pooled connection (a keep-alive
+    // timeout) just before the next request: the POST must neither fail nor
+    // reach the backend twice, however the proxy notices the close.
+    Backend web = start_backend("web"), api = start_backend("api");
+    auto p = start_proxy(pools(web, api), {"--access-log", "off"});
+    auto c = Conn::tcp(p->port);
+    REQUIRE(c);
+    for (int round = 0; round < 3; ++round) {
+        INFO("round " << round);
+        REQUIRE(c->send(get_request("/drop")));
+        auto first = c->read_response();
+        REQUIRE(first);
+        CHECK(first->status == 200);
+        REQUIRE(web.proc.wait_line("DROPPED /drop"));  // its FIN has reached the proxy's socket
+        REQUIRE(c->send(post("/p", std::string(1000, 'p'))));
+        auto r = c->read_response();
+        REQUIRE(r);
+        CHECK(r->status == 200);
+        CHECK(r->header("x-body-bytes") == "1000");
+        CHECK(r->header("x-conn") != first->header("x-conn"));  // not the closed connection
+        CHECK(std::stol(r->header("x-requests")) == std::stol(first->header("x-requests")) + 1);  // exactly once
+    }
+}

@@ -67,6 +67,25 @@ TEST_CASE("smuggling vectors are refused", "[parse][smuggling]") {
     CHECK(check("GET /\x01 HTTP/1.1\r\nHost: a\r\n\r\n") == ParseResult::bad_request);
 }
 
+TEST_CASE("a CTL byte anywhere in a field value is refused; HTAB and obs-text are not", "[parse]") {
+    // Values are checked eight bytes at a time: every position of a word,
+    // and the tail after the last whole word, must catch a bad byte.
+    const std::string clean = "abcdefghijklmnopqrstuvwx";  // 24 bytes: three words, then tails below
+    for (std::size_t len = 1; len <= clean.size(); ++len) {
+        for (std::size_t at = 0; at < len; ++at) {
+            for (char bad : {'\x00', '\x01', '\x1f', '\x7f', '\r'}) {
+                std::string v = clean.substr(0, len);
+                v[at] = bad;
+                INFO("len " << len << " at " << at << " byte " << int(bad));
+                CHECK(check("GET / HTTP/1.1\r\nHost: a\r\nX-V: " + v + "\r\n\r\n") == ParseResult::bad_request);
+            }
+            std::string v = clean.substr(0, len);
+            v[at] = at + 1 == len ? '\xff' : '\t';  // HTAB inside a value; obs-text anywhere
+            CHECK(check("GET / HTTP/1.1\r\nHost: a\r\nX-V: " + v + "\r\n\r\n") == ParseResult::ok);
+        }
+    }
+}
+
 TEST_CASE("Expect other than 100-continue is 417", "[parse]") {
     CHECK(check("GET / HTTP/1.1\r\nHost: a\r\nExpect: magic\r\n\r\n") == ParseResult::expectation_failed);
     auto h = std::make_unique<RequestHead>();
@@ -162,4 +181,32 @@ TEST_CASE("request and response heads are rewritten for the next hop", "[parse][
     CHECK(out == "HTTP/1.1 404 Not Here\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
     build_response_head(out, *r, head, true, true);
     CHECK(out == "HTTP/1.1 404 Not Here\r\nContent-Length: 0\r\nConnection: keep-alive\r\n\r\n");
+}
+
+TEST_CASE("a rewritten head as large as a request can make fits, and a small one after it", "[parse][rewrite]") {
+    // build_request_head() sizes its output once from a bound: a large input
+    // (as many fields as still parse once the proxy's five are added, long
+    // forwarding lists, IPv6, a 128-byte id) must come out whole and parse
+    // again.
+    std::string in = "POST /" + std::string(300, 'p') + " HTTP/1.1\r\nHost: h\r\n";
+    in += "X-Forwarded-For: " + std::string(500, '1') + "\r\nForwarded: for=" + std::string(500, '2') + "\r\n";
+    for (int i = 0; i < 94; ++i) in += "X-F" + std::to_string(i) + ": " + std::string(200, 'v') + "\r\n";
+    in += "\r\n";
+    auto h = std::make_unique<RequestHead>();
+    REQUIRE(validate_request(in, 64 * 1024, *h) == ParseResult::ok);
+    REQUIRE(h->header_count == 97);
+    std::string out;
+    const std::string rid(128, 'r');
+    build_request_head(out, *h, "fe80::1:2:3:4:5:6", true, rid);
+    auto back = std::make_unique<RequestHead>();
+    REQUIRE(validate_request(out, 64 * 1024, *back) == ParseResult::ok);
+    CHECK(back->head_size == out.size());
+    CHECK(back->header_count == 95 + 5);  // Host and the 94 X-F*, then the five the proxy sets
+    CHECK(back->forwarded_for == std::string(500, '1') + ", fe80::1:2:3:4:5:6");
+    CHECK(back->request_id == rid);
+
+    REQUIRE(validate_request("GET / HTTP/1.1\r\nHost: h\r\n\r\n", 8192, *h) == ParseResult::ok);
+    build_request_head(out, *h, "127.0.0.1", false, "r");
+    CHECK(out == "GET / HTTP/1.1\r\nHost: h\r\nX-Forwarded-For: 127.0.0.1\r\nX-Forwarded-Proto: http\r\n"
+                 "X-Real-IP: 127.0.0.1\r\nForwarded: for=127.0.0.1;proto=http\r\nX-Request-Id: r\r\n\r\n");
 }

@@ -8,6 +8,8 @@
 //   /echo          the request head as received (X-Forwarded-* checks)
 //   /reset         close with RST, no response
 //   /close         answer with Connection: close
+//   /drop          answer as if keeping the connection, then close it (an
+//                  upstream's keep-alive timeout, at a moment tests choose)
 //   /early-reset   answer 401 before reading the body, then reset
 //   anything else  "<name> <path>\n"
 // Every response carries X-Backend: <name> and X-Conn: <connection number>,
@@ -93,7 +95,7 @@ asio::awaitable<void> serve(tcp::socket sock, unsigned conn_no) {
 
         int status = 200;
         std::string payload = g_name + " " + target + "\n";
-        bool chunked = false, close = !keep;
+        bool chunked = false, close = !keep, drop = false;
         if (target.starts_with("/slow/")) {
             std::cout << "REQUEST " << target << std::endl;  // an event tests can wait on
             asio::steady_timer t(sock.get_executor(), std::chrono::milliseconds(std::stoi(target.substr(6))));
@@ -110,6 +112,8 @@ asio::awaitable<void> serve(tcp::socket sock, unsigned conn_no) {
             co_return;
         } else if (target == "/close") {
             close = true;
+        } else if (target == "/drop") {
+            drop = true;
         }
 
         std::string out = "HTTP/1.1 " + std::to_string(status) + " X\r\nX-Backend: " + g_name +
@@ -134,6 +138,11 @@ asio::awaitable<void> serve(tcp::socket sock, unsigned conn_no) {
             if (!is_head) out += payload;
         }
         auto [ec, n] = co_await asio::async_write(sock, asio::buffer(out), use_tuple);
+        if (drop) {
+            sock.close();
+            std::cout << "DROPPED " << target << std::endl;  // the FIN is on its way: an event tests wait on
+            co_return;
+        }
         if (ec || close) co_return;
     }
 }
