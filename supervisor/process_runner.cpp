@@ -160,6 +160,7 @@ void ProcessRunner::sync_watchdog() {
 void ProcessRunner::make_monitor() {
     if (program_.health.kind == config::HealthKind::none) return;
     health::HealthMonitor::Options opts;
+    opts.rng = &rng_;  // vigild's one generator: a run replays from its seed
     opts.exec.env = child_env();
     opts.exec.directory = program_.directory;
     if (!program_.user.empty() && ::geteuid() == 0) {
