@@ -22,6 +22,7 @@
 #include "supervisor/core/process_machine.hpp"
 #include "supervisor/core/exit_reason.hpp"
 #include "supervisor/cgroup.hpp"
+#include "supervisor/child_table.hpp"
 #include "supervisor/core/health_tracker.hpp"
 #include "supervisor/log_file.hpp"
 #include "supervisor/notify_socket.hpp"
@@ -40,8 +41,10 @@ public:
                                const std::string& detail) = 0;
     };
 
+    // `children`: vigild's child table, where each spawned pid is
+    // registered so the reaper hands its exit back here.
     ProcessRunner(boost::asio::io_context& io, config::Program program, const config::Daemon& daemon, core::Rng& rng,
-                  Listener& listener);
+                  ChildTable& children, Listener& listener);
     ~ProcessRunner();
 
     void send(const core::Event& e);
@@ -115,6 +118,7 @@ private:
     bool limits_best_effort_;
     config::Program program_;
     core::Rng& rng_;
+    ChildTable& children_;
     Listener& listener_;
     core::ProcessMachine machine_;
 

@@ -38,7 +38,7 @@ Supervisor::~Supervisor() {
 
 void Supervisor::add_runner(const config::Program& p) {
     if (std::find(order_.begin(), order_.end(), p.name) == order_.end()) order_.push_back(p.name);
-    runners_[p.name] = std::make_shared<ProcessRunner>(io_, p, config_.daemon, rng_, *this);
+    runners_[p.name] = std::make_shared<ProcessRunner>(io_, p, config_.daemon, rng_, children_, *this);
 }
 
 ProcessRunner* Supervisor::find(const std::string& name) {
@@ -309,11 +309,8 @@ void Supervisor::reap_children() {
         // WNOWAIT peeks: a managed child's status must be collected through
         // its own pidfd, never stolen by a blanket waitpid(-1).
         if (::waitid(P_ALL, 0, &si, WEXITED | WNOHANG | WNOWAIT) < 0 || si.si_pid == 0) return;
-        ProcessRunner* owner = nullptr;
-        for (auto& [_, r] : runners_)
-            if (r->pid() == si.si_pid) owner = r.get();
-        if (owner) {
-            if (!owner->try_reap()) return;  // cannot make progress; its pidfd will fire
+        if (const auto reaped = children_.hand_over(si.si_pid)) {
+            if (!*reaped) return;  // cannot make progress; its pidfd will fire
             continue;
         }
         int status;

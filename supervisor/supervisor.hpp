@@ -57,7 +57,8 @@ public:
     // up (FATAL/EXITED): the moment vigild tells systemd READY=1.
     bool start_settled() const;
 
-    // SIGCHLD arrived: reap orphans, leave managed children to their pidfds.
+    // SIGCHLD arrived: hand each exited child in the child table to its
+    // owner (runner or exec check), reap the rest (true orphans).
     void reap_children();
 
     // Operator requests (vigilctl). Names: a process, a program section, a
@@ -117,6 +118,7 @@ private:
     IntentStore intent_;
     core::ProcessSet set_;
     PidRegistry pids_;
+    ChildTable& children_ = ChildTable::process();  // pid -> runner or exec check, for reap_children()
     std::map<std::string, pid_t> recorded_pid_;
     std::vector<std::string> order_;  // start order
     std::map<std::string, std::shared_ptr<ProcessRunner>> runners_;
