@@ -45,19 +45,7 @@ json pool_json(const Pool& p, TimePoint now) {
 
 // Percent-decoding of one path segment (names may hold ':' as %3A); a
 // malformed escape stays as it is (the name then matches nothing).
-std::string decode(std::string_view s) {
-    std::string out;
-    for (std::size_t i = 0; i < s.size(); ++i) {
-        const int v = s[i] == '%' ? percent_value(s.substr(i)) : -1;
-        if (v >= 0) {
-            out += static_cast<char>(v);
-            i += 2;
-        } else {
-            out += s[i];
-        }
-    }
-    return out;
-}
+std::string decode(std::string_view s) { return percent_decode(s); }
 
 std::vector<std::string> segments(std::string_view target) {
     target = target.substr(0, target.find('?'));

@@ -2,6 +2,8 @@
 
 #include <cstring>
 
+#include "common/percent.hpp"
+
 namespace vigil::proxy {
 namespace {
 
@@ -18,12 +20,7 @@ constexpr auto tchar = make_tchar();
 // Field values and reason phrases: VCHAR, SP, HTAB, obs-text; never a CTL.
 inline bool value_char(unsigned char c) noexcept { return c == '\t' || (c >= 0x20 && c != 0x7f); }
 
-inline int hex_value(unsigned char c) noexcept {
-    if (c >= '0' && c <= '9') return c - '0';
-    c |= 0x20;
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    return -1;
-}
+using vigil::hex_digit;  // common/percent.hpp
 
 enum class LineRes { ok, incomplete, bad };
 
@@ -348,7 +345,7 @@ ChunkedScanner::Status ChunkedScanner::feed(const char* data, std::size_t n, std
         const unsigned char c = static_cast<unsigned char>(data[i]);
         switch (state_) {
             case State::size_first: {
-                int v = hex_value(c);
+                int v = hex_digit(c);
                 if (v < 0) return Status::bad;
                 chunk_ = static_cast<std::uint64_t>(v);
                 digits_ = 1;
@@ -356,7 +353,7 @@ ChunkedScanner::Status ChunkedScanner::feed(const char* data, std::size_t n, std
                 break;
             }
             case State::size: {
-                int v = hex_value(c);
+                int v = hex_digit(c);
                 if (v >= 0) {
                     if (++digits_ > 15) return Status::bad;
                     chunk_ = chunk_ * 16 + static_cast<std::uint64_t>(v);

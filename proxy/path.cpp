@@ -3,13 +3,6 @@
 namespace vigil::proxy {
 namespace {
 
-int hex(char c) noexcept {
-    if (c >= '0' && c <= '9') return c - '0';
-    c = static_cast<char>(c | 0x20);
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    return -1;
-}
-
 bool unreserved(unsigned char c) noexcept {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '.' ||
            c == '_' || c == '~';
@@ -34,12 +27,6 @@ bool plain(std::string_view path) noexcept {
 }
 
 }  // namespace
-
-int percent_value(std::string_view s) noexcept {
-    if (s.size() < 3 || s[0] != '%') return -1;
-    const int hi = hex(s[1]), lo = hex(s[2]);
-    return hi < 0 || lo < 0 ? -1 : hi * 16 + lo;
-}
 
 PathResult normalize_target(std::string_view target, std::string& out) {
     if (target.empty() || target[0] != '/') return PathResult::same;  // "*"

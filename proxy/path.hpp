@@ -15,6 +15,8 @@
 #include <string>
 #include <string_view>
 
+#include "common/percent.hpp"
+
 namespace vigil::proxy {
 
 enum class PathResult : std::uint8_t { same, changed, bad };
@@ -24,7 +26,6 @@ enum class PathResult : std::uint8_t { same, changed, bad };
 // costs one scan and no copy).
 PathResult normalize_target(std::string_view target, std::string& out);
 
-// One percent-escape's value at s[0..2] ("%41" → 0x41), or -1.
-int percent_value(std::string_view s) noexcept;
+using vigil::percent_value;  // common/percent.hpp
 
 }  // namespace vigil::proxy

@@ -8,7 +8,7 @@ set -euo pipefail
 packages=(
   # build
   g++ cmake ninja-build ccache pkg-config make
-  # libraries (DEPENDENCIES.md: Boost 1.81, not 1.74's Process v1)
+  # libraries (docs/dependencies.md: Boost 1.81, not 1.74's Process v1)
   libboost1.81-dev libssl-dev libpq-dev libspdlog-dev catch2 libinih-dev
   libhiredis-dev nlohmann-json3-dev libedit-dev
   # real servers and peers used by tests, the demo and benchmarks

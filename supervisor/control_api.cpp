@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "common/percent.hpp"
 #include "config/units.hpp"
 #include "proxy/admin_protocol.hpp"
 #include "supervisor/metrics.hpp"
@@ -55,19 +56,7 @@ std::string query_param(const std::string& query, const std::string& key) {
 }
 
 // Percent-decoding for names in paths ("G%3A%2A" from careful clients).
-std::string url_decode(const std::string& s) {
-    std::string out;
-    for (std::size_t i = 0; i < s.size(); ++i) {
-        if (s[i] == '%' && i + 2 < s.size() && std::isxdigit(static_cast<unsigned char>(s[i + 1])) &&
-            std::isxdigit(static_cast<unsigned char>(s[i + 2]))) {
-            out += static_cast<char>(std::stoi(s.substr(i + 1, 2), nullptr, 16));
-            i += 2;
-        } else {
-            out += s[i];
-        }
-    }
-    return out;
-}
+std::string url_decode(const std::string& s) { return percent_decode(s); }
 
 // Replies quote what clients and children send (names in paths, parse
 // errors, health details): bytes that are not UTF-8 become U+FFFD instead of

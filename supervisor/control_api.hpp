@@ -37,6 +37,7 @@
 
 #include <boost/asio/io_context.hpp>
 
+#include "common/version.hpp"
 #include "config/loader.hpp"
 #include "supervisor/supervisor.hpp"
 
@@ -95,7 +96,7 @@ public:
     // Calls `reply` exactly once, possibly later (waiting requests).
     void handle(const ApiRequest& req, Reply reply);
 
-    static constexpr const char* kVersion = "0.1.0";
+    static constexpr const char* kVersion = vigil::kVersion;  // common/version.hpp.in
 
 private:
     ApiResponse programs_list(const std::string& fields) const;

@@ -15,6 +15,7 @@ public:
     explicit IntentStore(std::string state_dir);
 
     bool stopped_by_hand(const std::string& name) const { return stopped_.count(name) > 0; }
+    const std::set<std::string>& stopped() const { return stopped_; }
     // Both return false when the file could not be written (logged).
     bool set_stopped(const std::string& name, bool stopped);
 

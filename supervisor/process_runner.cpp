@@ -52,12 +52,13 @@ std::vector<std::string> child_environment(const config::Program& p) {
 }  // namespace
 
 ProcessRunner::ProcessRunner(boost::asio::io_context& io, config::Program program, const config::Daemon& daemon,
-                             core::Rng& rng, Listener& listener, HeldSockets* sockets)
+                             core::Rng& rng, ChildTable& children, Listener& listener, HeldSockets* sockets)
     : io_(io),
       state_dir_(daemon.state_dir),
       limits_best_effort_(!daemon.limits_required),
       program_(std::move(program)),
       rng_(rng),
+      children_(children),
       listener_(listener),
       sockets_(sockets),
       machine_(core::Policy::from(program_)),
@@ -163,6 +164,8 @@ void ProcessRunner::sync_watchdog() {
 void ProcessRunner::make_monitor() {
     if (program_.health.kind == config::HealthKind::none) return;
     health::HealthMonitor::Options opts;
+    opts.rng = &rng_;  // vigild's one generator: a run replays from its seed
+    opts.exec.children = &children_;
     opts.exec.env = child_env();
     opts.exec.directory = program_.directory;
     if (!program_.user.empty() && ::geteuid() == 0) {
@@ -216,6 +219,7 @@ ProcessRunner::~ProcessRunner() {
 
 void ProcessRunner::close() {
     closed_ = true;
+    if (machine_.pid() > 0) children_.remove(machine_.pid());  // dropped while it runs: an orphan from now on
     if (monitor_) monitor_->stop();
     if (notify_) notify_->close();
     watchdog_.cancel();
@@ -340,6 +344,7 @@ void ProcessRunner::do_spawn() {
     spawn_error_.clear();
     output_tail_.clear();
     pidfd_.emplace(io_, r.pidfd);
+    children_.add(r.pid, [this] { return try_reap(); });
     send(core::Event::spawned(r.pid));
     watch_exit();
 }
@@ -434,6 +439,7 @@ bool ProcessRunner::try_reap() {
     }
     pidfd_->close();
     pidfd_.reset();
+    children_.remove(si.si_pid);
     // Like systemd's control-group kill mode: what the program left behind
     // in its group (workers, a shell's children) must not outlive it and hold
     // its ports against the next start.

@@ -22,6 +22,7 @@
 #include "supervisor/core/process_machine.hpp"
 #include "supervisor/core/exit_reason.hpp"
 #include "supervisor/cgroup.hpp"
+#include "supervisor/child_table.hpp"
 #include "supervisor/core/health_tracker.hpp"
 #include "supervisor/log_file.hpp"
 #include "supervisor/notify_socket.hpp"
@@ -42,10 +43,12 @@ public:
                                const std::string& detail) = 0;
     };
 
-    // `sockets` holds what p.sockets lists (supervisor/held_sockets.hpp);
-    // may be null for a program without sockets.
+    // `children`: vigild's child table, where each spawned pid is
+    // registered so the reaper hands its exit back here. `sockets` holds
+    // what p.sockets lists (supervisor/held_sockets.hpp); may be null for a
+    // program without sockets.
     ProcessRunner(boost::asio::io_context& io, config::Program program, const config::Daemon& daemon, core::Rng& rng,
-                  Listener& listener, HeldSockets* sockets = nullptr);
+                  ChildTable& children, Listener& listener, HeldSockets* sockets = nullptr);
     ~ProcessRunner();
 
     void send(const core::Event& e);
@@ -119,6 +122,7 @@ private:
     bool limits_best_effort_;
     config::Program program_;
     core::Rng& rng_;
+    ChildTable& children_;
     Listener& listener_;
     HeldSockets* sockets_;
     core::ProcessMachine machine_;

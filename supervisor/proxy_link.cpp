@@ -26,10 +26,6 @@ namespace field = proxy::admin::field;
 constexpr std::chrono::seconds kRequestTimeout{2};
 constexpr std::chrono::milliseconds kRetryDelay{100};
 constexpr int kConnectAttempts = 50;  // 5 s for a starting proxy to bind its admin socket
-// The proxy's pools are compared with vigild's view this often, and this soon
-// after a push that was not acknowledged.
-constexpr std::chrono::seconds kReconcileEvery{30};
-constexpr std::chrono::milliseconds kReconcileAfterFailure{500};
 
 // One HTTP exchange on a Unix socket, with a deadline; `done` gets the
 // status (0 when the socket could not be reached) and the body.
@@ -97,178 +93,114 @@ void fill_proxy_command(config::Config& config, const std::string& config_path) 
                         "/proxy.sock'";
 }
 
-ProxyLink::ProxyLink(boost::asio::io_context& io, Supervisor& sup)
-    : io_(io), sup_(sup), retry_(io), reconcile_timer_(io) {
-    state_sub_ = sup_.subscribe([this](const ProcessRunner& r, const core::Decision& d) { on_state(r, d); });
-    health_sub_ = sup_.subscribe_health(
-        [this](const ProcessRunner& r, core::HealthStatus, core::HealthStatus, const std::string&) { refresh(r.name()); });
+ProxyLink::ProxyLink(boost::asio::io_context& io, Supervisor& sup) : io_(io), sup_(sup), retry_(io) {
     reconfigure();
+    sup_.set_proxy_executor([this](const core::Command& c) { execute(c); });
 }
 
 ProxyLink::~ProxyLink() {
     *alive_ = false;
-    sup_.unsubscribe(state_sub_);
-    sup_.unsubscribe(health_sub_);
+    sup_.set_proxy_executor(nullptr);
 }
 
 void ProxyLink::reconfigure() {
-    const config::Config& c = sup_.config();
-    admin_socket_ = c.daemon.state_dir + "/proxy.sock";
-    proxy_name_.clear();
-    for (const auto& p : c.programs)
-        if (p.kind == "proxy") proxy_name_ = p.name;
-    pools_.clear();
-    for (const auto& u : c.upstreams)
-        for (const auto& s : u.servers)
-            if (c.find(s)) pools_[u.name].push_back(s);
-    if (proxy_up()) resync(true);
+    admin_socket_ = sup_.config().daemon.state_dir + "/proxy.sock";
+    proxy_name_ = sup_.set().proxy_name();
 }
 
-// Up as soon as its process exists: pushes queue behind the connect retries
-// until the admin socket is bound, so no server the proxy's INI says is "up"
-// stays wrongly up for longer than that.
-bool ProxyLink::proxy_up() const {
-    const ProcessRunner* proxy = enabled() ? sup_.find(proxy_name_) : nullptr;
-    return proxy && proxy->pid() > 0 && proxy->state() != core::State::stopping;
+void ProxyLink::execute(const core::Command& c) {
+    switch (c.type) {
+        case core::Command::Type::set_member: return push(c);
+        case core::Command::Type::define_pools: return define_pools();
+        case core::Command::Type::check_pools: return check_pools();
+        case core::Command::Type::proxy_gone: return drop_queue();
+        default: return;
+    }
 }
 
-ServerMode ProxyLink::desired(const std::string& process) const {
-    const ProcessRunner* r = sup_.find(process);
-    if (!r || r->state() != core::State::running) return ServerMode::down;
-    const auto h = r->health();
-    // With a healthcheck, only a passing one lets traffic in: "starting" is
-    // not ready yet (Kubernetes' readiness, not Docker's "running").
-    if (r->monitor() && (!h || *h != core::HealthStatus::healthy)) return ServerMode::down;
-    return ServerMode::up;
+std::uint64_t ProxyLink::begin_tally(const std::string& process, Reply done) {
+    const std::uint64_t ticket = next_ticket_++;
+    tallies_[ticket] = Tally{pools_of(process).size(), 200, {}, std::move(done)};
+    return ticket;
 }
 
-ServerMode ProxyLink::effective(const std::string& process) const {
-    auto it = held_.find(process);
-    return it != held_.end() ? it->second : desired(process);
-}
-
-std::vector<std::string> ProxyLink::pools_of(const std::string& process) const {
-    std::vector<std::string> out;
-    for (const auto& [pool, members] : pools_)
-        if (std::find(members.begin(), members.end(), process) != members.end()) out.push_back(pool);
-    return out;
+void ProxyLink::tally(std::uint64_t ticket, int status, std::string body) {
+    auto it = tallies_.find(ticket);
+    if (it == tallies_.end()) return;
+    Tally& t = it->second;
+    if (status == 0 || (status >= 400 && t.worst != 0)) {
+        t.worst = status;
+        t.body = std::move(body);
+    }
+    if (--t.left > 0) return;
+    Tally done = std::move(t);
+    tallies_.erase(it);
+    if (done.done) done.done(done.worst, std::move(done.body));
 }
 
 void ProxyLink::hold(const std::string& process, const std::string& state, Reply done) {
-    held_[process] = proxy::parse_mode(state).value_or(ServerMode::down);
-    push_member(process, std::move(done));
+    const auto mode = proxy::parse_mode(state).value_or(ServerMode::down);
+    if (pools_of(process).empty() || !proxy_running()) {
+        sup_.hold_member(process, mode, 0);  // remembered for the next resync
+        if (done) done(pools_of(process).empty() ? 200 : 0, pools_of(process).empty() ? "" : "proxy is down");
+        return;
+    }
+    sup_.hold_member(process, mode, begin_tally(process, std::move(done)));
 }
 
 void ProxyLink::release(const std::string& process, Reply done) {
-    if (!held_.erase(process)) return done ? done(200, "") : void();
-    push_member(process, std::move(done));
-}
-
-// Pushes `process`'s effective state to every pool it is in, whether or not
-// it changed, and calls `done` after the last answer.
-void ProxyLink::push_member(const std::string& process, Reply done) {
-    const auto pools = pools_of(process);
-    if (pools.empty() || !proxy_up()) {
-        if (done) done(pools.empty() ? 200 : 0, pools.empty() ? "" : "proxy is down");
+    if (!held(process) || pools_of(process).empty() || !proxy_running()) {
+        const bool nothing = !held(process) || pools_of(process).empty();
+        sup_.release_member(process, 0);
+        if (done) done(nothing ? 200 : 0, nothing ? "" : "proxy is down");
         return;
     }
-    struct Tally {
-        std::size_t left;
-        int worst = 200;
-        std::string body;
-        Reply done;
-    };
-    auto tally = std::make_shared<Tally>(Tally{pools.size(), 200, {}, std::move(done)});
-    const ServerMode want = effective(process);
-    for (const auto& pool : pools) {
-        push_state(pool, process, want, [tally](int status, std::string body) {
-            if (status == 0 || (status >= 400 && tally->worst != 0)) {
-                tally->worst = status;
-                tally->body = std::move(body);
-            }
-            if (--tally->left == 0 && tally->done) tally->done(tally->worst, std::move(tally->body));
-        });
-    }
+    sup_.release_member(process, begin_tally(process, std::move(done)));
 }
 
-// A push counts only once the proxy has acknowledged it (2xx): until then
-// `sent_` says what is on its way, and a push that failed is forgotten, so
-// the next change or the reconcile after it sends it again.
-void ProxyLink::push_state(const std::string& pool, const std::string& process, ServerMode want, Reply done,
-                           int attempts) {
-    const std::string key = pool + "/" + process;
-    sent_[key] = want;
-    spdlog::info("{}: {} in pool {}", process, proxy::to_string(want), pool);
-    send("POST", admin::server_state(pool, process), json{{field::state, proxy::to_string(want)}}.dump(),
-         [this, alive = alive_, key, want, done = std::move(done)](int status, std::string body) {
-             if (*alive) {
-                 auto it = sent_.find(key);
-                 if ((status < 200 || status >= 300) && it != sent_.end() && it->second == want) {
-                     sent_.erase(it);  // not delivered: resend on the next refresh or reconcile
-                     schedule_reconcile(kReconcileAfterFailure);
-                 }
-             }
-             if (done) done(status, std::move(body));
+// One member's state to one pool; the answer goes back to the set, which
+// counts the push only on 2xx.
+void ProxyLink::push(const core::Command& c) {
+    spdlog::info("{}: {}", c.name, c.reason);
+    send("POST", admin::server_state(c.pool, c.name), json{{field::state, proxy::to_string(c.mode)}}.dump(),
+         [this, alive = alive_, c](int status, std::string body) {
+             if (!*alive) return;
+             sup_.member_ack(c.pool, c.name, c.mode, status >= 200 && status < 300);
+             if (c.ticket) tally(c.ticket, status, std::move(body));
          },
-         attempts);
+         c.proxy_starting ? kConnectAttempts : 1);
 }
 
-void ProxyLink::on_state(const ProcessRunner& r, const core::Decision&) {
-    if (r.name() == proxy_name_) {
-        if (r.pid() > 0 && r.pid() != proxy_pid_) {
-            proxy_pid_ = r.pid();
-            spdlog::info("{}: proxy started (pid {}), pushing every pool member's state", r.name(), r.pid());
-            resync(true);
-            schedule_reconcile(kReconcileEvery);
-        } else if (r.pid() == 0 && proxy_pid_ != 0) {
-            proxy_pid_ = 0;
-            reconcile_timer_.cancel();
-            // Nobody to tell: drop what is queued (the next start resyncs).
-            while (queue_.size() > (busy_ ? 1u : 0u)) {
-                auto reply = std::move(queue_.back().reply);
-                queue_.pop_back();
-                if (reply) reply(0, "proxy is down");
-            }
+// The proxy read the config when it started; an update since may have
+// changed pools, so their definitions go before the members' states.
+void ProxyLink::define_pools() {
+    const config::Config& c = sup_.config();
+    for (const auto& u : c.upstreams) {
+        json servers = json::array();
+        for (const auto& s : u.servers) {
+            const config::Program* p = c.find(s);
+            servers.push_back({{field::name, s},
+                               {field::address, p ? p->address : s},
+                               {field::state, proxy::to_string(p ? sup_.set().member_mode(s) : ServerMode::up)}});
         }
-        return;
-    }
-    refresh(r.name());
-}
-
-void ProxyLink::refresh(const std::string& process) {
-    if (!proxy_up()) return;  // resync when it is
-    for (const auto& [pool, members] : pools_) {
-        if (std::find(members.begin(), members.end(), process) == members.end()) continue;
-        const ServerMode want = effective(process);
-        auto it = sent_.find(pool + "/" + process);
-        if (it != sent_.end() && it->second == want) continue;
-        push_state(pool, process, want);
+        json spec{{field::balance, u.balance == config::Balance::round_robin ? "round_robin" : "least_conn"},
+                  {field::max_fails, u.max_fails},
+                  {field::fail_timeout_ms, u.fail_timeout.count()},
+                  {field::slow_start_ms, u.slow_start.count()},
+                  {field::servers, servers}};
+        send("PUT", admin::pool(u.name), spec.dump(),
+             [this, alive = alive_](int status, std::string) {
+                 if (*alive && (status < 200 || status >= 300)) sup_.pools_not_defined();
+             },
+             kConnectAttempts);
     }
 }
 
-void ProxyLink::schedule_reconcile(std::chrono::milliseconds after) {
-    if (!enabled()) return;  // no proxy: no timer, no idle wake-up
-    const auto when = std::chrono::steady_clock::now() + after;
-    if (reconcile_armed_ && reconcile_timer_.expiry() <= when) return;  // an earlier one is due
-    reconcile_armed_ = true;
-    reconcile_timer_.expires_at(when);
-    reconcile_timer_.async_wait([this, alive = alive_](const boost::system::error_code& ec) {
-        if (ec || !*alive) return;
-        reconcile_armed_ = false;
-        reconcile();
-    });
-}
-
-// Compares what the proxy says with vigild's view and pushes every member
-// that differs: a push lost in transit, a proxy changed behind vigild's back.
-void ProxyLink::reconcile() {
-    if (!proxy_up()) return;  // the next start resyncs everything
+// What the proxy says each member is, for the set to compare with its view.
+void ProxyLink::check_pools() {
     get(std::string(admin::pools), [this, alive = alive_](int status, std::string body) {
         if (!*alive) return;
-        if (status != 200) {
-            schedule_reconcile(kReconcileAfterFailure * 4);
-            return;
-        }
+        if (status != 200) return sup_.pools_report(std::nullopt);
         std::map<std::string, std::string> actual;  // "pool/server" -> state
         const json j = json::parse(body, nullptr, /*allow_exceptions=*/false);
         if (j.is_object() && j.contains(field::pools) && j[field::pools].is_array())
@@ -277,48 +209,17 @@ void ProxyLink::reconcile() {
                     for (const json& s : p[field::servers])
                         if (s.is_object() && s.value(field::state, json()).is_string())
                             actual[p.value(field::name, "") + "/" + s.value(field::name, "")] = s[field::state];
-        for (const auto& [pool, members] : pools_)
-            for (const auto& m : members) {
-                const ServerMode want = effective(m);
-                auto it = actual.find(pool + "/" + m);
-                if (it != actual.end() && it->second == proxy::to_string(want)) continue;
-                spdlog::warn("{}: the proxy has it {} in pool {}, vigild wants {}: pushing again", m,
-                             it == actual.end() ? "absent" : it->second, pool, proxy::to_string(want));
-                sent_.erase(pool + "/" + m);
-                push_state(pool, m, want);
-            }
-        schedule_reconcile(kReconcileEvery);
+        sup_.pools_report(actual);
     });
 }
 
-void ProxyLink::resync(bool redefine_pools) {
-    sent_.clear();
-    const config::Config& c = sup_.config();
-    if (redefine_pools) {
-        // The proxy read the config when it started; an update since may have
-        // changed pools, so their definitions go first.
-        for (const auto& u : c.upstreams) {
-            json servers = json::array();
-            for (const auto& s : u.servers) {
-                const config::Program* p = c.find(s);
-                servers.push_back({{field::name, s},
-                                   {field::address, p ? p->address : s},
-                                   {field::state, proxy::to_string(p ? effective(s) : ServerMode::up)}});
-            }
-            json spec{{field::balance, u.balance == config::Balance::round_robin ? "round_robin" : "least_conn"},
-                      {field::max_fails, u.max_fails},
-                      {field::fail_timeout_ms, u.fail_timeout.count()},
-                      {field::slow_start_ms, u.slow_start.count()},
-                      {field::servers, servers}};
-            send("PUT", admin::pool(u.name), spec.dump(),
-                 [this, alive = alive_](int status, std::string) {
-                     if (*alive && (status < 200 || status >= 300)) schedule_reconcile(kReconcileAfterFailure);
-                 },
-                 kConnectAttempts);
-        }
+// Nobody to tell: drop what is queued (the next start resyncs).
+void ProxyLink::drop_queue() {
+    while (queue_.size() > (busy_ ? 1u : 0u)) {
+        auto reply = std::move(queue_.back().reply);
+        queue_.pop_back();
+        if (reply) reply(0, "proxy is down");
     }
-    for (const auto& [pool, members] : pools_)
-        for (const auto& m : members) push_state(pool, m, effective(m), nullptr, kConnectAttempts);
 }
 
 void ProxyLink::get(const std::string& target, Reply reply) {

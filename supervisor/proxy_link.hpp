@@ -1,12 +1,9 @@
-// vigild's side of vigil-proxy: keeps the proxy's pools in step with what
-// vigild knows, the moment it knows it. A pool member (a process named in
-// an [upstream:*]) is "up" while it is RUNNING and healthy (or has no
-// healthcheck), "down" otherwise; every change is pushed to the proxy's
-// admin socket at once, in order, and everything is pushed again whenever
-// the proxy (re)starts. A push counts only when the proxy answers 2xx; one
-// that failed is sent again, and the proxy's pools are compared with
-// vigild's view (reconciled) soon after a failure and every 30 s while a
-// proxy runs. The proxy keeps its own passive health too.
+// vigild's side of vigil-proxy: carries out the pool commands of the pure
+// core::ProcessSet (which decides what each pool member should be and when
+// to push, reconcile or resync: see process_set.hpp) over the proxy's admin
+// socket, one request at a time and in order, and reports each answer back
+// to it (a push counts only on 2xx). The proxy keeps its own passive health
+// too.
 #pragma once
 
 #include <deque>
@@ -37,16 +34,16 @@ public:
     ~ProxyLink();
 
     bool enabled() const { return !proxy_name_.empty(); }
-    // Re-reads pools and the proxy program from the supervisor's config
-    // (after an update) and pushes pool definitions and states again.
+    // Re-reads the admin socket and the proxy program from the supervisor's
+    // config (after an update; the set resyncs the pools itself).
     void reconfigure();
     // GET on the proxy's admin API (`vigilctl upstreams`, /metrics).
     void get(const std::string& target, Reply reply);
 
     // Rolling restarts. The pools `process` serves in (empty: not behind
     // the proxy), and whether the proxy process is there to be told.
-    std::vector<std::string> pools_of(const std::string& process) const;
-    bool proxy_running() const { return proxy_up(); }
+    std::vector<std::string> pools_of(const std::string& process) const { return sup_.set().pools_of(process); }
+    bool proxy_running() const { return sup_.set().proxy_up(); }
     // Holds `process` at `state` ("draining") in every pool it is in: until
     // release(), its own state and health changes are not pushed (vigild's
     // health checks must not put it back "up" in the middle of a drain), and
@@ -56,7 +53,7 @@ public:
     // there is nothing to tell.
     void hold(const std::string& process, const std::string& state, Reply done);
     void release(const std::string& process, Reply done);
-    bool held(const std::string& process) const { return held_.count(process) > 0; }
+    bool held(const std::string& process) const { return sup_.set().held_member(process); }
 
 private:
     struct Request {
@@ -65,35 +62,32 @@ private:
         int attempts_left = 0;
     };
 
-    void on_state(const ProcessRunner& r, const core::Decision&);
-    void refresh(const std::string& process);
-    void resync(bool redefine_pools);
-    void push_state(const std::string& pool, const std::string& process, proxy::ServerMode want,
-                    Reply done = nullptr, int attempts = 1);
-    void schedule_reconcile(std::chrono::milliseconds after);
-    void reconcile();
+    void execute(const core::Command& c);
+    void push(const core::Command& c);
+    void define_pools();
+    void check_pools();
+    void drop_queue();
+    // A hold or release's pushes, answered: `done` once the last one is.
+    void tally(std::uint64_t ticket, int status, std::string body);
+    std::uint64_t begin_tally(const std::string& process, Reply done);
     void send(std::string method, std::string target, std::string body, Reply reply = nullptr, int attempts = 1);
     void pump();
     void finish(int status, std::string body);
-    proxy::ServerMode desired(const std::string& process) const;
-    proxy::ServerMode effective(const std::string& process) const;  // held state, else desired()
-    void push_member(const std::string& process, Reply done);
-    bool proxy_up() const;
-
     boost::asio::io_context& io_;
     Supervisor& sup_;
     std::string admin_socket_;
-    std::string proxy_name_;                                 // the kind = proxy process
-    pid_t proxy_pid_ = 0;                                    // the proxy process last synced
-    std::map<std::string, std::vector<std::string>> pools_;  // pool -> member process names
-    std::map<std::string, proxy::ServerMode> sent_;          // "pool/server" -> last state sent, not failed
-    std::map<std::string, proxy::ServerMode> held_;          // process -> state a rolling restart holds
+    std::string proxy_name_;  // the kind = proxy process
+    struct Tally {
+        std::size_t left = 0;
+        int worst = 200;
+        std::string body;
+        Reply done;
+    };
+    std::map<std::uint64_t, Tally> tallies_;
+    std::uint64_t next_ticket_ = 1;
     std::deque<Request> queue_;
     bool busy_ = false;
-    std::uint64_t state_sub_ = 0, health_sub_ = 0;
     boost::asio::steady_timer retry_;
-    boost::asio::steady_timer reconcile_timer_;
-    bool reconcile_armed_ = false;
     std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
 

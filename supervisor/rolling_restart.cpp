@@ -5,6 +5,7 @@
 #include <spdlog/spdlog.h>
 
 #include "proxy/admin_protocol.hpp"
+#include "supervisor/core/duration_text.hpp"
 #include "supervisor/proxy_link.hpp"
 
 namespace vigil::supervisor {
@@ -17,12 +18,6 @@ std::string join(const std::vector<std::string>& v) {
     std::string out;
     for (const auto& s : v) out += (out.empty() ? "" : ", ") + s;
     return out;
-}
-
-std::string seconds(std::chrono::milliseconds d) {
-    char buf[32];
-    std::snprintf(buf, sizeof buf, "%gs", static_cast<double>(d.count()) / 1000.0);
-    return buf;
 }
 
 }  // namespace
@@ -98,7 +93,7 @@ void RollingRestart::drain() {
                                        "); restarting without a drain");
             return self->restart();
         }
-        self->emit("draining", "out of pool " + join(self->pools_) + ", waiting up to " + seconds(timeout) +
+        self->emit("draining", "out of pool " + join(self->pools_) + ", waiting up to " + core::duration_text(timeout) +
                                    " for its active requests");
         self->drain_deadline_ = Clock::now() + timeout;
         // The proxy applies a change on its workers just after answering:
@@ -160,9 +155,9 @@ void RollingRestart::restart() {
     deadline_.async_wait([self = shared_from_this(), g](const boost::system::error_code& ec) {
         if (ec || g != self->gen_) return;
         if (self->phase_ == Phase::restarting)
-            self->fail("not RUNNING within " + seconds(self->options_.timeout));
+            self->fail("not RUNNING within " + core::duration_text(self->options_.timeout));
         else if (self->phase_ == Phase::healthy_wait)
-            self->fail("not healthy within " + seconds(self->options_.timeout));
+            self->fail("not healthy within " + core::duration_text(self->options_.timeout));
     });
     // Transitions (and so on_state) may happen inside this call.
     sup_.request_restart(*r);

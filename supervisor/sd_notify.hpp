@@ -2,7 +2,7 @@
 // vigil-proxy alike: one datagram per message to $NOTIFY_SOCKET (an
 // abstract socket when it starts with '@'). Fifteen lines
 // of protocol do not justify libsystemd and its eight upgraded packages
-// (DEPENDENCIES.md).
+// (docs/dependencies.md).
 #pragma once
 
 #include <chrono>

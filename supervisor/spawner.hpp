@@ -1,7 +1,7 @@
 // fork/execve with everything a supervised child needs set up before exec:
 // its own session and process group, stdio on our pipes, working directory,
 // umask, user and groups, and no inherited fd beyond 0-2. Returns a pidfd so
-// the exit is noticed the moment it happens (DEPENDENCIES.md explains why we
+// the exit is noticed the moment it happens (docs/dependencies.md explains why we
 // own spawning instead of using Boost.Process v2: fd leaks, lost statuses
 // under a subreaper, exit() in the child).
 #pragma once

@@ -3,6 +3,7 @@
 #include <sys/wait.h>
 
 #include <algorithm>
+#include <utility>
 
 #include <boost/asio/post.hpp>
 #include <spdlog/spdlog.h>
@@ -10,22 +11,24 @@
 namespace vigil::supervisor {
 namespace {
 
-// Down for good: no process, and none coming unless someone asks.
-bool settled_down(core::State s) {
-    return s == core::State::stopped || s == core::State::exited || s == core::State::fatal;
-}
-
-std::string join(const std::vector<std::string>& names) {
-    std::string out;
-    for (const auto& n : names) out += (out.empty() ? "" : ", ") + n;
-    return out;
+core::Change change_of(const ProcessRunner& r, const core::Decision& d) {
+    core::Change c;
+    c.from = d.from;
+    c.to = d.to;
+    c.pid = r.pid();
+    c.reason = d.reason;
+    c.spawn_error = r.spawn_error();
+    c.exit_reason = r.exit_reason();
+    return c;
 }
 
 }  // namespace
 
 Supervisor::Supervisor(boost::asio::io_context& io, config::Config config, std::uint64_t seed)
-    : io_(io), config_(std::move(config)), rng_(seed), graph_(config_.programs), intent_(config_.daemon.state_dir),
-      pids_(config_.daemon.state_dir, [&io](std::function<void()> fn) { boost::asio::post(io, std::move(fn)); }) {
+    : io_(io), config_(std::move(config)), rng_(seed), intent_(config_.daemon.state_dir),
+      set_(config_, intent_.stopped()),
+      pids_(config_.daemon.state_dir, [&io](std::function<void()> fn) { boost::asio::post(io, std::move(fn)); }),
+      tick_(io) {
     sockets_.sync(config_.programs);
     for (const auto& p : config_.programs) add_runner(p);
 }
@@ -36,7 +39,7 @@ Supervisor::~Supervisor() {
 
 void Supervisor::add_runner(const config::Program& p) {
     if (std::find(order_.begin(), order_.end(), p.name) == order_.end()) order_.push_back(p.name);
-    runners_[p.name] = std::make_shared<ProcessRunner>(io_, p, config_.daemon, rng_, *this, &sockets_);
+    runners_[p.name] = std::make_shared<ProcessRunner>(io_, p, config_.daemon, rng_, children_, *this, &sockets_);
 }
 
 ProcessRunner* Supervisor::find(const std::string& name) {
@@ -59,58 +62,14 @@ std::size_t Supervisor::stop_leftovers() {
     return pids_.stop_leftovers(signals, grace);
 }
 
-void Supervisor::start() {
-    for (const auto& name : order_) {
-        if (!runners_[name]->program().autostart) continue;
-        if (intent_.stopped_by_hand(name)) {
-            spdlog::info("{}: left stopped: stopped by hand before vigild restarted", name);
-            continue;
-        }
-        pending_start_.insert(name);
-        startup_.insert(name);
-    }
-    evaluate();
-}
+void Supervisor::start() { execute(set_.startup(core::Clock::now())); }
 
-bool Supervisor::start_settled() const {
-    for (const auto& name : startup_) {
-        const ProcessRunner* r = find(name);
-        if (!r) continue;
-        const core::State s = r->state();
-        if (s == core::State::running || s == core::State::fatal || s == core::State::exited) continue;
-        // Waiting on a dependency that gave up will never start: settled too.
-        if (pending_start_.count(name)) {
-            bool hopeless = false;
-            for (const auto& d : graph_.dependencies(name)) {
-                const ProcessRunner* dep = find(d.name);
-                hopeless |= !dep || dep->state() == core::State::fatal || dep->state() == core::State::exited ||
-                            (dep->state() == core::State::stopped && !pending_start_.count(d.name));
-            }
-            if (hopeless) continue;
-        }
-        return false;
-    }
-    return true;
-}
+bool Supervisor::start_settled() const { return set_.start_settled(); }
 
 void Supervisor::shutdown(std::function<void()> done) {
-    if (shutting_down_) return;
-    spdlog::info("shutting down: stopping {} processes in reverse dependency order", order_.size());
-    shutting_down_ = true;
+    if (set_.shutting_down()) return;
     on_down_ = std::move(done);
-    pending_start_.clear();
-    evaluate();
-}
-
-bool Supervisor::dependency_met(const config::Dependency& dep) const {
-    const ProcessRunner* r = find(dep.name);
-    if (!r || r->state() != core::State::running) return false;
-    return dep.condition == config::DependencyCondition::started || r->health() == core::HealthStatus::healthy;
-}
-
-std::string Supervisor::waiting_for(const std::string& name) const {
-    auto it = waiting_on_.find(name);
-    return it == waiting_on_.end() ? "" : it->second;
+    execute(set_.shutdown(core::Clock::now()));
 }
 
 // --- operator requests -------------------------------------------------------
@@ -139,22 +98,44 @@ std::vector<ProcessRunner*> Supervisor::resolve(const std::string& spec, std::st
 
 void Supervisor::request_start(ProcessRunner& r) {
     intent_.set_stopped(r.name(), false);
-    pending_start_.insert(r.name());
-    evaluate();
+    execute(set_.start(r.name(), core::Clock::now()));
 }
 
 void Supervisor::request_stop(ProcessRunner& r) {
     intent_.set_stopped(r.name(), true);
-    pending_start_.erase(r.name());
-    waiting_on_.erase(r.name());
-    r.send(core::Event::stop());
+    execute(set_.stop(r.name(), core::Clock::now()));
 }
 
 void Supervisor::request_restart(ProcessRunner& r) {
-    if (settled_down(r.state())) return request_start(r);
     intent_.set_stopped(r.name(), false);
-    r.send(core::Event::restart());
+    execute(set_.restart(r.name(), core::Clock::now()));
 }
+
+void Supervisor::wait(const std::vector<std::pair<std::string, core::WaitGoal>>& goals,
+                      std::chrono::milliseconds timeout, WaitDone done) {
+    const std::uint64_t id = next_wait_++;
+    waits_[id] = std::move(done);
+    const auto now = core::Clock::now();
+    execute(set_.wait(id, goals, now + timeout, now));
+}
+
+void Supervisor::hold_member(const std::string& name, proxy::ServerMode mode, std::uint64_t ticket) {
+    execute(set_.hold_member(name, mode, ticket, core::Clock::now()));
+}
+
+void Supervisor::release_member(const std::string& name, std::uint64_t ticket) {
+    execute(set_.release_member(name, ticket, core::Clock::now()));
+}
+
+void Supervisor::member_ack(const std::string& pool, const std::string& name, proxy::ServerMode mode, bool ok) {
+    execute(set_.member_ack(pool, name, mode, ok, core::Clock::now()));
+}
+
+void Supervisor::pools_report(const std::optional<std::map<std::string, std::string>>& actual) {
+    execute(set_.pools_report(actual, core::Clock::now()));
+}
+
+void Supervisor::pools_not_defined() { execute(set_.pools_not_defined(core::Clock::now())); }
 
 // --- config edits ----------------------------------------------------------
 
@@ -182,57 +163,16 @@ core::ConfigDiff Supervisor::update(config::Config next, const std::vector<std::
     config_ = std::move(next);
     config_.daemon = daemon;
     config_.programs = merged;
-    graph_ = core::DependencyGraph(config_.programs);
     sockets_.sync(config_.programs);
 
-    for (const auto& name : d.removed) {
-        spdlog::info("{}: removed from the config, stopping", name);
-        replacing_[name] = Replacement{};
-        pending_start_.erase(name);
-        runners_[name]->send(core::Event::stop());
-    }
-    for (const auto& name : d.changed) {
-        ProcessRunner& r = *runners_[name];
-        const config::Program& p = *config_.find(name);
-        const bool was_up = !settled_down(r.state()) || pending_start_.count(name);
-        spdlog::info("{}: settings changed, {}", name, was_up ? "restarting" : "replacing");
-        replacing_[name] = Replacement{p, was_up || (p.autostart && !intent_.stopped_by_hand(name))};
-        pending_start_.erase(name);
-        r.send(core::Event::stop());
-    }
-    for (const auto& name : d.added) {
-        const config::Program& p = *config_.find(name);
-        spdlog::info("{}: added", name);
-        add_runner(p);
-        if (p.autostart) pending_start_.insert(name);
-    }
-    evaluate();
+    // Runners for added programs exist before the set may start them; changed
+    // ones are replaced (the `replace` command) once their old process is down.
+    for (const auto& name : d.added) add_runner(*config_.find(name));
+    execute(set_.update(config_, d, core::Clock::now()));
     return d;
 }
 
-void Supervisor::finish_replacements() {
-    for (auto it = replacing_.begin(); it != replacing_.end();) {
-        auto runner = runners_.find(it->first);
-        if (runner == runners_.end() || !settled_down(runner->second->state())) {
-            ++it;
-            continue;
-        }
-        runner->second->close();
-        runners_.erase(runner);
-        if (it->second.next) {
-            add_runner(*it->second.next);
-            if (it->second.start) pending_start_.insert(it->first);
-        } else {
-            order_.erase(std::remove(order_.begin(), order_.end(), it->first), order_.end());
-            waiting_on_.erase(it->first);
-            spdlog::info("{}: removed", it->first);
-        }
-        it = replacing_.erase(it);
-        evaluate_again_ = true;
-    }
-}
-
-// --- observers and the settle loop -------------------------------------------
+// --- observers ----------------------------------------------------------------
 
 std::uint64_t Supervisor::subscribe(Observer o) {
     observers_[next_observer_] = std::move(o);
@@ -256,27 +196,12 @@ void Supervisor::on_health(ProcessRunner& runner, core::HealthStatus from, core:
         spdlog::log(level, "{}: health {} -> {}{}{}", runner.name(), core::health_status_name(from),
                     core::health_status_name(to), detail.empty() ? "" : ": ", detail);
     }
+    // The set learns first, so observers (a rolling restart releasing its
+    // hold, READY=1) see the new view; its commands run after them.
+    core::Commands cs = set_.health(runner.name(), runner.health(), core::Clock::now());
     const auto observers = health_observers_;
     for (const auto& [_, o] : observers) o(runner, from, to, detail);
-    // Liveness: restart through the backoff. Readiness (isolate): leave it
-    // running; the proxy takes it out of traffic.
-    if (to == core::HealthStatus::unhealthy && runner.program().on_unhealthy == config::OnUnhealthy::restart &&
-        !shutting_down_)
-        runner.send(core::Event::unhealthy());
-    evaluate();
-}
-
-// A program that failed while one of its dependencies is down would only
-// crash-loop through its backoff against it: hold it (STOPPED, "waiting for
-// …") and start it again once the dependency is back.
-void Supervisor::hold_if_dependency_down(ProcessRunner& runner) {
-    if (shutting_down_ || runner.state() != core::State::backoff) return;
-    auto unmet = graph_.unmet(runner.name(), [this](const config::Dependency& d) { return dependency_met(d); });
-    if (unmet.empty()) return;
-    spdlog::info("{}: held until {} {} back instead of restarting against {}", runner.name(), join(unmet),
-                 unmet.size() == 1 ? "is" : "are", unmet.size() == 1 ? "it" : "them");
-    pending_start_.insert(runner.name());
-    runner.send(core::Event::stop());
+    execute(std::move(cs));
 }
 
 void Supervisor::on_transition(ProcessRunner& runner, const core::Decision& d) {
@@ -298,66 +223,86 @@ void Supervisor::on_transition(ProcessRunner& runner, const core::Decision& d) {
     } else {
         spdlog::info("{}: {}: {}{}", runner.name(), core::state_name(d.to), d.reason, extra);
     }
+    core::Commands cs = set_.observed(runner.name(), change_of(runner, d), core::Clock::now());
     // Observers may unsubscribe themselves while being called.
     const auto observers = observers_;
     for (const auto& [_, o] : observers) o(runner, d);
-    if (d.to == core::State::backoff && d.changed()) hold_if_dependency_down(runner);
-    evaluate();
+    execute(std::move(cs));
 }
 
-// Settles the whole set: called after every transition. Transitions made
-// here re-enter through on_transition; the flag turns that recursion into
-// another pass of this loop (a queue, not a call stack).
-void Supervisor::evaluate() {
-    if (evaluating_) {
-        evaluate_again_ = true;
+// --- carrying out the set's commands -------------------------------------------
+
+void Supervisor::execute(core::Commands cs) {
+    for (auto& c : cs) queue_.push_back(std::move(c));
+    if (executing_) return;
+    executing_ = true;
+    while (!queue_.empty()) {
+        const core::Command c = std::move(queue_.front());
+        queue_.pop_front();
+        carry_out(c);
+    }
+    executing_ = false;
+    arm_tick();
+}
+
+void Supervisor::carry_out(const core::Command& c) {
+    using T = core::Command::Type;
+    auto runner = runners_.find(c.name);
+    ProcessRunner* r = runner == runners_.end() ? nullptr : runner->second.get();
+    if (!c.reason.empty() && c.type != T::all_down && c.type != T::set_member) {
+        if (c.name.empty()) spdlog::info("{}", c.reason);
+        else spdlog::info("{}: {}", c.name, c.reason);
+    }
+    switch (c.type) {
+        case T::start: if (r) r->send(core::Event::start()); break;
+        case T::stop: if (r) r->send(core::Event::stop()); break;
+        case T::restart: if (r) r->send(core::Event::restart()); break;
+        case T::unhealthy: if (r) r->send(core::Event::unhealthy()); break;
+        case T::replace:
+            if (r) r->close();
+            if (const config::Program* p = config_.find(c.name)) add_runner(*p);
+            break;
+        case T::remove:
+            if (r) r->close();
+            if (runner != runners_.end()) runners_.erase(runner);
+            order_.erase(std::remove(order_.begin(), order_.end(), c.name), order_.end());
+            break;
+        case T::all_down:
+            spdlog::info("{}", c.reason);
+            if (on_down_) boost::asio::post(io_, std::exchange(on_down_, nullptr));
+            break;
+        case T::define_pools:
+        case T::set_member:
+        case T::check_pools:
+        case T::proxy_gone:
+            if (proxy_executor_) proxy_executor_(c);
+            break;
+        case T::wait_done:
+            if (auto w = waits_.find(c.id); w != waits_.end()) {
+                auto done = std::move(w->second);
+                waits_.erase(w);
+                done(c);
+            }
+            break;
+        case T::log: break;
+    }
+}
+
+// One timer for every deadline of the set: re-armed only when the earliest moves.
+void Supervisor::arm_tick() {
+    const auto at = set_.next_deadline();
+    if (at == tick_at_) return;
+    tick_at_ = at;
+    if (!at) {
+        tick_.cancel();
         return;
     }
-    evaluating_ = true;
-    do {
-        evaluate_again_ = false;
-        finish_replacements();
-        if (shutting_down_) stop_for_shutdown();
-        else start_pending();
-    } while (evaluate_again_);
-    evaluating_ = false;
-}
-
-void Supervisor::start_pending() {
-    for (const auto& name : std::vector<std::string>(order_)) {
-        if (!pending_start_.count(name) || replacing_.count(name)) continue;
-        auto unmet = graph_.unmet(name, [this](const config::Dependency& d) { return dependency_met(d); });
-        if (!unmet.empty()) {
-            std::string msg = "waiting for " + join(unmet);
-            if (waiting_on_[name] != msg) spdlog::info("{}: {}", name, msg);
-            waiting_on_[name] = std::move(msg);
-            continue;
-        }
-        pending_start_.erase(name);
-        waiting_on_.erase(name);
-        runners_[name]->send(core::Event::start());
-    }
-}
-
-void Supervisor::stop_for_shutdown() {
-    bool all_down = true;
-    for (auto it = order_.rbegin(); it != order_.rend(); ++it) {
-        ProcessRunner& r = *runners_[*it];
-        if (settled_down(r.state())) continue;
-        all_down = false;
-        if (r.state() == core::State::stopping) continue;
-        auto up = graph_.up_dependents(*it, [this](const std::string& n) {
-            const ProcessRunner* d = find(n);
-            return !d || settled_down(d->state());
-        });
-        if (up.empty()) r.send(core::Event::stop());
-    }
-    if (all_down && on_down_) {
-        auto done = std::move(on_down_);
-        on_down_ = nullptr;
-        spdlog::info("all programs are down");
-        boost::asio::post(io_, std::move(done));
-    }
+    tick_.expires_at(*at);
+    tick_.async_wait([this](const boost::system::error_code& ec) {
+        if (ec) return;
+        tick_at_.reset();
+        execute(set_.tick(core::Clock::now()));
+    });
 }
 
 void Supervisor::reap_children() {
@@ -366,11 +311,8 @@ void Supervisor::reap_children() {
         // WNOWAIT peeks: a managed child's status must be collected through
         // its own pidfd, never stolen by a blanket waitpid(-1).
         if (::waitid(P_ALL, 0, &si, WEXITED | WNOHANG | WNOWAIT) < 0 || si.si_pid == 0) return;
-        ProcessRunner* owner = nullptr;
-        for (auto& [_, r] : runners_)
-            if (r->pid() == si.si_pid) owner = r.get();
-        if (owner) {
-            if (!owner->try_reap()) return;  // cannot make progress; its pidfd will fire
+        if (const auto reaped = children_.hand_over(si.si_pid)) {
+            if (!*reaped) return;  // cannot make progress; its pidfd will fire
             continue;
         }
         int status;

@@ -1,8 +1,11 @@
-// Owns every ProcessRunner and the order between them: starts programs once
-// their dependencies are met, stops them in reverse dependency order on
-// shutdown, applies config edits process by process, keeps operator intent,
-// and reaps orphans that the kernel hands to vigild as subreaper. Lives on
-// the one event loop; nothing here is locked.
+// Owns every ProcessRunner and carries out what the pure core::ProcessSet
+// decides for the whole set (start order, holds, shutdown order,
+// replacements after an update, liveness stops, pool pushes, waits): it
+// feeds the set every machine decision, health change, operator request and
+// config edit, with the time, and executes the commands that come back, in
+// order, through one queue. It also keeps operator intent on disk and reaps
+// orphans that the kernel hands to vigild as subreaper. Lives on the one
+// event loop; nothing here is locked.
 #pragma once
 
 #include <cstdint>
@@ -15,10 +18,12 @@
 #include <vector>
 
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <deque>
 
 #include "config/model.hpp"
 #include "supervisor/core/config_diff.hpp"
-#include "supervisor/core/dependency_graph.hpp"
+#include "supervisor/core/process_set.hpp"
 #include "supervisor/held_sockets.hpp"
 #include "supervisor/intent_store.hpp"
 #include "supervisor/pid_registry.hpp"
@@ -31,6 +36,10 @@ public:
     using Observer = std::function<void(const ProcessRunner&, const core::Decision&)>;
     using HealthObserver = std::function<void(const ProcessRunner&, core::HealthStatus from, core::HealthStatus to,
                                               const std::string& detail)>;
+    // Carries out the set's proxy commands (set_member, define_pools,
+    // check_pools, proxy_gone): ProxyLink.
+    using ProxyExecutor = std::function<void(const core::Command&)>;
+    using WaitDone = std::function<void(const core::Command&)>;
 
     Supervisor(boost::asio::io_context& io, config::Config config, std::uint64_t seed);
     ~Supervisor() override;
@@ -44,12 +53,13 @@ public:
     // Stops everything, dependents before their dependencies; `done` runs
     // once every process is down.
     void shutdown(std::function<void()> done);
-    bool shutting_down() const { return shutting_down_; }
+    bool shutting_down() const { return set_.shutting_down(); }
     // True once every program wanted at start-up has reached RUNNING or given
     // up (FATAL/EXITED): the moment vigild tells systemd READY=1.
     bool start_settled() const;
 
-    // SIGCHLD arrived: reap orphans, leave managed children to their pidfds.
+    // SIGCHLD arrived: hand each exited child in the child table to its
+    // owner (runner or exec check), reap the rest (true orphans).
     void reap_children();
 
     // Operator requests (vigilctl). Names: a process, a program section, a
@@ -61,7 +71,23 @@ public:
     void request_restart(ProcessRunner& r);
     bool stopped_by_hand(const std::string& name) const { return intent_.stopped_by_hand(name); }
     // Why a program wanted up is not started yet ("waiting for db"), or "".
-    std::string waiting_for(const std::string& name) const;
+    std::string waiting_for(const std::string& name) const { return set_.waiting_for(name); }
+
+    // Waits until each process reaches its goal, cannot any more, or
+    // `timeout` passes; `done` gets the set's wait_done (maybe at once).
+    void wait(const std::vector<std::pair<std::string, core::WaitGoal>>& goals, std::chrono::milliseconds timeout,
+              WaitDone done);
+
+    // The proxy side (ProxyLink): who executes the proxy commands, and what
+    // the proxy answered.
+    void set_proxy_executor(ProxyExecutor e) { proxy_executor_ = std::move(e); }
+    void hold_member(const std::string& name, proxy::ServerMode mode, std::uint64_t ticket);
+    void release_member(const std::string& name, std::uint64_t ticket);
+    void member_ack(const std::string& pool, const std::string& name, proxy::ServerMode mode, bool ok);
+    void pools_report(const std::optional<std::map<std::string, std::string>>& actual);
+    void pools_not_defined();
+    // The whole-set view, for queries (pools, intents, health as last told).
+    const core::ProcessSet& set() const { return set_; }
 
     // Config edits: the plan, and carrying it out. update() stops removed
     // processes, replaces changed ones (stop, then start with the new
@@ -82,41 +108,35 @@ private:
     void on_transition(ProcessRunner& runner, const core::Decision& d) override;
     void on_health(ProcessRunner& runner, core::HealthStatus from, core::HealthStatus to,
                    const std::string& detail) override;
-    void hold_if_dependency_down(ProcessRunner& runner);
-    void evaluate();
-    void start_pending();
-    void stop_for_shutdown();
-    void finish_replacements();
-    bool dependency_met(const config::Dependency& dep) const;
+    void execute(core::Commands cs);
+    void carry_out(const core::Command& c);
+    void arm_tick();
     void add_runner(const config::Program& p);
 
     boost::asio::io_context& io_;
     config::Config config_;
     core::Rng rng_;
-    core::DependencyGraph graph_;
     IntentStore intent_;
+    core::ProcessSet set_;
     PidRegistry pids_;
     HeldSockets sockets_;  // before runners_: their processes hold dups of these
+    ChildTable& children_ = ChildTable::process();  // pid -> runner or exec check, for reap_children()
     std::map<std::string, pid_t> recorded_pid_;
     std::vector<std::string> order_;  // start order
     std::map<std::string, std::shared_ptr<ProcessRunner>> runners_;
-    std::set<std::string> pending_start_;  // wanted up, waiting for dependencies
-    std::set<std::string> startup_;        // wanted at start-up, not settled yet
-    std::map<std::string, std::string> waiting_on_;  // last "waiting for" message
-    // Changed or removed by an update and stopping: once down, replaced by
-    // `next` (and started again if `start`), or dropped when `next` is empty.
-    struct Replacement {
-        std::optional<config::Program> next;
-        bool start = false;
-    };
-    std::map<std::string, Replacement> replacing_;
     std::map<std::uint64_t, Observer> observers_;
     std::map<std::uint64_t, HealthObserver> health_observers_;
     std::uint64_t next_observer_ = 1;
-    bool shutting_down_ = false;
-    bool evaluating_ = false;
-    bool evaluate_again_ = false;
     std::function<void()> on_down_;
+    // Commands are carried out one after another: those that cause decisions
+    // (and so more commands) queue behind, never run inside each other.
+    std::deque<core::Command> queue_;
+    bool executing_ = false;
+    boost::asio::steady_timer tick_;  // the set's next deadline (reconcile, wait timeouts)
+    std::optional<core::TimePoint> tick_at_;
+    ProxyExecutor proxy_executor_;
+    std::map<std::uint64_t, WaitDone> waits_;
+    std::uint64_t next_wait_ = 1;
 };
 
 }  // namespace vigil::supervisor

@@ -22,6 +22,7 @@
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include "common/version.hpp"
 #include "config/loader.hpp"
 #include "supervisor/child_signals.hpp"
 #include "supervisor/control_api.hpp"
@@ -32,7 +33,6 @@
 
 namespace {
 
-constexpr const char* kVersion = "0.1.0";
 constexpr const char* kDefaultConfig = "/etc/vigil/vigil.ini";
 
 struct Options {
@@ -62,7 +62,7 @@ int parse_args(int argc, char** argv, Options& o) {
         } else if (a == "-t" || a == "--check") {
             o.check = true;
         } else if (a == "-v" || a == "--version") {
-            fmt::print("vigild {}\n", kVersion);
+            fmt::print("vigild {}\n", vigil::kVersion);
             return 0;
         } else if (a == "-h" || a == "--help") {
             usage(stdout);
@@ -297,7 +297,7 @@ int main(int argc, char** argv) {
 
     for (const auto& e : host_problems)
         spdlog::warn("{} (the program will fail to start; vigild --check refuses this file)", e.to_string());
-    spdlog::info("vigild {} starting {} processes from {}", kVersion, sup.order().size(), opts.config);
+    spdlog::info("vigild {} starting {} processes from {}", vigil::kVersion, sup.order().size(), opts.config);
     spdlog::debug("file descriptor limit {} (programs get {})", fd_limit,
                   vigil::supervisor::child_fd_limit.rlim_cur);
     if (const auto n = sup.stop_leftovers(); n > 0)

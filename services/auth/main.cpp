@@ -1,4 +1,4 @@
-// auth-service: the seed's Service A. Settings come from the environment
+// auth-service: the payment system's authentication service. Settings come from the environment
 // that vigild passes (docs/services.md lists them).
 #include <cstdio>
 #include <exception>

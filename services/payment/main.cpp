@@ -1,4 +1,4 @@
-// payment-service: the seed's Service B. Settings come from the environment
+// payment-service: the payment system's payment service. Settings come from the environment
 // that vigild passes (docs/services.md lists them).
 #include <cstdio>
 #include <exception>

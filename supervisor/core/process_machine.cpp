@@ -4,17 +4,12 @@
 #include <cstring>
 
 #include "config/units.hpp"
+#include "supervisor/core/duration_text.hpp"
 
 namespace vigil::core {
 namespace {
 
 constexpr int kSigKill = 9;
-
-std::string seconds_text(Duration d) {
-    const auto ms = d.count();
-    if (ms % 1000 == 0) return std::to_string(ms / 1000) + "s";
-    return std::to_string(ms) + "ms";
-}
 
 Action arm(Timer t, Duration d) { return {Action::Type::arm_timer, 0, true, t, d}; }
 Action cancel(Timer t) { return {Action::Type::cancel_timer, 0, true, t, Duration{0}}; }
@@ -115,13 +110,13 @@ Decision ProcessMachine::on_starting(const Event& e, TimePoint now, Rng& rng, De
             d.actions.push(cancel(Timer::start_secs));
             retry_or_give_up(d, now, rng,
                              "exited too quickly (" + e.exit.describe() + " within startsecs=" +
-                                 seconds_text(policy_.startsecs) + ")");
+                                 duration_text(policy_.startsecs) + ")");
             break;
         case Event::Type::timer:
             if (e.timer == Timer::start_secs && !policy_.notify) {
                 state_ = State::running;
                 failed_starts_ = 0;
-                d.reason = "up for startsecs=" + seconds_text(policy_.startsecs);
+                d.reason = "up for startsecs=" + duration_text(policy_.startsecs);
             }
             break;
         case Event::Type::ready:
@@ -182,7 +177,7 @@ Decision ProcessMachine::on_backoff(const Event& e, TimePoint, Decision d) noexc
         case Event::Type::timer:
             if (e.timer == Timer::backoff) {
                 ++restarts_;
-                spawn(d, "backoff of " + seconds_text(last_delay_) + " elapsed");
+                spawn(d, "backoff of " + duration_text(last_delay_) + " elapsed");
             }
             break;
         case Event::Type::spawned:
@@ -227,7 +222,7 @@ Decision ProcessMachine::on_stopping(const Event& e, TimePoint now, Rng& rng, De
         case Event::Type::timer:
             if (e.timer == Timer::stop_wait && pid_ != 0) {
                 d.actions.push(signal_to(kSigKill, policy_.killasgroup));
-                d.reason = "still alive " + seconds_text(policy_.stopwaitsecs) + " after SIG" +
+                d.reason = "still alive " + duration_text(policy_.stopwaitsecs) + " after SIG" +
                            std::string(config::signal_name(policy_.stopsignal)) + ": sending SIGKILL";
             }
             break;
@@ -309,7 +304,7 @@ void ProcessMachine::schedule_restart(Decision& d, Rng& rng, std::string why) no
     }
     state_ = State::backoff;
     d.actions.push(arm(Timer::backoff, last_delay_));
-    d.reason = why + "; restarting in " + seconds_text(last_delay_);
+    d.reason = why + "; restarting in " + duration_text(last_delay_);
 }
 
 bool ProcessMachine::expected(const ExitStatus& s) const noexcept {

@@ -3,22 +3,13 @@
 // The tail of its output (stdout and stderr together) goes into the detail,
 // as Docker keeps it for `docker inspect`.
 //
-// vigild is a child subreaper that reaps every child it does not manage
-// (waitid(P_ALL) peeking), which would steal a probe's exit status. So the
-// probe's direct child is a "keeper" made with clone3(CLONE_PIDFD) and an
-// exit signal of 0: such a clone child is invisible to waitid(P_ALL) without
-// __WALL, sends no SIGCHLD, and is reaped here through its pidfd alone. The
-// keeper cannot be the shell itself, because execve() resets the exit signal
-// to SIGCHLD; it forks the shell, waits for it, and exits the same way.
-// Keeper, shell and whatever the shell starts share one process group, the
-// unit that a timeout kills.
+// The shell is spawned like any supervised program (supervisor/spawner.cpp:
+// its own session, so its pid is its group's id, and a pidfd) and registered
+// in vigild's child table: the subreaper's reaper then hands its exit to this
+// probe instead of reaping it as an orphan, and the status is collected here
+// through the pidfd alone.
 #include <fcntl.h>
-#include <linux/close_range.h>
-#include <linux/sched.h>
 #include <signal.h>
-#include <sys/prctl.h>
-#include <sys/resource.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -28,8 +19,9 @@
 
 #include <boost/asio/posix/stream_descriptor.hpp>
 
-#include "supervisor/child_signals.hpp"
+#include "supervisor/child_table.hpp"
 #include "supervisor/health/probe_base.hpp"
+#include "supervisor/spawner.hpp"
 
 extern char** environ;
 
@@ -44,70 +36,16 @@ std::string signal_text(int sig) {
     return abbrev ? std::string("killed by SIG") + abbrev : "killed by signal " + std::to_string(sig);
 }
 
-void say(const char* text) {
-    [[maybe_unused]] auto n = ::write(2, text, std::strlen(text));
-}
-
-// The shell, after the keeper forked it: still no allocation, and raw
-// syscalls for the id changes, because glibc's setuid() would try to
-// rendezvous with threads that exist only in vigild.
-[[noreturn]] void shell(char* const* argv, char* const* envp, const ExecContext& ctx) {
-    if (!ctx.directory.empty() && ::chdir(ctx.directory.c_str()) < 0) {
-        say("vigil: cannot enter the check's directory\n");
-        ::_exit(126);
-    }
-    if (ctx.gid && ::syscall(SYS_setresgid, *ctx.gid, *ctx.gid, *ctx.gid) < 0) {
-        say("vigil: cannot switch group\n");
-        ::_exit(126);
-    }
-    if (ctx.uid) {
-        if (::syscall(SYS_setgroups, ctx.groups.size(), ctx.groups.data()) < 0 ||
-            ::syscall(SYS_setresuid, *ctx.uid, *ctx.uid, *ctx.uid) < 0) {
-            say("vigil: cannot switch user\n");
-            ::_exit(126);
-        }
-    }
-    ::execve(argv[0], argv, envp);
-    say("vigil: cannot run /bin/sh\n");
-    ::_exit(127);
-}
-
-// The keeper, vigild's clone child (see the top of the file). It runs on a
-// copy of vigild's memory and never execs: only async-signal-safe calls,
-// and a raw fork, since glibc's fork() takes locks another vigild thread may
-// have held at clone time.
-[[noreturn]] void keeper(char* const* argv, char* const* envp, int in, int out, const ExecContext& ctx) {
-    supervisor::reset_signals_for_child();
-    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-    ::setsid();
-    if (::dup2(in, 0) < 0 || ::dup2(out, 1) < 0 || ::dup2(out, 2) < 0) ::_exit(126);
-    // vigild's sockets and pipes must not live on in here or in the shell.
-    ::syscall(SYS_close_range, 3U, ~0U, 0U);
-    supervisor::reset_fd_limit_for_child();
-
-    const long sh = ::syscall(SYS_clone, SIGCHLD, nullptr, nullptr, nullptr, nullptr);
-    if (sh == 0) shell(argv, envp, ctx);
-    if (sh < 0) {
-        say("vigil: cannot fork the shell\n");
-        ::_exit(126);
-    }
-    // The shell (and what it starts) are now the only writers of the pipe,
-    // so its end of file means they are done with it.
-    ::close(0);
-    ::close(1);
-    ::close(2);
-    int status = 0;
-    while (::wait4(static_cast<pid_t>(sh), &status, 0, nullptr) < 0)
-        if (errno != EINTR) ::_exit(126);
-    if (WIFSIGNALED(status)) {
-        // Die of the same signal, so the probe reads "killed by SIGTERM",
-        // but never dump a core of vigild's memory while doing so.
-        const struct rlimit no_core {0, 0};
-        ::setrlimit(RLIMIT_CORE, &no_core);
-        ::kill(::getpid(), WTERMSIG(status));
-        ::_exit(128 + WTERMSIG(status));
-    }
-    ::_exit(WEXITSTATUS(status));
+supervisor::SpawnRequest shell_request(const std::string& command, const ExecContext& ctx, int out) {
+    supervisor::SpawnRequest r;
+    r.argv = {"/bin/sh", "-c", command};
+    if (ctx.env) r.env = *ctx.env;
+    else
+        for (char** e = environ; e && *e; ++e) r.env.emplace_back(*e);
+    r.directory = ctx.directory;
+    if (ctx.uid) r.creds = supervisor::Credentials{*ctx.uid, ctx.gid.value_or(::getgid()), ctx.groups, {}, {}};
+    r.stdout_fd = r.stderr_fd = out;
+    return r;
 }
 
 class ExecProbe final : public ProbeBase {
@@ -116,22 +54,19 @@ public:
         : ProbeBase(io, hc.timeout), command_(hc.target), ctx_(std::move(ctx)) {}
 
 private:
-    // One command run; its handlers hold it until the keeper is reaped, which
+    // One command run; its handlers hold it until the shell is reaped, which
     // may be after the run has timed out and been reported.
     struct Child {
-        explicit Child(asio::io_context& io) : pidfd(io), out(io) {}
+        Child(asio::io_context& io, supervisor::ChildTable* table) : pidfd(io), out(io), table(table) {}
         ~Child() {
             if (pid > 0 && !reaped) {  // the io_context went away first: do not leave the group running
                 kill_group();
                 siginfo_t si{};
-                ::waitid(kPidfd, static_cast<id_t>(pidfd.native_handle()), &si, WEXITED | WNOHANG | __WALL);
+                ::waitid(kPidfd, static_cast<id_t>(pidfd.native_handle()), &si, WEXITED | WNOHANG);
+                if (table) table->remove(pid);
             }
         }
-        void kill_group() noexcept {
-            ::kill(-pid, SIGKILL);
-            // In case it is killed before its setsid(): the keeper itself.
-            if (pidfd.is_open()) ::syscall(SYS_pidfd_send_signal, pidfd.native_handle(), SIGKILL, nullptr, 0);
-        }
+        void kill_group() noexcept { ::kill(-pid, SIGKILL); }
         void keep(const char* data, std::size_t n) {
             output.append(data, n);
             if (output.size() > 2 * kOutputKept) output.erase(0, output.size() - kOutputKept);
@@ -139,47 +74,43 @@ private:
         pid_t pid = -1;
         bool reaped = false;
         asio::posix::stream_descriptor pidfd, out;
+        supervisor::ChildTable* table;
         std::array<char, 4096> buf{};
         std::string output;
     };
 
     void start() override {
         phase_ = "starting the command";
-        std::string sh = "/bin/sh", dash_c = "-c";
-        char* argv[] = {sh.data(), dash_c.data(), command_.data(), nullptr};
-        std::vector<char*> envp;
-        if (ctx_.env) {
-            for (auto& kv : *ctx_.env) envp.push_back(kv.data());
-            envp.push_back(nullptr);
-        }
         int pipefd[2];
         if (::pipe2(pipefd, O_CLOEXEC) < 0) return finish(false, std::string("pipe: ") + std::strerror(errno));
-        const int in = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
         // Only our end is non-blocking: the flag is shared by the file
         // description, and the command expects a blocking stdout.
         ::fcntl(pipefd[0], F_SETFL, O_NONBLOCK);
-
-        int pidfd = -1;
-        struct clone_args args {};
-        args.flags = CLONE_PIDFD;
-        args.pidfd = reinterpret_cast<std::uint64_t>(&pidfd);
-        args.exit_signal = 0;
-        const long pid = ::syscall(SYS_clone3, &args, sizeof args);
-        if (pid == 0) keeper(argv, ctx_.env ? envp.data() : environ, in < 0 ? pipefd[1] : in, pipefd[1], ctx_);
-        const int clone_errno = errno;
+        const supervisor::SpawnResult s = supervisor::spawn(shell_request(command_, ctx_, pipefd[1]));
         ::close(pipefd[1]);
-        if (in >= 0) ::close(in);
-        if (pid < 0) {
+        if (!s.ok()) {
             ::close(pipefd[0]);
-            return finish(false, std::string("cannot start /bin/sh: ") + std::strerror(clone_errno));
+            return finish(false, "cannot start /bin/sh: " + s.stage + ": " + std::strerror(s.error));
         }
-        child_ = std::make_shared<Child>(io_);
-        child_->pid = static_cast<pid_t>(pid);
-        child_->pidfd.assign(pidfd);
+        child_ = std::make_shared<Child>(io_, ctx_.children);
+        child_->pid = s.pid;
+        child_->pidfd.assign(s.pidfd);
         child_->out.assign(pipefd[0]);
         phase_ = "running the command";
+        const std::uint64_t id = run_id();
+        if (ctx_.children) {
+            std::weak_ptr<ExecProbe> weak = std::static_pointer_cast<ExecProbe>(shared_from_this());
+            std::weak_ptr<Child> wc = child_;
+            ctx_.children->add(s.pid, [weak, wc, id] {
+                auto self = weak.lock();
+                auto c = wc.lock();
+                if (!self || !c) return false;
+                self->on_exit(c, id);
+                return c->reaped;
+            });
+        }
         read_output(child_);
-        wait_exit(child_, run_id());
+        wait_exit(child_, id);
     }
 
     // Keeps the pipe drained so a chatty command never blocks on a full pipe.
@@ -190,27 +121,34 @@ private:
         });
     }
 
-    // Reaps the keeper whatever became of the run: after a timeout the
+    // Reaps the shell whatever became of the run: after a timeout the
     // group has been killed and only the zombie is left to collect.
     void wait_exit(const std::shared_ptr<Child>& c, std::uint64_t id) {
         auto self = std::static_pointer_cast<ExecProbe>(shared_from_this());
         c->pidfd.async_wait(asio::posix::stream_descriptor::wait_read,
-                            [self, c, id](const boost::system::error_code&) { self->on_exit(c, id); });
+                            [self, c, id](const boost::system::error_code&) {
+                                self->on_exit(c, id);
+                                if (!c->reaped && c->pidfd.is_open()) self->wait_exit(c, id);
+                            });
     }
 
+    // From the pidfd, or from the reaper (child table) when SIGCHLD came first.
     void on_exit(const std::shared_ptr<Child>& c, std::uint64_t id) {
+        if (c->reaped) return;
         // The zombie still holds the group's id, so this cannot hit a
         // recycled group: it only clears what the check left running.
         ::kill(-c->pid, SIGKILL);
         siginfo_t si{};
-        if (::waitid(kPidfd, static_cast<id_t>(c->pidfd.native_handle()), &si, WEXITED | WNOHANG | __WALL) < 0) {
-            if (errno == EINTR) return wait_exit(c, id);
+        if (::waitid(kPidfd, static_cast<id_t>(c->pidfd.native_handle()), &si, WEXITED | WNOHANG) < 0) {
+            if (errno == EINTR) return;  // the pidfd wait comes back
             c->reaped = true;  // ECHILD: someone else reaped it; nothing more to wait for
+            if (c->table) c->table->remove(c->pid);
             if (is_current(id)) finish(false, std::string("waiting for the command: ") + std::strerror(errno));
             return;
         }
-        if (si.si_pid == 0) return wait_exit(c, id);  // not exited yet
+        if (si.si_pid == 0) return;  // not exited yet
         c->reaped = true;
+        if (c->table) c->table->remove(c->pid);
         boost::system::error_code ignored;
         c->pidfd.close(ignored);
         drain(*c);

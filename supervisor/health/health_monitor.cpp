@@ -54,7 +54,8 @@ HealthMonitor::HealthMonitor(boost::asio::io_context& io, std::string name, core
                              Options options)
     : name_(std::move(name)),
       tracker_(policy),
-      rng_(seed_from(options.seed)),
+      own_rng_(options.rng ? 1 : seed_from(options.seed)),
+      rng_(options.rng ? *options.rng : own_rng_),
       probe_(std::move(probe)),
       startup_(std::move(startup)),
       timer_(io),

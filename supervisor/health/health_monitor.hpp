@@ -42,6 +42,9 @@ public:
     struct Options {
         std::size_t history = 10;  // results kept for history()
         std::uint64_t seed = 0;    // jitter seed; 0: from std::random_device
+        // The generator to draw jitter from instead: vigild's one (Supervisor),
+        // so a run replays from its seed. Must outlive the monitor.
+        core::Rng* rng = nullptr;
         ExecContext exec;          // how exec: checks run
     };
 
@@ -92,7 +95,8 @@ private:
 
     std::string name_;
     core::HealthTracker tracker_;
-    core::Rng rng_;
+    core::Rng own_rng_;  // used when Options::rng is null
+    core::Rng& rng_;
     std::shared_ptr<Probe> probe_, startup_;
     boost::asio::steady_timer timer_;
     OnChange on_change_;

@@ -91,11 +91,6 @@ void close_with_reset(tcp::socket& socket) noexcept {
     socket.close(ignored);
 }
 
-std::string duration_text(std::chrono::milliseconds d) {
-    if (d.count() % 1000 == 0) return std::to_string(d.count() / 1000) + "s";
-    return std::to_string(d.count()) + "ms";
-}
-
 namespace {
 
 // Length of the valid UTF-8 sequence at text[i], or 0: server bytes go into

@@ -22,6 +22,10 @@ namespace boost::asio {
 class io_context;
 }
 
+namespace vigil::supervisor {
+class ChildTable;
+}
+
 namespace vigil::health {
 
 struct ProbeResult {
@@ -46,6 +50,10 @@ public:
 // How exec: checks run. By default they inherit vigild's environment, working
 // directory and user; the supervisor can pass the program's own.
 struct ExecContext {
+    // vigild's child table: the check's shell is registered there so the
+    // subreaper's reaper hands its exit back instead of reaping it (null:
+    // no reaper, as in the probe tests).
+    supervisor::ChildTable* children = nullptr;
     std::optional<std::vector<std::string>> env;  // "KEY=VALUE"; nullopt: vigild's environ
     std::string directory;                        // empty: vigild's cwd
     std::optional<uid_t> uid;

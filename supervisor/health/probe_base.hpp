@@ -23,6 +23,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+#include "supervisor/core/duration_text.hpp"
 #include "supervisor/health/probe.hpp"
 
 namespace vigil::health {
@@ -202,7 +203,7 @@ bool end_connection(tcp::socket& socket, bool keep) noexcept;
 void prepare_connection(tcp::socket& socket, bool parked) noexcept;
 
 // "2s", "1500ms": durations in details as the config writes them.
-std::string duration_text(std::chrono::milliseconds d);
+using core::duration_text;  // supervisor/core/duration_text.hpp
 // Text from a server or command made safe for a one-line detail: control
 // bytes become spaces (runs squeezed), ends trimmed, at most `max` bytes
 // with "…" when cut.

@@ -35,7 +35,7 @@ private:
 };
 
 // RESP PING on a raw socket: hiredis's async context cannot be given a
-// deadline and frees itself on errors (DEPENDENCIES.md), and a probe needs
+// deadline and frees itself on errors (docs/dependencies.md), and a probe needs
 // one request and one line.
 class RedisProbe final : public SocketProbe {
 public:

@@ -1,5 +1,5 @@
-// The seed's six failover scenarios (seeds/000_22e409e81f5ad771.txt,
-// "Failover Scenarios") played for real: each test runs its own copy of
+// The payment system's six failover scenarios (tests/ha/README.md,
+// docs/services.md) played for real: each test runs its own copy of
 // config/examples/payment-system.ini — PostgreSQL A and B, Redis, two
 // auth-service and two payment-service instances, vigil-proxy — on free ports
 // in a temp dir under the real vigild, drives a steady client load through

@@ -5,7 +5,7 @@
 using namespace cfgtest;
 using std::chrono::milliseconds;
 
-TEST_CASE("config: program defaults match supervisord and DESIGN.md") {
+TEST_CASE("config: program defaults match supervisord and docs/config.md") {
     Config c = ok("[program:app]\ncommand = /usr/bin/app --serve\n");
     REQUIRE(c.programs.size() == 1);
     const Program& p = c.programs[0];

@@ -1,0 +1,259 @@
+// The decisions that span the whole set of supervised processes, as one pure
+// class beside ProcessMachine: events in (each machine's decision, health
+// changes, operator requests, an applied ConfigDiff, the proxy's answers, the
+// clock), a list of commands out (start, stop, restart, a liveness stop,
+// replace or drop a runner, set a pool member up/down/draining, ask the proxy
+// for its pools, report a wait done). No syscalls, no sockets, no timers: the
+// Supervisor, ProxyLink and Waiter carry the commands out, and time enters as
+// a `now` argument, so the rules in docs/supervision.md can be tested as scripts on a
+// manual clock (tests/unit/core/process_set_test.cpp).
+//
+// The rules it owns:
+//   - a process wanted up starts once each `depends_on` is met (:started =
+//     RUNNING, :healthy = RUNNING and its healthcheck passing), in config order;
+//   - one that fails (BACKOFF) while a dependency is down is held: stopped,
+//     and started again once the dependency is back;
+//   - shutdown stops dependents before their dependencies, one layer at a
+//     time, and reports `all_down` once every process is down;
+//   - an `update` stops changed and removed processes, replaces or drops
+//     their runners once they are down, and starts what should run again;
+//   - a liveness failure (on_unhealthy = restart) stops a process through
+//     the backoff; readiness (isolate) only takes it out of its pools;
+//   - a pool member is up while RUNNING and healthy (or without
+//     healthcheck), down otherwise, or what a rolling restart holds it at;
+//     a push counts once the proxy acknowledged it, a failed one is sent
+//     again by a reconcile 0.5 s later, and the proxy's pools are compared
+//     with this view every 30 s while it runs;
+//   - a wait ends when each process reached its goal, can no longer reach
+//     it, or its deadline passed.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "config/model.hpp"
+#include "proxy/admin_protocol.hpp"
+#include "supervisor/core/clock.hpp"
+#include "supervisor/core/config_diff.hpp"
+#include "supervisor/core/dependency_graph.hpp"
+#include "supervisor/core/health_tracker.hpp"
+#include "supervisor/core/process_machine.hpp"
+
+namespace vigil::core {
+
+// What the set wants of one process: one value, not a pair of flags.
+enum class Intent : std::uint8_t {
+    down,             // not wanted up: never asked for (no autostart), or stopped for shutdown
+    stopped_by_hand,  // an operator stopped it; stays down across vigild restarts
+    pending,          // wanted up; its start waits for its dependencies
+    held,             // failed while a dependency was down: stopped, started again once it is back
+    up,               // start sent: its machine keeps it up from here
+    replacing,        // an update is stopping it; once down it is replaced (or dropped)
+};
+std::string_view intent_name(Intent i) noexcept;
+
+// Down and staying down: no process, and none coming unless someone asks
+// (is_down() counts BACKOFF too, which comes back).
+bool stays_down(State s) noexcept;
+
+enum class WaitGoal {
+    up,         // start: RUNNING; a failed start (BACKOFF from STARTING, FATAL) ends the wait
+    down,       // stop: STOPPED, EXITED or FATAL
+    restarted,  // restart: seen going down, then as `up`
+    running,    // wait: RUNNING; FATAL, EXITED or stopped by hand end the wait (nothing brings it up)
+    healthy,    // wait: RUNNING and its healthcheck passed (RUNNING alone without one)
+    stopped,    // wait: STOPPED, EXITED or FATAL
+};
+const char* wait_goal_name(WaitGoal g) noexcept;  // "RUNNING", "healthy", "stopped"
+
+struct WaitResult {
+    std::string name;
+    bool ok = false;
+    std::string state;   // "RUNNING", or "GONE"
+    std::string health;  // "" without healthcheck or process
+    std::string message;
+};
+
+struct Command {
+    enum class Type {
+        start,         // send Event::start to `name`'s machine
+        stop,          // Event::stop
+        restart,       // Event::restart
+        unhealthy,     // Event::unhealthy: its liveness check failed
+        replace,       // drop `name`'s runner, make a new one from the current config (STOPPED)
+        remove,        // drop `name`'s runner for good
+        all_down,      // shutdown: every process is down
+        define_pools,  // the proxy (re)started: send it every pool's definition (set_member follow)
+        set_member,    // tell the proxy `name` is `mode` in `pool`; answer with member_ack()
+        check_pools,   // ask the proxy for its pools; answer with pools_report()
+        proxy_gone,    // the proxy process ended: drop whatever is queued for it
+        wait_done,     // wait `id` ended: `results` in the order asked, `ok`, `timed_out`
+        log,           // nothing to do but tell the log `reason`
+    };
+    Type type;
+    std::string name;
+    std::string reason;  // one line for the log (why), may be empty
+    std::string pool;
+    proxy::ServerMode mode = proxy::ServerMode::down;
+    std::uint64_t ticket = 0;  // set_member: the hold/release that asked for it, 0 for none
+    bool proxy_starting = false;  // set_member, define_pools: retry while its admin socket is not bound yet
+    std::uint64_t id = 0;      // wait_done
+    bool ok = false, timed_out = false;
+    std::vector<WaitResult> results;
+};
+using Commands = std::vector<Command>;
+
+// One decision of a process's machine, as the set needs to know it.
+struct Change {
+    State from = State::stopped, to = State::stopped;
+    int pid = 0;
+    std::string_view reason;       // the decision's reason
+    std::string_view spawn_error;  // why the last spawn failed, or ""
+    std::string_view exit_reason;  // the telling line of the last run's output, or ""
+};
+
+class ProcessSet {
+public:
+    // How often the proxy's pools are compared with this view, and how soon
+    // after a push that was not acknowledged.
+    static constexpr Duration kReconcileEvery{30000};
+    static constexpr Duration kReconcileAfterFailure{500};
+
+    // `stopped_by_hand`: the names an operator stopped before (intent store).
+    explicit ProcessSet(const config::Config& config, const std::set<std::string>& stopped_by_hand = {}) noexcept;
+
+    // --- operator and daemon requests ---------------------------------------
+    Commands startup(TimePoint now) noexcept;  // every autostart process not stopped by hand
+    Commands shutdown(TimePoint now) noexcept;
+    Commands start(const std::string& name, TimePoint now) noexcept;
+    Commands stop(const std::string& name, TimePoint now) noexcept;
+    Commands restart(const std::string& name, TimePoint now) noexcept;
+    // `config` is what runs from now on (the edit merged where it applies),
+    // `d` what changed. New runners for `d.added` exist already (STOPPED).
+    Commands update(const config::Config& config, const ConfigDiff& d, TimePoint now) noexcept;
+
+    // --- what the machines and monitors did -----------------------------------
+    Commands observed(const std::string& name, const Change& c, TimePoint now) noexcept;
+    // nullopt: no healthcheck, or no process for it to check.
+    Commands health(const std::string& name, std::optional<HealthStatus> h, TimePoint now) noexcept;
+
+    // --- the proxy ------------------------------------------------------------
+    // A rolling restart holds `name` at `mode` in every pool it is in (its
+    // own state and health changes are not pushed meanwhile); release pushes
+    // this view's state again. Both push even when nothing changed; their
+    // set_member commands carry `ticket`.
+    Commands hold_member(const std::string& name, proxy::ServerMode mode, std::uint64_t ticket, TimePoint now) noexcept;
+    Commands release_member(const std::string& name, std::uint64_t ticket, TimePoint now) noexcept;
+    // The proxy answered a set_member (2xx: ok).
+    Commands member_ack(const std::string& pool, const std::string& name, proxy::ServerMode mode, bool ok,
+                        TimePoint now) noexcept;
+    // The proxy did not take a define_pools.
+    Commands pools_not_defined(TimePoint now) noexcept;
+    // The proxy's answer to check_pools: "pool/server" -> state; nullopt when
+    // it did not answer.
+    Commands pools_report(const std::optional<std::map<std::string, std::string>>& actual, TimePoint now) noexcept;
+
+    // --- waits ----------------------------------------------------------------
+    // Starts wait `id` on `goals` (in the order given) until `deadline`; it
+    // may end at once (a wait_done among the commands).
+    Commands wait(std::uint64_t id, const std::vector<std::pair<std::string, WaitGoal>>& goals, TimePoint deadline,
+                  TimePoint now) noexcept;
+
+    // --- the clock ------------------------------------------------------------
+    Commands tick(TimePoint now) noexcept;
+    // When tick() next has something to do, if ever.
+    std::optional<TimePoint> next_deadline() const noexcept;
+
+    // --- queries --------------------------------------------------------------
+    bool known(const std::string& name) const noexcept { return procs_.count(name) > 0; }
+    Intent intent(const std::string& name) const noexcept;
+    bool stopped_by_hand(const std::string& name) const noexcept { return intent(name) == Intent::stopped_by_hand; }
+    State state(const std::string& name) const noexcept;
+    std::optional<HealthStatus> health_of(const std::string& name) const noexcept;
+    // Why a process wanted up is not started yet ("waiting for db"), or "".
+    std::string waiting_for(const std::string& name) const noexcept;
+    bool shutting_down() const noexcept { return shutting_down_; }
+    // True once every process wanted at start-up is RUNNING or has given up
+    // (or waits on a dependency that has): vigild's READY=1.
+    bool start_settled() const noexcept;
+    // Pools `name` serves in, and the mode it should have there now.
+    std::vector<std::string> pools_of(const std::string& name) const noexcept;
+    proxy::ServerMode member_mode(const std::string& name) const noexcept;
+    bool held_member(const std::string& name) const noexcept { return member_hold_.count(name) > 0; }
+    bool proxy_up() const noexcept;
+    const std::string& proxy_name() const noexcept { return proxy_name_; }
+    const std::vector<std::string>& order() const noexcept { return order_; }
+
+private:
+    struct Proc {
+        Intent intent = Intent::down;
+        State state = State::stopped;
+        int pid = 0;
+        std::optional<HealthStatus> health;
+        bool has_healthcheck = false;
+        bool restart_on_unhealthy = false;
+        bool autostart = false;
+        bool startup = false;  // wanted at start-up and not settled: start_settled() waits for it
+        std::string waiting;   // last "waiting for …" told
+        std::string spawn_error, exit_reason;
+        Intent after_replace = Intent::down;  // while replacing: the intent of the new runner
+        bool removed = false;                 // while replacing: dropped, not replaced
+        bool stop_queued = false;             // shutdown sent a stop and no decision was seen since
+    };
+    struct Wait {
+        std::vector<std::string> order;
+        std::map<std::string, WaitGoal> pending;
+        std::map<std::string, WaitResult> results;
+        TimePoint deadline;
+        std::string timeout;  // "5s", for the message when it passes
+        bool ok = true;
+    };
+
+    void adopt(const config::Config& config) noexcept;
+    void settle(Commands& out) noexcept;
+    void finish_replacements(Commands& out) noexcept;
+    void start_pending(Commands& out) noexcept;
+    void stop_for_shutdown(Commands& out) noexcept;
+    void hold_if_dependency_down(const std::string& name, Commands& out) noexcept;
+    bool dependency_met(const config::Dependency& dep) const noexcept;
+    Commands begin_start(const std::string& name, TimePoint now) noexcept;
+
+    // Pools (process_set_pools.cpp).
+    void refresh_member(const std::string& name, Commands& out) noexcept;
+    void push(const std::string& pool, const std::string& name, proxy::ServerMode mode, std::uint64_t ticket,
+              Commands& out) noexcept;
+    void resync(Commands& out) noexcept;
+    void on_proxy_change(const Change& c, TimePoint now, Commands& out) noexcept;
+    void schedule_reconcile(TimePoint at) noexcept;
+    proxy::ServerMode desired_mode(const std::string& name) const noexcept;
+
+    // Waits (process_set_waits.cpp).
+    void check_waits(const std::string& name, const Change* c, Commands& out) noexcept;
+    bool check_goal(Wait& w, const std::string& name, WaitGoal goal, const Change* c) noexcept;
+    bool record(Wait& w, const std::string& name, bool ok, std::string message) noexcept;
+    void expire(std::uint64_t id, Wait& w, Commands& out) noexcept;
+    void finish_wait(std::uint64_t id, Wait& w, bool timed_out, Commands& out) noexcept;
+
+    std::map<std::string, Proc> procs_;
+    std::vector<std::string> order_;  // start order (config order)
+    DependencyGraph graph_;
+    bool shutting_down_ = false;
+    bool all_down_told_ = false;
+
+    std::string proxy_name_;
+    int proxy_pid_ = 0;
+    std::map<std::string, std::vector<std::string>> pools_;   // pool -> member process names
+    std::map<std::string, proxy::ServerMode> sent_;           // "pool/name" -> sent and not failed
+    std::map<std::string, proxy::ServerMode> member_hold_;    // name -> mode a rolling restart holds
+    std::optional<TimePoint> reconcile_at_;
+    bool reconcile_in_flight_ = false;
+
+    std::map<std::uint64_t, Wait> waits_;
+};
+
+}  // namespace vigil::core

@@ -1,0 +1,164 @@
+#include "process_set_world.hpp"
+
+#include <algorithm>
+
+namespace vigil::core::testing {
+
+config::Program program(const std::string& name, std::vector<std::string> deps, bool healthy_deps) {
+    config::Program p;
+    p.name = p.program = name;
+    p.command = "/bin/true";
+    p.autostart = true;
+    p.startsecs = Duration{1000};
+    p.stopwaitsecs = Duration{10000};
+    for (auto& d : deps)
+        p.depends_on.push_back({d, healthy_deps ? config::DependencyCondition::healthy
+                                                : config::DependencyCondition::started});
+    return p;
+}
+
+World::World(config::Config cfg, std::set<std::string> stopped_by_hand)
+    : config(std::move(cfg)), set(config, stopped_by_hand) {
+    for (const auto& p : config.programs) machines_.emplace(p.name, ProcessMachine(Policy::from(p)));
+}
+
+std::vector<std::string> World::take() {
+    auto out = std::move(log_);
+    log_.clear();
+    return out;
+}
+
+const Command* World::wait_done(std::uint64_t id) const {
+    auto it = waits_done_.find(id);
+    return it == waits_done_.end() ? nullptr : &it->second;
+}
+
+// As Supervisor::execute: a queue, so commands that cause decisions (and so
+// more commands) are carried out in order, never from inside each other.
+void World::run(Commands cs) {
+    for (auto& c : cs) queue_.push_back(std::move(c));
+    if (running_) return;
+    running_ = true;
+    while (!queue_.empty()) {
+        Command c = std::move(queue_.front());
+        queue_.pop_front();
+        switch (c.type) {
+            case Command::Type::start: log_.push_back("start " + c.name); send(c.name, Event::start()); break;
+            case Command::Type::stop: log_.push_back("stop " + c.name); send(c.name, Event::stop()); break;
+            case Command::Type::restart: log_.push_back("restart " + c.name); send(c.name, Event::restart()); break;
+            case Command::Type::unhealthy:
+                log_.push_back("unhealthy " + c.name);
+                send(c.name, Event::unhealthy());
+                break;
+            case Command::Type::replace: {
+                log_.push_back("replace " + c.name);
+                machines_.erase(c.name);
+                timers_.erase(c.name);
+                machines_.emplace(c.name, ProcessMachine(Policy::from(*config.find(c.name))));
+                break;
+            }
+            case Command::Type::remove:
+                log_.push_back("remove " + c.name);
+                machines_.erase(c.name);
+                timers_.erase(c.name);
+                break;
+            case Command::Type::all_down: log_.push_back("all_down"); all_down = true; break;
+            case Command::Type::define_pools: log_.push_back("define_pools"); break;
+            case Command::Type::set_member:
+                log_.push_back("set_member " + c.pool + "/" + c.name + " " + proxy::to_string(c.mode));
+                if (auto_ack) {
+                    proxy_pools[c.pool + "/" + c.name] = proxy::to_string(c.mode);
+                    run(set.member_ack(c.pool, c.name, c.mode, true, now));
+                } else {
+                    unanswered_.push_back({c.pool, c.name, c.mode});
+                }
+                break;
+            case Command::Type::check_pools:
+                log_.push_back("check_pools");
+                if (proxy_answers) run(set.pools_report(proxy_pools, now));
+                else run(set.pools_report(std::nullopt, now));
+                break;
+            case Command::Type::proxy_gone: log_.push_back("proxy_gone"); break;
+            case Command::Type::wait_done:
+                log_.push_back("wait_done " + std::to_string(c.id) + (c.ok ? " ok" : " failed"));
+                waits_done_[c.id] = c;
+                break;
+            case Command::Type::log: break;
+        }
+    }
+    running_ = false;
+}
+
+void World::ack_pushes(bool ok) {
+    auto pushes = std::move(unanswered_);
+    unanswered_.clear();
+    for (const auto& p : pushes) {
+        if (ok) proxy_pools[p.pool + "/" + p.name] = proxy::to_string(p.mode);
+        run(set.member_ack(p.pool, p.name, p.mode, ok, now));
+    }
+}
+
+void World::send(const std::string& name, const Event& e) {
+    auto it = machines_.find(name);
+    if (it == machines_.end()) return;
+    const Decision d = it->second.handle(e, now, rng_);
+    apply(name, d);
+}
+
+// As ProcessRunner::execute: actions, then the listener, then the spawn.
+void World::apply(const std::string& name, const Decision& d) {
+    bool spawn = false, dies = false;
+    for (const Action& a : d.actions) {
+        switch (a.type) {
+            case Action::Type::spawn: spawn = true; break;
+            case Action::Type::signal: dies = a.signal == 9 || !slow.count(name); break;
+            case Action::Type::arm_timer: timers_[name][a.timer] = now + a.delay; break;
+            case Action::Type::cancel_timer: timers_[name].erase(a.timer); break;
+        }
+    }
+    if (d.changed() || !d.reason.empty()) reached(name, d);
+    if (spawn) send(name, Event::spawned(next_pid_++));
+    if (dies) send(name, Event::exited({true, 0, 15}));
+}
+
+void World::reached(const std::string& name, const Decision& d) {
+    const ProcessMachine& m = machines_.at(name);
+    Change c;
+    c.from = d.from;
+    c.to = d.to;
+    c.pid = m.pid();
+    c.reason = d.reason;
+    run(set.observed(name, c, now));
+}
+
+void World::exit(const std::string& name, int code) { send(name, Event::exited({false, code, 0})); }
+
+void World::health(const std::string& name, HealthStatus h) { run(set.health(name, h, now)); }
+
+void World::advance(Duration d) {
+    const TimePoint end = now + d;
+    for (;;) {
+        // The earliest of the machines' timers and the set's deadline.
+        std::optional<TimePoint> next = set.next_deadline();
+        std::string who;
+        Timer which{};
+        for (const auto& [name, ts] : timers_)
+            for (const auto& [t, at] : ts)
+                if (!next || at < *next) {
+                    next = at;
+                    who = name;
+                    which = t;
+                }
+        if (!next || *next > end) break;
+        now = std::max(now, *next);
+        if (who.empty()) {
+            run(set.tick(now));
+        } else {
+            timers_[who].erase(which);
+            send(who, Event::timer_fired(which));
+        }
+    }
+    now = end;
+}
+
+}  // namespace vigil::core::testing
