@@ -25,6 +25,9 @@
 //        "drain_timeout": 10} (optional); ndjson progress, streamed
 //   GET  /v1/version, POST /v1/shutdown
 //   GET  /metrics                          Prometheus text format
+//   POST /RPC2                             supervisord's XML-RPC (xmlrpc/interface.hpp)
+//   GET  /logtail/{name}[/stdout|stderr]   supervisorctl's tail -f: the log's
+//        last 1 KiB, then what the process writes, streamed
 #pragma once
 
 #include <chrono>
@@ -41,6 +44,10 @@
 #include "supervisor/supervisor.hpp"
 
 namespace vigil::supervisor {
+
+namespace xmlrpc {
+class Interface;
+}
 
 struct ApiRequest {
     std::string method;
@@ -91,6 +98,8 @@ public:
 
     // Where `upstreams` and the proxy's metrics come from (may stay unset).
     void set_proxy(class ProxyLink* proxy) { proxy_ = proxy; }
+    // Where POST /RPC2 and GET /logtail go (unset: 404).
+    void set_xmlrpc(xmlrpc::Interface* rpc) { xmlrpc_ = rpc; }
 
     // Calls `reply` exactly once, possibly later (waiting requests).
     void handle(const ApiRequest& req, Reply reply);
@@ -114,6 +123,8 @@ private:
     Reloader reload_;
     std::function<void()> shutdown_;
     class ProxyLink* proxy_ = nullptr;
+    xmlrpc::Interface* xmlrpc_ = nullptr;
+    bool supervisord_route(const ApiRequest& req, const std::string& path, Reply& reply);  // xmlrpc/routes.cpp
     // Processes a rolling restart is working through: a second roll over
     // any of them is refused (409) until the first ends.
     std::shared_ptr<std::set<std::string>> rolling_ = std::make_shared<std::set<std::string>>();
