@@ -80,6 +80,7 @@ struct ApiResponse {
     std::string content_type = "application/json";
     std::string body;
     std::string log_offset;  // X-Log-Offset for log reads
+    bool www_authenticate = false;  // a 401 that asks for basic auth
 
     // A streamed reply: after `body`, the server keeps the connection and
     // writes what the stream produces.

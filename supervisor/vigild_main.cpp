@@ -238,6 +238,12 @@ int main(int argc, char** argv) {
         spdlog::error("cannot start: {}", err);
         return 1;
     }
+    for (const std::string& err : {server.secure_socket(sup.config().daemon.http),
+                                   server.listen_tcp(sup.config().daemon.http)}) {
+        if (err.empty()) continue;
+        spdlog::error("cannot start: {}", err);
+        return 1;
+    }
 
     // SIGHUP = reread + update, as `vigilctl reload` does; a broken edit is
     // logged with every error and changes nothing.

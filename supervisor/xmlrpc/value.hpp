@@ -58,7 +58,9 @@ struct Call {
 };
 
 // Limits on what a client may send.
-inline constexpr std::size_t kMaxBody = 1024 * 1024;
+// Under the control socket's HTTP body limit (1 MiB), so a request between
+// the two is answered with a fault rather than a bare 413.
+inline constexpr std::size_t kMaxBody = 512 * 1024;
 inline constexpr int kMaxDepth = 32;  // nested arrays/structs
 
 // The call, or nullopt with `error` saying why the document was refused.
