@@ -5,4 +5,4 @@ set -eu
 root=$(cd "$(dirname "$0")/../.." && pwd)
 build=${BUILD_DIR:-$root/build}
 cmake --build "$build" -j "${JOBS:-2}" --target vigild
-VIGILD="$build/supervisor/vigild" exec python3 "$root/tests/bench/xmlrpc_bench.py" "$@"
+VIGILD="$build/supervisor/vigild" exec /usr/bin/python3 "$root/tests/bench/xmlrpc_bench.py" "$@"

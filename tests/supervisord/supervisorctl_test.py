@@ -130,6 +130,7 @@ def run(v, c):
     c.check("extra" in out and "avail" in out, f"avail after reread: {out}")
     rc, out = v.ctl("update")
     c.check("extra: added process group" in out and "crasher: removed process group" in out, f"update: {out}")
+    v.wait("extra", "running")
     rc, out = v.ctl("status", "extra")
     c.check("RUNNING" in out, f"extra runs after update: {out}")
     rc, out = v.ctl("stop", "extra")
