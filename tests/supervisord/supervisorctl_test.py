@@ -42,6 +42,11 @@ def main():
 
 
 def run(v, c):
+    # vigilctl finds the socket through [supervisorctl] serverurl (no [vigil] control_socket).
+    if os.environ.get("VIGILCTL"):
+        r = subprocess.run([os.environ["VIGILCTL"], "-c", v.conf, "status"], capture_output=True, text=True,
+                           timeout=60)
+        c.check("sleeper" in r.stdout and "RUNNING" in r.stdout, f"vigilctl via serverurl: {r.stdout}{r.stderr}")
     rc, out = v.ctl("version")
     c.check(rc == 0 and out.strip(), f"version: {rc} {out!r}")
 

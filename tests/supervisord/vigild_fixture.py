@@ -8,7 +8,6 @@ import socket
 import subprocess
 import sys
 import tempfile
-import time
 import xmlrpc.client
 
 SKIP = 77
