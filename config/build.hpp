@@ -137,6 +137,9 @@ Sources read_sources(std::string_view text, const std::string& display, const st
                      const LoadOptions& options, Errors& errors);
 
 Daemon build_daemon(const std::vector<RawSection>& sections, const LoadOptions& options, Errors& errors);
+// [unix_http_server], [inet_http_server], [supervisorctl], [rpcinterface:*] into daemon.http (and the socket path).
+void build_http_servers(const std::vector<RawSection>& sections, const LoadOptions& options, Errors& errors,
+                        Daemon& daemon);
 std::vector<Group> build_groups(const std::vector<RawSection>& sections, const LoadOptions& options,
                                 Errors& errors, Where& where);
 std::vector<Upstream> build_upstreams(const std::vector<RawSection>& sections, const LoadOptions& options,

@@ -31,6 +31,7 @@ LoadResult build(std::string_view text, const std::string& display, const LoadOp
     config.file = sources.main_file;
     detail::Where where;
     config.daemon = detail::build_daemon(sources.sections, options, errors);
+    detail::build_http_servers(sources.sections, options, errors, config.daemon);
     config.groups = detail::build_groups(sources.sections, options, errors, where);
     config.upstreams = detail::build_upstreams(sources.sections, options, errors, where);
     config.proxies = detail::build_proxies(sources.sections, options, errors, where);

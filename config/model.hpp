@@ -4,6 +4,7 @@
 // consumers never re-validate.
 #pragma once
 
+#include "config/http_servers.hpp"
 #include <chrono>
 #include <cstdint>
 #include <map>
@@ -208,6 +209,7 @@ struct Daemon {
     // the program runs without it. `limits = required`: such a program is
     // refused (BACKOFF with the reason) instead.
     bool limits_required = false;
+    HttpServers http;  // config/http_server_sections.cpp
     bool operator==(const Daemon&) const = default;
 };
 

@@ -11,6 +11,8 @@ packages=(
   # libraries (docs/dependencies.md: Boost 1.81, not 1.74's Process v1)
   libboost1.81-dev libssl-dev libpq-dev libspdlog-dev catch2 libinih-dev
   libhiredis-dev nlohmann-json3-dev libedit-dev
+  # expat: parses XML-RPC requests at /RPC2 (supervisor/xmlrpc/codec.cpp)
+  libexpat1-dev
   # real servers and peers used by tests, the demo and benchmarks
   postgresql redis-server supervisor curl jq procps openssl
   # load generator of the proxy benchmarks and the soak (tests/reliability/soak.sh)

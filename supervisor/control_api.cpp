@@ -206,6 +206,7 @@ void ControlApi::handle(const ApiRequest& req, Reply reply) {
         for (auto& p : parts) p = url_decode(p);
         const bool get = req.method == "GET", post = req.method == "POST";
 
+        if (supervisord_route(req, path, reply)) return;
         if (path == "/metrics" && get) {
             ApiResponse r;
             r.content_type = "text/plain; version=0.0.4";

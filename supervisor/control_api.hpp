@@ -25,6 +25,9 @@
 //        "drain_timeout": 10} (optional); ndjson progress, streamed
 //   GET  /v1/version, POST /v1/shutdown
 //   GET  /metrics                          Prometheus text format
+//   POST /RPC2                             supervisord's XML-RPC (xmlrpc/interface.hpp)
+//   GET  /logtail/{name}[/stdout|stderr]   supervisorctl's tail -f: the log's
+//        last 1 KiB, then what the process writes, streamed
 #pragma once
 
 #include <chrono>
@@ -42,6 +45,10 @@
 #include "supervisor/supervisor.hpp"
 
 namespace vigil::supervisor {
+
+namespace xmlrpc {
+class Interface;
+}
 
 struct ApiRequest {
     std::string method;
@@ -74,6 +81,7 @@ struct ApiResponse {
     std::string content_type = "application/json";
     std::string body;
     std::string log_offset;  // X-Log-Offset for log reads
+    bool www_authenticate = false;  // a 401 that asks for basic auth
 
     // A streamed reply: after `body`, the server keeps the connection and
     // writes what the stream produces.
@@ -92,6 +100,8 @@ public:
 
     // Where `upstreams` and the proxy's metrics come from (may stay unset).
     void set_proxy(class ProxyLink* proxy) { proxy_ = proxy; }
+    // Where POST /RPC2 and GET /logtail go (unset: 404).
+    void set_xmlrpc(xmlrpc::Interface* rpc) { xmlrpc_ = rpc; }
 
     // Calls `reply` exactly once, possibly later (waiting requests).
     void handle(const ApiRequest& req, Reply reply);
@@ -115,6 +125,8 @@ private:
     Reloader reload_;
     std::function<void()> shutdown_;
     class ProxyLink* proxy_ = nullptr;
+    xmlrpc::Interface* xmlrpc_ = nullptr;
+    bool supervisord_route(const ApiRequest& req, const std::string& path, Reply& reply);  // xmlrpc/routes.cpp
     // Processes a rolling restart is working through: a second roll over
     // any of them is refused (409) until the first ends.
     std::shared_ptr<std::set<std::string>> rolling_ = std::make_shared<std::set<std::string>>();

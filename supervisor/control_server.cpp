@@ -15,6 +15,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include "supervisor/xmlrpc/basic_auth.hpp"
+
 namespace vigil::supervisor {
 namespace {
 
@@ -41,22 +43,36 @@ bool peer_allowed(int fd, std::optional<gid_t> group) {
 
 }  // namespace
 
-class ControlSession : public std::enable_shared_from_this<ControlSession> {
+class ControlSessionBase {
 public:
-    ControlSession(local::socket socket, ControlApi& api, Supervisor& sup, bool allowed)
-        : stream_(std::move(socket)), deadline_(stream_.get_executor()), api_(api), sup_(sup), allowed_(allowed) {}
+    virtual ~ControlSessionBase() = default;
+    virtual void close() = 0;
+};
 
-    ~ControlSession() { unsubscribe(); }
+// One connection, on the Unix socket or on [inet_http_server]'s TCP port.
+// `auth`, when set, is asked of every request (HTTP basic auth).
+template <class Socket>
+class ControlSession : public ControlSessionBase, public std::enable_shared_from_this<ControlSession<Socket>> {
+    using std::enable_shared_from_this<ControlSession<Socket>>::shared_from_this;
+    using std::enable_shared_from_this<ControlSession<Socket>>::weak_from_this;
+
+public:
+    ControlSession(Socket socket, ControlApi& api, Supervisor& sup, bool allowed,
+                   std::optional<config::Credentials> auth)
+        : stream_(std::move(socket)), deadline_(stream_.get_executor()), api_(api), sup_(sup), allowed_(allowed),
+          auth_(std::move(auth)) {}
+
+    ~ControlSession() override { unsubscribe(); }
 
     void start() { read(); }
 
-    void close() {
+    void close() override {
         if (closed_) return;
         closed_ = true;
         unsubscribe();
         deadline_.cancel();
         beast::error_code ec;
-        stream_.shutdown(local::socket::shutdown_both, ec);
+        stream_.shutdown(Socket::shutdown_both, ec);
         stream_.close(ec);
     }
 
@@ -103,6 +119,11 @@ private:
         auto req = parser_->release();
         const bool keep_alive = req.keep_alive();
         if (!allowed_) return send(error_response(403, "permission denied: not root, owner or in socket_group"), false);
+        if (auth_ && !basic_auth_ok(req[http::field::authorization], *auth_)) {
+            ApiResponse r = error_response(401, "authentication required");
+            r.www_authenticate = true;
+            return send(std::move(r), keep_alive);
+        }
         ApiRequest api_req{std::string(req.method_string()), std::string(req.target()), std::move(req.body())};
         api_.handle(api_req, [self = shared_from_this(), keep_alive](ApiResponse r) {
             self->send(std::move(r), keep_alive);
@@ -115,6 +136,7 @@ private:
         res->set(http::field::server, "vigild");
         res->set(http::field::content_type, r.content_type);
         if (!r.log_offset.empty()) res->set("X-Log-Offset", r.log_offset);
+        if (r.www_authenticate) res->set(http::field::www_authenticate, "Basic realm=\"default\"");
         res->keep_alive(keep_alive);
         res->body() = std::move(r.body);
         res->prepare_payload();
@@ -202,12 +224,13 @@ private:
         }
     }
 
-    local::socket stream_;
+    Socket stream_;
     boost::asio::steady_timer deadline_;
     bool timed_out_ = false;
     ControlApi& api_;
     Supervisor& sup_;
     bool allowed_;
+    std::optional<config::Credentials> auth_;
     beast::flat_buffer buffer_{16384};
     std::optional<http::request_parser<http::string_body>> parser_;
     std::deque<std::string> outbox_;
@@ -221,7 +244,7 @@ private:
 };
 
 ControlServer::ControlServer(boost::asio::io_context& io, ControlApi& api, Supervisor& sup)
-    : io_(io), api_(api), sup_(sup), acceptor_(io), accept_pause_(io) {}
+    : io_(io), api_(api), sup_(sup), acceptor_(io), tcp_acceptor_(io), accept_pause_(io), tcp_pause_(io) {}
 
 std::string ControlServer::listen(const std::string& path, const std::string& group) {
     path_ = path;
@@ -258,7 +281,9 @@ std::string ControlServer::listen(const std::string& path, const std::string& gr
 void ControlServer::close() {
     boost::system::error_code ec;
     acceptor_.close(ec);
+    tcp_acceptor_.close(ec);
     accept_pause_.cancel();
+    tcp_pause_.cancel();
     if (!path_.empty()) ::unlink(path_.c_str());
     for (auto& w : sessions_)
         if (auto s = w.lock()) s->close();
@@ -267,7 +292,7 @@ void ControlServer::close() {
 
 std::size_t ControlServer::live_sessions() {
     sessions_.erase(std::remove_if(sessions_.begin(), sessions_.end(),
-                                   [](const std::weak_ptr<ControlSession>& w) { return w.expired(); }),
+                                   [](const std::weak_ptr<ControlSessionBase>& w) { return w.expired(); }),
                     sessions_.end());
     return sessions_.size();
 }
@@ -284,6 +309,30 @@ void ControlServer::on_accept_error(const boost::system::error_code& ec) {
     });
 }
 
+bool ControlServer::over_session_limit(int fd) {
+    if (live_sessions() >= kMaxSessions) {
+        // A short answer on a fresh socket fits its send buffer: no
+        // session, no timer, the descriptor is free again at once.
+        if (refused_++ == 0)
+            spdlog::warn("control socket: {} connections open, the most served at once; refusing more until "
+                         "some close", kMaxSessions);
+        static const std::string kBusy = [] {
+            const std::string body = "{\"error\":\"vigild serves at most " + std::to_string(kMaxSessions) +
+                                     " control connections at once; try again\"}\n";
+            return "HTTP/1.1 503 Service Unavailable\r\nServer: vigild\r\nContent-Type: application/json\r\n"
+                   "Connection: close\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+        }();
+        [[maybe_unused]] auto n =
+            ::send(fd, kBusy.data(), kBusy.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+        return true;
+    }
+    if (refused_ > 0 && live_sessions() < kMaxSessions / 2) {
+        spdlog::info("control socket: serving again; {} connections were refused meanwhile", refused_);
+        refused_ = 0;
+    }
+    return false;
+}
+
 void ControlServer::accept() {
     acceptor_.async_accept([this](boost::system::error_code ec, local::socket socket) {
         if (ec == boost::asio::error::operation_aborted || !acceptor_.is_open()) return;
@@ -292,33 +341,79 @@ void ControlServer::accept() {
             spdlog::info("control socket: accepting connections again");
             accept_failing_ = false;
         }
-        if (live_sessions() >= kMaxSessions) {
-            // A short answer on a fresh socket fits its send buffer: no
-            // session, no timer, the descriptor is free again at once.
-            if (refused_++ == 0)
-                spdlog::warn("control socket: {} connections open, the most served at once; refusing more until "
-                             "some close", kMaxSessions);
-            static const std::string kBusy = [] {
-                const std::string body = "{\"error\":\"vigild serves at most " + std::to_string(kMaxSessions) +
-                                         " control connections at once; try again\"}\n";
-                return "HTTP/1.1 503 Service Unavailable\r\nServer: vigild\r\nContent-Type: application/json\r\n"
-                       "Connection: close\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
-            }();
-            [[maybe_unused]] auto n =
-                ::send(socket.native_handle(), kBusy.data(), kBusy.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+        if (over_session_limit(socket.native_handle())) {
             boost::system::error_code ignored;
             socket.close(ignored);
             return accept();
         }
-        if (refused_ > 0 && live_sessions() < kMaxSessions / 2) {
-            spdlog::info("control socket: serving again; {} connections were refused meanwhile", refused_);
-            refused_ = 0;
-        }
         const bool allowed = peer_allowed(socket.native_handle(), group_);
-        auto session = std::make_shared<ControlSession>(std::move(socket), api_, sup_, allowed);
+        auto session = std::make_shared<ControlSession<local::socket>>(std::move(socket), api_, sup_, allowed, unix_auth_);
         sessions_.push_back(session);
         session->start();
         accept();
+    });
+}
+
+std::string ControlServer::secure_socket(const config::HttpServers& http) {
+    if (!http.unix_auth.empty()) unix_auth_ = http.unix_auth;
+    if (http.socket_mode && ::chmod(path_.c_str(), *http.socket_mode) < 0)
+        return "control socket " + path_ + ": chmod: " + std::strerror(errno);
+    if (http.socket_owner.empty()) return {};
+    const passwd* pw = ::getpwnam(http.socket_owner.c_str());
+    if (!pw) return "[unix_http_server] chown: no user '" + http.socket_owner + "'";
+    gid_t gid = pw->pw_gid;
+    if (!http.socket_owner_group.empty()) {
+        const struct group* g = ::getgrnam(http.socket_owner_group.c_str());
+        if (!g) return "[unix_http_server] chown: no group '" + http.socket_owner_group + "'";
+        gid = g->gr_gid;
+    }
+    if (::chown(path_.c_str(), pw->pw_uid, gid) < 0)
+        return "control socket " + path_ + ": chown: " + std::strerror(errno);
+    return {};
+}
+
+std::string ControlServer::listen_tcp(const config::HttpServers& http) {
+    if (!http.inet) return {};
+    using tcp = boost::asio::ip::tcp;
+    boost::system::error_code ec;
+    const std::string host = http.inet_host.empty() ? "0.0.0.0" : http.inet_host == "localhost" ? "127.0.0.1"
+                                                                                                : http.inet_host;
+    const auto address = boost::asio::ip::make_address(host, ec);
+    if (ec) return "[inet_http_server] port: '" + http.inet_host + "' is not an IP address";
+    const tcp::endpoint at(address, static_cast<unsigned short>(http.inet_port));
+    tcp_acceptor_.open(at.protocol(), ec);
+    if (!ec) tcp_acceptor_.set_option(tcp::acceptor::reuse_address(true), ec);
+    if (!ec) tcp_acceptor_.bind(at, ec);
+    if (!ec) tcp_acceptor_.listen(64, ec);
+    if (ec) return "[inet_http_server] " + host + ":" + std::to_string(http.inet_port) + ": " + ec.message();
+    if (!http.inet_auth.empty()) tcp_auth_ = http.inet_auth;
+    spdlog::info("inet_http_server: serving the control API on {}:{}{}", host, http.inet_port,
+                 tcp_auth_ ? " (basic auth)" : " (loopback, no auth)");
+    accept_tcp();
+    return {};
+}
+
+void ControlServer::accept_tcp() {
+    using tcp = boost::asio::ip::tcp;
+    tcp_acceptor_.async_accept([this](boost::system::error_code ec, tcp::socket socket) {
+        if (ec == boost::asio::error::operation_aborted || !tcp_acceptor_.is_open()) return;
+        if (ec) {
+            // Descriptors ran out: the connection waits in the queue a moment.
+            tcp_pause_.expires_after(kAcceptPause);
+            return tcp_pause_.async_wait([this](const boost::system::error_code& e) {
+                if (!e) accept_tcp();
+            });
+        }
+        if (over_session_limit(socket.native_handle())) {
+            boost::system::error_code ignored;
+            socket.close(ignored);
+            return accept_tcp();
+        }
+        socket.set_option(tcp::no_delay(true), ec);
+        auto session = std::make_shared<ControlSession<tcp::socket>>(std::move(socket), api_, sup_, true, tcp_auth_);
+        sessions_.push_back(session);
+        session->start();
+        accept_tcp();
     });
 }
 

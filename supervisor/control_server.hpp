@@ -15,6 +15,7 @@
 #include <vector>
 
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/local/stream_protocol.hpp>
 #include <boost/asio/steady_timer.hpp>
 
@@ -22,7 +23,7 @@
 
 namespace vigil::supervisor {
 
-class ControlSession;
+class ControlSessionBase;
 
 class ControlServer {
 public:
@@ -31,6 +32,12 @@ public:
     // Binds the socket. Returns an error message (empty on success): a path
     // another vigild answers on is "in use"; a stale file is replaced.
     std::string listen(const std::string& path, const std::string& group);
+    // [unix_http_server]: basic auth on the socket too (empty: none), then
+    // its chmod and chown. Returns an error message (empty on success).
+    std::string secure_socket(const config::HttpServers& http);
+    // [inet_http_server]: the same API on TCP, behind basic auth when
+    // credentials are set (tcp_listener.cpp). Returns an error message.
+    std::string listen_tcp(const config::HttpServers& http);
     // Stops accepting and closes every open connection (they hold observers
     // into the Supervisor, which must not outlive it).
     void close();
@@ -48,6 +55,8 @@ public:
 
 private:
     void accept();
+    void accept_tcp();
+    bool over_session_limit(int fd);
     void on_accept_error(const boost::system::error_code& ec);
     std::size_t live_sessions();
 
@@ -57,8 +66,11 @@ private:
     boost::asio::local::stream_protocol::acceptor acceptor_;
     std::string path_;
     std::optional<gid_t> group_;
-    std::vector<std::weak_ptr<ControlSession>> sessions_;
+    boost::asio::ip::tcp::acceptor tcp_acceptor_;
+    std::optional<config::Credentials> unix_auth_, tcp_auth_;
+    std::vector<std::weak_ptr<ControlSessionBase>> sessions_;
     boost::asio::steady_timer accept_pause_;
+    boost::asio::steady_timer tcp_pause_;
     bool accept_failing_ = false;  // logged once per episode
     std::uint64_t refused_ = 0;    // over kMaxSessions, this episode
 };

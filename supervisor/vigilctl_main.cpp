@@ -38,7 +38,13 @@ int main(int argc, char** argv) {
         config::LoadOptions opts;
         opts.env = config::environment_map();
         auto loaded = config::load_file(config_file, opts);
-        socket = loaded.daemon.control_socket;
+        // [vigil] control_socket, else [supervisorctl] serverurl = unix://…,
+        // else [unix_http_server] file (config/http_servers.hpp).
+        const auto& http = loaded.daemon.http;
+        socket = http.ctl_socket.empty() ? loaded.daemon.control_socket : http.ctl_socket;
+        if (http.serverurl.rfind("http://", 0) == 0 && http.ctl_socket.empty())
+            std::cerr << "vigilctl: note: [supervisorctl] serverurl " << http.serverurl
+                      << " is for supervisorctl; vigilctl uses the Unix socket " << socket << "\n";
         // An operator mid-edit, or during an incident, must still see and
         // stop things: a file with errors is reported and not fatal. vigild
         // refuses the same file on update/reload, so nothing is applied.

@@ -27,6 +27,7 @@
 #include "supervisor/child_signals.hpp"
 #include "supervisor/control_api.hpp"
 #include "supervisor/control_server.hpp"
+#include "supervisor/xmlrpc/interface.hpp"
 #include "supervisor/proxy_link.hpp"
 #include "supervisor/sd_notify.hpp"
 #include "supervisor/supervisor.hpp"
@@ -229,9 +230,17 @@ int main(int argc, char** argv) {
     vigil::supervisor::ControlApi api(io, sup, reload_source, shutdown);
     vigil::supervisor::ProxyLink proxy_link(io, sup);
     api.set_proxy(&proxy_link);
+    vigil::supervisor::xmlrpc::Interface rpc(io, sup, reload_source, shutdown);
+    api.set_xmlrpc(&rpc);
     vigil::supervisor::ControlServer server(io, api, sup);
     if (std::string err = server.listen(sup.config().daemon.control_socket, sup.config().daemon.socket_group);
         !err.empty()) {
+        spdlog::error("cannot start: {}", err);
+        return 1;
+    }
+    for (const std::string& err : {server.secure_socket(sup.config().daemon.http),
+                                   server.listen_tcp(sup.config().daemon.http)}) {
+        if (err.empty()) continue;
         spdlog::error("cannot start: {}", err);
         return 1;
     }
