@@ -178,6 +178,10 @@ struct Upstream {
     int max_fails = 3;
     Duration fail_timeout{30000};
     Duration slow_start{0};  // a server back up ramps from ~0 to full weight over this; 0 = off
+    // Outlier ejection as Envoy does it (docs/proxy.md, "Passive health").
+    int max_ejection_percent = 50;   // of the pool's servers ejected at once
+    Duration max_ejection_time{300000};  // cap of k × fail_timeout
+    int eject_on_5xx = 0;            // 5xx answers in a row that eject; 0 = off
     SourceLoc loc;
     bool operator==(const Upstream&) const = default;
 };

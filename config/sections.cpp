@@ -110,7 +110,8 @@ std::vector<Upstream> build_upstreams(const std::vector<RawSection>& sections, c
     for (const auto& s : sections) {
         if (s.type != "upstream") continue;
         static constexpr std::string_view kKnown[] = {"balance", "servers", "max_fails", "fail_timeout",
-                                                      "slow_start"};
+                                                      "slow_start", "max_ejection_percent",
+                                                      "max_ejection_time", "eject_on_5xx"};
         Keys keys(s, kKnown, {}, errors);
         ExpandVars vars = base_vars(s, options);
         Values v(s, keys, vars, errors);
@@ -128,6 +129,11 @@ std::vector<Upstream> build_upstreams(const std::vector<RawSection>& sections, c
         v.integer("max_fails", u.max_fails, 0, 1000000);
         v.duration("fail_timeout", u.fail_timeout, Duration{1});
         v.duration("slow_start", u.slow_start, Duration{0});  // 0: off
+        v.integer("max_ejection_percent", u.max_ejection_percent, 0, 100);
+        v.duration("max_ejection_time", u.max_ejection_time, Duration{1});
+        v.integer("eject_on_5xx", u.eject_on_5xx, 0, 1000000);
+        if (u.max_ejection_time > std::chrono::hours(24))
+            v.error(*v.entry("max_ejection_time"), "must be at most 24h");
         const ini::Entry* e = v.entry("servers");
         if (!e) {
             v.missing("[upstream:" + s.name + "] needs servers = NAME|HOST:PORT ...");

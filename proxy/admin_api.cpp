@@ -21,11 +21,18 @@ AdminReply from_status(const Registry::Status& st, bool changed) {
     return {st.http, json{{"ok", true}, {"message", st.message}}.dump(-1, ' ', false, json::error_handler_t::replace) + "\n", "application/json", changed};
 }
 
+// What is left of the server's current ejection, in ms; 0 when not ejected.
+long long ejected_ms(const ServerStats& s, TimePoint now) {
+    const std::int64_t left = s.ejected_until.load(std::memory_order_relaxed) - now.time_since_epoch().count();
+    return left > 0 ? (left + 999'999) / 1'000'000 : 0;
+}
+
 json server_json(const ServerEntry& s, TimePoint now) {
     return {{field::name, s.name},
             {field::address, s.address},
             {field::state, to_string(s.mode)},
             {"ejected", s.stats->ejected(now)},
+            {field::ejected_ms, ejected_ms(*s.stats, now)},
             {"active", s.stats->active.load(std::memory_order_relaxed)},
             {"fails", s.stats->fails.load(std::memory_order_relaxed)},
             {"failures_total", s.stats->failures.load(std::memory_order_relaxed)},
@@ -40,6 +47,9 @@ json pool_json(const Pool& p, TimePoint now) {
             {field::max_fails, p.max_fails},
             {field::fail_timeout_ms, p.fail_timeout.count()},
             {field::slow_start_ms, p.slow_start.count()},
+            {field::max_ejection_percent, p.max_ejection_percent},
+            {field::max_ejection_time_ms, p.max_ejection_time.count()},
+            {field::eject_on_5xx, p.eject_on_5xx},
             {field::servers, std::move(servers)}};
 }
 
@@ -102,6 +112,27 @@ AdminReply put_pool(Registry& reg, const std::string& name, std::string_view bod
         if (ms < 0 || ms > 86'400'000) return error(400, "slow_start_ms must be within [0, 86400000]");
         spec.slow_start = std::chrono::milliseconds(ms);
     }
+    // Outlier ejection settings: integers within bounds, else 400.
+    auto bounded = [&](const char* key, long long lo, long long hi, std::optional<long long>& out) -> bool {
+        if (!j.contains(key)) return true;
+        const json& v = j[key];
+        if (!v.is_number_integer() || (v.is_number_unsigned() && v.get<unsigned long long>() > static_cast<unsigned long long>(hi)))
+            return false;
+        const long long n = v.get<long long>();
+        if (n < lo || n > hi) return false;
+        out = n;
+        return true;
+    };
+    std::optional<long long> pct, max_time, on_5xx;
+    if (!bounded(field::max_ejection_percent, 0, 100, pct))
+        return error(400, "max_ejection_percent must be an integer within [0, 100]");
+    if (!bounded(field::max_ejection_time_ms, 1, 86'400'000, max_time))
+        return error(400, "max_ejection_time_ms must be an integer within [1, 86400000]");
+    if (!bounded(field::eject_on_5xx, 0, 1'000'000, on_5xx))
+        return error(400, "eject_on_5xx must be an integer within [0, 1000000]");
+    if (pct) spec.max_ejection_percent = static_cast<int>(*pct);
+    if (max_time) spec.max_ejection_time = std::chrono::milliseconds(*max_time);
+    if (on_5xx) spec.eject_on_5xx = static_cast<int>(*on_5xx);
     if (j.contains(field::servers)) {
         if (!j[field::servers].is_array()) return error(400, "servers must be an array");
         for (const json& s : j[field::servers]) {

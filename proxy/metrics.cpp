@@ -73,12 +73,23 @@ std::string render_metrics(const Snapshot& snap, const std::vector<std::unique_p
     for (const Pool& p : snap.pools)
         line(out, "vigil_proxy_retries_total", "pool=\"" + esc(p.name) + "\"", p.counters->retries.load(std::memory_order_relaxed));
 
-    out += "# HELP vigil_proxy_ejections_total Passive-health ejections (max_fails within fail_timeout).\n"
+    out += "# HELP vigil_proxy_ejections_total Passive-health ejections (max_fails within fail_timeout, eject_on_5xx).\n"
            "# TYPE vigil_proxy_ejections_total counter\n";
     for (const Pool& p : snap.pools)
         for (const ServerEntry& s : p.servers)
             line(out, "vigil_proxy_ejections_total", "pool=\"" + esc(p.name) + "\",server=\"" + esc(s.name) + "\"",
                  s.stats->ejections.load(std::memory_order_relaxed));
+
+    out += "# HELP vigil_proxy_ejected_seconds Time left of the server's current passive ejection; 0 when in service.\n"
+           "# TYPE vigil_proxy_ejected_seconds gauge\n";
+    const std::int64_t now_ns = Clock::now().time_since_epoch().count();
+    for (const Pool& p : snap.pools)
+        for (const ServerEntry& s : p.servers) {
+            const std::int64_t left = s.stats->ejected_until.load(std::memory_order_relaxed) - now_ns;
+            char v[32];
+            std::snprintf(v, sizeof v, "%.3f", left > 0 ? static_cast<double>(left) / 1e9 : 0.0);
+            out += "vigil_proxy_ejected_seconds{pool=\"" + esc(p.name) + "\",server=\"" + esc(s.name) + "\"} " + v + "\n";
+        }
 
     out += "# HELP vigil_proxy_upstream_failures_total Failed attempts (refused, reset, timeout, bad response).\n"
            "# TYPE vigil_proxy_upstream_failures_total counter\n";

@@ -96,6 +96,53 @@ int pick_server(const Pool& pool, TimePoint now, const TriedSet& tried) noexcept
     return -1;
 }
 
+namespace {
+
+// Ejects pool.servers[index] if the pool's limits allow; health_mu held.
+bool eject(const Pool& pool, std::size_t index, TimePoint now) noexcept {
+    ServerStats& s = *pool.servers[index].stats;
+    const std::int64_t t = now.time_since_epoch().count();
+    // Never the last server still available, and at most
+    // max_ejection_percent of the `up` ones (Envoy: only while the share
+    // ejected is below it).
+    std::size_t up = 0, ejected = 0;
+    bool another = false;
+    for (std::size_t i = 0; i < pool.servers.size(); ++i) {
+        const ServerEntry& e = pool.servers[i];
+        if (e.mode != ServerMode::up) continue;
+        ++up;
+        if (e.stats->ejected(now)) ++ejected;
+        else if (i != index) another = true;
+    }
+    if (!another || ejected * 100 >= static_cast<std::size_t>(pool.max_ejection_percent) * up) return false;
+
+    // Each fail_timeout since the last ejection ended forgives one level.
+    const std::int64_t window = std::chrono::nanoseconds(pool.fail_timeout).count();
+    const std::int64_t ended = s.ejected_until.load(std::memory_order_relaxed);
+    if (ended > 0 && window > 0 && t > ended)
+        s.ejection_level = static_cast<int>(std::max<std::int64_t>(0, s.ejection_level - (t - ended) / window));
+    s.ejection_level = std::min(s.ejection_level + 1, 1000000);
+    const auto n = s.ejections.fetch_add(1, std::memory_order_relaxed) + 1;
+    s.ejected_until.store(t + ejection_time(pool, s.ejection_level, s.id, n).count(), std::memory_order_relaxed);
+    s.fails.store(0, std::memory_order_relaxed);
+    s.consecutive_5xx.store(0, std::memory_order_relaxed);
+    return true;
+}
+
+}  // namespace
+
+std::chrono::nanoseconds ejection_time(const Pool& pool, int level, std::uint32_t id,
+                                       std::uint64_t ejections) noexcept {
+    using std::chrono::nanoseconds;
+    const nanoseconds base = pool.fail_timeout;
+    const nanoseconds cap = std::max<nanoseconds>(pool.max_ejection_time, base);
+    // level × base without overflow: stop multiplying once past the cap.
+    nanoseconds t = base.count() > 0 && level > cap / base ? cap : std::min(base * std::max(level, 1), cap);
+    const std::uint64_t x = (ejections + 1) * 0x9E3779B97F4A7C15ull ^ (id + 1) * 0xD1B54A32D192ED03ull;
+    const double jitter = static_cast<double>(x >> 11) * 0x1.0p-53 * 0.1;  // [0, 10 %)
+    return t + nanoseconds(static_cast<std::int64_t>(static_cast<double>(t.count()) * jitter));
+}
+
 bool record_failure(const Pool& pool, std::size_t index, TimePoint now) noexcept {
     ServerStats& s = *pool.servers[index].stats;
     s.failures.fetch_add(1, std::memory_order_relaxed);
@@ -111,22 +158,21 @@ bool record_failure(const Pool& pool, std::size_t index, TimePoint now) noexcept
         fails = 0;
     }
     ++fails;
-    if (fails < pool.max_fails) {
-        s.fails.store(fails, std::memory_order_relaxed);
+    s.fails.store(fails, std::memory_order_relaxed);
+    return fails >= pool.max_fails && eject(pool, index, now);
+}
+
+bool record_status(const Pool& pool, std::size_t index, int status, TimePoint now) noexcept {
+    if (pool.eject_on_5xx <= 0) return false;
+    ServerStats& s = *pool.servers[index].stats;
+    if (status < 500 || status > 599) {
+        if (s.consecutive_5xx.load(std::memory_order_relaxed) != 0) s.consecutive_5xx.store(0, std::memory_order_relaxed);
         return false;
     }
-    // Never eject the last server still available on passive evidence alone.
-    bool another = false;
-    for (std::size_t i = 0; i < pool.servers.size() && !another; ++i)
-        another = i != index && pool.servers[i].mode == ServerMode::up && !pool.servers[i].stats->ejected(now);
-    if (!another) {
-        s.fails.store(fails, std::memory_order_relaxed);
-        return false;
-    }
-    s.ejected_until.store(t + window, std::memory_order_relaxed);
-    s.fails.store(0, std::memory_order_relaxed);
-    s.ejections.fetch_add(1, std::memory_order_relaxed);
-    return true;
+    if (s.consecutive_5xx.fetch_add(1, std::memory_order_relaxed) + 1 < pool.eject_on_5xx) return false;
+    std::lock_guard lock(pool.counters->health_mu);
+    if (s.ejected(now)) return false;
+    return eject(pool, index, now);
 }
 
 void record_success(ServerStats& s) noexcept {

@@ -13,11 +13,16 @@
 //   up        takes new requests
 //   draining  no new requests; in-flight ones finish; idle connections close
 //   down      no new requests; idle connections close
-// Passive health adds "ejected until T" on top of `up`: after max_fails
-// failures within fail_timeout, for fail_timeout. The last server still
-// available in a pool is never ejected on passive evidence alone; and when
-// every `up` server is ejected anyway (races), selection ignores ejection
-// rather than fail the request.
+// Passive health adds "ejected until T" on top of `up` (Envoy's outlier
+// detection on nginx's counters): after max_fails failures within
+// fail_timeout, or — opt-in — after eject_on_5xx 5xx answers in a row. The
+// k-th ejection of a server in a row lasts k × fail_timeout, capped at
+// max_ejection_time, plus up to 10 % jitter so that servers ejected together
+// do not come back together; each fail_timeout without an ejection takes one
+// off k. At most max_ejection_percent of a pool's `up` servers are ejected at
+// once, and never the last one still available; when every `up` server is
+// ejected anyway (races), selection ignores ejection rather than fail the
+// request.
 //
 // Slow start (nginx's slow_start, HAProxy's slowstart): with a pool's
 // `slow_start` > 0, a server that comes back — vigild's `up` after down,
@@ -85,6 +90,8 @@ struct ServerStats {
     std::atomic<int> fails{0};                   // failures in the current window
     std::atomic<std::int64_t> ramp_start{0};     // ns on the steady clock: back up at; 0 = never
     std::int64_t window_start = 0;               // guarded by the pool's health_mu
+    int ejection_level = 0;                      // k of the next ejection - 1; guarded by health_mu
+    std::atomic<int> consecutive_5xx{0};         // with eject_on_5xx
     std::atomic<std::uint64_t> ejections{0}, failures{0};
 
     std::array<ServerCounters, stat_shards> shards{};
@@ -125,6 +132,9 @@ struct Pool {
     int max_fails = 3;
     std::chrono::milliseconds fail_timeout{30000};
     std::chrono::milliseconds slow_start{0};  // 0: a server back up gets its full share at once
+    int max_ejection_percent = 50;            // of the pool's `up` servers, ejected at once
+    std::chrono::milliseconds max_ejection_time{300000};
+    int eject_on_5xx = 0;  // 5xx answers in a row that eject; 0 = off
     std::vector<ServerEntry> servers;
     std::shared_ptr<PoolCounters> counters;
 };
@@ -148,6 +158,15 @@ int pick_server(const Pool& pool, TimePoint now, const TriedSet& tried) noexcept
 // invalid response. Returns true when this failure ejected the server.
 bool record_failure(const Pool& pool, std::size_t index, TimePoint now) noexcept;
 void record_success(ServerStats& s) noexcept;
+// The status of an answer the server gave, for eject_on_5xx. Returns true
+// when this answer ejected the server.
+bool record_status(const Pool& pool, std::size_t index, int status, TimePoint now) noexcept;
+
+// How long the `level`-th ejection in a row (1, 2, …) of server `id` lasts:
+// level × fail_timeout capped at max_ejection_time, plus a jitter of up to
+// 10 % drawn from (id, ejections) — deterministic under test.
+std::chrono::nanoseconds ejection_time(const Pool& pool, int level, std::uint32_t id,
+                                       std::uint64_t ejections) noexcept;
 
 // Clears passive state: an admin "up" means vigild saw the server healthy.
 void clear_health(ServerStats& s) noexcept;

@@ -86,6 +86,9 @@ std::optional<Registry> Registry::from_config(const config::Config& cfg, std::ve
         pool.max_fails = u.max_fails;
         pool.fail_timeout = u.fail_timeout;
         pool.slow_start = u.slow_start;
+        pool.max_ejection_percent = u.max_ejection_percent;
+        pool.max_ejection_time = u.max_ejection_time;
+        pool.eject_on_5xx = u.eject_on_5xx;
         pool.counters = std::make_shared<PoolCounters>();
         for (const std::string& s : u.servers) {
             // A program name with numprocs > 1 stands for all its processes.
@@ -235,6 +238,11 @@ Registry::Status Registry::put_pool(const PoolSpec& spec, TimePoint now) {
     pool.fail_timeout = spec.fail_timeout;
     // vigild's own PUT may not carry slow_start: keep what the pool had.
     pool.slow_start = spec.slow_start.value_or(existing ? existing->slow_start : std::chrono::milliseconds{0});
+    const Pool defaults;
+    const Pool& was = existing ? *existing : defaults;
+    pool.max_ejection_percent = spec.max_ejection_percent.value_or(was.max_ejection_percent);
+    pool.max_ejection_time = spec.max_ejection_time.value_or(was.max_ejection_time);
+    pool.eject_on_5xx = spec.eject_on_5xx.value_or(was.eject_on_5xx);
     pool.counters = existing ? existing->counters : std::make_shared<PoolCounters>();
     for (const auto& [name, address] : spec.servers) {
         // Keep a server's live counters when it stays with the same address.

@@ -45,6 +45,10 @@ struct PoolSpec {
     int max_fails = 3;
     std::chrono::milliseconds fail_timeout{30000};
     std::optional<std::chrono::milliseconds> slow_start;  // unset: keep the pool's (0 for a new pool)
+    // Unset: keep the pool's (the defaults of config::Upstream for a new pool).
+    std::optional<int> max_ejection_percent;
+    std::optional<std::chrono::milliseconds> max_ejection_time;
+    std::optional<int> eject_on_5xx;
     std::vector<std::pair<std::string, std::string>> servers;  // name, address
 };
 

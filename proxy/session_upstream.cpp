@@ -100,6 +100,7 @@ asio::awaitable<bool> Session<Stream>::forward(const Pool& pool) {
             case Outcome::served:
                 if (conn_reusable_) w_.give_back(std::move(conn));
                 record_success(*srv.stats);
+                if (pool.eject_on_5xx > 0) record_status(pool, static_cast<std::size_t>(si), status_, Clock::now());
                 co_return keep_;
             case Outcome::retry:
                 if (reused) {

@@ -187,6 +187,9 @@ void ProxyLink::define_pools() {
                   {field::max_fails, u.max_fails},
                   {field::fail_timeout_ms, u.fail_timeout.count()},
                   {field::slow_start_ms, u.slow_start.count()},
+                  {field::max_ejection_percent, u.max_ejection_percent},
+                  {field::max_ejection_time_ms, u.max_ejection_time.count()},
+                  {field::eject_on_5xx, u.eject_on_5xx},
                   {field::servers, servers}};
         send("PUT", admin::pool(u.name), spec.dump(),
              [this, alive = alive_](int status, std::string) {

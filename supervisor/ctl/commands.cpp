@@ -428,12 +428,19 @@ int Runner::upstreams(const Args& a) {
     }
     for (const auto& pool : j.value("pools", json::array())) {
         out_ << pool.value("name", "") << " (" << pool.value("balance", "") << ", max_fails "
-             << pool.value("max_fails", 0) << ", fail_timeout " << pool.value("fail_timeout_ms", 0) / 1000.0 << "s)\n";
+             << pool.value("max_fails", 0) << ", fail_timeout " << pool.value("fail_timeout_ms", 0) / 1000.0
+             << "s, max_ejection_percent " << pool.value("max_ejection_percent", 50);
+        if (const int n = pool.value("eject_on_5xx", 0); n > 0) out_ << ", eject_on_5xx " << n;
+        out_ << ")\n";
         for (const auto& srv : pool.value("servers", json::array())) {
+            char ejected[64] = "";
+            if (srv.value("ejected", false))
+                std::snprintf(ejected, sizeof ejected, " EJECTED %.1fs left", srv.value("ejected_ms", 0LL) / 1000.0);
             char line[512];
-            std::snprintf(line, sizeof line, "  %-24s %-21s %-9s%s active %-4d fails %d", srv.value("name", "").c_str(),
-                          srv.value("address", "").c_str(), srv.value("state", "").c_str(),
-                          srv.value("ejected", false) ? " EJECTED" : "", srv.value("active", 0), srv.value("fails", 0));
+            std::snprintf(line, sizeof line, "  %-24s %-21s %-9s%s active %-4d fails %d ejections %llu",
+                          srv.value("name", "").c_str(), srv.value("address", "").c_str(),
+                          srv.value("state", "").c_str(), ejected, srv.value("active", 0), srv.value("fails", 0),
+                          srv.value("ejections_total", 0ULL));
             out_ << line << "\n";
         }
     }

@@ -2,6 +2,7 @@
 #include <catch2/catch.hpp>
 
 #include <map>
+#include <set>
 
 #include "proxy/pool.hpp"
 #include "proxy/rate_limiter.hpp"
@@ -63,15 +64,92 @@ TEST_CASE("down and draining servers get no new requests, tried servers are skip
     CHECK(pick_server(p, t0, tried) == -1);
 }
 
-TEST_CASE("max_fails within fail_timeout ejects for fail_timeout", "[pool][health]") {
+TEST_CASE("max_fails within fail_timeout ejects for fail_timeout, plus under 10 % jitter", "[pool][health]") {
     Pool p = make_pool(2, vigil::config::Balance::round_robin, 3);
     CHECK_FALSE(record_failure(p, 0, t0));
     CHECK_FALSE(record_failure(p, 0, t0 + 1s));
     CHECK(record_failure(p, 0, t0 + 2s));
     CHECK(p.servers[0].stats->ejected(t0 + 2s));
     for (int i = 0; i < 10; ++i) CHECK(pick_server(p, t0 + 3s, {}) == 1);
-    CHECK(p.servers[0].stats->ejected(t0 + 31s));
-    CHECK_FALSE(p.servers[0].stats->ejected(t0 + 32s + 1ms));
+    CHECK(p.servers[0].stats->ejected(t0 + 32s - 1ms));
+    CHECK_FALSE(p.servers[0].stats->ejected(t0 + 35s));
+    CHECK(p.servers[0].stats->ejections == 1);
+}
+
+namespace {
+// When the current ejection of server i ends.
+TimePoint ejected_until(const Pool& p, std::size_t i) {
+    return TimePoint(std::chrono::nanoseconds(p.servers[i].stats->ejected_until.load()));
+}
+}  // namespace
+
+TEST_CASE("ejection time grows with ejections in a row, is capped, and healthy time forgives", "[pool][health]") {
+    Pool p = make_pool(2, vigil::config::Balance::round_robin, 1);
+    p.max_ejection_time = 100s;
+    TimePoint t = t0;
+    std::vector<double> lasted;  // seconds, each ejection in a row
+    for (int k = 0; k < 5; ++k) {
+        REQUIRE(record_failure(p, 0, t));
+        const TimePoint until = ejected_until(p, 0);
+        lasted.push_back(std::chrono::duration<double>(until - t).count());
+        t = until + 1s;  // fails again right after coming back
+    }
+    // 30, 60, 90, then the 100 s cap; each plus its jitter below 10 %.
+    const double base[] = {30, 60, 90, 100, 100};
+    for (std::size_t k = 0; k < lasted.size(); ++k) {
+        CHECK(lasted[k] >= base[k]);
+        CHECK(lasted[k] < base[k] * 1.1);
+    }
+    // Three fail_timeouts of health take three of the five levels off: the
+    // next ejection is the third in a row, 3 × 30 s.
+    t = ejected_until(p, 0) + 90s + 1s;
+    REQUIRE(record_failure(p, 0, t));
+    const double next = std::chrono::duration<double>(ejected_until(p, 0) - t).count();
+    CHECK(next >= 90);
+    CHECK(next < 99);
+}
+
+TEST_CASE("jitter spreads servers ejected together", "[pool][health]") {
+    Pool p = make_pool(4);
+    std::set<std::int64_t> times;
+    for (std::uint32_t id = 0; id < 4; ++id) {
+        const auto d = ejection_time(p, 1, id, 1);
+        CHECK(d >= 30s);
+        CHECK(d < 33s);
+        times.insert(d.count());
+    }
+    CHECK(times.size() == 4);
+    CHECK(ejection_time(p, 1, 0, 1) == ejection_time(p, 1, 0, 1));  // deterministic
+}
+
+TEST_CASE("max_ejection_percent bounds the share of a pool ejected at once", "[pool][health]") {
+    Pool p = make_pool(4, vigil::config::Balance::round_robin, 1);  // default 50 %
+    CHECK(record_failure(p, 0, t0));
+    CHECK(record_failure(p, 1, t0));
+    CHECK_FALSE(record_failure(p, 2, t0));  // 2 of 4 are out already
+    CHECK_FALSE(p.servers[2].stats->ejected(t0));
+    Pool q = make_pool(4, vigil::config::Balance::round_robin, 1);
+    q.max_ejection_percent = 100;
+    CHECK(record_failure(q, 0, t0));
+    CHECK(record_failure(q, 1, t0));
+    CHECK(record_failure(q, 2, t0));
+    CHECK_FALSE(record_failure(q, 3, t0));  // still never the last one
+    Pool off = make_pool(4, vigil::config::Balance::round_robin, 1);
+    off.max_ejection_percent = 0;
+    CHECK_FALSE(record_failure(off, 0, t0));
+}
+
+TEST_CASE("eject_on_5xx: N 5xx answers in a row eject, any other answer resets, off by default", "[pool][health]") {
+    Pool p = make_pool(2, vigil::config::Balance::round_robin);
+    for (int i = 0; i < 10; ++i) CHECK_FALSE(record_status(p, 0, 503, t0));
+    p.eject_on_5xx = 3;
+    CHECK_FALSE(record_status(p, 0, 500, t0));
+    CHECK_FALSE(record_status(p, 0, 502, t0));
+    CHECK_FALSE(record_status(p, 0, 404, t0));  // a 4xx is the client's fault: resets
+    CHECK_FALSE(record_status(p, 0, 500, t0));
+    CHECK_FALSE(record_status(p, 0, 500, t0));
+    CHECK(record_status(p, 0, 599, t0));
+    CHECK(p.servers[0].stats->ejected(t0 + 29s));
     CHECK(p.servers[0].stats->ejections == 1);
 }
 
@@ -168,11 +246,12 @@ TEST_CASE("slow_start: a lone or last server takes requests while it ramps", "[p
 TEST_CASE("slow_start: the end of a passive ejection starts a ramp", "[pool][slow_start][health]") {
     Pool p = make_pool(2, vigil::config::Balance::round_robin, 1);
     p.slow_start = 10s;
-    REQUIRE(record_failure(p, 0, t0));  // ejected until t0 + 30s
+    REQUIRE(record_failure(p, 0, t0));  // ejected until t0 + 30s and its jitter
+    const TimePoint back = ejected_until(p, 0);
     CHECK(share0(p, t0 + 10s) == 0.0);
-    CHECK(share0(p, t0 + 30s) < 0.005);
-    CHECK(share0(p, t0 + 35s) == Approx(0.25).margin(0.02));
-    CHECK(share0(p, t0 + 40s) == Approx(0.5).margin(0.01));
+    CHECK(share0(p, back) < 0.005);
+    CHECK(share0(p, back + 5s) == Approx(0.25).margin(0.02));
+    CHECK(share0(p, back + 10s) == Approx(0.5).margin(0.01));
 }
 
 TEST_CASE("slow_start = 0: a server back up gets its full share at once", "[pool][slow_start]") {

@@ -99,6 +99,9 @@ servers = api solo 10.0.0.5:80 [::1]:81
 max_fails = 5
 fail_timeout = 10s
 slow_start = 1m30s
+max_ejection_percent = 30
+max_ejection_time = 10m
+eject_on_5xx = 5
 [upstream:defaults]
 servers = api-1
 )");
@@ -109,6 +112,9 @@ servers = api-1
     CHECK(d.max_fails == 3);
     CHECK(d.fail_timeout == milliseconds(30000));
     CHECK(d.slow_start == milliseconds(0));
+    CHECK(d.max_ejection_percent == 50);
+    CHECK(d.max_ejection_time == milliseconds(300000));
+    CHECK(d.eject_on_5xx == 0);
     CHECK(d.servers == std::vector<std::string>{"api-1"});
     const Upstream& u = c.upstreams[1];
     CHECK(u.name == "pool");
@@ -117,6 +123,9 @@ servers = api-1
     CHECK(u.max_fails == 5);
     CHECK(u.fail_timeout == milliseconds(10000));
     CHECK(u.slow_start == milliseconds(90000));
+    CHECK(u.max_ejection_percent == 30);
+    CHECK(u.max_ejection_time == milliseconds(600000));
+    CHECK(u.eject_on_5xx == 5);
     CHECK(u.loc.line == 9);
 }
 
@@ -133,6 +142,10 @@ TEST_CASE("config: [upstream] errors") {
     only_error("[upstream:u]\nservers = 1.2.3.4:80\nslow_start = fast\n", 3,
                "slow_start: expected a duration such as 10s");
     only_error("[upstream:u]\nservers = 1.2.3.4:80\nslow_start = -5s\n", 3, "slow_start: expected a duration");
+    only_error("[upstream:u]\nservers = 1.2.3.4:80\nmax_ejection_percent = 101\n", 3, "max_ejection_percent:");
+    only_error("[upstream:u]\nservers = 1.2.3.4:80\nmax_ejection_time = 25h\n", 3,
+               "max_ejection_time: must be at most 24h");
+    only_error("[upstream:u]\nservers = 1.2.3.4:80\neject_on_5xx = -1\n", 3, "eject_on_5xx:");
     only_error("[upstream:u]\nbalance = least_conn\n", 1, "[upstream:u] needs servers");
     only_error("[upstream:u]\nservers = ,\n", 2, "servers: lists no server");
 }
