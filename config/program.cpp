@@ -232,7 +232,8 @@ private:
 
     void log_target(const Program& p, std::string_view key, std::string_view suffix, LogTarget& out) {
         std::string value = "AUTO";
-        if (const ini::Entry* e = v_.entry(key)) {
+        const ini::Entry* e = v_.entry(key);
+        if (e) {
             auto t = v_.text(*e);
             if (!t) return;
             value = std::string(trim(*t));
@@ -243,6 +244,9 @@ private:
         }
         // supervisord 4's deprecated spelling of `*_syslog = true` with no file.
         if (iequals(value, "syslog")) {
+            const std::string stream(key.substr(0, key.find('_')));
+            v_.warn(*e, "syslog is deprecated (supervisord 4 warns too): write " + stream + "_syslog = true and " +
+                            std::string(key) + " = NONE");
             out.path.clear();
             out.syslog = true;
         } else if (iequals(value, "NONE")) out.path.clear();

@@ -107,6 +107,13 @@ private:
         const SectionType* known = nullptr;
         for (const auto& t : kSectionTypes)
             if (t.type == type) known = &t;
+        // configparser gives [DEFAULT]'s keys to every section; ignoring it
+        // would silently change every program.
+        if (header == "DEFAULT") {
+            errors_.add(at, "[DEFAULT] (keys for every section) is not supported by vigil: write its keys in the "
+                            "sections that need them");
+            return false;
+        }
         if (not_yet_supported(type)) {
             errors_.add(at, "[" + std::string(header) + "]: supervisord's [" + type +
                                 ":x] is not supported by vigil yet");

@@ -24,6 +24,7 @@
 #include "supervisor/cgroup.hpp"
 #include "supervisor/core/health_tracker.hpp"
 #include "supervisor/log_file.hpp"
+#include "supervisor/output_filters.hpp"
 #include "supervisor/notify_socket.hpp"
 
 namespace vigil::supervisor {
@@ -113,6 +114,7 @@ private:
     boost::asio::io_context& io_;
     std::string state_dir_;
     bool limits_best_effort_;
+    bool strip_ansi_;
     config::Program program_;
     core::Rng& rng_;
     Listener& listener_;
@@ -128,7 +130,10 @@ private:
     struct Pipe {
         std::optional<boost::asio::posix::stream_descriptor> reader;
         int write_fd = -1;
-        std::unique_ptr<LogFile> log;
+        std::unique_ptr<LogFile> log;        // null: no file (NONE or syslog only)
+        std::unique_ptr<SyslogLines> syslog;  // *_syslog
+        std::unique_ptr<AnsiStripper> ansi;   // [supervisord] strip_ansi
+        std::string stripped;                 // ansi's output, reused
         // Allocated with the pipe: programs that log NONE cost nothing here.
         std::unique_ptr<char[]> buffer;
     };
