@@ -31,8 +31,10 @@ LoadResult build(std::string_view text, const std::string& display, const LoadOp
     config.file = sources.main_file;
     detail::Where where;
     config.daemon = detail::daemon_defaults(sources.supervisord, options);
-    detail::build_daemon(sources.sections, options, errors, config.daemon);
+    // [vigil] after [supervisord]: when both set a thing (log_dir and
+    // childlogdir, log_level and loglevel), [vigil] wins.
     detail::build_supervisord(sources.sections, options, errors, config.daemon);
+    detail::build_daemon(sources.sections, options, errors, config.daemon);
     // As in supervisord, [supervisord]'s environment is %(ENV_X)s for the
     // sections read after it.
     LoadOptions later = options;

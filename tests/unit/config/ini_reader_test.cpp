@@ -148,7 +148,7 @@ TEST_CASE("config: ini keys are lowercased, section headers keep their case") {
     CHECK(doc.sections[0].entries[1].key == "stdout_logfile");
 }
 
-TEST_CASE("config: ini ' #' and ' ;' start inline comments, '#' and ';' inside a word do not") {
+TEST_CASE("config: ini a hash or semicolon after whitespace starts an inline comment, inside a word it does not") {
     auto doc = parse("[program:a]\n"
                      "command = /bin/sleep 100  # keep alive\n"
                      "url = http://h/p#frag ;comment\n"

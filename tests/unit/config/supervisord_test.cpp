@@ -194,3 +194,10 @@ TEST_CASE("supervisord config: configparser's [DEFAULT] is refused rather than i
     only_error("[supervisord]\n[DEFAULT]\nautorestart = false\n[program:a]\ncommand = x\n", 2,
                "[DEFAULT] (keys for every section) is not supported by vigil");
 }
+
+TEST_CASE("supervisord config: with both [vigil] and [supervisord], [vigil] wins where both set a thing") {
+    Config c = ok("[supervisord]\nchildlogdir = /a\nloglevel = debug\numask = 077\n[vigil]\nlog_dir = /b\n");
+    CHECK(c.daemon.log_dir == "/b");
+    CHECK(c.daemon.log_level == "debug");
+    CHECK(c.daemon.umask == std::optional<unsigned>(077));
+}
