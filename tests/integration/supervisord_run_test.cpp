@@ -103,3 +103,24 @@ TEST_CASE("supervisord config: runs with supervisord's defaults, a one-shot exit
     CHECK(v.terminate() == 0);
     CHECK(::access((v.dir() / "supervisord.pid").c_str(), F_OK) != 0);
 }
+
+TEST_CASE("supervisord config: the reading quirks corpus runs, names with Unicode and '+' work in vigilctl",
+          "[supervisord]") {
+    need_private_mounts();
+    Vigild v("");
+    write_file(v.config_path(), read_file(kCorpus + "/style/supervisord.conf"));
+    v.set_env("CORPUS_TMP", v.dir().path());
+    v.start({}, {"unshare", "-m", "--propagation", "private", "sh", kPrivateMounts, v.dir().path()});
+    // The 400-character command line and the ' #' comment reached the
+    // spawner intact: both programs stay up.
+    for (const char* name : {"keepalive", "long", "café\\+bar"})
+        REQUIRE((v.find_line(std::string(name) + ": STARTING -> RUNNING").has_value() ||
+                 v.expect(std::string(name) + ": STARTING -> RUNNING").has_value()));
+    std::string out;
+    CHECK(v.ctl({"stop", "café+bar"}, &out) == 0);
+    INFO(out);
+    REQUIRE(v.expect("café\\+bar: RUNNING -> STOPPING"));
+    CHECK(v.ctl({"status", "café+bar"}, &out) != 0);  // stopped: not running
+    CHECK(out.find("STOPPED") != std::string::npos);
+    CHECK(v.terminate() == 0);
+}
