@@ -31,20 +31,20 @@ struct SectionType {
     bool named;
 };
 constexpr SectionType kSectionTypes[] = {
-    {"vigil", false}, {"supervisord", false}, {"include", false}, {"program", true},
-    {"group", true},  {"upstream", true},     {"proxy", true},
+    {"vigil", false}, {"supervisord", false}, {"include", false},     {"program", true},
+    {"group", true},  {"upstream", true},     {"proxy", true},        {"fcgi-program", true},
 };
 
 // Sections supervisord runs that vigil does not yet: refused in every
 // config, because ignoring them would silently change what runs.
-bool not_yet_supported(std::string_view type) { return type == "eventlistener" || type == "fcgi-program"; }
+bool not_yet_supported(std::string_view type) { return type == "eventlistener"; }
 
 std::string supervisord_hint(std::string_view type) {
     if (type == "supervisorctl" || type == "unix_http_server" || type == "inet_http_server")
         return ": vigil's control socket is set by control_socket in [vigil]";
     if (type == "rpcinterface") return ": supervisord's [rpcinterface:x] is not used by vigil";
-    return " (expected [vigil], [supervisord], [program:NAME], [group:NAME], [include], [upstream:NAME] or "
-           "[proxy:NAME])";
+    return " (expected [vigil], [supervisord], [program:NAME], [fcgi-program:NAME], [group:NAME], [include], "
+           "[upstream:NAME] or [proxy:NAME])";
 }
 
 bool has_glob_chars(std::string_view s) { return s.find_first_of("*?[") != std::string_view::npos; }

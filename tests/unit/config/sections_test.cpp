@@ -213,7 +213,6 @@ TEST_CASE("config: section types and names are checked") {
     only_error("[programs:a]\n", 1, "unknown section [programs:a]");
     only_error("[vigil]\n[unix_http_server]\nfile = /tmp/s\n", 2, "control_socket in [vigil]");
     only_error("[eventlistener:x]\n", 1, "is not supported by vigil yet");
-    only_error("[supervisord]\n[fcgi-program:x]\n", 2, "is not supported by vigil yet");
     only_error("[program]\ncommand = a\n", 1, "[program] needs a name: [program:NAME]");
     only_error("[program:]\ncommand = a\n", 1, "invalid program name ''");
     only_error("[program:a/b]\ncommand = a\n", 1, "invalid program name 'a/b'");

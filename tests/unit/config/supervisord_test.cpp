@@ -169,7 +169,7 @@ TEST_CASE("supervisord config: unknown keys and sections are warnings there, err
                "has no effect with redirect_stderr");
 }
 
-TEST_CASE("supervisord config: event listeners and FastCGI programs are refused until vigil runs them") {
+TEST_CASE("supervisord config: event listeners are refused until vigil runs them") {
     only_error("[supervisord]\n[eventlistener:crash]\ncommand = x\nevents = PROCESS_STATE\n", 2,
                "[eventlistener:crash]: supervisord's [eventlistener:x] is not supported by vigil yet");
 }
