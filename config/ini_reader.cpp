@@ -1,10 +1,7 @@
 #include "config/ini_reader.hpp"
 
-#include <ini.h>
-
+#include <algorithm>
 #include <cctype>
-#include <cstring>
-#include <new>
 
 namespace vigil::config::ini {
 namespace {
@@ -17,215 +14,182 @@ std::string_view trim(std::string_view s) {
     return s;
 }
 
-std::string_view excerpt(std::string_view s) {
+std::string excerpt(std::string_view s) {
     s = trim(s);
-    return s.size() > 60 ? s.substr(0, 60) : s;
+    return std::string(s.size() > 60 ? s.substr(0, 60) : s);
 }
 
-// What our reader decided about the line it last handed to inih; the
-// handler, called by inih before it asks for the next line, relies on it.
-enum class LineKind { other, key, continuation, skipped };
-
-struct Parser {
-    std::string_view text;
-    std::size_t pos = 0;
-    const std::string& file;
-    Document doc;
-
-    int line = 0;
-    LineKind kind = LineKind::other;
-    bool handler_called = false;  // for the current line
-    bool have_prev_key = false;   // mirrors inih's prev_name: continuations need it
-    bool skip_continuations = false;  // the key they belong to was refused
-    bool in_bad_section = false;      // keys under a refused header add no noise
-    bool failed = false;              // out of memory inside a callback
-
-    Parser(std::string_view t, const std::string& f) : text(t), file(f) {}
-
-    void error(int at, std::string message) {
-        doc.errors.push_back(Error{SourceLoc{file, at}, std::move(message)});
-    }
-
-    // A refused line inside a section: a key it lacks may be on that line.
-    void damage() {
-        if (!in_bad_section && !doc.sections.empty()) doc.sections.back().damaged = true;
-    }
-
-    // inih has no error callback: a line it could not split into key and
-    // value is recognised by the handler not having been called for it.
-    void finish_line() {
-        if (kind == LineKind::key && !handler_called) {
-            error(line, "expected 'key = value', '[section]' or a comment, got '" +
-                            std::string(excerpt(current)) + "'");
-            damage();
-            skip_continuations = true;
-        }
-        kind = LineKind::other;
-        handler_called = false;
-    }
-
-    std::string_view current;  // the line being processed, for messages
-
-    // Returns what inih should see for the next line, or false at the end.
-    bool next_line(std::string_view& out, std::size_t limit) {
-        finish_line();
-        if (pos >= text.size()) return false;
-        std::size_t eol = text.find('\n', pos);
-        std::size_t end = eol == std::string_view::npos ? text.size() : eol;
-        std::string_view raw = text.substr(pos, end - pos);
-        pos = eol == std::string_view::npos ? text.size() : eol + 1;
-        ++line;
-        if (!raw.empty() && raw.back() == '\r') raw.remove_suffix(1);
-        if (line == 1 && raw.substr(0, 3) == "\xEF\xBB\xBF") raw.remove_prefix(3);
-        current = raw;
-        out = classify(raw, limit);
-        return true;
-    }
-
-    std::string_view classify(std::string_view raw, std::size_t limit) {
-        static constexpr std::string_view kComment = ";";
-        std::string_view body = raw;
-        while (!body.empty() && is_space(body.front())) body.remove_prefix(1);
-        bool indented = body.size() != raw.size();
-        bool blank_or_comment = trim(body).empty() || body.front() == ';' || body.front() == '#';
-        bool continuation = !blank_or_comment && indented && have_prev_key;
-
-        if (raw.size() > limit || raw.find('\0') != std::string_view::npos) {
-            if (raw.size() > limit)
-                error(line, "line too long (" + std::to_string(raw.size()) + " characters, the limit is " +
-                                std::to_string(limit) +
-                                "): split it with indented continuation lines");
-            else
-                error(line, "line contains a NUL byte");
-            // A refused key line takes its continuation lines with it, so they
-            // do not end up in the previous key instead; a refused header takes
-            // its keys, so they do not land in the previous section.
-            if (!continuation) skip_continuations = true;
-            if (!continuation && !body.empty() && body.front() == '[') in_bad_section = true;
-            damage();
-            kind = LineKind::skipped;
-            return kComment;
-        }
-        if (blank_or_comment) return raw;
-        // Indented lines after a refused key belong to it, even when inih
-        // would not call them continuations (the key was its section's first).
-        if (indented && skip_continuations) continuation = true;
-        if (continuation) {
-            kind = skip_continuations ? LineKind::skipped : LineKind::continuation;
-            return kind == LineKind::skipped ? kComment : raw;
-        }
-        skip_continuations = false;
-        if (body.front() == '[') {
-            section_header(body);
-            return raw;
-        }
-        kind = LineKind::key;
-        return raw;
-    }
-
-    // inih accepts "[name] anything" and cuts names at 49 characters; we
-    // read headers ourselves so neither goes unnoticed.
-    void section_header(std::string_view body) {
-        std::size_t close = body.find(']');
-        // inih ends the header at an inline comment (" ;") before any ']'.
-        std::size_t comment = std::string_view::npos;
-        for (std::size_t i = 1; i < body.size(); ++i)
-            if (body[i] == ';' && is_space(body[i - 1])) {
-                comment = i;
-                break;
+// Where a comment starts on `line`, or npos. configparser looks for `;` and
+// `#` in rounds, each round taking the next occurrence of each character,
+// and stops after the first round in which one is at the start of the line
+// or after whitespace; the earliest qualifying one of that round wins. The
+// rounds are kept: a `#` that qualifies later than a `;` of an earlier round
+// is not the comment, exactly as in supervisord.
+std::size_t comment_start(std::string_view line) {
+    static constexpr char kPrefixes[] = {';', '#'};
+    std::size_t at[2] = {std::string_view::npos, std::string_view::npos};
+    bool active[2] = {true, true};
+    std::size_t found = std::string_view::npos;
+    while (found == std::string_view::npos && (active[0] || active[1])) {
+        for (int i = 0; i < 2; ++i) {
+            if (!active[i]) continue;
+            std::size_t from = at[i] == std::string_view::npos ? 0 : at[i] + 1;
+            std::size_t index = line.find(kPrefixes[i], from);
+            if (index == std::string_view::npos) {
+                active[i] = false;
+                continue;
             }
-        if (close == std::string_view::npos || comment < close) {
-            error(line, "section header is missing its closing ']': '" + std::string(excerpt(body)) + "'");
-            in_bad_section = true;
-            return;
+            at[i] = index;
+            if (index == 0 || is_space(line[index - 1])) found = std::min(found, index);
         }
-        have_prev_key = false;  // inih clears prev_name on every accepted header
-        std::string_view rest = trim(body.substr(close + 1));
-        if (!rest.empty() && rest.front() != ';' && rest.front() != '#') {
-            error(line, "unexpected text after section header: '" + std::string(excerpt(rest)) + "'");
-            in_bad_section = true;
-            return;
+    }
+    std::string_view stripped = trim(line);
+    if (!stripped.empty() && (stripped.front() == ';' || stripped.front() == '#')) found = 0;
+    return found;
+}
+
+class Reader {
+public:
+    Reader(std::string_view text, const std::string& file) : text_(text), file_(file) {}
+
+    Document run() {
+        std::size_t pos = 0;
+        while (pos < text_.size()) {
+            std::size_t eol = text_.find('\n', pos);
+            std::size_t end = eol == std::string_view::npos ? text_.size() : eol;
+            std::string_view raw = text_.substr(pos, end - pos);
+            pos = eol == std::string_view::npos ? text_.size() : eol + 1;
+            ++line_;
+            if (!raw.empty() && raw.back() == '\r') raw.remove_suffix(1);
+            if (line_ == 1 && raw.substr(0, 3) == "\xEF\xBB\xBF") raw.remove_prefix(3);
+            read_line(raw);
         }
-        std::string_view header = trim(body.substr(1, close - 1));
-        if (header.empty()) {
-            error(line, "empty section header '[]'");
-            in_bad_section = true;
-            return;
-        }
-        in_bad_section = false;
-        doc.sections.push_back(Section{std::string(header), line, {}});
+        return std::move(doc_);
     }
 
-    void on_value(const char* name, const char* value) {
-        handler_called = true;
-        if (kind == LineKind::continuation) {
-            if (!in_bad_section && !doc.sections.empty() && !doc.sections.back().entries.empty())
-                doc.sections.back().entries.back().parts.emplace_back(value);
-            return;
-        }
-        have_prev_key = true;
-        if (kind != LineKind::key) return;  // cannot happen while we mirror inih; stay safe
-        if (in_bad_section) return;
-        if (doc.sections.empty()) {
-            error(line, std::string("key '") + name + "' comes before any [section]");
-            return;
-        }
-        if (*name == '\0') {
-            error(line, "missing key name before '=' or ':'");
-            damage();
-            skip_continuations = true;
-            return;
-        }
-        doc.sections.back().entries.push_back(Entry{name, {value}, line});
+private:
+    void error(std::string message) {
+        doc_.errors.push_back(Error{SourceLoc{file_, line_}, std::move(message)});
+        // A refused line inside a section: a key it lacks may be on that line.
+        if (in_section_) doc_.sections.back().damaged = true;
     }
+
+    Entry* current_entry() {
+        if (!in_section_ || !have_key_) return nullptr;
+        return &doc_.sections.back().entries.back();
+    }
+
+    void read_line(std::string_view raw) {
+        if (raw.find('\0') != std::string_view::npos) {
+            error("line contains a NUL byte");
+            return;
+        }
+        const std::size_t comment = comment_start(raw);
+        std::string_view value = trim(raw.substr(0, comment));
+        if (value.empty()) {
+            // A blank line (not a comment line) inside a value is part of it.
+            if (comment == std::string_view::npos)
+                if (Entry* e = current_entry()) e->parts.emplace_back();
+            return;
+        }
+        const std::size_t indent = raw.find_first_not_of(" \t\v\f\r");
+        if (current_entry() && indent > indent_level_) {
+            current_entry()->parts.emplace_back(value);
+            return;
+        }
+        indent_level_ = indent;
+        if (value.front() == '[') {
+            header(value);
+            return;
+        }
+        if (bad_section_) return;  // its header's error says enough
+        if (!in_section_) {
+            error("'" + excerpt(value) + "' comes before any [section]");
+            return;
+        }
+        const std::size_t delimiter = value.find_first_of("=:");
+        if (delimiter == std::string_view::npos) {
+            error("expected 'key = value', '[section]' or a comment, got '" + excerpt(value) + "'");
+            return;
+        }
+        std::string_view key = trim(value.substr(0, delimiter));
+        if (key.empty()) {
+            error("missing key name before '=' or ':'");
+            have_key_ = false;  // configparser: an empty name takes no continuation lines
+            return;
+        }
+        Entry entry;
+        entry.key.assign(key);
+        std::transform(entry.key.begin(), entry.key.end(), entry.key.begin(),
+                       [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+        entry.parts.emplace_back(trim(value.substr(delimiter + 1)));
+        entry.line = line_;
+        entry.file = file_;
+        doc_.sections.back().entries.push_back(std::move(entry));
+        have_key_ = true;
+    }
+
+    // configparser's header is everything up to the last ']' of the line,
+    // and it ignores what follows; so do we, with a warning.
+    void header(std::string_view value) {
+        const std::size_t close = value.rfind(']');
+        if (close == std::string_view::npos) {
+            error("section header is missing its closing ']': '" + excerpt(value) + "'");
+            refuse_section();
+            return;
+        }
+        std::string_view name = trim(value.substr(1, close - 1));
+        if (name.empty()) {
+            error("empty section header '[]'");
+            refuse_section();
+            return;
+        }
+        if (std::string_view rest = trim(value.substr(close + 1)); !rest.empty())
+            doc_.warnings.push_back(Error{SourceLoc{file_, line_},
+                                          "text after the section header is ignored: '" + excerpt(rest) + "'"});
+        doc_.sections.push_back(Section{std::string(name), line_, {}, false});
+        in_section_ = true;
+        bad_section_ = false;
+        have_key_ = false;
+    }
+
+    // The keys under a refused header must not land in the section before it.
+    void refuse_section() {
+        in_section_ = false;
+        bad_section_ = true;
+        have_key_ = false;
+    }
+
+    std::string_view text_;
+    const std::string& file_;
+    Document doc_;
+    int line_ = 0;
+    std::size_t indent_level_ = 0;
+    bool in_section_ = false;  // the last header was accepted
+    bool bad_section_ = false;  // the last header was refused
+    bool have_key_ = false;    // the current section has a key that continuation lines extend
 };
-
-char* read_line(char* buffer, int size, void* stream) {
-    auto* p = static_cast<Parser*>(stream);
-    if (size < 2) return nullptr;
-    std::string_view line;
-    try {
-        if (!p->next_line(line, static_cast<std::size_t>(size) - 1)) return nullptr;
-    } catch (...) {
-        p->failed = true;
-        return nullptr;
-    }
-    std::memcpy(buffer, line.data(), line.size());
-    buffer[line.size()] = '\0';
-    return buffer;
-}
-
-int on_value(void* user, const char* /*section: ours is untruncated*/, const char* name, const char* value) {
-    auto* p = static_cast<Parser*>(user);
-    try {
-        p->on_value(name, value ? value : "");
-    } catch (...) {
-        p->failed = true;
-    }
-    return 1;
-}
 
 }  // namespace
 
+// configparser keeps a blank line inside a value as an empty line; every
+// value vigil reads treats a line break as a separator, so blank lines add
+// nothing and are skipped.
 std::string Entry::joined(std::string_view separator) const {
     std::string out;
-    for (std::size_t i = 0; i < parts.size(); ++i) {
-        if (i) out += separator;
-        out += parts[i];
+    bool first = true;
+    for (const auto& part : parts) {
+        if (part.empty()) continue;
+        if (!first) out += separator;
+        out += part;
+        first = false;
     }
     return out;
 }
 
 Document parse(std::string_view text, const std::string& file) noexcept {
     try {
-        Parser p(text, file);
-        int rc = ini_parse_stream(read_line, &p, on_value, &p);
-        if (p.failed || rc == -2) {
-            p.doc.errors.push_back(Error{SourceLoc{file, 0}, "out of memory while reading"});
-        } else {
-            p.finish_line();
-        }
-        return std::move(p.doc);
+        return Reader(text, file).run();
     } catch (...) {
         Document d;
         try {

@@ -30,17 +30,29 @@ LoadResult build(std::string_view text, const std::string& display, const LoadOp
     Config config;
     config.file = sources.main_file;
     detail::Where where;
-    config.daemon = detail::build_daemon(sources.sections, options, errors);
+    config.daemon = detail::daemon_defaults(sources.supervisord, options);
+    // [vigil] after [supervisord]: when both set a thing (log_dir and
+    // childlogdir, log_level and loglevel), [vigil] wins.
+    detail::build_supervisord(sources.sections, options, errors, config.daemon);
+    detail::build_daemon(sources.sections, options, errors, config.daemon);
     detail::build_http_servers(sources.sections, options, errors, config.daemon);
-    config.groups = detail::build_groups(sources.sections, options, errors, where);
-    config.upstreams = detail::build_upstreams(sources.sections, options, errors, where);
-    config.proxies = detail::build_proxies(sources.sections, options, errors, where);
-    config.programs = detail::build_programs(sources.sections, config.daemon, config.groups, where, options, errors);
+    // As in supervisord, [supervisord]'s environment is %(ENV_X)s for the
+    // sections read after it.
+    LoadOptions later = options;
+    for (const auto& [key, value] : config.daemon.environment) later.env.insert_or_assign(key, value);
+    config.groups = detail::build_groups(sources.sections, later, errors, where);
+    config.upstreams = detail::build_upstreams(sources.sections, later, errors, where);
+    config.proxies = detail::build_proxies(sources.sections, later, errors, where);
+    const Program defaults = detail::program_defaults(sources.supervisord, config.daemon);
+    config.programs =
+        detail::build_programs(sources.sections, config.daemon, defaults, config.groups, where, later, errors);
     detail::link(config, where, errors);
 
     LoadResult result;
     result.daemon = config.daemon;
+    result.supervisord = sources.supervisord;
     result.errors = errors.take();
+    result.warnings = errors.take_warnings();
     if (result.errors.empty()) result.config = std::move(config);
     return result;
 }

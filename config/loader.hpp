@@ -37,6 +37,11 @@ struct LoadOptions {
 struct LoadResult {
     std::optional<Config> config;  // set only when errors is empty
     std::vector<Error> errors;
+    // Accepted but worth saying: a key with no effect in vigil, a key set
+    // twice, and in a supervisord config what supervisord ignores (unknown
+    // keys and sections). Reported by vigild --check, at start and on reload.
+    std::vector<Error> warnings;
+    bool supervisord = false;  // read as a supervisord config (docs/config.md)
     // [vigil] as far as it could be read, set even when `errors` is not
     // empty: vigilctl must find vigild's socket in a file that is mid-edit.
     // Defaults when the file cannot be read at all.

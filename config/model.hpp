@@ -43,11 +43,14 @@ struct Dependency {
     bool operator==(const Dependency&) const = default;
 };
 
-// stdout/stderr capture. An empty path means "discard" (supervisord's NONE).
+// stdout/stderr capture. An empty path means "no file" (supervisord's NONE).
 struct LogTarget {
     std::string path;
     std::uint64_t max_bytes = 50ull * 1024 * 1024;  // 0 = never rotate
     int backups = 10;
+    // Each line also goes to the system log (syslog(3), tagged with the
+    // process name): stdout_syslog / stderr_syslog, or `*_logfile = syslog`.
+    bool syslog = false;
     bool operator==(const LogTarget&) const = default;
 };
 
@@ -214,6 +217,26 @@ struct Daemon {
     // refused (BACKOFF with the reason) instead.
     bool limits_required = false;
     HttpServers http;  // config/http_server_sections.cpp
+
+    // From [supervisord] (config/supervisord_section.cpp); a supervisord
+    // config starts from supervisord's defaults (config/dialect.cpp).
+    std::optional<unsigned> umask;  // vigild's umask, which programs inherit; unset: as started
+    std::uint64_t minfds = 0;       // RLIMIT_NOFILE of programs at least this; 0: as started
+    std::uint64_t minprocs = 0;     // RLIMIT_NPROC soft limit at least this; 0: as started
+    // Given to every program, under the program's own environment.
+    std::vector<std::pair<std::string, std::string>> environment;
+    // The user and working directory of programs that set none. vigild
+    // itself keeps its user and directory (supervisord switches to them).
+    std::string user, directory;
+    std::string pidfile;  // empty: no pid file
+    std::string identifier = "vigil";
+    // vigild's own log, besides stderr: a file rotated at logfile_maxbytes
+    // (0: never) keeping logfile_backups old files, or "syslog". Empty: none.
+    std::string logfile;
+    std::uint64_t logfile_maxbytes = 50ull * 1024 * 1024;
+    int logfile_backups = 10;
+    bool silent = false;      // nothing on stderr (only with a logfile)
+    bool strip_ansi = false;  // ANSI escape sequences removed from programs' log files
     bool operator==(const Daemon&) const = default;
 };
 

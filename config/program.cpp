@@ -30,6 +30,11 @@ constexpr std::string_view kProgramKeys[] = {
     "pids_limit", "address", "data_dir", "pg_bin_dir", "redis_bin", "db_user", "db_name", "notify", "watchdog",
     "sockets", "socket_owner", "socket_mode", "socket_backlog",
     "image",
+    // supervisord's, honoured:
+    "stdout_syslog", "stderr_syslog",
+    // supervisord's, with no effect in vigil (a warning when set to do something):
+    "stdout_events_enabled", "stderr_events_enabled", "stdout_capture_maxbytes", "stderr_capture_maxbytes",
+    "serverurl",
 };
 
 // [fcgi-program:x] is a program whose one socket (`socket =`) is its fd 0.
@@ -52,38 +57,16 @@ bool iequals(std::string_view a, std::string_view b) {
            });
 }
 
-// Continuation lines of `environment` are separate assignments, so they
-// join with a comma (a trailing comma on the previous line is fine too),
-// except inside a quoted value that goes on to the next line.
-std::string join_environment(const ini::Entry& e) {
-    std::string out;
-    char quote = 0;
-    for (const auto& part : e.parts) {
-        std::string_view p = trim(part);
-        if (!out.empty()) {
-            if (quote) out += ' ';
-            else if (out.back() != ',' && !p.empty() && p.front() != ',') out += ',';
-        }
-        char prev = 0;  // a quote opens a value only right after '=', as parse_environment reads it
-        for (char c : p) {
-            if (!quote && (c == '"' || c == '\'') && prev == '=') quote = c;
-            else if (quote && c == quote) quote = 0;
-            if (c != ' ' && c != '\t') prev = c;
-        }
-        out += p;
-    }
-    return out;
-}
-
 class ProgramBuilder {
 public:
-    ProgramBuilder(const RawSection& s, const Keys& keys, ExpandVars& vars, const Daemon& daemon, Errors& errors)
-        : s_(s), v_(s, keys, vars, errors), daemon_(daemon) {}
+    ProgramBuilder(const RawSection& s, const Keys& keys, ExpandVars& vars, const Daemon& daemon,
+                   const Program& defaults, Errors& errors)
+        : s_(s), v_(s, keys, vars, errors), daemon_(daemon), defaults_(defaults) {}
 
     Values& values() { return v_; }
 
     Program build(const std::string& group, int process_num, int numprocs, const std::string& process_name_raw) {
-        Program p;
+        Program p = defaults_;
         p.program = s_.name;
         p.group = group;
         p.process_num = process_num;
@@ -133,6 +116,7 @@ public:
         });
         v_.integer("priority", p.priority, -999999, 999999);
         logs(p);
+        no_effect();
         health(p);
         depends_on(p);
         v_.parsed("memory_limit", p.limits.memory_bytes, [](const std::string& t, std::string& why) {
@@ -262,24 +246,38 @@ private:
         if (auto split = split_command(p.command); !split.error.empty()) v_.error(*e, split.error);
     }
 
+    // [supervisord]'s environment, then the program's, which wins.
     void environment(Program& p) {
-        const ini::Entry* e = v_.entry("environment");
-        if (!e) return;
-        std::string why;
-        auto pairs = parse_environment(join_environment(*e), why);
-        if (!pairs) {
-            v_.error(*e, why);
-            return;
-        }
-        // Expanded after splitting, so a %(ENV_X)s holding a comma stays one value.
-        for (auto& [key, value] : *pairs) {
-            auto t = v_.expand_text(*e, value);
-            if (!t) return;
-            p.environment.emplace_back(key, std::move(*t));
+        for (const auto& [key, value] : daemon_.environment) p.environment.emplace_back(key, value);
+        for (auto& [key, value] : v_.environment("environment")) {
+            std::erase_if(p.environment, [&](const auto& kv) { return kv.first == key; });
+            p.environment.emplace_back(key, std::move(value));
         }
     }
 
+    // supervisord's event and capture settings feed event listeners, which
+    // vigil does not run yet; serverurl is for children that call back
+    // over XML-RPC.
+    void no_effect() {
+        for (auto key : {"stdout_events_enabled", "stderr_events_enabled"}) {
+            bool on = false;
+            v_.boolean(key, on);
+            if (on) v_.warn(*v_.entry(key), "has no effect in vigil: it runs no event listeners");
+        }
+        for (auto key : {"stdout_capture_maxbytes", "stderr_capture_maxbytes"}) {
+            std::uint64_t bytes = 0;
+            v_.size(key, bytes, 0);
+            if (bytes > 0) v_.warn(*v_.entry(key), "has no effect in vigil: it runs no event listeners");
+        }
+        if (const ini::Entry* e = v_.entry("serverurl"); e && v_.text(*e))
+            v_.warn(*e, "has no effect in vigil: programs get no SUPERVISOR_SERVER_URL");
+    }
+
     void logs(Program& p) {
+        // Before the files: `*_logfile = syslog` turns syslog on whatever
+        // `*_syslog` says, as in supervisord.
+        v_.boolean("stdout_syslog", p.stdout_log.syslog);
+        v_.boolean("stderr_syslog", p.stderr_log.syslog);
         log_target(p, "stdout_logfile", ".out.log", p.stdout_log);
         log_target(p, "stderr_logfile", ".err.log", p.stderr_log);
         v_.size("stdout_logfile_maxbytes", p.stdout_log.max_bytes, 0);
@@ -288,16 +286,19 @@ private:
         v_.integer("stderr_logfile_backups", p.stderr_log.backups, 0, 1000);
         v_.boolean("redirect_stderr", p.redirect_stderr);
         if (p.redirect_stderr) {
-            // stderr goes into the stdout log; a separate stderr file would stay empty.
+            // stderr goes into the stdout log; a separate stderr file would
+            // stay empty. supervisord ignores the file with a warning.
             if (const ini::Entry* e = v_.entry("stderr_logfile"); e && !p.stderr_log.path.empty())
-                v_.error(*e, "has no effect with redirect_stderr = true (stderr goes to stdout_logfile)");
+                v_.lenient_error(*e, "has no effect with redirect_stderr = true (stderr goes to stdout_logfile)");
             p.stderr_log.path.clear();
+            p.stderr_log.syslog = false;
         }
     }
 
     void log_target(const Program& p, std::string_view key, std::string_view suffix, LogTarget& out) {
         std::string value = "AUTO";
-        if (const ini::Entry* e = v_.entry(key)) {
+        const ini::Entry* e = v_.entry(key);
+        if (e) {
             auto t = v_.text(*e);
             if (!t) return;
             value = std::string(trim(*t));
@@ -305,12 +306,15 @@ private:
                 v_.error(*e, "must not be empty (AUTO, NONE or a path)");
                 return;
             }
-            if (iequals(value, "syslog")) {
-                v_.error(*e, "syslog is not supported by vigil (use AUTO, NONE or a path)");
-                return;
-            }
         }
-        if (iequals(value, "NONE")) out.path.clear();
+        // supervisord 4's deprecated spelling of `*_syslog = true` with no file.
+        if (iequals(value, "syslog")) {
+            const std::string stream(key.substr(0, key.find('_')));
+            v_.warn(*e, "syslog is deprecated (supervisord 4 warns too): write " + stream + "_syslog = true and " +
+                            std::string(key) + " = NONE");
+            out.path.clear();
+            out.syslog = true;
+        } else if (iequals(value, "NONE")) out.path.clear();
         else if (iequals(value, "AUTO")) out.path = daemon_.log_dir + "/" + p.name + std::string(suffix);
         else out.path = value;
     }
@@ -416,14 +420,15 @@ private:
     const RawSection& s_;
     Values v_;
     const Daemon& daemon_;
+    const Program& defaults_;
     std::string ignored_;
 };
 
 }  // namespace
 
 std::vector<Program> build_programs(const std::vector<RawSection>& sections, const Daemon& daemon,
-                                    const std::vector<Group>& groups, const Where& where,
-                                    const LoadOptions& options, Errors& errors) {
+                                    const Program& defaults, const std::vector<Group>& groups,
+                                    const Where& where, const LoadOptions& options, Errors& errors) {
     std::map<std::string, std::string> group_of;
     for (const auto& g : groups) {
         auto at = where.group_programs.count(g.name) ? where.group_programs.at(g.name) : g.loc;
@@ -446,7 +451,7 @@ std::vector<Program> build_programs(const std::vector<RawSection>& sections, con
         auto g = group_of.find(s.name);
         const std::string group = g == group_of.end() ? s.name : g->second;
         vars.strings.emplace("group_name", group);
-        ProgramBuilder builder(s, keys, vars, daemon, errors);
+        ProgramBuilder builder(s, keys, vars, daemon, defaults, errors);
         Values& v = builder.values();
 
         int numprocs = 1, start = 0;

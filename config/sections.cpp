@@ -20,8 +20,7 @@ void sort_by_name(std::vector<T>& v) {
 
 }  // namespace
 
-Daemon build_daemon(const std::vector<RawSection>& sections, const LoadOptions& options, Errors& errors) {
-    Daemon d;
+void build_daemon(const std::vector<RawSection>& sections, const LoadOptions& options, Errors& errors, Daemon& d) {
     for (const auto& s : sections) {
         if (s.type != "vigil") continue;
         static constexpr std::string_view kKnown[] = {"control_socket", "socket_group", "state_dir", "log_dir",
@@ -68,7 +67,6 @@ Daemon build_daemon(const std::vector<RawSection>& sections, const LoadOptions& 
             }
         }
     }
-    return d;
 }
 
 std::vector<Group> build_groups(const std::vector<RawSection>& sections, const LoadOptions& options,

@@ -1,6 +1,8 @@
-// Files → RawSections: parses each file, names its sections, refuses unknown
-// and duplicate ones, and follows [include] (globs relative to the including
-// file, loops refused, a file reached twice read once).
+// Files → RawSections: parses each file, names its sections, merges a
+// section written twice (in one file or in several, as supervisord does:
+// Zulip's configs rely on it), sets unknown ones aside, and follows [include]
+// (globs relative to the including file, loops refused, a file reached twice
+// read once).
 #include <glob.h>
 
 #include <algorithm>
@@ -29,17 +31,19 @@ struct SectionType {
     bool named;
 };
 constexpr SectionType kSectionTypes[] = {
-    {"vigil", false}, {"include", false}, {"program", true},
-    {"group", true},  {"upstream", true}, {"proxy", true}, {"fcgi-program", true},
+    {"vigil", false}, {"supervisord", false}, {"include", false},     {"program", true},
+    {"group", true},  {"upstream", true},     {"proxy", true},        {"fcgi-program", true},
     // supervisord's listeners and client (http_server_sections.cpp)
     {"unix_http_server", false}, {"inet_http_server", false}, {"supervisorctl", false}, {"rpcinterface", true},
 };
 
+// Sections supervisord runs that vigil does not yet: refused in every
+// config, because ignoring them would silently change what runs.
+bool not_yet_supported(std::string_view type) { return type == "eventlistener"; }
+
 std::string supervisord_hint(std::string_view type) {
-    if (type == "supervisord") return ": vigil's daemon settings go in [vigil]";
-    if (type == "eventlistener")
-        return ": supervisord's [" + std::string(type) + ":x] is not supported by vigil";
-    return " (expected [vigil], [program:NAME], [group:NAME], [include], [upstream:NAME] or [proxy:NAME])";
+    return " (expected [vigil], [supervisord], [program:NAME], [fcgi-program:NAME], [group:NAME], [include], "
+           "[upstream:NAME] or [proxy:NAME])";
 }
 
 bool has_glob_chars(std::string_view s) { return s.find_first_of("*?[") != std::string_view::npos; }
@@ -55,22 +59,37 @@ public:
         loaded_.insert(canonical);
         ini::Document doc = ini::parse(text, display);
         for (auto& e : doc.errors) errors_.add(std::move(e.loc), std::move(e.message));
+        for (auto& w : doc.warnings) errors_.warn(std::move(w.loc), std::move(w.message));
 
+        const std::string here = absolute.parent_path().string();
         std::vector<std::size_t> includes;
         for (auto& section : doc.sections) {
             RawSection raw;
-            if (!name_section(section, display, canonical, raw)) continue;
-            raw.here = absolute.parent_path().string();
+            std::string identity;
+            if (!name_section(section, display, canonical, raw, identity)) continue;
+            for (auto& e : section.entries) e.here = here;
+            auto [it, fresh] = index_.emplace(identity, out_.sections.size());
+            if (!fresh) {
+                // Later keys are appended: Keys takes the last value of a key.
+                RawSection& first = out_.sections[it->second];
+                for (auto& e : section.entries) first.entries.push_back(std::move(e));
+                first.damaged = first.damaged || section.damaged;
+                continue;
+            }
+            raw.here = here;
             raw.entries = std::move(section.entries);
             raw.damaged = section.damaged;
             if (raw.type == "include") includes.push_back(out_.sections.size());
             out_.sections.push_back(std::move(raw));
         }
-        // Read after the whole file so that its own sections come first and
-        // "first defined at" points at the including file.
+        // Read after the whole file so that its own sections come first: a
+        // section an included file repeats merges into the including file's.
         for (std::size_t index : includes) follow(index);
         stack_.pop_back();
     }
+
+    // Sections supervisord would ignore, reported once the dialect is known.
+    std::vector<Error> unknown_sections;
 
 private:
     struct Open {
@@ -78,7 +97,7 @@ private:
     };
 
     bool name_section(const ini::Section& section, const std::string& file, const std::string& canonical,
-                      RawSection& raw) {
+                      RawSection& raw, std::string& identity) {
         SourceLoc at{file, section.line};
         std::string_view header = section.header;
         std::size_t colon = header.find(':');
@@ -87,8 +106,21 @@ private:
         const SectionType* known = nullptr;
         for (const auto& t : kSectionTypes)
             if (t.type == type) known = &t;
+        // configparser gives [DEFAULT]'s keys to every section; ignoring it
+        // would silently change every program.
+        if (header == "DEFAULT") {
+            errors_.add(at, "[DEFAULT] (keys for every section) is not supported by vigil: write its keys in the "
+                            "sections that need them");
+            return false;
+        }
+        if (not_yet_supported(type)) {
+            errors_.add(at, "[" + std::string(header) + "]: supervisord's [" + type +
+                                ":x] is not supported by vigil yet");
+            return false;
+        }
         if (!known) {
-            errors_.add(at, "unknown section [" + std::string(header) + "]" + supervisord_hint(type));
+            unknown_sections.push_back(
+                Error{at, "unknown section [" + std::string(header) + "]" + supervisord_hint(type)});
             return false;
         }
         if (known->named && colon == std::string_view::npos) {
@@ -104,13 +136,7 @@ private:
             return false;
         }
         // [include] belongs to its file; every other section is global.
-        std::string identity = type == "include" ? "include@" + canonical : type + ":" + name;
-        auto [it, fresh] = first_seen_.emplace(identity, at);
-        if (!fresh) {
-            errors_.add(at, "duplicate section [" + std::string(header) + "] (first defined at " + it->second.file +
-                                ":" + std::to_string(it->second.line) + ")");
-            return false;
-        }
+        identity = type == "include" ? "include@" + canonical : type + ":" + name;
         raw.type = std::move(type);
         raw.name = std::move(name);
         raw.loc = at;
@@ -207,7 +233,7 @@ private:
     Sources& out_;
     std::vector<Open> stack_;
     std::set<std::string> loaded_;
-    std::map<std::string, SourceLoc> first_seen_;
+    std::map<std::string, std::size_t> index_;  // section identity → index in out_.sections
 };
 
 }  // namespace
@@ -262,6 +288,10 @@ Sources read_sources(std::string_view text, const std::string& display, const st
     if (ec) canon = fs::path(absolute).lexically_normal();
     SourceReader reader(options, errors, out);
     reader.read(text, display, fs::path(absolute), canon.string());
+    out.supervisord = is_supervisord_config(out.sections);
+    errors.set_lenient(out.supervisord);
+    for (auto& e : reader.unknown_sections)
+        errors.unknown(std::move(e.loc), std::move(e.message) + (out.supervisord ? "; ignored" : ""));
     return out;
 }
 

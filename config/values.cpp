@@ -61,10 +61,12 @@ std::vector<std::string> split_list(std::string_view text) {
 }
 
 bool valid_name(std::string_view name) {
-    if (name.empty() || name.size() > 128) return false;
-    for (char c : name)
-        if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == '.' || c == '@'))
-            return false;
+    // Room for ".out.log" in a 255-byte file name.
+    if (name.empty() || name.size() > 240 || name == "." || name == "..") return false;
+    for (char c : name) {
+        const auto u = static_cast<unsigned char>(c);
+        if (u < 0x20 || u == 0x7f || c == ' ' || c == ':' || c == '/') return false;
+    }
     return true;
 }
 

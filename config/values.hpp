@@ -20,11 +20,13 @@ std::string_view trim(std::string_view s);
 // Items separated by whitespace and/or commas; empty items dropped.
 std::vector<std::string> split_list(std::string_view text);
 
-// Names of programs, processes, groups, upstreams and proxies: they appear in
-// `vigilctl` arguments (`GROUP:*`), URLs and log file names, so no ':', '/'
-// or spaces.
+// Names of programs, processes, groups, upstreams and proxies, as supervisord
+// allows them (datatypes.process_or_group_name: no space, ':' or '/'; so
+// Unicode letters and '+' are fine), and, because they are also log file
+// names, not "." or "..", no control characters and at most 240 bytes.
+// vigilctl percent-encodes them in URLs.
 bool valid_name(std::string_view name);
-inline constexpr std::string_view kValidNameHint = "use letters, digits, '_', '-', '.' or '@'";
+inline constexpr std::string_view kValidNameHint = "no space, ':', '/' or control character; not '.' or '..'";
 
 std::optional<long long> parse_int(std::string_view text, long long min, long long max, std::string& error);
 std::optional<double> parse_positive_double(std::string_view text, std::string& error);

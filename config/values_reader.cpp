@@ -13,19 +13,17 @@
 
 namespace vigil::config::detail {
 
-void Errors::add(SourceLoc loc, std::string message) {
-    list_.push_back(Error{std::move(loc), std::move(message)});
-}
+namespace {
 
-std::vector<Error> Errors::take() {
+std::vector<Error> in_report_order(std::vector<Error>& list) {
     std::vector<Error> out;
     std::set<std::tuple<std::string, int, std::string>> seen;
     std::map<std::string, std::size_t> file_rank;  // files in the order they were first reported
-    for (auto& e : list_) {
+    for (auto& e : list) {
         file_rank.emplace(e.loc.file, file_rank.size());
         if (seen.emplace(e.loc.file, e.loc.line, e.message).second) out.push_back(std::move(e));
     }
-    list_.clear();
+    list.clear();
     // Reported step by step, read top to bottom: by file, then line.
     std::stable_sort(out.begin(), out.end(), [&](const Error& a, const Error& b) {
         return std::make_pair(file_rank.at(a.loc.file), a.loc.line) <
@@ -34,27 +32,48 @@ std::vector<Error> Errors::take() {
     return out;
 }
 
+}  // namespace
+
+void Errors::add(SourceLoc loc, std::string message) {
+    list_.push_back(Error{std::move(loc), std::move(message)});
+}
+
+void Errors::warn(SourceLoc loc, std::string message) {
+    warnings_.push_back(Error{std::move(loc), std::move(message)});
+}
+
+void Errors::unknown(SourceLoc loc, std::string message) {
+    if (lenient_) warn(std::move(loc), std::move(message));
+    else add(std::move(loc), std::move(message));
+}
+
+std::vector<Error> Errors::take() { return in_report_order(list_); }
+
+std::vector<Error> Errors::take_warnings() { return in_report_order(warnings_); }
+
 Keys::Keys(const RawSection& section, std::span<const std::string_view> known,
            std::span<const std::string_view> repeatable, Errors& errors) {
     auto contains = [](std::span<const std::string_view> list, std::string_view key) {
         return std::find(list.begin(), list.end(), key) != list.end();
     };
+    const std::string where = "[" + section.type + (section.name.empty() ? "" : ":" + section.name) + "]";
     for (const auto& e : section.entries) {
-        SourceLoc at{section.loc.file, e.line};
+        SourceLoc at{e.file.empty() ? section.loc.file : e.file, e.line};
         if (!contains(known, e.key)) {
-            std::string lower = e.key;
-            std::transform(lower.begin(), lower.end(), lower.begin(),
-                           [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-            std::string hint;
-            if (lower != e.key && contains(known, lower)) hint = " (keys are lowercase: '" + lower + "')";
-            errors.add(at, "unknown key '" + e.key + "' in [" + section.type +
-                               (section.name.empty() ? "" : ":" + section.name) + "]" + hint);
+            errors.unknown(at, "unknown key '" + e.key + "' in " + where + (errors.lenient() ? "; ignored, as supervisord does" : ""));
             continue;
         }
         if (!contains(repeatable, e.key)) {
-            if (const ini::Entry* first = find(e.key)) {
-                errors.add(at, "duplicate key '" + e.key + "' (first set at line " + std::to_string(first->line) +
-                                   ")");
+            auto first = std::find_if(accepted_.begin(), accepted_.end(),
+                                      [&](const ini::Entry* a) { return a->key == e.key; });
+            if (first != accepted_.end()) {
+                const ini::Entry& before = **first;
+                std::string was = before.file == e.file || before.file.empty() ? "line " + std::to_string(before.line)
+                                                                               : before.file + ":" +
+                                                                                     std::to_string(before.line);
+                errors.warn(at, "'" + e.key + "' is set again in " + where + " (first at " + was +
+                                    "): this value wins, as in supervisord");
+                *first = &e;
                 continue;
             }
         }
@@ -79,9 +98,26 @@ void Values::error(const ini::Entry& e, const std::string& message) {
     errors_.add(loc(e), e.key + ": " + message);
 }
 
+void Values::warn(const ini::Entry& e, const std::string& message) {
+    errors_.warn(loc(e), e.key + ": " + message);
+}
+
+void Values::lenient_error(const ini::Entry& e, const std::string& message) {
+    errors_.unknown(loc(e), e.key + ": " + message);
+}
+
 std::optional<std::string> Values::expand_text(const ini::Entry& e, std::string_view raw) {
     std::string why;
-    auto out = expand(raw, vars_, why);
+    std::optional<std::string> out;
+    // %(here)s is the directory of the file the key is in, which is not the
+    // section's when an included file added the key to a merged section.
+    if (!e.here.empty() && e.here != section_.here) {
+        ExpandVars vars = vars_;
+        vars.strings.insert_or_assign("here", e.here);
+        out = expand(raw, vars, why);
+    } else {
+        out = expand(raw, vars_, why);
+    }
     if (!out) error(e, why);
     return out;
 }
@@ -146,6 +182,51 @@ void Values::size(std::string_view key, std::uint64_t& out, std::uint64_t min) {
         }
         return v;
     });
+}
+
+// Continuation lines of `environment` are separate assignments, so they
+// join with a comma (a trailing comma on the previous line is fine too),
+// except inside a quoted value that goes on to the next line.
+namespace {
+
+std::string join_environment(const ini::Entry& e) {
+    std::string out;
+    char quote = 0;
+    for (const auto& part : e.parts) {
+        std::string_view p = trim(part);
+        if (!out.empty()) {
+            if (quote) out += ' ';
+            else if (out.back() != ',' && !p.empty() && p.front() != ',') out += ',';
+        }
+        char prev = 0;  // a quote opens a value only right after '=', as parse_environment reads it
+        for (char c : p) {
+            if (!quote && (c == '"' || c == '\'') && prev == '=') quote = c;
+            else if (quote && c == quote) quote = 0;
+            if (c != ' ' && c != '\t') prev = c;
+        }
+        out += p;
+    }
+    return out;
+}
+
+}  // namespace
+
+std::vector<std::pair<std::string, std::string>> Values::environment(std::string_view key) {
+    std::vector<std::pair<std::string, std::string>> out;
+    const ini::Entry* e = entry(key);
+    if (!e) return out;
+    std::string why;
+    auto pairs = parse_environment(join_environment(*e), why);
+    if (!pairs) {
+        error(*e, why);
+        return out;
+    }
+    for (auto& [name, value] : *pairs) {
+        auto t = expand_text(*e, value);
+        if (!t) return {};
+        out.emplace_back(name, std::move(*t));
+    }
+    return out;
 }
 
 ExpandVars base_vars(const RawSection& section, const LoadOptions& options) {

@@ -9,7 +9,7 @@ packages=(
   # build
   g++ cmake ninja-build ccache pkg-config make
   # libraries (docs/dependencies.md: Boost 1.81, not 1.74's Process v1)
-  libboost1.81-dev libssl-dev libpq-dev libspdlog-dev catch2 libinih-dev
+  libboost1.81-dev libssl-dev libpq-dev libspdlog-dev catch2
   libhiredis-dev nlohmann-json3-dev libedit-dev
   # expat: parses XML-RPC requests at /RPC2 (supervisor/xmlrpc/codec.cpp)
   libexpat1-dev

@@ -56,6 +56,7 @@ ProcessRunner::ProcessRunner(boost::asio::io_context& io, config::Program progra
     : io_(io),
       state_dir_(daemon.state_dir),
       limits_best_effort_(!daemon.limits_required),
+      strip_ansi_(daemon.strip_ansi),
       program_(std::move(program)),
       rng_(rng),
       children_(children),
@@ -354,7 +355,8 @@ bool ProcessRunner::open_log_pipes() {
     for (int i = 0; i < 2; ++i) {
         Pipe& p = pipes_[i];
         if (i == 1 && program_.redirect_stderr) continue;
-        if (targets[i]->path.empty() || p.write_fd >= 0) continue;  // discard, or already open
+        // Discarded (no file, no syslog), or already open.
+        if ((targets[i]->path.empty() && !targets[i]->syslog) || p.write_fd >= 0) continue;
         int fds[2];
         if (::pipe2(fds, O_CLOEXEC) < 0) {
             spawn_error_ = std::string("pipe: ") + std::strerror(errno);
@@ -365,8 +367,12 @@ bool ProcessRunner::open_log_pipes() {
         // Not zeroed: a quiet program's buffer pages are never touched and
         // never count in vigild's RSS.
         p.buffer = std::make_unique_for_overwrite<char[]>(kPipeBuffer);
-        p.log = std::make_unique<LogFile>(targets[i]->path, targets[i]->max_bytes, targets[i]->backups);
-        if (!p.log->error().empty()) spdlog::warn("{}: cannot open log {}", name(), p.log->error());
+        if (!targets[i]->path.empty()) {
+            p.log = std::make_unique<LogFile>(targets[i]->path, targets[i]->max_bytes, targets[i]->backups);
+            if (!p.log->error().empty()) spdlog::warn("{}: cannot open log {}", name(), p.log->error());
+        }
+        if (targets[i]->syslog) p.syslog = std::make_unique<SyslogLines>(program_.name);
+        if (strip_ansi_) p.ansi = std::make_unique<AnsiStripper>();
         read_pipe(i);
     }
     return true;
@@ -383,7 +389,16 @@ void ProcessRunner::read_pipe(int which) {
 }
 
 void ProcessRunner::deliver(int which, std::string_view data) {
-    pipes_[which].log->write(data);
+    Pipe& p = pipes_[which];
+    if (p.log || p.syslog) {
+        std::string_view logged = data;
+        if (p.ansi) {
+            p.ansi->filter(data, p.stripped);
+            logged = p.stripped;
+        }
+        if (p.log) p.log->write(logged);
+        if (p.syslog) p.syslog->feed(logged);
+    }
     output_tail_.feed(which + 1, data);
     const auto observers = output_observers_;
     for (const auto& [_, o] : observers) o(which + 1, data);
@@ -404,6 +419,8 @@ void ProcessRunner::drain_pipes() {
             if (n <= 0) break;
             deliver(i, std::string_view(p.buffer.get(), static_cast<std::size_t>(n)));
         }
+        // The exited child's last line may have no newline.
+        if (p.syslog) p.syslog->flush();
     }
 }
 

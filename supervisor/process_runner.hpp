@@ -25,6 +25,7 @@
 #include "supervisor/child_table.hpp"
 #include "supervisor/core/health_tracker.hpp"
 #include "supervisor/log_file.hpp"
+#include "supervisor/output_filters.hpp"
 #include "supervisor/notify_socket.hpp"
 
 namespace vigil::supervisor {
@@ -120,6 +121,7 @@ private:
     boost::asio::io_context& io_;
     std::string state_dir_;
     bool limits_best_effort_;
+    bool strip_ansi_;
     config::Program program_;
     core::Rng& rng_;
     ChildTable& children_;
@@ -137,7 +139,10 @@ private:
     struct Pipe {
         std::optional<boost::asio::posix::stream_descriptor> reader;
         int write_fd = -1;
-        std::unique_ptr<LogFile> log;
+        std::unique_ptr<LogFile> log;        // null: no file (NONE or syslog only)
+        std::unique_ptr<SyslogLines> syslog;  // *_syslog
+        std::unique_ptr<AnsiStripper> ansi;   // [supervisord] strip_ansi
+        std::string stripped;                 // ansi's output, reused
         // Allocated with the pipe: programs that log NONE cost nothing here.
         std::unique_ptr<char[]> buffer;
     };

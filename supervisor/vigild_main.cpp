@@ -19,7 +19,6 @@
 #include <string>
 
 #include <fmt/core.h>
-#include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 
 #include "common/version.hpp"
@@ -27,6 +26,7 @@
 #include "supervisor/child_signals.hpp"
 #include "supervisor/control_api.hpp"
 #include "supervisor/control_server.hpp"
+#include "supervisor/daemon_settings.hpp"
 #include "supervisor/xmlrpc/interface.hpp"
 #include "supervisor/proxy_link.hpp"
 #include "supervisor/sd_notify.hpp"
@@ -75,15 +75,6 @@ int parse_args(int argc, char** argv, Options& o) {
         }
     }
     return -1;
-}
-
-void setup_logging(const std::string& level) {
-    auto logger = std::make_shared<spdlog::logger>("vigild", std::make_shared<spdlog::sinks::stderr_sink_mt>());
-    // journald stamps lines itself; a terminal or a file wants the time.
-    logger->set_pattern(std::getenv("JOURNAL_STREAM") ? "%l: %v" : "%Y-%m-%d %H:%M:%S.%e %l: %v");
-    logger->set_level(spdlog::level::from_str(level));
-    logger->flush_on(spdlog::level::trace);
-    spdlog::set_default_logger(logger);
 }
 
 // One vigild per state directory: a second one would start every program twice.
@@ -135,14 +126,16 @@ bool check_proxies(const vigil::config::Config& config) {
     return ok;
 }
 
-bool make_dir(const std::string& dir, mode_t mode) {
+// `existing_too`: also set the mode of a directory that was there. Not for
+// log_dir: a supervisord config's childlogdir defaults to /tmp.
+bool make_dir(const std::string& dir, mode_t mode, bool existing_too) {
     std::error_code ec;
-    std::filesystem::create_directories(dir, ec);
+    const bool created = std::filesystem::create_directories(dir, ec);
     if (ec) {
         fmt::print(stderr, "vigild: cannot create {}: {}\n", dir, ec.message());
         return false;
     }
-    ::chmod(dir.c_str(), mode);
+    if (created || existing_too) ::chmod(dir.c_str(), mode);
     return true;
 }
 
@@ -186,6 +179,8 @@ int main(int argc, char** argv) {
             loaded = std::move(plain);
         }
     }
+    if (opts.check)
+        for (const auto& w : loaded.warnings) fmt::print(stderr, "warning: {}\n", w.to_string());
     if (!loaded.ok()) {
         for (const auto& e : loaded.errors) fmt::print(stderr, "{}\n", e.to_string());
         fmt::print(stderr, "vigild: configuration {} has {} error{}\n", opts.config, loaded.errors.size(),
@@ -197,15 +192,29 @@ int main(int argc, char** argv) {
     if (opts.check) {
         warn_missing_controllers(config);
         if (!check_proxies(config)) return 1;
-        fmt::print("vigild: configuration {} is valid ({} processes)\n", opts.config, config.programs.size());
+        fmt::print("vigild: configuration {} is valid ({} processes{})\n", opts.config, config.programs.size(),
+                   loaded.supervisord ? ", read as a supervisord config" : "");
         return 0;
     }
 
-    setup_logging(config.daemon.log_level);
+    if (std::string err = vigil::supervisor::setup_daemon_logging(config.daemon); !err.empty()) {
+        fmt::print(stderr, "vigild: cannot start: {}\n", err);
+        return 1;
+    }
     const rlim_t fd_limit = vigil::supervisor::raise_fd_limit();
-    if (!make_dir(config.daemon.state_dir, 0700) || !make_dir(config.daemon.log_dir, 0750)) return 1;
+    if (std::string err = vigil::supervisor::apply_process_settings(config.daemon); !err.empty()) {
+        spdlog::error("cannot start: {}", err);
+        return 1;
+    }
+    if (!make_dir(config.daemon.state_dir, 0700, true) || !make_dir(config.daemon.log_dir, 0750, false)) return 1;
     int lock_fd = -1;
     if (!take_lock(config.daemon.state_dir, lock_fd)) return 1;
+    if (std::string err = vigil::supervisor::write_pidfile(config.daemon); !err.empty()) {
+        spdlog::error("cannot start: {}", err);
+        return 1;
+    }
+    const vigil::config::Daemon daemon_settings = config.daemon;
+    const std::vector<vigil::config::Error> load_warnings = std::move(loaded.warnings);
 
     // Orphans of our programs (double-forked daemons, a shell's leftovers)
     // are re-parented to us instead of PID 1, so we can reap them.
@@ -250,6 +259,7 @@ int main(int argc, char** argv) {
     auto reload = [&] {
         notify.send("RELOADING=1");
         auto loaded = reload_source();
+        for (const auto& w : loaded.warnings) spdlog::warn("reload: {}", w.to_string());
         if (!loaded.ok()) {
             for (const auto& e : loaded.errors) spdlog::error("reload refused: {}", e.to_string());
         } else {
@@ -304,6 +314,7 @@ int main(int argc, char** argv) {
     };
     if (notify.watchdog_interval()) pet();
 
+    for (const auto& w : load_warnings) spdlog::warn("{}", w.to_string());
     for (const auto& e : host_problems)
         spdlog::warn("{} (the program will fail to start; vigild --check refuses this file)", e.to_string());
     spdlog::info("vigild {} starting {} processes from {}", vigil::kVersion, sup.order().size(), opts.config);
@@ -319,6 +330,7 @@ int main(int argc, char** argv) {
     io.run();
     server.close();
     spdlog::info("vigild exiting");
+    vigil::supervisor::remove_pidfile(daemon_settings);
     ::close(lock_fd);
     return 0;
 }

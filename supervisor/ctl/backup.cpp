@@ -105,7 +105,7 @@ public:
     }
 
     Program program(const std::string& name) const {
-        const HttpReply r = call("GET", "/v1/programs/" + name);
+        const HttpReply r = call("GET", "/v1/programs/" + path_segment(name));
         if (r.status == 404) fail(kUsage, "no such process");
         const json j = json::parse(r.body, nullptr, false);
         if (r.status != 200 || !j.is_object()) fail(kFailed, "vigild answered HTTP " + std::to_string(r.status));
@@ -141,12 +141,12 @@ public:
     }
 
     bool has_healthcheck(const std::string& name) const {
-        return call("GET", "/v1/programs/" + name + "/health").status == 200;
+        return call("GET", "/v1/programs/" + path_segment(name) + "/health").status == 200;
     }
 
     // start / stop with vigild's own wait; the error message of a failure.
     std::optional<std::string> action(const std::string& name, const std::string& verb, long timeout) const {
-        const HttpReply r = call("POST", "/v1/programs/" + name + "/" + verb,
+        const HttpReply r = call("POST", "/v1/programs/" + path_segment(name) + "/" + verb,
                                  json{{"wait", true}, {"timeout", timeout}}.dump(), std::chrono::seconds(timeout + 30));
         const json j = json::parse(r.body, nullptr, false);
         if (r.status == 200) return std::nullopt;

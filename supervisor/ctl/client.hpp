@@ -37,4 +37,9 @@ private:
     std::string path_;
 };
 
+// A process or group name (or GROUP:*) as one URL path segment: names may
+// hold any character but space, ':' and '/' (config/values.hpp), so '?', '#',
+// '%' and non-ASCII bytes are percent-encoded; the control API decodes them.
+std::string path_segment(const std::string& name);
+
 }  // namespace vigil::ctl

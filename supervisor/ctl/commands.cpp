@@ -5,6 +5,7 @@
 #include "supervisor/ctl/wait.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <cstdio>
 #include <ctime>
 #include <iostream>
@@ -12,9 +13,11 @@
 #include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
+#include <string_view>
 
 namespace vigil::ctl {
 namespace {
+
 
 using json = nlohmann::json;
 
@@ -149,7 +152,7 @@ int Runner::action(const std::string& verb, const Args& a) {
     }
     int code = kOk;
     for (const auto& spec : a.words) {
-        auto r = call("POST", "/v1/programs/" + spec + "/" + verb, body.dump(), std::chrono::seconds(timeout + 30));
+        auto r = call("POST", "/v1/programs/" + path_segment(spec) + "/" + verb, body.dump(), std::chrono::seconds(timeout + 30));
         if (!r) return kUnreachable;
         if (r->status == 404) {
             err_ << spec << ": ERROR (no such process)\n";
@@ -181,7 +184,7 @@ int Runner::signal(const Args& a) {
     }
     int code = kOk;
     for (std::size_t i = 1; i < a.words.size(); ++i) {
-        auto r = call("POST", "/v1/programs/" + a.words[i] + "/signal", json{{"signal", a.words[0]}}.dump());
+        auto r = call("POST", "/v1/programs/" + path_segment(a.words[i]) + "/signal", json{{"signal", a.words[0]}}.dump());
         if (!r) return kUnreachable;
         const auto j = json::parse(r->body, nullptr, false);
         if (r->status == 404 || r->status == 400) {
@@ -236,7 +239,7 @@ int Runner::tail(const Args& a) {
         return kUsage;
     }
     const std::string stream = a.words.size() == 2 ? a.words[1] : "stdout";
-    const std::string target = "/v1/programs/" + a.words[0] + "/log?stream=" + stream + "&offset=-1600";
+    const std::string target = "/v1/programs/" + path_segment(a.words[0]) + "/log?stream=" + stream + "&offset=-1600";
     if (!a.flags.count("-f")) {
         auto r = call("GET", target);
         if (!r) return kUnreachable;
@@ -378,7 +381,7 @@ int Runner::health(const Args& a) {
     json shown = json::array();
     bool all_healthy = true;
     for (const auto& n : names) {
-        auto r = call("GET", "/v1/programs/" + n + "/health");
+        auto r = call("GET", "/v1/programs/" + path_segment(n) + "/health");
         if (!r) return kUnreachable;
         if (r->status == 404) continue;  // no healthcheck
         const auto j = json::parse(r->body);

@@ -6,7 +6,7 @@ namespace vigil::ctl {
 
 std::optional<std::string> own_data_missing(const Client& client, const std::string& name, std::string& error) {
     using json = nlohmann::json;
-    auto r = client.call("GET", "/v1/programs/" + name + "/health", "", error);
+    auto r = client.call("GET", "/v1/programs/" + path_segment(name) + "/health", "", error);
     if (!r || r->status != 200) return std::nullopt;
     const json j = json::parse(r->body, nullptr, false);
     if (!j.is_object() || !j.contains("results") || !j["results"].is_array() || j["results"].empty()) return std::nullopt;

@@ -47,7 +47,7 @@ int rolling_restart(const Client& client, const std::vector<std::string>& names,
     // Lines are printed as vigild sends them. Non-200 replies are one JSON
     // error object, read whole and reported below.
     const int status = client.stream(
-        "/v1/programs/" + spec + "/rolling-restart",
+        "/v1/programs/" + path_segment(spec) + "/rolling-restart",
         [&](const std::string& data) {
             raw += data;
             partial += data;

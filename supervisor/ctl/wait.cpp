@@ -9,7 +9,7 @@ WaitResult wait_for(const Client& client, const std::string& spec, const std::st
     WaitResult w;
     // vigild answers at its own deadline; the socket's is a margin later,
     // for a vigild that stopped answering altogether.
-    auto reply = client.call("POST", "/v1/programs/" + spec + "/wait",
+    auto reply = client.call("POST", "/v1/programs/" + path_segment(spec) + "/wait",
                              json{{"goal", goal}, {"timeout", timeout_s}}.dump(), w.error,
                              std::chrono::seconds(timeout_s + 30));
     if (!reply) return w;

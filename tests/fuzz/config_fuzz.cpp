@@ -1,7 +1,9 @@
 // libFuzzer target: the config loader on arbitrary INI text.
 //
 // load_string() must never crash, hang or leak, whatever the bytes; it
-// returns either a whole Config or errors, each `file:line: message`.
+// returns either a whole Config or errors, each `file:line: message`, and
+// warnings of the same form. Both dialects are reached: a supervisord config
+// (`[supervisord]` and no `[vigil]`) turns unknown keys into warnings.
 // [include] is refused (follow_includes = false), so no file is read and the
 // run is deterministic. %(ENV_X)s takes its values from a fixed map.
 #include <cstddef>
@@ -27,11 +29,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     // The contract of LoadResult: a config exactly when there are no errors,
     // and every error names the file it is about.
     VIGIL_FUZZ_CHECK(result.ok() == result.errors.empty());
-    for (const auto& e : result.errors) {
-        const std::string line = e.to_string();
-        VIGIL_FUZZ_CHECK(!line.empty());
-        VIGIL_FUZZ_CHECK(!e.message.empty());
-    }
+    for (const auto* list : {&result.errors, &result.warnings})
+        for (const auto& e : *list) {
+            const std::string line = e.to_string();
+            VIGIL_FUZZ_CHECK(!line.empty());
+            VIGIL_FUZZ_CHECK(!e.message.empty());
+        }
     if (result.ok()) {
         // Process names are unique: the supervisor keys its runners by them.
         std::set<std::string_view> names;

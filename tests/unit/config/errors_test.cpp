@@ -5,7 +5,7 @@
 using namespace cfgtest;
 
 TEST_CASE("config: every error in a file is reported, in line order") {
-    std::string long_line = "command = " + std::string(200, 'x');
+    std::string nul_line = "command = x" + std::string(1, '\0') + "y";
     auto errs = errors("[vigil]\n"                          // 1
                        "log_level = loud\n"                 // 2
                        "[program:a]\n"                      // 3
@@ -13,7 +13,7 @@ TEST_CASE("config: every error in a file is reported, in line order") {
                        "startsecs = later\n"                // 5
                        "nonsense line\n"                    // 6
                        "[program:b]\n"                      // 7
-                       + long_line + "\n" +                 // 8
+                       + nul_line + "\n" +                  // 8
                        "depends_on = nobody\n"              // 9
                        "[mystery]\n"                        // 10
                        "[program:c]\n"                      // 11
@@ -24,10 +24,10 @@ TEST_CASE("config: every error in a file is reported, in line order") {
                       "5: startsecs: expected a duration such as 10s, 500ms, 1m30s or 2h (a bare number is seconds), "
                       "got 'later'",
                       "6: expected 'key = value', '[section]' or a comment, got 'nonsense line'",
-                      "8: line too long (210 characters, the limit is 199): split it with indented continuation lines",
+                      "8: line contains a NUL byte",
                       "9: depends_on: unknown program or process 'nobody'",
-                      "10: unknown section [mystery] (expected [vigil], [program:NAME], [group:NAME], [include], "
-                      "[upstream:NAME] or [proxy:NAME])",
+                      "10: unknown section [mystery] (expected [vigil], [supervisord], [program:NAME], [group:NAME], "
+                      "[include], [upstream:NAME] or [proxy:NAME])",
                       "12: command: unknown expansion %(bogus)s (known here: group_name, here, host_node_name, "
                       "program_name, numprocs, process_num, ENV_*)",
                       "13: stopsignal: expected a signal such as TERM, SIGINT, QUIT, KILL, HUP, USR1 or a number, "
@@ -36,7 +36,7 @@ TEST_CASE("config: every error in a file is reported, in line order") {
 }
 
 TEST_CASE("config: a refused command line does not also report the command as missing") {
-    only_error("[program:a]\n" + std::string("command = ") + std::string(250, 'c') + "\n", 2, "line too long");
+    only_error("[program:a]\ncommand = c" + std::string(1, '\0') + "\n", 2, "NUL byte");
 }
 
 TEST_CASE("config: a refused config gives no Config at all") {

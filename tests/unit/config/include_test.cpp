@@ -83,13 +83,32 @@ TEST_CASE("config: errors in included files name that file and line") {
     std::string main = d.write("main.ini", "[include]\nfiles = bad.ini\n[program:a]\ncommand = a\nwhat\n");
     d.write("bad.ini", "[program:b]\ncommand = b\nstartsecs = never\n[program:a]\ncommand = again\n");
     LoadResult r = load_file(main, {});
-    REQUIRE(r.errors.size() == 3);
+    REQUIRE(r.errors.size() == 2);
     // Ordered by file (as first reported), then line.
     CHECK(r.errors[0].to_string() == main + ":5: expected 'key = value', '[section]' or a comment, got 'what'");
     CHECK(r.errors[1].to_string() == d.str("bad.ini") + ":3: startsecs: expected a duration such as 10s, 500ms, "
                                                          "1m30s or 2h (a bare number is seconds), got 'never'");
-    CHECK(r.errors[2].to_string() ==
-          d.str("bad.ini") + ":4: duplicate section [program:a] (first defined at " + main + ":3)");
+    // [program:a] repeated in bad.ini merges into main.ini's, as in supervisord.
+    REQUIRE(r.warnings.size() == 1);
+    CHECK(r.warnings[0].to_string() == d.str("bad.ini") + ":5: 'command' is set again in [program:a] (first at " +
+                                           main + ":4): this value wins, as in supervisord");
+}
+
+TEST_CASE("config: a section split across included files is merged, keys from either file") {
+    TempDir d;
+    std::string main = d.write("main.ini", "[program:web]\ncommand = %(here)s/web\npriority = 5\n"
+                                           "[include]\nfiles = conf.d/*.conf\n");
+    d.write("conf.d/web.conf", "[program:web]\ndirectory = %(here)s\nPriority = 7\n");
+    LoadResult r = load_file(main, {});
+    INFO(dump(r));
+    REQUIRE(r.ok());
+    const auto& p = r.config->programs.at(0);
+    CHECK(p.command == d.str("web"));
+    CHECK(p.directory == d.str("conf.d"));  // %(here)s of the file the key is in
+    CHECK(p.priority == 7);
+    REQUIRE(r.warnings.size() == 1);
+    CHECK(r.warnings[0].loc.file == d.str("conf.d/web.conf"));
+    CHECK(r.warnings[0].loc.line == 3);
 }
 
 TEST_CASE("config: [include] patterns expand %(here)s and environment variables") {

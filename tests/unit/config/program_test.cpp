@@ -279,7 +279,8 @@ TEST_CASE("config: bad program values are errors at their own line") {
         {"stdout_logfile_maxbytes = 5X", "stdout_logfile_maxbytes: expected a size"},
         {"stderr_logfile_backups = -1", "stderr_logfile_backups: expected an integer from 0 to 1000"},
         {"stdout_logfile =", "stdout_logfile: must not be empty (AUTO, NONE or a path)"},
-        {"stderr_logfile = syslog", "stderr_logfile: syslog is not supported by vigil"},
+        {"stdout_syslog = maybe", "stdout_syslog: expected true or false"},
+        {"stdout_capture_maxbytes = lots", "stdout_capture_maxbytes: expected a size"},
         {"redirect_stderr = 2", "redirect_stderr: expected true or false"},
         {"backoff = 1s,2", "backoff: got '1s,2' (expected first,factor,cap"},
         {"backoff = x,2,60s", "backoff: first delay must be a duration, got 'x'"},
@@ -315,13 +316,16 @@ TEST_CASE("config: health settings are checked when a healthcheck is set") {
     only_error(base + "on_unhealthy = kill\n", 4, "on_unhealthy: expected restart or isolate, got 'kill'");
 }
 
-TEST_CASE("config: unknown and duplicate program keys are errors") {
+TEST_CASE("config: unknown program keys are errors, a key set twice keeps its last value") {
     only_error("[program:a]\ncommand = a\nautostrat = true\n", 3, "unknown key 'autostrat' in [program:a]");
-    only_error("[program:a]\ncommand = a\nCommand = b\n", 3, "(keys are lowercase: 'command')");
-    only_error("[program:a]\ncommand = a\npriority = 1\npriority = 2\n", 4,
-               "duplicate key 'priority' (first set at line 3)");
-    // The first value wins for reporting purposes, and nothing is half-applied.
-    only_error("[program:a]\ncommand = a\nserverurl = AUTO\n", 3, "unknown key 'serverurl'");
+    LoadResult r = load("[program:a]\ncommand = a\npriority = 1\nPriority = 2\n");
+    INFO(dump(r));
+    REQUIRE(r.ok());
+    CHECK(r.config->programs[0].priority == 2);
+    REQUIRE(r.warnings.size() == 1);
+    CHECK(r.warnings[0].loc.line == 4);
+    CHECK(r.warnings[0].message == "'priority' is set again in [program:a] (first at line 3): this value wins, as "
+                                   "in supervisord");
 }
 
 TEST_CASE("config: %(here)s, %(group_name)s and %(host_node_name)s in program values") {

@@ -224,8 +224,7 @@ TEST_CASE("config: [proxy] sections need exactly one kind = proxy program") {
 
 TEST_CASE("config: section types and names are checked") {
     only_error("[programs:a]\n", 1, "unknown section [programs:a]");
-    only_error("[supervisord]\n", 1, "vigil's daemon settings go in [vigil]");
-    only_error("[eventlistener:x]\n", 1, "is not supported by vigil");
+    only_error("[eventlistener:x]\n", 1, "is not supported by vigil yet");
     only_error("[program]\ncommand = a\n", 1, "[program] needs a name: [program:NAME]");
     only_error("[program:]\ncommand = a\n", 1, "invalid program name ''");
     only_error("[program:a/b]\ncommand = a\n", 1, "invalid program name 'a/b'");
@@ -237,9 +236,16 @@ TEST_CASE("config: section names keep their case and surrounding spaces are trim
     CHECK(names(c) == std::vector<std::string>{"Web", "web"});
 }
 
-TEST_CASE("config: duplicate sections are errors, pointing at the first") {
-    auto errs = errors("[program:a]\ncommand = a\n[vigil]\n[program:a]\ncommand = b\n[vigil]\nlog_level = debug\n");
-    REQUIRE(errs.size() == 2);
-    CHECK(errs[0] == "4: duplicate section [program:a] (first defined at /etc/vigil/vigil.ini:1)");
-    CHECK(errs[1] == "6: duplicate section [vigil] (first defined at /etc/vigil/vigil.ini:3)");
+TEST_CASE("config: a repeated section merges into the first, as in supervisord") {
+    LoadResult r = load("[program:a]\ncommand = a\n[vigil]\n[program:a]\ncommand = b\npriority = 3\n"
+                        "[vigil]\nlog_level = debug\n");
+    INFO(dump(r));
+    REQUIRE(r.ok());
+    REQUIRE(r.config->programs.size() == 1);
+    CHECK(r.config->programs[0].command == "b");
+    CHECK(r.config->programs[0].priority == 3);
+    CHECK(r.config->programs[0].loc.line == 1);
+    CHECK(r.config->daemon.log_level == "debug");
+    REQUIRE(r.warnings.size() == 1);
+    CHECK(r.warnings[0].loc.line == 5);
 }
