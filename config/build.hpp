@@ -2,6 +2,7 @@
 //   sources.cpp   files and [include]s → RawSections (syntax, section names)
 //   sections.cpp  [vigil], [group:*], [upstream:*], [proxy:*] → typed values
 //   program.cpp   [program:*] → one Program per process
+//   eventlistener_section.cpp  [eventlistener:*] → pools and their processes
 //   link.cpp      names that refer to other sections, cycles, start order
 // Every step reports into one Errors and keeps going, so a single run shows
 // every problem in the files.
@@ -149,6 +150,12 @@ std::vector<Proxy> build_proxies(const std::vector<RawSection>& sections, const 
 std::vector<Program> build_programs(const std::vector<RawSection>& sections, const Daemon& daemon,
                                     const std::vector<Group>& groups, const Where& where,
                                     const LoadOptions& options, Errors& errors);
+
+// [eventlistener:*] (eventlistener_section.cpp): the pools, and their
+// listener processes appended to `programs` (before link() orders them).
+std::vector<EventListenerPool> build_event_listeners(const std::vector<RawSection>& sections, const Daemon& daemon,
+                                                     const std::vector<Group>& groups, const LoadOptions& options,
+                                                     Errors& errors, std::vector<Program>& programs);
 
 // Cross-section checks, name resolution, and the start order of programs.
 void link(Config& config, const Where& where, Errors& errors);

@@ -35,6 +35,8 @@ LoadResult build(std::string_view text, const std::string& display, const LoadOp
     config.upstreams = detail::build_upstreams(sources.sections, options, errors, where);
     config.proxies = detail::build_proxies(sources.sections, options, errors, where);
     config.programs = detail::build_programs(sources.sections, config.daemon, config.groups, where, options, errors);
+    config.event_listeners = detail::build_event_listeners(sources.sections, config.daemon, config.groups, options,
+                                                           errors, config.programs);
     detail::link(config, where, errors);
 
     LoadResult result;

@@ -27,6 +27,7 @@ constexpr std::string_view kProgramKeys[] = {
     "health_retries", "health_start_period", "health_rise", "health_start_interval", "health_expect_status",
     "health_expect_body", "startup_check", "on_unhealthy", "depends_on", "memory_limit", "cpu_limit",
     "pids_limit", "address", "data_dir", "pg_bin_dir", "redis_bin", "db_user", "db_name", "notify", "watchdog",
+    "stdout_events_enabled", "stderr_events_enabled", "stdout_capture_maxbytes", "stderr_capture_maxbytes",
 };
 
 constexpr std::string_view kHealthKeys[] = {
@@ -119,6 +120,10 @@ public:
         });
         v_.integer("priority", p.priority, -999999, 999999);
         logs(p);
+        v_.boolean("stdout_events_enabled", p.stdout_events_enabled);
+        v_.boolean("stderr_events_enabled", p.stderr_events_enabled);
+        v_.size("stdout_capture_maxbytes", p.stdout_capture_maxbytes, 0);
+        v_.size("stderr_capture_maxbytes", p.stderr_capture_maxbytes, 0);
         health(p);
         depends_on(p);
         v_.parsed("memory_limit", p.limits.memory_bytes, [](const std::string& t, std::string& why) {

@@ -11,6 +11,7 @@
 #include <cstring>
 #include <map>
 
+#include <boost/asio/write.hpp>
 #include <spdlog/spdlog.h>
 
 #include "config/command_line.hpp"
@@ -220,6 +221,7 @@ void ProcessRunner::close() {
     if (pidfd_) pidfd_->cancel();
     for (auto& p : pipes_)
         if (p.reader) p.reader->cancel();
+    close_stdin();
     // Now, not when the last handler lets go of this runner: a replacement
     // made next uses the same cgroup dirs, which this one would remove.
     cgroup_.reset();
@@ -296,6 +298,24 @@ void ProcessRunner::do_spawn() {
     }
     req.stdout_fd = pipes_[0].write_fd;
     req.stderr_fd = program_.redirect_stderr ? pipes_[0].write_fd : pipes_[1].write_fd;
+    int stdin_pipe[2] = {-1, -1};
+    if (!program_.listener_pool.empty()) {
+        if (::pipe2(stdin_pipe, O_CLOEXEC) < 0) {
+            const int err = errno;
+            spawn_error_ = std::string("pipe: ") + std::strerror(err);
+            send(core::Event::spawn_failed(err));
+            return;
+        }
+        req.stdin_fd = stdin_pipe[0];
+    }
+    // Whatever happens next, the child's end of stdin is not ours to keep.
+    auto stdin_spawned = [&](bool ok) {
+        if (stdin_pipe[0] < 0) return;
+        ::close(stdin_pipe[0]);
+        close_stdin();
+        if (ok) stdin_.emplace(io_, stdin_pipe[1]);
+        else ::close(stdin_pipe[1]);
+    };
 
     const auto& limits = program_.limits;
     if (limits.memory_bytes || limits.cpu_cores || limits.pids) {
@@ -309,6 +329,7 @@ void ProcessRunner::do_spawn() {
             // Refused, not run unlimited: with limits = required they are part of the contract.
             spawn_error_ = "cannot apply resource limits: " + refusal;
             cgroup_.reset();
+            stdin_spawned(false);
             send(core::Event::spawn_failed(EPERM));
             return;
         }
@@ -317,6 +338,7 @@ void ProcessRunner::do_spawn() {
 
     const SpawnResult r = spawn(req);
     for (int fd : req.cgroup_procs) ::close(fd);
+    stdin_spawned(r.ok());
     if (!r.ok()) {
         spawn_error_ = r.stage + ": " + std::strerror(r.error) + " (" + req.argv[0] + ")";
         send(core::Event::spawn_failed(r.error));
@@ -334,7 +356,7 @@ bool ProcessRunner::open_log_pipes() {
     for (int i = 0; i < 2; ++i) {
         Pipe& p = pipes_[i];
         if (i == 1 && program_.redirect_stderr) continue;
-        if (targets[i]->path.empty() || p.write_fd >= 0) continue;  // discard, or already open
+        if (!wants_pipe(i) || p.write_fd >= 0) continue;  // discard, or already open
         int fds[2];
         if (::pipe2(fds, O_CLOEXEC) < 0) {
             spawn_error_ = std::string("pipe: ") + std::strerror(errno);
@@ -345,8 +367,10 @@ bool ProcessRunner::open_log_pipes() {
         // Not zeroed: a quiet program's buffer pages are never touched and
         // never count in vigild's RSS.
         p.buffer = std::make_unique_for_overwrite<char[]>(kPipeBuffer);
-        p.log = std::make_unique<LogFile>(targets[i]->path, targets[i]->max_bytes, targets[i]->backups);
-        if (!p.log->error().empty()) spdlog::warn("{}: cannot open log {}", name(), p.log->error());
+        if (!targets[i]->path.empty()) {
+            p.log = std::make_unique<LogFile>(targets[i]->path, targets[i]->max_bytes, targets[i]->backups);
+            if (!p.log->error().empty()) spdlog::warn("{}: cannot open log {}", name(), p.log->error());
+        }
         read_pipe(i);
     }
     return true;
@@ -362,8 +386,15 @@ void ProcessRunner::read_pipe(int which) {
                               });
 }
 
+bool ProcessRunner::wants_pipe(int which) const {
+    if (which == 0)
+        return !program_.stdout_log.path.empty() || program_.stdout_events_enabled ||
+               program_.stdout_capture_maxbytes > 0 || !program_.listener_pool.empty();
+    return !program_.stderr_log.path.empty() || program_.stderr_events_enabled || program_.stderr_capture_maxbytes > 0;
+}
+
 void ProcessRunner::deliver(int which, std::string_view data) {
-    pipes_[which].log->write(data);
+    if (pipes_[which].log) pipes_[which].log->write(data);
     output_tail_.feed(which + 1, data);
     const auto observers = output_observers_;
     for (const auto& [_, o] : observers) o(which + 1, data);
@@ -419,6 +450,7 @@ bool ProcessRunner::try_reap() {
     }
     pidfd_->close();
     pidfd_.reset();
+    close_stdin();
     // Like systemd's control-group kill mode: what the program left behind
     // in its group (workers, a shell's children) must not outlive it and hold
     // its ports against the next start.
@@ -448,6 +480,44 @@ bool ProcessRunner::try_reap() {
     }
     send(core::Event::exited(st));
     return true;
+}
+
+bool ProcessRunner::write_stdin(std::string data) {
+    if (!stdin_ || closed_) return false;
+    stdin_queue_.push_back(std::move(data));
+    if (!stdin_writing_) write_next_stdin();
+    return true;
+}
+
+void ProcessRunner::write_next_stdin() {
+    if (stdin_queue_.empty() || !stdin_) return;
+    stdin_writing_ = true;
+    // The bytes live with the handler: a close in between must not free them under the write.
+    auto data = std::make_shared<std::string>(std::move(stdin_queue_.front()));
+    stdin_queue_.pop_front();
+    boost::asio::async_write(*stdin_, boost::asio::buffer(*data),
+                             [self = shared_from_this(), data, gen = stdin_generation_](
+                                 const boost::system::error_code& ec, std::size_t) {
+                                 if (gen != self->stdin_generation_) return;  // that pipe is closed
+                                 self->stdin_writing_ = false;
+                                 if (ec) {
+                                     // EPIPE: the process closed stdin or died; its exit is on its way.
+                                     spdlog::debug("{}: writing to stdin: {}", self->name(), ec.message());
+                                     self->stdin_queue_.clear();
+                                     return;
+                                 }
+                                 self->write_next_stdin();
+                             });
+}
+
+void ProcessRunner::close_stdin() {
+    stdin_queue_.clear();
+    stdin_writing_ = false;
+    ++stdin_generation_;
+    if (!stdin_) return;
+    boost::system::error_code ignored;
+    stdin_->close(ignored);
+    stdin_.reset();
 }
 
 void ProcessRunner::arm(core::Timer t, core::Duration delay) {

@@ -74,7 +74,8 @@ int pidfd_open(pid_t pid) { return static_cast<int>(::syscall(SYS_pidfd_open, pi
     if (::setsid() < 0) fail(st_setsid);
     const int out = r.stdout_fd >= 0 ? r.stdout_fd : devnull;
     const int err = r.stderr_fd >= 0 ? r.stderr_fd : devnull;
-    if (::dup2(devnull, 0) < 0 || ::dup2(out, 1) < 0 || ::dup2(err, 2) < 0) fail(st_stdio);
+    const int in = r.stdin_fd >= 0 ? r.stdin_fd : devnull;
+    if (::dup2(in, 0) < 0 || ::dup2(out, 1) < 0 || ::dup2(err, 2) < 0) fail(st_stdio);
     if (r.umask) ::umask(*r.umask);
     if (!r.directory.empty() && ::chdir(r.directory.c_str()) < 0) fail(st_chdir);
     if (r.creds) {

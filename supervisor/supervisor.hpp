@@ -70,6 +70,9 @@ public:
 
     std::uint64_t subscribe(Observer o);
     std::uint64_t subscribe_health(HealthObserver o);
+    // After each update(), with what it changed (config() is already the new one).
+    using UpdateObserver = std::function<void(const core::ConfigDiff&)>;
+    std::uint64_t subscribe_update(UpdateObserver o);
     void unsubscribe(std::uint64_t id);
 
     ProcessRunner* find(const std::string& name);
@@ -110,6 +113,7 @@ private:
     std::map<std::string, Replacement> replacing_;
     std::map<std::uint64_t, Observer> observers_;
     std::map<std::uint64_t, HealthObserver> health_observers_;
+    std::map<std::uint64_t, UpdateObserver> update_observers_;
     std::uint64_t next_observer_ = 1;
     bool shutting_down_ = false;
     bool evaluating_ = false;

@@ -213,7 +213,7 @@ TEST_CASE("config: section types and names are checked") {
     only_error("[programs:a]\n", 1, "unknown section [programs:a]");
     only_error("[supervisord]\n", 1, "vigil's daemon settings go in [vigil]");
     only_error("[unix_http_server]\nfile = /tmp/s\n", 1, "control_socket in [vigil]");
-    only_error("[eventlistener:x]\n", 1, "is not supported by vigil");
+    only_error("[eventlistener:x]\nevents = TICK_5\n", 1, "[eventlistener:x] needs command");
     only_error("[program]\ncommand = a\n", 1, "[program] needs a name: [program:NAME]");
     only_error("[program:]\ncommand = a\n", 1, "invalid program name ''");
     only_error("[program:a/b]\ncommand = a\n", 1, "invalid program name 'a/b'");
