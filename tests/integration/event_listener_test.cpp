@@ -94,10 +94,11 @@ bool has(const std::vector<Record>& all, const std::string& type, const std::str
     });
 }
 
+// `more` replaces the default buffer_size of 100 (a key may not be written twice).
 std::string listener(const std::string& pool, const std::string& command, const std::string& events,
-                     const std::string& more = "") {
+                     const std::string& more = "buffer_size = 100") {
     return "[eventlistener:" + pool + "]\ncommand = " + command + "\nevents = " + events +
-           "\nstartsecs = 0\nbuffer_size = 100\nbackoff = 100ms,1,100ms\n" + more + "\n";
+           "\nstartsecs = 0\nbackoff = 100ms,1,100ms\n" + more + "\n";
 }
 
 std::string recorder(const std::string& out, const std::string& args = "") {
