@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <functional>
 #include <map>
+#include <set>
 
 #include "harness.hpp"
 
@@ -93,6 +94,9 @@ bool has(const std::vector<Record>& all, const std::string& type, const std::str
         return r.type == type && (process.empty() || r.fields()["processname"] == process);
     });
 }
+
+// The processes of the numprocs pool test: its two listeners and three programs.
+constexpr const char* kNames[] = {"pair_0", "pair_1", "a", "b", "c"};
 
 // `more` replaces the default buffer_size of 100 (a key may not be written twice).
 std::string listener(const std::string& pool, const std::string& command, const std::string& events,
@@ -252,21 +256,27 @@ TEST_CASE("event listeners: PROCESS_LOG_STDOUT and PROCESS_COMMUNICATION_STDOUT 
     const std::string out = files / "events";
     Vigild v(listener("logs", recorder(out), "PROCESS_LOG, PROCESS_COMMUNICATION") +
              "[program:talker]\ncommand = " + child_path() +
-             " --print hello-events\nstdout_events_enabled = true\nstartsecs = 0\n"
+             " --print hello-events --eprint oops-events\nstdout_events_enabled = true\n"
+             "stderr_events_enabled = true\nstartsecs = 0\n"
              "[program:comm]\ncommand = /bin/sh -c \"echo 'before<!--XSUPERVISOR:BEGIN-->comm-data"
              "<!--XSUPERVISOR:END-->after'; exec sleep 1000\"\nstdout_capture_maxbytes = 1024\n"
              "stdout_events_enabled = true\nstdout_logfile = NONE\nstartsecs = 0\n");
     v.start();
     const auto all = wait_records(out, [](const auto& all) {
-        return has(all, "PROCESS_LOG_STDOUT", "talker") && of_process(all, "comm").size() == 3;
+        return has(all, "PROCESS_LOG_STDOUT", "talker") && has(all, "PROCESS_LOG_STDERR", "talker") &&
+               of_process(all, "comm").size() == 3;
     });
     const auto talker = of_process(all, "talker");
-    REQUIRE(talker.size() == 1);
-    const auto f = talker[0].fields();
+    REQUIRE(talker.size() == 2);
+    const auto err = std::find_if(talker.begin(), talker.end(), [](const Record& r) { return r.type == "PROCESS_LOG_STDERR"; });
+    CHECK(err->fields().at("channel") == "stderr");
+    CHECK(err->payload.ends_with("\\noops-events\\n"));
+    const auto out_event = std::find_if(talker.begin(), talker.end(), [](const Record& r) { return r.type == "PROCESS_LOG_STDOUT"; });
+    const auto f = out_event->fields();
     CHECK(f.at("channel") == "stdout");
     CHECK(f.at("groupname") == "talker");
     CHECK(std::stoi(f.at("pid")) > 0);
-    CHECK(talker[0].payload.substr(talker[0].payload.find("\\n")) == "\\nhello-events\\n");
+    CHECK(out_event->payload.substr(out_event->payload.find("\\n")) == "\\nhello-events\\n");
 
     const auto comm = of_process(all, "comm");
     CHECK(comm[0].type == "PROCESS_LOG_STDOUT");
@@ -275,4 +285,23 @@ TEST_CASE("event listeners: PROCESS_LOG_STDOUT and PROCESS_COMMUNICATION_STDOUT 
     CHECK(comm[1].payload.ends_with(" pid:" + comm[0].fields().at("pid") + "\\ncomm-data"));
     CHECK(comm[2].type == "PROCESS_LOG_STDOUT");
     CHECK(comm[2].payload.ends_with("\\nafter\\n"));
+}
+
+TEST_CASE("event listeners: a pool of two listeners shares the events, each delivered once", "[integration][events]") {
+    need_childutils();
+    TempDir files;
+    const std::string out = files / "events";  // both append to it (O_APPEND, one write per line)
+    Vigild v(listener("pair", recorder(out), "PROCESS_STATE_RUNNING",
+                      "numprocs = 2\nprocess_name = pair_%(process_num)d\nbuffer_size = 100") +
+             "[program:a]\ncommand = " + child_path() + "\nstartsecs = 0\n[program:b]\ncommand = " + child_path() +
+             "\nstartsecs = 0\n[program:c]\ncommand = " + child_path() + "\nstartsecs = 0\n");
+    v.start();
+    const auto all = wait_records(out, [](const auto& all) {
+        return std::all_of(std::begin(kNames), std::end(kNames),
+                           [&](const char* name) { return has(all, "PROCESS_STATE_RUNNING", name); });
+    });
+    std::set<long> serials;
+    for (const auto& r : all) serials.insert(r.serial);
+    CHECK(serials.size() == all.size());  // none delivered twice
+    CHECK(all.size() == 5);
 }
