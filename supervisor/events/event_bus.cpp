@@ -144,10 +144,14 @@ void EventBus::watch(const ProcessRunner& r) {
 }
 
 void EventBus::on_transition(const ProcessRunner& r, const core::Decision& d) {
+    const config::Program& p = r.program();
+    // A listener added by an update starts before the update's observers
+    // run: its pool must exist for its first transition.
+    if (!p.listener_pool.empty() && !pools_.count(p.listener_pool)) sync_pools();
+    if (pools_.empty()) return;  // nothing to tell anyone: no text is built
     watch(r);
     if (r.pid() > 0) watched_[r.name()].last_pid = r.pid();
     if (!d.changed()) return;
-    const config::Program& p = r.program();
     if (!p.listener_pool.empty())
         if (auto it = pools_.find(p.listener_pool); it != pools_.end()) it->second->on_transition(r, d.from, d.to);
     ProcessFacts f;
@@ -162,7 +166,7 @@ void EventBus::on_transition(const ProcessRunner& r, const core::Decision& d) {
 
 void EventBus::on_output(const std::string& process, int fd, std::string_view data) {
     ProcessRunner* r = sup_.find(process);
-    if (!r) return;
+    if (!r || pools_.empty()) return;
     const config::Program& p = r->program();
     if (fd == 1 && !p.listener_pool.empty()) {
         if (auto it = pools_.find(p.listener_pool); it != pools_.end()) it->second->on_output(process, data);

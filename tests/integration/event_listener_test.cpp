@@ -240,13 +240,20 @@ TEST_CASE("event listeners: TICK_5, supervisor state and group events arrive", "
     const long when = std::stol(tick->payload.substr(tick->payload.find(':') + 1));
     CHECK(when % 5 == 0);
 
-    write_file(v.config_path(), read_file(v.config_path()) + "[program:late]\ncommand = " + child_path() + "\n");
+    // A program and a listener added by an update: the group event, and the
+    // new pool receives from its first moment (its own start included).
+    const std::string late_out = files / "late_events";
+    write_file(v.config_path(), read_file(v.config_path()) + "[program:late]\ncommand = " + child_path() + "\n" +
+                                    listener("watcher", recorder(late_out), "PROCESS_STATE"));
     REQUIRE(v.ctl({"update"}) == 0);
     wait_records(out, [](const auto& all) {
         return std::any_of(all.begin(), all.end(), [](const Record& r) {
             return r.type == "PROCESS_GROUP_ADDED" && r.payload == "groupname:late\\n";
         });
     });
+    const auto late = wait_records(late_out, [](const auto& all) { return has(all, "PROCESS_STATE_RUNNING", "watcher"); });
+    CHECK(late[0].type == "PROCESS_STATE_STARTING");
+    CHECK(late[0].pool_serial == 0);
 }
 
 TEST_CASE("event listeners: PROCESS_LOG_STDOUT and PROCESS_COMMUNICATION_STDOUT from program output",
