@@ -7,6 +7,7 @@
 #include <tuple>
 
 #include "config/build.hpp"
+#include "config/socket_url.hpp"
 #include "config/values.hpp"
 
 namespace vigil::config::detail {
@@ -211,6 +212,19 @@ private:
                         "[proxy:" + config_.proxies.front().name +
                             "] is served by a program with kind = proxy, and there is none (add [program:proxy] "
                             "with kind = proxy)");
+        // vigild holds the proxy's listening sockets (docs/config.md,
+        // `sockets`): a proxy that dies or restarts never refuses a
+        // connection; clients wait in the backlog for the next one.
+        for (auto& prog : config_.programs) {
+            if (prog.kind != "proxy") continue;
+            for (const auto& px : config_.proxies) {
+                std::string why;
+                auto url = parse_socket_url("tcp://" + px.listen, why);
+                if (!url) continue;  // the listen value was checked (and refused) already
+                if (std::find(prog.sockets.begin(), prog.sockets.end(), url->text()) == prog.sockets.end())
+                    prog.sockets.push_back(url->text());
+            }
+        }
     }
 
     // Dependencies first; among the processes free to start, lower group

@@ -143,6 +143,17 @@ struct Program {
     bool notify = false;
     std::optional<Duration> watchdog;
 
+    // Listening sockets vigild binds and holds for as long as the program is
+    // configured, passed to every process it starts (systemd's LISTEN_FDS,
+    // from fd 3), so connections wait in the backlog while the program is
+    // down instead of being refused. Canonical tcp://… / unix://… text.
+    std::vector<std::string> sockets;
+    std::string socket_owner;       // unix sockets: user[:group]; empty = vigild's
+    unsigned socket_mode = 0700;    // unix sockets (supervisord's default)
+    int socket_backlog = 0;         // 0 = SOMAXCONN
+    // [fcgi-program:x]: the one socket is fd 0, as supervisord passes it.
+    bool socket_on_stdin = false;
+
     // supervisord's event keys (supervisor/events, docs/event-listeners.md):
     // each chunk of output becomes a PROCESS_LOG_* event; text between
     // <!--XSUPERVISOR:BEGIN--> and END (at most *_capture_maxbytes, 0 = off)

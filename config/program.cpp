@@ -7,6 +7,7 @@
 #include "config/command_line.hpp"
 #include "config/host_checks.hpp"
 #include "config/kinds.hpp"
+#include "config/socket_url.hpp"
 #include "config/units.hpp"
 #include "config/values.hpp"
 
@@ -27,8 +28,19 @@ constexpr std::string_view kProgramKeys[] = {
     "health_retries", "health_start_period", "health_rise", "health_start_interval", "health_expect_status",
     "health_expect_body", "startup_check", "on_unhealthy", "depends_on", "memory_limit", "cpu_limit",
     "pids_limit", "address", "data_dir", "pg_bin_dir", "redis_bin", "db_user", "db_name", "notify", "watchdog",
+    "sockets", "socket_owner", "socket_mode", "socket_backlog",
     "stdout_events_enabled", "stderr_events_enabled", "stdout_capture_maxbytes", "stderr_capture_maxbytes",
 };
+
+// [fcgi-program:x] is a program whose one socket (`socket =`) is its fd 0.
+const std::vector<std::string_view>& fcgi_program_keys() {
+    static const std::vector<std::string_view> keys = [] {
+        std::vector<std::string_view> k(std::begin(kProgramKeys), std::end(kProgramKeys));
+        k.push_back("socket");
+        return k;
+    }();
+    return keys;
+}
 
 constexpr std::string_view kHealthKeys[] = {
     "health_interval",       "health_timeout",       "health_retries",     "health_start_period", "health_rise",
@@ -146,6 +158,7 @@ public:
                 else v_.error(*e, why);
             }
         }
+        sockets(p);
         kind_defaults(p);
         return p;
     }
@@ -172,6 +185,43 @@ private:
             if (at) v_.error(*at, err.message);
             else v_.section_error(err.key + ": " + err.message);
         }
+    }
+
+    void sockets(Program& p) {
+        const bool fcgi = s_.type == "fcgi-program";
+        const ini::Entry* e = v_.entry(fcgi ? "socket" : "sockets");
+        if (fcgi && v_.has("sockets")) v_.error(*v_.entry("sockets"), "[fcgi-program:x] takes one socket = URL");
+        if (!e) {
+            if (fcgi) v_.missing("[fcgi-program:" + s_.name + "] needs socket = tcp://HOST:PORT or unix:///PATH");
+            return;
+        }
+        auto t = v_.text(*e);
+        if (!t) return;
+        const auto urls = split_list(*t);
+        if (fcgi && urls.size() != 1) {
+            v_.error(*e, "expected one tcp://HOST:PORT or unix:///PATH, got '" + *t + "'");
+            return;
+        }
+        for (const auto& u : urls) {
+            std::string why;
+            auto url = parse_socket_url(u, why);
+            if (!url) {
+                v_.error(*e, why);
+                continue;
+            }
+            const std::string text = url->text();
+            if (std::find(p.sockets.begin(), p.sockets.end(), text) != p.sockets.end())
+                v_.error(*e, "'" + text + "' is listed twice");
+            else p.sockets.push_back(text);
+        }
+        p.socket_on_stdin = fcgi;
+        v_.string("socket_owner", p.socket_owner);
+        v_.parsed("socket_mode", p.socket_mode, [](const std::string& m, std::string& why) {
+            auto mode = parse_umask(m, why);
+            if (!mode) why = "expected an octal mode such as 0660, got '" + m + "'";
+            return mode;
+        });
+        v_.integer("socket_backlog", p.socket_backlog, 1, 65535);
     }
 
     void kind(Program& p) {
@@ -379,8 +429,8 @@ std::vector<Program> build_programs(const std::vector<RawSection>& sections, con
     std::map<std::string, std::string> by_data_dir;
     std::size_t made = 0;
     for (const auto& s : sections) {
-        if (s.type != "program") continue;
-        Keys keys(s, kProgramKeys, {}, errors);
+        if (s.type != "program" && s.type != "fcgi-program") continue;
+        Keys keys = s.type == "program" ? Keys(s, kProgramKeys, {}, errors) : Keys(s, fcgi_program_keys(), {}, errors);
         ExpandVars vars = base_vars(s, options);
         vars.strings.emplace("program_name", s.name);
         auto g = group_of.find(s.name);

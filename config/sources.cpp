@@ -30,14 +30,15 @@ struct SectionType {
 };
 constexpr SectionType kSectionTypes[] = {
     {"vigil", false}, {"include", false}, {"program", true},
-    {"group", true},  {"upstream", true}, {"proxy", true}, {"eventlistener", true},
+    {"group", true},  {"upstream", true}, {"proxy", true}, {"fcgi-program", true},
+    {"eventlistener", true},
 };
 
 std::string supervisord_hint(std::string_view type) {
     if (type == "supervisord") return ": vigil's daemon settings go in [vigil]";
     if (type == "supervisorctl" || type == "unix_http_server" || type == "inet_http_server")
         return ": vigil's control socket is set by control_socket in [vigil]";
-    if (type == "rpcinterface" || type == "fcgi-program")
+    if (type == "rpcinterface")
         return ": supervisord's [" + std::string(type) + ":x] is not supported by vigil";
     return " (expected [vigil], [program:NAME], [group:NAME], [include], [upstream:NAME] or [proxy:NAME])";
 }

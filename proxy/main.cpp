@@ -30,6 +30,7 @@
 #include "config/loader.hpp"
 #include "config/units.hpp"
 #include "proxy/admin_server.hpp"
+#include "proxy/inherited_sockets.hpp"
 #include "proxy/tls.hpp"
 #include "proxy/worker.hpp"
 #include "supervisor/sd_notify.hpp"
@@ -109,6 +110,7 @@ Args parse_args(int argc, char** argv) {
 }
 
 int run(const Args& args) {
+    const std::vector<InheritedSocket> inherited = take_inherited_sockets();
     config::LoadOptions lo;
     lo.env = config::environment_map();
     auto loaded = config::load_file(args.config, lo);
@@ -133,6 +135,7 @@ int run(const Args& args) {
         stats.push_back(std::make_unique<ListenerStats>());
         stats.back()->name = l.name;
         ListenerShared ls{l, stats.back().get(), nullptr};
+        ls.inherited_fd = find_inherited(inherited, l.host, l.port);
         if (l.rate_limit_per_min) {
             limiters.push_back(std::make_unique<RateLimiter>(*l.rate_limit_per_min));
             ls.limiter = limiters.back().get();
@@ -238,7 +241,8 @@ int run(const Args& args) {
 
     for (auto& w : workers) w->start();
     for (const auto& l : shared)
-        spdlog::info("[proxy:{}] listening on {}:{}{}", l.spec.name, l.spec.host, l.spec.port, l.spec.tls() ? " (TLS)" : "");
+        spdlog::info("[proxy:{}] listening on {}:{}{}{}", l.spec.name, l.spec.host, l.spec.port,
+                     l.spec.tls() ? " (TLS)" : "", l.inherited_fd >= 0 ? " (socket held by vigild)" : "");
     spdlog::info("ready: {} worker(s), admin socket {}", n, admin_path);
     vigil::supervisor::SdNotify().send("READY=1");  // for vigild's kind = proxy, and systemd
 

@@ -1,5 +1,7 @@
 #include "proxy/worker.hpp"
 
+#include <fcntl.h>
+
 #include <boost/asio/post.hpp>
 
 #include <spdlog/spdlog.h>
@@ -45,6 +47,15 @@ void Worker::open_listeners() {
     for (const ListenerShared& l : listeners_) {
         auto acc = std::make_unique<tcp::acceptor>(io_);
         tcp::endpoint ep(asio::ip::make_address(l.spec.host), l.spec.port);
+        if (l.inherited_fd >= 0) {
+            // vigild's socket, shared by every worker (one accept queue): it
+            // outlives this process, so none of its connections is refused.
+            const int fd = ::fcntl(l.inherited_fd, F_DUPFD_CLOEXEC, 3);
+            if (fd < 0) throw std::system_error(errno, std::generic_category(), "dup of an inherited socket");
+            acc->assign(ep.protocol(), fd);
+            acceptors_.push_back(std::move(acc));
+            continue;
+        }
         acc->open(ep.protocol());
         acc->set_option(asio::socket_base::reuse_address(true));
         // Each worker binds the same port: the kernel spreads connections

@@ -59,6 +59,7 @@ struct ListenerShared {
     ListenerSpec spec;
     ListenerStats* stats = nullptr;
     RateLimiter* limiter = nullptr;  // null: no rate limit
+    int inherited_fd = -1;           // a socket vigild holds (inherited_sockets.hpp); -1: bind our own
 };
 
 struct UpstreamConn {

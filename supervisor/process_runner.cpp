@@ -16,6 +16,7 @@
 
 #include "config/command_line.hpp"
 #include "supervisor/data_dir.hpp"
+#include "supervisor/held_sockets.hpp"
 #include "supervisor/spawner.hpp"
 
 extern char** environ;
@@ -38,6 +39,7 @@ std::vector<std::string> child_environment(const config::Program& p) {
     env.erase("WATCHDOG_PID");
     env.erase("LISTEN_FDS");
     env.erase("LISTEN_PID");
+    env.erase("LISTEN_FDNAMES");
     env["VIGIL_ENABLED"] = "1";
     env["VIGIL_PROCESS_NAME"] = p.name;
     env["VIGIL_GROUP_NAME"] = p.group;
@@ -51,13 +53,14 @@ std::vector<std::string> child_environment(const config::Program& p) {
 }  // namespace
 
 ProcessRunner::ProcessRunner(boost::asio::io_context& io, config::Program program, const config::Daemon& daemon,
-                             core::Rng& rng, Listener& listener)
+                             core::Rng& rng, Listener& listener, HeldSockets* sockets)
     : io_(io),
       state_dir_(daemon.state_dir),
       limits_best_effort_(!daemon.limits_required),
       program_(std::move(program)),
       rng_(rng),
       listener_(listener),
+      sockets_(sockets),
       machine_(core::Policy::from(program_)),
       timers_{boost::asio::steady_timer(io), boost::asio::steady_timer(io), boost::asio::steady_timer(io)},
       watchdog_(io) {
@@ -295,6 +298,18 @@ void ProcessRunner::do_spawn() {
     if (!open_log_pipes()) {
         send(core::Event::spawn_failed(errno ? errno : EIO));
         return;
+    }
+    if (!program_.sockets.empty()) {
+        std::string error = sockets_ ? "" : "no socket holder";
+        if (sockets_) req.listen_fds = sockets_->fds_for(program_, error);
+        if (req.listen_fds.empty()) {
+            spawn_error_ = error;
+            send(core::Event::spawn_failed(EADDRINUSE));
+            return;
+        }
+        // systemd names a socket after its unit; here, after the program.
+        req.listen_names.assign(req.listen_fds.size(), program_.program);
+        req.listen_on_stdin = program_.socket_on_stdin;
     }
     req.stdout_fd = pipes_[0].write_fd;
     req.stderr_fd = program_.redirect_stderr ? pipes_[0].write_fd : pipes_[1].write_fd;

@@ -29,6 +29,8 @@
 
 namespace vigil::supervisor {
 
+class HeldSockets;
+
 class ProcessRunner : public std::enable_shared_from_this<ProcessRunner> {
 public:
     // Told of every decision that changed the state (after its actions ran).
@@ -41,8 +43,10 @@ public:
                                const std::string& detail) = 0;
     };
 
+    // `sockets` holds what p.sockets lists (supervisor/held_sockets.hpp);
+    // may be null for a program without sockets.
     ProcessRunner(boost::asio::io_context& io, config::Program program, const config::Daemon& daemon, core::Rng& rng,
-                  Listener& listener);
+                  Listener& listener, HeldSockets* sockets = nullptr);
     ~ProcessRunner();
 
     void send(const core::Event& e);
@@ -125,6 +129,7 @@ private:
     config::Program program_;
     core::Rng& rng_;
     Listener& listener_;
+    HeldSockets* sockets_;
     core::ProcessMachine machine_;
 
     std::array<boost::asio::steady_timer, core::kTimerCount> timers_;

@@ -21,7 +21,7 @@ namespace vigil::supervisor {
 namespace {
 
 // Steps the child reports a failure from, through the exec-status pipe.
-enum Stage : int { st_setsid = 1, st_stdio, st_umask, st_chdir, st_groups, st_gid, st_uid, st_exec, st_cgroup };
+enum Stage : int { st_setsid = 1, st_stdio, st_umask, st_chdir, st_groups, st_gid, st_uid, st_exec, st_cgroup, st_sockets };
 
 const char* stage_name(int s) {
     switch (s) {
@@ -34,6 +34,7 @@ const char* stage_name(int s) {
         case st_uid: return "setuid";
         case st_exec: return "exec";
         case st_cgroup: return "cgroup";
+        case st_sockets: return "sockets";
     }
     return "spawn";
 }
@@ -58,10 +59,21 @@ std::string find_executable(const std::string& name, const std::vector<std::stri
 
 int pidfd_open(pid_t pid) { return static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)); }
 
+// Writes `n` in decimal over the digits reserved after "LISTEN_PID=": the
+// child cannot allocate, and only it knows its pid.
+void write_pid(char* at, pid_t n) {
+    char digits[24];
+    int len = 0;
+    do digits[len++] = static_cast<char>('0' + n % 10);
+    while ((n /= 10) > 0);
+    while (len > 0) *at++ = digits[--len];
+    *at = '\0';
+}
+
 // Runs in the child between fork and exec: async-signal-safe calls only.
 [[noreturn]] void child(const SpawnRequest& r, const char* path, char* const* argv, char* const* envp, int devnull,
-                        int status_fd) {
-    auto fail = [status_fd](int stage) {
+                        int status_fd, char* listen_pid) {
+    auto fail = [&status_fd](int stage) {
         const int msg[2] = {stage, errno};
         [[maybe_unused]] auto n = ::write(status_fd, msg, sizeof msg);
         ::_exit(127);
@@ -74,8 +86,23 @@ int pidfd_open(pid_t pid) { return static_cast<int>(::syscall(SYS_pidfd_open, pi
     if (::setsid() < 0) fail(st_setsid);
     const int out = r.stdout_fd >= 0 ? r.stdout_fd : devnull;
     const int err = r.stderr_fd >= 0 ? r.stderr_fd : devnull;
-    const int in = r.stdin_fd >= 0 ? r.stdin_fd : devnull;
+    const int in = r.listen_on_stdin && !r.listen_fds.empty() ? r.listen_fds[0]
+                   : r.stdin_fd >= 0                            ? r.stdin_fd
+                                                                : devnull;
     if (::dup2(in, 0) < 0 || ::dup2(out, 1) < 0 || ::dup2(err, 2) < 0) fail(st_stdio);
+    // Sockets go to 3, 4, …: first everything that must survive (the status
+    // pipe, the sockets) moves above that range, then each lands in place.
+    const int passed = r.listen_on_stdin ? 0 : static_cast<int>(r.listen_fds.size());
+    if (passed > 0) {
+        const int above = 3 + passed;
+        if ((status_fd = ::fcntl(status_fd, F_DUPFD_CLOEXEC, above)) < 0) fail(st_sockets);
+        int moved[256];
+        for (int i = 0; i < passed; ++i)
+            if ((moved[i] = ::fcntl(r.listen_fds[i], F_DUPFD_CLOEXEC, above)) < 0) fail(st_sockets);
+        for (int i = 0; i < passed; ++i)
+            if (::dup2(moved[i], 3 + i) < 0) fail(st_sockets);  // dup2 leaves the new fd open on exec
+        write_pid(listen_pid, ::getpid());
+    }
     if (r.umask) ::umask(*r.umask);
     if (!r.directory.empty() && ::chdir(r.directory.c_str()) < 0) fail(st_chdir);
     if (r.creds) {
@@ -83,9 +110,9 @@ int pidfd_open(pid_t pid) { return static_cast<int>(::syscall(SYS_pidfd_open, pi
         if (::setgid(r.creds->gid) < 0) fail(st_gid);
         if (::setuid(r.creds->uid) < 0) fail(st_uid);
     }
-    // Everything above 2 closes on exec, the status pipe included, so its
-    // EOF tells the parent exec succeeded.
-    ::syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC);
+    // Everything above 2 (and the passed sockets) closes on exec, the status
+    // pipe included, so its EOF tells the parent exec succeeded.
+    ::syscall(SYS_close_range, static_cast<unsigned>(3 + passed), ~0U, CLOSE_RANGE_CLOEXEC);
     reset_fd_limit_for_child();
     ::execve(path, argv, envp);
     fail(st_exec);
@@ -158,6 +185,22 @@ SpawnResult spawn(const SpawnRequest& r) noexcept {
     for (const auto& a : r.argv) argv.push_back(const_cast<char*>(a.c_str()));
     argv.push_back(nullptr);
     for (const auto& e : r.env) envp.push_back(const_cast<char*>(e.c_str()));
+    std::string listen_fds, listen_names, listen_pid;
+    if (!r.listen_fds.empty() && !r.listen_on_stdin) {
+        if (r.listen_fds.size() > 250) {  // the child's fixed table; far beyond any real program
+            res.error = EMFILE;
+            res.stage = "sockets";
+            return res;
+        }
+        listen_fds = "LISTEN_FDS=" + std::to_string(r.listen_fds.size());
+        listen_names = "LISTEN_FDNAMES=";
+        for (std::size_t i = 0; i < r.listen_fds.size(); ++i)
+            listen_names += (i ? ":" : "") + (i < r.listen_names.size() ? r.listen_names[i] : std::string("unknown"));
+        listen_pid = "LISTEN_PID=" + std::string(20, '0');
+        envp.push_back(listen_fds.data());
+        envp.push_back(listen_names.data());
+        envp.push_back(listen_pid.data());
+    }
     envp.push_back(nullptr);
 
     const int devnull = ::open("/dev/null", O_RDWR | O_CLOEXEC);
@@ -170,7 +213,9 @@ SpawnResult spawn(const SpawnRequest& r) noexcept {
     }
 
     const pid_t pid = ::fork();
-    if (pid == 0) child(r, path.c_str(), argv.data(), envp.data(), devnull, status[1]);
+    if (pid == 0)
+        child(r, path.c_str(), argv.data(), envp.data(), devnull, status[1],
+              listen_pid.empty() ? nullptr : listen_pid.data() + 11);
     const int fork_errno = errno;
     ::close(status[1]);
     ::close(devnull);

@@ -43,6 +43,12 @@ struct SpawnRequest {
     // cgroup.procs files the child writes "0" to before exec, so it never
     // runs outside its limits.
     std::vector<int> cgroup_procs;
+    // Sockets handed over with systemd's protocol: fds 3, 4, … with
+    // LISTEN_FDS, LISTEN_PID (the child's own pid) and LISTEN_FDNAMES set —
+    // or, with listen_on_stdin, the one socket as fd 0 (supervisord's FastCGI).
+    std::vector<int> listen_fds;
+    std::vector<std::string> listen_names;  // parallel to listen_fds
+    bool listen_on_stdin = false;
 };
 
 struct SpawnResult {

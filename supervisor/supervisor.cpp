@@ -26,6 +26,7 @@ std::string join(const std::vector<std::string>& names) {
 Supervisor::Supervisor(boost::asio::io_context& io, config::Config config, std::uint64_t seed)
     : io_(io), config_(std::move(config)), rng_(seed), graph_(config_.programs), intent_(config_.daemon.state_dir),
       pids_(config_.daemon.state_dir, [&io](std::function<void()> fn) { boost::asio::post(io, std::move(fn)); }) {
+    sockets_.sync(config_.programs);
     for (const auto& p : config_.programs) add_runner(p);
 }
 
@@ -35,7 +36,7 @@ Supervisor::~Supervisor() {
 
 void Supervisor::add_runner(const config::Program& p) {
     if (std::find(order_.begin(), order_.end(), p.name) == order_.end()) order_.push_back(p.name);
-    runners_[p.name] = std::make_shared<ProcessRunner>(io_, p, config_.daemon, rng_, *this);
+    runners_[p.name] = std::make_shared<ProcessRunner>(io_, p, config_.daemon, rng_, *this, &sockets_);
 }
 
 ProcessRunner* Supervisor::find(const std::string& name) {
@@ -182,6 +183,7 @@ core::ConfigDiff Supervisor::update(config::Config next, const std::vector<std::
     config_.daemon = daemon;
     config_.programs = merged;
     graph_ = core::DependencyGraph(config_.programs);
+    sockets_.sync(config_.programs);
 
     for (const auto& name : d.removed) {
         spdlog::info("{}: removed from the config, stopping", name);

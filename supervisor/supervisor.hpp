@@ -19,6 +19,7 @@
 #include "config/model.hpp"
 #include "supervisor/core/config_diff.hpp"
 #include "supervisor/core/dependency_graph.hpp"
+#include "supervisor/held_sockets.hpp"
 #include "supervisor/intent_store.hpp"
 #include "supervisor/pid_registry.hpp"
 #include "supervisor/process_runner.hpp"
@@ -98,6 +99,7 @@ private:
     core::DependencyGraph graph_;
     IntentStore intent_;
     PidRegistry pids_;
+    HeldSockets sockets_;  // before runners_: their processes hold dups of these
     std::map<std::string, pid_t> recorded_pid_;
     std::vector<std::string> order_;  // start order
     std::map<std::string, std::shared_ptr<ProcessRunner>> runners_;

@@ -111,3 +111,40 @@ TEST_CASE("proxy link: a push the proxy never got is sent again by the reconcile
     CHECK(proxy_state_becomes(v, "b1", "down"));
     CHECK(proxy_state_becomes(v, "b2", "up"));
 }
+
+TEST_CASE("proxy link: vigild holds the proxy's listening socket, so a killed proxy refuses no connection",
+          "[proxy-link]") {
+    const int p1 = free_port(), listen = free_port();
+    Vigild v(backend("b1", p1) + "[upstream:pool]\nservers = b1\n\n[proxy:main]\nlisten = 127.0.0.1:" +
+             std::to_string(listen) + "\nroute = / pool\n\n[program:proxy]\nkind = proxy\nstartsecs = 0\n"
+             "backoff = 300ms,1,300ms\n");
+    v.start();
+    REQUIRE(v.expect("proxy: holding tcp://127.0.0.1:" + std::to_string(listen)));
+    REQUIRE(v.expect("b1: up in pool pool"));
+    CHECK(proxy_state_becomes(v, "b1", "up"));
+    CHECK(read_file(v.dir() / "log/proxy.err.log").find("(socket held by vigild)") != std::string::npos);
+
+    std::string pid;
+    REQUIRE(v.ctl({"pid", "proxy"}, &pid) == 0);
+    REQUIRE(::kill(std::stoi(pid), SIGKILL) == 0);
+    REQUIRE(wait_gone(std::stoi(pid)));
+    // No proxy runs now (the backoff holds the next one for 300 ms), and the
+    // connection is still accepted: it waits in vigild's socket and is
+    // served by the next proxy.
+    const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    const timeval bound{10, 0};  // the reads below end at the deadline, not hang
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &bound, sizeof bound);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(static_cast<std::uint16_t>(listen));
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+    const std::string req = "GET /x HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n";
+    REQUIRE(::write(fd, req.data(), req.size()) == static_cast<ssize_t>(req.size()));
+    std::string answer;
+    char buf[4096];
+    for (ssize_t n; (n = ::read(fd, buf, sizeof buf)) > 0;) answer.append(buf, static_cast<std::size_t>(n));
+    ::close(fd);
+    CHECK(answer.rfind("HTTP/1.1 200", 0) == 0);
+    CHECK(answer.find("b1") != std::string::npos);
+}
