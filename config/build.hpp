@@ -5,6 +5,7 @@
 //   supervisord_section.cpp  [supervisord] → Daemon
 //   dialect.cpp   what differs between a vigil and a supervisord config
 //   program.cpp   [program:*] → one Program per process
+//   eventlistener_section.cpp  [eventlistener:*] → pools and their processes
 //   link.cpp      names that refer to other sections, cycles, start order
 // Every step reports into one Errors and keeps going, so a single run shows
 // every problem in the files.
@@ -189,6 +190,13 @@ Program program_defaults(bool supervisord, const Daemon& daemon);
 std::vector<Program> build_programs(const std::vector<RawSection>& sections, const Daemon& daemon,
                                     const Program& defaults, const std::vector<Group>& groups,
                                     const Where& where, const LoadOptions& options, Errors& errors);
+
+// [eventlistener:*] (eventlistener_section.cpp): the pools, and their
+// listener processes appended to `programs` (before link() orders them).
+std::vector<EventListenerPool> build_event_listeners(const std::vector<RawSection>& sections, const Daemon& daemon,
+                                                     const Program& defaults, const std::vector<Group>& groups,
+                                                     const LoadOptions& options, Errors& errors,
+                                                     std::vector<Program>& programs);
 
 // Cross-section checks, name resolution, and the start order of programs.
 void link(Config& config, const Where& where, Errors& errors);

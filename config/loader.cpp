@@ -46,6 +46,8 @@ LoadResult build(std::string_view text, const std::string& display, const LoadOp
     const Program defaults = detail::program_defaults(sources.supervisord, config.daemon);
     config.programs =
         detail::build_programs(sources.sections, config.daemon, defaults, config.groups, where, later, errors);
+    config.event_listeners = detail::build_event_listeners(sources.sections, config.daemon, defaults, config.groups,
+                                                           later, errors, config.programs);
     detail::link(config, where, errors);
 
     LoadResult result;

@@ -161,6 +161,18 @@ struct Program {
     // (docs/kubernetes.md); vigild never runs it, and changing it restarts nothing.
     std::string image;
 
+    // supervisord's event keys (supervisor/events, docs/event-listeners.md):
+    // each chunk of output becomes a PROCESS_LOG_* event; text between
+    // <!--XSUPERVISOR:BEGIN--> and END (at most *_capture_maxbytes, 0 = off)
+    // a PROCESS_COMMUNICATION_* event.
+    bool stdout_events_enabled = false;
+    bool stderr_events_enabled = false;
+    std::uint64_t stdout_capture_maxbytes = 0;
+    std::uint64_t stderr_capture_maxbytes = 0;
+    // Set for the processes of an [eventlistener:NAME]: the pool's name.
+    // Their stdin and stdout carry the listener protocol.
+    std::string listener_pool;
+
     bool operator==(const Program&) const = default;
 };
 
@@ -170,6 +182,21 @@ struct Group {
     int priority = 999;
     SourceLoc loc;
     bool operator==(const Group&) const = default;
+};
+
+// [eventlistener:NAME]: a pool of listener processes (Program entries with
+// listener_pool == name) and what it subscribes to.
+struct EventListenerPool {
+    std::string name;
+    std::vector<std::string> events;  // supervisord event type names, upper case, no repeats
+    int buffer_size = 10;             // events held while no listener is READY; the oldest goes first
+    // A listener that has not said READY this long after it started, or
+    // after its last result, is killed and restarted (vigil's; 0 = never).
+    Duration ready_timeout{60000};
+    int priority = -1;
+    std::vector<std::string> processes;  // its process names, in process_num order
+    SourceLoc loc;
+    bool operator==(const EventListenerPool&) const = default;
 };
 
 enum class Balance { least_conn, round_robin };
@@ -247,6 +274,7 @@ struct Config {
     std::vector<Group> groups;
     std::vector<Upstream> upstreams;
     std::vector<Proxy> proxies;
+    std::vector<EventListenerPool> event_listeners;  // by name
 
     const Program* find(const std::string& process_name) const {
         for (const auto& p : programs)

@@ -32,8 +32,9 @@ constexpr std::string_view kProgramKeys[] = {
     "image",
     // supervisord's, honoured:
     "stdout_syslog", "stderr_syslog",
-    // supervisord's, with no effect in vigil (a warning when set to do something):
+    // supervisord's, for event listeners (docs/event-listeners.md):
     "stdout_events_enabled", "stderr_events_enabled", "stdout_capture_maxbytes", "stderr_capture_maxbytes",
+    // supervisord's, with no effect in vigil (a warning when set):
     "serverurl",
 };
 
@@ -116,6 +117,10 @@ public:
         });
         v_.integer("priority", p.priority, -999999, 999999);
         logs(p);
+        v_.boolean("stdout_events_enabled", p.stdout_events_enabled);
+        v_.boolean("stderr_events_enabled", p.stderr_events_enabled);
+        v_.size("stdout_capture_maxbytes", p.stdout_capture_maxbytes, 0);
+        v_.size("stderr_capture_maxbytes", p.stderr_capture_maxbytes, 0);
         no_effect();
         health(p);
         depends_on(p);
@@ -259,16 +264,6 @@ private:
     // vigil does not run yet; serverurl is for children that call back
     // over XML-RPC.
     void no_effect() {
-        for (auto key : {"stdout_events_enabled", "stderr_events_enabled"}) {
-            bool on = false;
-            v_.boolean(key, on);
-            if (on) v_.warn(*v_.entry(key), "has no effect in vigil: it runs no event listeners");
-        }
-        for (auto key : {"stdout_capture_maxbytes", "stderr_capture_maxbytes"}) {
-            std::uint64_t bytes = 0;
-            v_.size(key, bytes, 0);
-            if (bytes > 0) v_.warn(*v_.entry(key), "has no effect in vigil: it runs no event listeners");
-        }
         if (const ini::Entry* e = v_.entry("serverurl"); e && v_.text(*e))
             v_.warn(*e, "has no effect in vigil: programs get no SUPERVISOR_SERVER_URL");
     }

@@ -35,15 +35,12 @@ constexpr SectionType kSectionTypes[] = {
     {"group", true},  {"upstream", true},     {"proxy", true},        {"fcgi-program", true},
     // supervisord's listeners and client (http_server_sections.cpp)
     {"unix_http_server", false}, {"inet_http_server", false}, {"supervisorctl", false}, {"rpcinterface", true},
+    {"eventlistener", true},
 };
-
-// Sections supervisord runs that vigil does not yet: refused in every
-// config, because ignoring them would silently change what runs.
-bool not_yet_supported(std::string_view type) { return type == "eventlistener"; }
 
 std::string supervisord_hint(std::string_view type) {
     return " (expected [vigil], [supervisord], [program:NAME], [fcgi-program:NAME], [group:NAME], [include], "
-           "[upstream:NAME] or [proxy:NAME])";
+           "[eventlistener:NAME], [upstream:NAME] or [proxy:NAME])";
 }
 
 bool has_glob_chars(std::string_view s) { return s.find_first_of("*?[") != std::string_view::npos; }
@@ -111,11 +108,6 @@ private:
         if (header == "DEFAULT") {
             errors_.add(at, "[DEFAULT] (keys for every section) is not supported by vigil: write its keys in the "
                             "sections that need them");
-            return false;
-        }
-        if (not_yet_supported(type)) {
-            errors_.add(at, "[" + std::string(header) + "]: supervisord's [" + type +
-                                ":x] is not supported by vigil yet");
             return false;
         }
         if (!known) {

@@ -11,6 +11,7 @@
 #include <cstring>
 #include <map>
 
+#include <boost/asio/write.hpp>
 #include <spdlog/spdlog.h>
 
 #include "config/command_line.hpp"
@@ -228,6 +229,7 @@ void ProcessRunner::close() {
     if (pidfd_) pidfd_->cancel();
     for (auto& p : pipes_)
         if (p.reader) p.reader->cancel();
+    close_stdin();
     // Now, not when the last handler lets go of this runner: a replacement
     // made next uses the same cgroup dirs, which this one would remove.
     cgroup_.reset();
@@ -316,6 +318,24 @@ void ProcessRunner::do_spawn() {
     }
     req.stdout_fd = pipes_[0].write_fd;
     req.stderr_fd = program_.redirect_stderr ? pipes_[0].write_fd : pipes_[1].write_fd;
+    int stdin_pipe[2] = {-1, -1};
+    if (!program_.listener_pool.empty()) {
+        if (::pipe2(stdin_pipe, O_CLOEXEC) < 0) {
+            const int err = errno;
+            spawn_error_ = std::string("pipe: ") + std::strerror(err);
+            send(core::Event::spawn_failed(err));
+            return;
+        }
+        req.stdin_fd = stdin_pipe[0];
+    }
+    // Whatever happens next, the child's end of stdin is not ours to keep.
+    auto stdin_spawned = [&](bool ok) {
+        if (stdin_pipe[0] < 0) return;
+        ::close(stdin_pipe[0]);
+        close_stdin();
+        if (ok) stdin_.emplace(io_, stdin_pipe[1]);
+        else ::close(stdin_pipe[1]);
+    };
 
     const auto& limits = program_.limits;
     if (limits.memory_bytes || limits.cpu_cores || limits.pids) {
@@ -329,6 +349,7 @@ void ProcessRunner::do_spawn() {
             // Refused, not run unlimited: with limits = required they are part of the contract.
             spawn_error_ = "cannot apply resource limits: " + refusal;
             cgroup_.reset();
+            stdin_spawned(false);
             send(core::Event::spawn_failed(EPERM));
             return;
         }
@@ -337,6 +358,7 @@ void ProcessRunner::do_spawn() {
 
     const SpawnResult r = spawn(req);
     for (int fd : req.cgroup_procs) ::close(fd);
+    stdin_spawned(r.ok());
     if (!r.ok()) {
         spawn_error_ = r.stage + ": " + std::strerror(r.error) + " (" + req.argv[0] + ")";
         send(core::Event::spawn_failed(r.error));
@@ -355,8 +377,7 @@ bool ProcessRunner::open_log_pipes() {
     for (int i = 0; i < 2; ++i) {
         Pipe& p = pipes_[i];
         if (i == 1 && program_.redirect_stderr) continue;
-        // Discarded (no file, no syslog), or already open.
-        if ((targets[i]->path.empty() && !targets[i]->syslog) || p.write_fd >= 0) continue;
+        if (!wants_pipe(i) || p.write_fd >= 0) continue;  // discarded (no file, no syslog, no events), or already open
         int fds[2];
         if (::pipe2(fds, O_CLOEXEC) < 0) {
             spawn_error_ = std::string("pipe: ") + std::strerror(errno);
@@ -386,6 +407,14 @@ void ProcessRunner::read_pipe(int which) {
                                   if (n > 0) self->deliver(which, std::string_view(p.buffer.get(), n));
                                   if (!ec && !self->closed_) self->read_pipe(which);
                               });
+}
+
+bool ProcessRunner::wants_pipe(int which) const {
+    if (which == 0)
+        return !program_.stdout_log.path.empty() || program_.stdout_log.syslog || program_.stdout_events_enabled ||
+               program_.stdout_capture_maxbytes > 0 || !program_.listener_pool.empty();
+    return !program_.stderr_log.path.empty() || program_.stderr_log.syslog || program_.stderr_events_enabled ||
+           program_.stderr_capture_maxbytes > 0;
 }
 
 void ProcessRunner::deliver(int which, std::string_view data) {
@@ -457,6 +486,7 @@ bool ProcessRunner::try_reap() {
     pidfd_->close();
     pidfd_.reset();
     children_.remove(si.si_pid);
+    close_stdin();
     // Like systemd's control-group kill mode: what the program left behind
     // in its group (workers, a shell's children) must not outlive it and hold
     // its ports against the next start.
@@ -486,6 +516,44 @@ bool ProcessRunner::try_reap() {
     }
     send(core::Event::exited(st));
     return true;
+}
+
+bool ProcessRunner::write_stdin(std::string data) {
+    if (!stdin_ || closed_) return false;
+    stdin_queue_.push_back(std::move(data));
+    if (!stdin_writing_) write_next_stdin();
+    return true;
+}
+
+void ProcessRunner::write_next_stdin() {
+    if (stdin_queue_.empty() || !stdin_) return;
+    stdin_writing_ = true;
+    // The bytes live with the handler: a close in between must not free them under the write.
+    auto data = std::make_shared<std::string>(std::move(stdin_queue_.front()));
+    stdin_queue_.pop_front();
+    boost::asio::async_write(*stdin_, boost::asio::buffer(*data),
+                             [self = shared_from_this(), data, gen = stdin_generation_](
+                                 const boost::system::error_code& ec, std::size_t) {
+                                 if (gen != self->stdin_generation_) return;  // that pipe is closed
+                                 self->stdin_writing_ = false;
+                                 if (ec) {
+                                     // EPIPE: the process closed stdin or died; its exit is on its way.
+                                     spdlog::debug("{}: writing to stdin: {}", self->name(), ec.message());
+                                     self->stdin_queue_.clear();
+                                     return;
+                                 }
+                                 self->write_next_stdin();
+                             });
+}
+
+void ProcessRunner::close_stdin() {
+    stdin_queue_.clear();
+    stdin_writing_ = false;
+    ++stdin_generation_;
+    if (!stdin_) return;
+    boost::system::error_code ignored;
+    stdin_->close(ignored);
+    stdin_.reset();
 }
 
 void ProcessRunner::arm(core::Timer t, core::Duration delay) {

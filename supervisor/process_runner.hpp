@@ -8,6 +8,7 @@
 #include <sys/types.h>
 
 #include <array>
+#include <deque>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -71,6 +72,11 @@ public:
         return next_output_observer_++;
     }
     void unsubscribe_output(std::uint64_t id) { output_observers_.erase(id); }
+    // Queues bytes for the running process's stdin. Only event listeners
+    // (program().listener_pool) have a stdin pipe, made anew for each run so
+    // a new process never reads what was meant for the last; false when
+    // there is none (not a listener, or no process).
+    bool write_stdin(std::string data);
 
     // nullopt for a program without healthcheck or while no process runs.
     std::optional<core::HealthStatus> health() const;
@@ -117,6 +123,9 @@ private:
     void read_pipe(int which);
     void deliver(int which, std::string_view data);  // to the log, observers and the output tail
     void drain_pipes();  // what the child wrote before it exited and is still in the pipes
+    bool wants_pipe(int which) const;  // a log file, events or the listener protocol read it
+    void write_next_stdin();
+    void close_stdin();
 
     boost::asio::io_context& io_;
     std::string state_dir_;
@@ -148,6 +157,10 @@ private:
     };
     static constexpr std::size_t kPipeBuffer = 8192;
     std::array<Pipe, 2> pipes_;
+    std::optional<boost::asio::posix::stream_descriptor> stdin_;
+    std::deque<std::string> stdin_queue_;
+    bool stdin_writing_ = false;
+    unsigned stdin_generation_ = 0;
     std::string spawn_error_;
     core::OutputTail output_tail_;  // the current run's last lines
     std::string exit_reason_;

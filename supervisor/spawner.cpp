@@ -86,7 +86,9 @@ void write_pid(char* at, pid_t n) {
     if (::setsid() < 0) fail(st_setsid);
     const int out = r.stdout_fd >= 0 ? r.stdout_fd : devnull;
     const int err = r.stderr_fd >= 0 ? r.stderr_fd : devnull;
-    const int in = r.listen_on_stdin && !r.listen_fds.empty() ? r.listen_fds[0] : devnull;
+    const int in = r.listen_on_stdin && !r.listen_fds.empty() ? r.listen_fds[0]
+                   : r.stdin_fd >= 0                            ? r.stdin_fd
+                                                                : devnull;
     if (::dup2(in, 0) < 0 || ::dup2(out, 1) < 0 || ::dup2(err, 2) < 0) fail(st_stdio);
     // Sockets go to 3, 4, …: first everything that must survive (the status
     // pipe, the sockets) moves above that range, then each lands in place.

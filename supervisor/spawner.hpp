@@ -37,6 +37,7 @@ struct SpawnRequest {
     std::string directory;         // empty: inherit
     std::optional<Credentials> creds;
     std::optional<mode_t> umask;
+    int stdin_fd = -1;   // -1: /dev/null
     int stdout_fd = -1;  // -1: /dev/null
     int stderr_fd = -1;
     // cgroup.procs files the child writes "0" to before exec, so it never

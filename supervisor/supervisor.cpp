@@ -169,6 +169,8 @@ core::ConfigDiff Supervisor::update(config::Config next, const std::vector<std::
     // ones are replaced (the `replace` command) once their old process is down.
     for (const auto& name : d.added) add_runner(*config_.find(name));
     execute(set_.update(config_, d, core::Clock::now()));
+    const auto observers = update_observers_;
+    for (const auto& [_, o] : observers) o(d);
     return d;
 }
 
@@ -184,9 +186,15 @@ std::uint64_t Supervisor::subscribe_health(HealthObserver o) {
     return next_observer_++;
 }
 
+std::uint64_t Supervisor::subscribe_update(UpdateObserver o) {
+    update_observers_[next_observer_] = std::move(o);
+    return next_observer_++;
+}
+
 void Supervisor::unsubscribe(std::uint64_t id) {
     observers_.erase(id);
     health_observers_.erase(id);
+    update_observers_.erase(id);
 }
 
 void Supervisor::on_health(ProcessRunner& runner, core::HealthStatus from, core::HealthStatus to,

@@ -97,6 +97,9 @@ public:
 
     std::uint64_t subscribe(Observer o);
     std::uint64_t subscribe_health(HealthObserver o);
+    // After each update(), with what it changed (config() is already the new one).
+    using UpdateObserver = std::function<void(const core::ConfigDiff&)>;
+    std::uint64_t subscribe_update(UpdateObserver o);
     void unsubscribe(std::uint64_t id);
 
     ProcessRunner* find(const std::string& name);
@@ -126,6 +129,7 @@ private:
     std::map<std::string, std::shared_ptr<ProcessRunner>> runners_;
     std::map<std::uint64_t, Observer> observers_;
     std::map<std::uint64_t, HealthObserver> health_observers_;
+    std::map<std::uint64_t, UpdateObserver> update_observers_;
     std::uint64_t next_observer_ = 1;
     std::function<void()> on_down_;
     // Commands are carried out one after another: those that cause decisions

@@ -30,6 +30,7 @@
 #include "supervisor/xmlrpc/interface.hpp"
 #include "supervisor/proxy_link.hpp"
 #include "supervisor/sd_notify.hpp"
+#include "supervisor/events/event_bus.hpp"
 #include "supervisor/supervisor.hpp"
 
 namespace {
@@ -224,10 +225,13 @@ int main(int argc, char** argv) {
     boost::asio::io_context io(1);
     vigil::supervisor::Supervisor sup(io, std::move(config), std::random_device{}());
     vigil::supervisor::SdNotify notify;
+    // [eventlistener:x] pools and the events they get (docs/event-listeners.md).
+    vigil::supervisor::events::EventBus events(io, sup);
 
     auto shutdown = [&] {
         if (sup.shutting_down()) return;
         notify.send("STOPPING=1");
+        events.stopping();
         sup.shutdown([&] { io.stop(); });
     };
     const std::string config_path = opts.config;
@@ -322,6 +326,7 @@ int main(int argc, char** argv) {
                   vigil::supervisor::child_fd_limit.rlim_cur);
     if (const auto n = sup.stop_leftovers(); n > 0)
         spdlog::warn("stopped {} processes a previous vigild left running", n);
+    events.start();
     sup.start();
     if (!ready_sent && sup.start_settled() && notify.enabled()) {
         ready_sent = true;

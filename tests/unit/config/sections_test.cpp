@@ -224,7 +224,7 @@ TEST_CASE("config: [proxy] sections need exactly one kind = proxy program") {
 
 TEST_CASE("config: section types and names are checked") {
     only_error("[programs:a]\n", 1, "unknown section [programs:a]");
-    only_error("[eventlistener:x]\n", 1, "is not supported by vigil yet");
+    only_error("[eventlistener:x]\nevents = TICK_5\n", 1, "[eventlistener:x] needs command");
     only_error("[program]\ncommand = a\n", 1, "[program] needs a name: [program:NAME]");
     only_error("[program:]\ncommand = a\n", 1, "invalid program name ''");
     only_error("[program:a/b]\ncommand = a\n", 1, "invalid program name 'a/b'");

@@ -169,9 +169,13 @@ TEST_CASE("supervisord config: unknown keys and sections are warnings there, err
                "has no effect with redirect_stderr");
 }
 
-TEST_CASE("supervisord config: event listeners are refused until vigil runs them") {
-    only_error("[supervisord]\n[eventlistener:crash]\ncommand = x\nevents = PROCESS_STATE\n", 2,
-               "[eventlistener:crash]: supervisord's [eventlistener:x] is not supported by vigil yet");
+TEST_CASE("supervisord config: an event listener pool loads with supervisord's defaults") {
+    Config c = ok("[supervisord]\n[eventlistener:crash]\ncommand = x\nevents = PROCESS_STATE\n");
+    REQUIRE(c.event_listeners.size() == 1);
+    const Program* p = c.find("crash");
+    REQUIRE(p);
+    CHECK(p->listener_pool == "crash");
+    CHECK(p->autorestart == AutoRestart::unexpected);  // supervisord's default, as for its programs
 }
 
 TEST_CASE("supervisord config: names as supervisord allows them") {
