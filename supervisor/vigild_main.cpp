@@ -245,6 +245,9 @@ int main(int argc, char** argv) {
     api.set_proxy(&proxy_link);
     vigil::supervisor::xmlrpc::Interface rpc(io, sup, reload_source, shutdown);
     api.set_xmlrpc(&rpc);
+    rpc.set_remote_events([&events](const std::string& type, const std::string& data) {
+        events.remote_communication(type, data);
+    });
     vigil::supervisor::ControlServer server(io, api, sup);
     if (std::string err = server.listen(sup.config().daemon.control_socket, sup.config().daemon.socket_group);
         !err.empty()) {

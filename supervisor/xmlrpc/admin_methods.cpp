@@ -309,11 +309,10 @@ void Interface::add_admin_methods() {
             done(Result::fault(NO_FILE, spec + ": vigil gives programs no stdin pipe"));
         });
     add("supervisor.sendRemoteCommEvent", {{"boolean", "string", "string"}}, "Send an event that will be received by event listener subprocesses subscribing to the RemoteCommunicationEvent",
-        [](const Args& a, Done done) {
+        [this](const Args& a, Done done) {
             a.at_most(2);
             const std::string type = a.string(0), data = a.string(1);
-            spdlog::info("xml-rpc: remote communication event '{}' ({} bytes): no event listeners in vigil", type,
-                         data.size());
+            if (remote_events_) remote_events_(type, data);
             done(Result::ok(Value::boolean(true)));
         });
     add("supervisor.shutdown", {{"boolean"}}, "Shut down vigild: every program is stopped first", [this](const Args& a, Done done) {

@@ -98,6 +98,11 @@ public:
     Interface(const Interface&) = delete;
     Interface& operator=(const Interface&) = delete;
 
+    // Where sendRemoteCommEvent's (type, data) go: the event listeners'
+    // REMOTE_COMMUNICATION (supervisor/events/event_bus.hpp).
+    using RemoteEvents = std::function<void(const std::string& type, const std::string& data)>;
+    void set_remote_events(RemoteEvents fn) { remote_events_ = std::move(fn); }
+
     // One POST /RPC2 body in, one methodResponse out (now, or later for
     // calls that wait). Never throws.
     void handle(std::string_view body, Reply reply);
@@ -157,6 +162,7 @@ private:
     Supervisor& sup_;
     Reloader reload_;
     std::function<void()> shutdown_;
+    RemoteEvents remote_events_;
     std::map<std::string, Entry> methods_;
     // Wall-clock times of each process's last start and stop (supervisord's
     // laststart/laststop), kept from the transitions vigild reports.

@@ -67,7 +67,7 @@ TEST_CASE("smuggling vectors are refused", "[parse][smuggling]") {
     CHECK(check("GET /\x01 HTTP/1.1\r\nHost: a\r\n\r\n") == ParseResult::bad_request);
 }
 
-TEST_CASE("a CTL byte anywhere in a field value is refused; HTAB and obs-text are not", "[parse]") {
+TEST_CASE("a CTL byte anywhere in a field value is refused and HTAB and obs-text are not", "[parse]") {
     // Values are checked eight bytes at a time: every position of a word,
     // and the tail after the last whole word, must catch a bad byte.
     const std::string clean = "abcdefghijklmnopqrstuvwx";  // 24 bytes: three words, then tails below

@@ -26,8 +26,9 @@ TEST_CASE("config: every error in a file is reported, in line order") {
                       "6: expected 'key = value', '[section]' or a comment, got 'nonsense line'",
                       "8: line contains a NUL byte",
                       "9: depends_on: unknown program or process 'nobody'",
-                      "10: unknown section [mystery] (expected [vigil], [supervisord], [program:NAME], [group:NAME], "
-                      "[include], [upstream:NAME] or [proxy:NAME])",
+                      "10: unknown section [mystery] (expected [vigil], [supervisord], [program:NAME], "
+                      "[fcgi-program:NAME], [group:NAME], [include], [eventlistener:NAME], [upstream:NAME] or "
+                      "[proxy:NAME])",
                       "12: command: unknown expansion %(bogus)s (known here: group_name, here, host_node_name, "
                       "program_name, numprocs, process_num, ENV_*)",
                       "13: stopsignal: expected a signal such as TERM, SIGINT, QUIT, KILL, HUP, USR1 or a number, "

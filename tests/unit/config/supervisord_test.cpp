@@ -141,10 +141,10 @@ TEST_CASE("supervisord config: supervisord's program keys are accepted in both d
         CHECK(p.stderr_log.path.empty());  // `syslog` as the file: the system log only
         const int base = *head ? 1 : 0;
         CHECK(has_warning(r, base + 4, "stderr_logfile: syslog is deprecated"));
-        CHECK(has_warning(r, base + 5, "stdout_events_enabled: has no effect in vigil"));
-        CHECK(has_warning(r, base + 7, "stdout_capture_maxbytes: has no effect in vigil"));
+        CHECK(p.stdout_events_enabled);  // they feed event listeners (docs/event-listeners.md)
+        CHECK(p.stdout_capture_maxbytes == 1048576);  // supervisord: 1MB is 1024 * 1024
         CHECK(has_warning(r, base + 9, "serverurl: has no effect in vigil"));
-        CHECK(r.warnings.size() == 4);  // the defaults (false, 0) say nothing
+        CHECK(r.warnings.size() == 2);
     }
 }
 

@@ -118,7 +118,7 @@ TEST_CASE("shutdown drops pending starts") {
     CHECK(w.take().empty());
 }
 
-TEST_CASE("operator stop is remembered; start waits for dependencies again") {
+TEST_CASE("operator stop is remembered and start waits for dependencies again") {
     World w(three_tier());
     run_all(w);
     w.take();
@@ -167,7 +167,7 @@ TEST_CASE("update under a slow stop replaces only once the old process is down")
     CHECK(w.take() == Log{"replace api", "start api"});
 }
 
-TEST_CASE("update: a removed process is stopped and dropped; an added one starts") {
+TEST_CASE("update: a removed process is stopped and dropped and an added one starts") {
     World w(three_tier());
     run_all(w);
     w.take();
@@ -194,7 +194,7 @@ TEST_CASE("update: a changed process that was stopped by hand stays down") {
     CHECK(w.set.stopped_by_hand("web"));
 }
 
-TEST_CASE("liveness: unhealthy restarts through the backoff; isolate only takes it out of traffic") {
+TEST_CASE("liveness: unhealthy restarts through the backoff and isolate only takes it out of traffic") {
     Config c;
     c.programs = {program("a"), program("b")};
     c.programs[0].health.kind = HealthKind::tcp;
@@ -262,7 +262,7 @@ TEST_CASE("pools: a lost push is sent again by the reconcile 0.5 s later") {
     CHECK(w.proxy_pools["web/b"] == "down");
 }
 
-TEST_CASE("pools: reconciled every 30 s; an unanswered check is tried again sooner") {
+TEST_CASE("pools: reconciled every 30 s and an unanswered check is tried again sooner") {
     World w(with_proxy());
     w.run(w.set.startup(w.now));
     w.advance(1s);
@@ -293,7 +293,7 @@ TEST_CASE("pools: a rolling restart's hold is pushed and kept over health change
     CHECK(w.take() == Log{"set_member web/b up"});
 }
 
-TEST_CASE("pools: the proxy going away drops the queue; its return resyncs") {
+TEST_CASE("pools: the proxy going away drops the queue and its return resyncs") {
     World w(with_proxy());
     w.run(w.set.startup(w.now));
     w.advance(1s);
@@ -362,7 +362,7 @@ TEST_CASE("waits: a failed start and a stop by hand end a wait at once") {
     CHECK(w.wait_done(5)->results[0].message.rfind("failed to start: ", 0) == 0);
 }
 
-TEST_CASE("waits: :healthy waits for the check; a zero timeout answers at once") {
+TEST_CASE("waits: :healthy waits for the check and a zero timeout answers at once") {
     World w(three_tier(true));
     w.run(w.set.startup(w.now));
     w.advance(1s);

@@ -45,7 +45,7 @@ kind = proxy
 
 }  // namespace
 
-TEST_CASE("k8s: a Service per address; an upstream of one workload is that workload's Service") {
+TEST_CASE("k8s: a Service per address and an upstream of one workload is that workload's Service") {
     const Manifest m = exported(kShop);
     const Object& api = object(m, "Service", "api");
     CHECK(at(api.body, {"apiVersion"}) == "v1");

@@ -88,7 +88,7 @@ on_unhealthy = restart
     CHECK(noted(restart, "health_interval 500ms"));
 }
 
-TEST_CASE("k8s: startup_check is the startupProbe; tcp, exec, postgres and redis checks become handlers") {
+TEST_CASE("k8s: startup_check is the startupProbe and tcp, exec, postgres and redis checks become handlers") {
     const Manifest m = exported(R"(
 [program:a]
 command = /srv/a
@@ -238,7 +238,7 @@ command = /srv/b
     CHECK(at(container(object(mapped, "Deployment", "b")), {"image"}) == "registry.example.com/b:7");
 }
 
-TEST_CASE("k8s: members of a group with different commands are Deployments of their own; numprocs is replicas") {
+TEST_CASE("k8s: members of a group with different commands are Deployments of their own and numprocs is replicas") {
     const Manifest m = exported(R"(
 [group:jobs]
 programs = mail, index
