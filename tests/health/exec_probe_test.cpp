@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "supervisor/child_table.hpp"
 #include "tests/health/support.hpp"
 
 using namespace vigil::health;
@@ -91,19 +92,25 @@ TEST_CASE_METHOD(ExecFixture, "exec probe: what the command leaves in its group 
     CHECK(wait_gone(straggler, 5s));
 }
 
-TEST_CASE_METHOD(ExecFixture, "exec probe: a subreaper's waitid(P_ALL) cannot steal the probe's child", "[exec]") {
-    // vigild reaps orphans with waitid(P_ALL, WNOWAIT); the probe's shell
-    // must stay invisible to it, or its exit status would be lost.
-    auto p = make_probe(io, exec_check("exit 7"));
+TEST_CASE_METHOD(ExecFixture, "exec probe: its child is in the child table, so the orphan reaper leaves it alone", "[exec]") {
+    // vigild reaps orphans after a waitid(P_ALL, WNOWAIT) peek
+    // (Supervisor::reap_children); every exited child the peek finds while
+    // the probe runs must be the probe's, registered in the child table, so
+    // the reaper hands it over instead of taking its exit status.
+    ExecContext ctx;
+    ctx.children = &vigil::supervisor::ChildTable::process();
+    auto p = make_probe(io, exec_check("exit 7"), ctx);
     std::optional<ProbeResult> result;
     p->run([&](ProbeResult r) { result = std::move(r); });
-    int seen = 0;
+    int unowned = 0;
     REQUIRE(run_until(io, [&] {
         siginfo_t si{};
-        if (::waitid(P_ALL, 0, &si, WEXITED | WNOHANG | WNOWAIT) == 0 && si.si_pid != 0) ++seen;
+        if (::waitid(P_ALL, 0, &si, WEXITED | WNOHANG | WNOWAIT) == 0 && si.si_pid != 0 &&
+            !vigil::supervisor::ChildTable::process().owns(si.si_pid))
+            ++unowned;
         return result.has_value();
     }, 5s));
-    CHECK(seen == 0);
+    CHECK(unowned == 0);
     CHECK(result->detail == "exit status 7");
 }
 
