@@ -254,9 +254,9 @@ private:
     // [supervisord]'s environment, then the program's, which wins.
     void environment(Program& p) {
         for (const auto& [key, value] : daemon_.environment) p.environment.emplace_back(key, value);
-        for (auto& [key, value] : v_.environment("environment")) {
-            std::erase_if(p.environment, [&](const auto& kv) { return kv.first == key; });
-            p.environment.emplace_back(key, std::move(value));
+        for (auto& kv : v_.environment("environment")) {
+            std::erase_if(p.environment, [&](const auto& have) { return have.first == kv.first; });
+            p.environment.emplace_back(kv.first, std::move(kv.second));
         }
     }
 
