@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/percent.hpp"
 #include "supervisor/control_api.hpp"
 #include "supervisor/xmlrpc/interface.hpp"
 
@@ -50,15 +51,7 @@ bool ControlApi::supervisord_route(const ApiRequest& req, const std::string& pat
         channel = rest.substr(slash + 1);
         rest.resize(slash);
     }
-    std::string name;
-    for (std::size_t i = 0; i < rest.size(); ++i) {  // %3A from careful clients
-        if (rest[i] == '%' && i + 2 < rest.size()) {
-            name += static_cast<char>(std::stoi(rest.substr(i + 1, 2), nullptr, 16));
-            i += 2;
-        } else {
-            name += rest[i];
-        }
-    }
+    const std::string name = percent_decode(rest);  // %3A from careful clients; a bad escape stays as written
     bool known = false;
     const std::string file = xmlrpc_->log_path(name, channel, known);
     if (!known || (channel != "stdout" && channel != "stderr")) {
