@@ -3,8 +3,8 @@
 waits. --silent: never says READY. Either way it appends its pid to a file
 first, so a test can count its restarts."""
 import os
+import signal
 import sys
-import time
 
 
 def main():
@@ -13,8 +13,10 @@ def main():
     if sys.argv[2] == '--garbage':
         sys.stdout.write('hello, I am not a listener\n')
         sys.stdout.flush()
+    # A listener that never says READY: it blocks until vigild kills it
+    # (ready_timeout). Nothing here waits for a state.
     while True:
-        time.sleep(3600)
+        signal.pause()
 
 
 if __name__ == '__main__':
