@@ -179,9 +179,20 @@ private:
                 if (auto self = weak.lock()) self->queue(std::string(data), true);
             });
         }
-        // Notice the client leaving: any read completing ends the stream.
+        watch_for_leaving();
+    }
+
+    // Notice the client leaving: end of stream or an error ends the stream.
+    // Bytes are read and dropped: supervisorctl's http_client sends an extra
+    // CRLF after its request, and whether it lands in the request's read or
+    // arrives on its own is timing; ending the stream on it cut `tail -f`
+    // after its first chunk now and then.
+    void watch_for_leaving() {
         stream_.async_read_some(boost::asio::buffer(discard_),
-                                [self = shared_from_this()](beast::error_code, std::size_t) { self->close(); });
+                                [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                                    if (ec) return self->close();
+                                    self->watch_for_leaving();
+                                });
     }
 
     // The last chunk, then the connection closes once everything is written.

@@ -4,6 +4,7 @@ commands (tail -f, fg) are bounded: read until the expected output shows up
 or the deadline passes, then the client is stopped."""
 import os
 import selectors
+import socket
 import subprocess
 import sys
 import time
@@ -110,6 +111,24 @@ def run(v, c):
     out = read_until(proc, "hello-out\nhello-out")
     stop(proc)
     c.check("hello-out\nhello-out" in out, f"tail -f follows new output: {out[-300:]!r}")
+
+    # supervisorctl's http_client ends its request with one CRLF too many;
+    # when that CRLF arrives on its own, after the stream has begun, the
+    # stream must go on (it used to end there: tail -f stopped at times).
+    s = socket.socket(socket.AF_UNIX)
+    s.settimeout(20)
+    s.connect(v.sock)
+    s.sendall(b"GET /logtail/talker HTTP/1.1\r\nHost: x\r\nAccept-Encoding: chunked\r\n\r\n")
+    got = s.recv(65536)  # the header, and maybe the tail: the stream has begun
+    s.sendall(b"\r\n")
+    deadline = time.monotonic() + 20
+    while got.count(b"hello-out") < 3 and time.monotonic() < deadline:
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        got += chunk
+    s.close()
+    c.check(got.count(b"hello-out") >= 3, f"the log stream outlives a stray CRLF from the client: {got[-300:]!r}")
 
     # fg: output streams until the client leaves; typed input would go to
     # stdin, which vigil programs do not have (an error, then fg ends).
