@@ -227,6 +227,10 @@ void ControlApi::handle(const ApiRequest& req, Reply reply) {
             boost::asio::post(io_, shutdown_);
             return reply(json_response(202, json{{"ok", true}, {"message", "shutting down"}}));
         }
+        if (res == "reopen" && parts.size() == 2 && post) {
+            if (!reopen_) return reply(error_response(404, "no such resource: " + path));
+            return reply(json_response(200, json{{"ok", true}, {"reopened", reopen_()}}));
+        }
         if (res == "events" && parts.size() == 2 && get) {
             ApiResponse r;
             r.content_type = "application/x-ndjson";
@@ -261,7 +265,7 @@ void ControlApi::handle(const ApiRequest& req, Reply reply) {
                 return rolling_restart(parts[2], req.body, std::move(reply));
         }
         const bool known = res == "programs" || res == "config" || res == "version" || res == "shutdown" ||
-                           res == "events" || res == "reload" || res == "upstreams";
+                           res == "events" || res == "reload" || res == "upstreams" || res == "reopen";
         return reply(known ? error_response(405, req.method + " is not allowed on " + path)
                            : error_response(404, "no such resource: " + path));
     } catch (const std::exception& e) {

@@ -100,6 +100,8 @@ public:
 
     // Where `upstreams` and the proxy's metrics come from (may stay unset).
     void set_proxy(class ProxyLink* proxy) { proxy_ = proxy; }
+    // POST /v1/reopen: reopens vigild's log files; returns how many.
+    void set_reopener(std::function<int()> reopen) { reopen_ = std::move(reopen); }
     // Where POST /RPC2 and GET /logtail go (unset: 404).
     void set_xmlrpc(xmlrpc::Interface* rpc) { xmlrpc_ = rpc; }
 
@@ -125,6 +127,7 @@ private:
     Reloader reload_;
     std::function<void()> shutdown_;
     class ProxyLink* proxy_ = nullptr;
+    std::function<int()> reopen_;
     xmlrpc::Interface* xmlrpc_ = nullptr;
     bool supervisord_route(const ApiRequest& req, const std::string& path, Reply& reply);  // xmlrpc/routes.cpp
     // Processes a rolling restart is working through: a second roll over

@@ -71,6 +71,7 @@ public:
     int health(const Args& a);
     int upstreams(const Args& a);
     int shutdown();
+    int reopen();
     int version(const Args& a);
 
 private:
@@ -457,6 +458,17 @@ int Runner::shutdown() {
     return r->status == 202 ? kOk : kFailed;
 }
 
+int Runner::reopen() {
+    auto r = call("POST", "/v1/reopen");
+    if (!r) return kUnreachable;
+    if (r->status != 200) {
+        err_ << "vigilctl: ERROR (" << error_of(*r) << ")\n";
+        return kFailed;
+    }
+    out_ << "Reopened " << json::parse(r->body).value("reopened", 0) << " log files\n";
+    return kOk;
+}
+
 int Runner::version(const Args& a) {
     auto r = call("GET", "/v1/version");
     if (!r) return kUnreachable;
@@ -470,7 +482,7 @@ int Runner::version(const Args& a) {
 const std::vector<std::string>& verbs() {
     static const std::vector<std::string> v{"status", "start",  "stop",   "restart", "signal",   "pid",
                                             "tail",   "reread", "update", "reload",  "wait",     "health",
-                                            "upstreams", "shutdown", "version", "backup", "restore", "help"};
+                                            "upstreams", "shutdown", "reopen", "version", "backup", "restore", "help"};
     return v;
 }
 
@@ -492,6 +504,7 @@ std::string usage() {
            "  health [NAME...] [--json]          health status and the last check results\n"
            "  upstreams [--json]                 vigil-proxy's pools: servers, state, active, fails\n"
            "  shutdown                           stop everything, then vigild\n"
+           "  reopen                             reopen every log file (after logrotate; = SIGUSR2)\n"
            "  version [--json]\n"
            "  backup NAME DIR [--timeout S]      kind = postgres/redis: a consistent copy of the live data into DIR\n"
            "  restore NAME DIR [--timeout S] [--force]\n"
@@ -531,6 +544,7 @@ int run_command(const Client& client, const std::vector<std::string>& argv, std:
         if (verb == "health") return r.health(a);
         if (verb == "upstreams") return r.upstreams(a);
         if (verb == "shutdown") return r.shutdown();
+        if (verb == "reopen") return r.reopen();
         if (verb == "version") return r.version(a);
         if (verb == "help") {
             out << usage();
