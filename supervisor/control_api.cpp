@@ -221,6 +221,8 @@ void ControlApi::handle(const ApiRequest& req, Reply reply) {
         }
         if (parts.size() < 2 || parts[0] != "v1") return reply(error_response(404, "no such resource: " + path));
         const std::string& res = parts[1];
+        if (res == "access" && parts.size() == 2 && get)
+            return reply(json_response(200, json{{"access", req.access.name()}, {"logs", req.access.logs}}));
         if (res == "version" && parts.size() == 2 && get)
             return reply(json_response(200, json{{"version", kVersion}, {"pid", ::getpid()}}));
         if (res == "shutdown" && parts.size() == 2 && post) {
@@ -265,7 +267,7 @@ void ControlApi::handle(const ApiRequest& req, Reply reply) {
                 return rolling_restart(parts[2], req.body, std::move(reply));
         }
         const bool known = res == "programs" || res == "config" || res == "version" || res == "shutdown" ||
-                           res == "events" || res == "reload" || res == "upstreams" || res == "reopen";
+                           res == "events" || res == "reload" || res == "upstreams" || res == "reopen" || res == "access";
         return reply(known ? error_response(405, req.method + " is not allowed on " + path)
                            : error_response(404, "no such resource: " + path));
     } catch (const std::exception& e) {

@@ -42,6 +42,7 @@
 
 #include "common/version.hpp"
 #include "config/loader.hpp"
+#include "supervisor/access.hpp"
 #include "supervisor/supervisor.hpp"
 
 namespace vigil::supervisor {
@@ -54,6 +55,7 @@ struct ApiRequest {
     std::string method;
     std::string target;  // path and query
     std::string body;
+    Access access = Access::full();  // what the caller may do (the server has refused what it may not)
 };
 
 // The progress of a long operation (a rolling restart) for one streamed

@@ -265,7 +265,8 @@ int main(int argc, char** argv) {
         events.remote_communication(type, data);
     });
     vigil::supervisor::ControlServer server(io, api, sup);
-    if (std::string err = server.listen(sup.config().daemon.control_socket, sup.config().daemon.socket_group);
+    if (std::string err = server.listen(sup.config().daemon.control_socket, sup.config().daemon.socket_group,
+                                              sup.config().daemon.read_only_group, sup.config().daemon.log_group);
         !err.empty()) {
         spdlog::error("cannot start: {}", err);
         return 1;
