@@ -18,12 +18,12 @@ struct Access {
     static Access full() { return {}; }
     static Access denied() { return {Level::none, false}; }
     static Access read_only(bool logs) { return {Level::read, logs}; }
-    bool writes() const { return level == Level::write; }
     std::string_view name() const { return level == Level::write ? "write" : level == Level::read ? "read" : "none"; }
 };
 
-// An HTTP request to the control API at `path` ("/v1/programs/x/log"):
-// "" when `a` allows it, else why not (the 403's message).
+// An HTTP request to the control API at `path`, percent-decoded and without
+// empty segments ("/v1/programs/x/log"): "" when `a` allows it, else why
+// not (the 403's message).
 std::string refused_route(const Access& a, std::string_view method, std::string_view path);
 
 // An XML-RPC method name: "" when `a` allows it, else why not.

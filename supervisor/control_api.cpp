@@ -205,6 +205,12 @@ void ControlApi::handle(const ApiRequest& req, Reply reply) {
         std::vector<std::string> parts = split_path(path);
         for (auto& p : parts) p = url_decode(p);
         const bool get = req.method == "GET", post = req.method == "POST";
+        // Decided on the path as the routes below read it (decoded, empty
+        // segments gone), so no spelling of a route slips past the check.
+        std::string canonical;
+        for (const auto& p : parts) canonical += "/" + p;
+        if (std::string why = refused_route(req.access, req.method, canonical.empty() ? "/" : canonical); !why.empty())
+            return reply(error_response(403, why));
 
         if (supervisord_route(req, path, reply)) return;
         if (path == "/metrics" && get) {

@@ -142,10 +142,6 @@ private:
                 return send(std::move(r), keep_alive);
             }
         }
-        const std::string_view target = req.target();
-        if (std::string why = refused_route(access, req.method_string(), target.substr(0, target.find('?')));
-            !why.empty())
-            return send(error_response(403, why), keep_alive);
         ApiRequest api_req{std::string(req.method_string()), std::string(req.target()), std::move(req.body()), access};
         api_.handle(api_req, [self = shared_from_this(), keep_alive](ApiResponse r) {
             self->send(std::move(r), keep_alive);

@@ -137,6 +137,11 @@ TEST_CASE("read-only: a read-only user on [inet_http_server] reads, cannot act o
     CHECK(status("viewer:look", "GET", "/v1/programs/talker/health") != "403");
     CHECK(status("viewer:look", "POST", "/v1/programs/talker/stop") == "403");
     CHECK(status("viewer:look", "GET", "/v1/programs/talker/log") == "403");
+    // Other spellings of the same routes are the same routes.
+    CHECK(status("viewer:look", "GET", "/v1/programs/talker/%6Cog") == "403");
+    CHECK(status("viewer:look", "GET", "/v1//programs/talker/log/") == "403");
+    CHECK(status("viewer:look", "GET", "/logtail/talker") == "403");
+    CHECK(status("viewer:look", "POST", "/v1/programs/talker/%73top") == "403");
     CHECK(status("viewer:wrong", "GET", "/v1/programs") == "401");
     std::string out;
     REQUIRE(run({"curl", "-s", "-u", "viewer:look", base + "/v1/access"}, &out) == 0);
