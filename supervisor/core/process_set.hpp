@@ -124,7 +124,7 @@ struct Command {
     proxy::ServerMode mode = proxy::ServerMode::down;
     std::uint64_t ticket = 0;  // set_member, count_active: the roll's request it answers, 0 for none
     bool proxy_starting = false;  // set_member, define_pools: retry while its admin socket is not bound yet
-    std::uint64_t id = 0;      // wait_done
+    std::uint64_t id = 0;      // wait_done, count_active, roll_step, roll_done: the wait or roll
     bool ok = false, timed_out = false;
     std::vector<WaitResult> results;
     RollStep step = RollStep::start;
