@@ -69,7 +69,9 @@ ApiResponse json_response(int status, const json& j) {
 }
 
 json diff_json(const core::ConfigDiff& d) {
-    return json{{field::added, d.added}, {field::changed, d.changed}, {field::removed, d.removed},
+    return json{{field::added, d.added},
+                {field::changed, d.changed},
+                {field::removed, d.removed},
                 {field::unchanged, d.unchanged}};
 }
 
@@ -252,9 +254,11 @@ ApiResponse ControlApi::program_one(const std::string& name) const {
     j[field::user] = p.user;
     j[field::address] = p.address;
     if (p.kind == "postgres" || p.kind == "redis")
-        j[field::store] = {{field::data_dir, p.data_dir},     {field::pg_bin_dir, p.pg_bin_dir}, {field::redis_bin, p.redis_bin},
-                      {field::db_user, p.db_user.empty() ? "postgres" : p.db_user},
-                      {field::db_name, p.db_name.empty() ? "postgres" : p.db_name}};
+        j[field::store] = {{field::data_dir, p.data_dir},
+                           {field::pg_bin_dir, p.pg_bin_dir},
+                           {field::redis_bin, p.redis_bin},
+                           {field::db_user, p.db_user.empty() ? "postgres" : p.db_user},
+                           {field::db_name, p.db_name.empty() ? "postgres" : p.db_name}};
     return json_response(200, j);
 }
 
@@ -290,7 +294,9 @@ void ControlApi::program_action(const std::string& spec, const std::string& acti
         for (const auto& n : names) {
             if (ProcessRunner* r = sup_.find(n)) {
                 request(*r);
-                results.push_back({{field::name, n}, {field::ok, true}, {field::state, std::string(core::state_name(r->state()))},
+                results.push_back({{field::name, n},
+                                   {field::ok, true},
+                                   {field::state, std::string(core::state_name(r->state()))},
                                    {field::message, action + " requested"}});
             }
         }
@@ -333,7 +339,8 @@ ApiResponse ControlApi::program_signal(const std::string& spec, const std::strin
         const bool running = r->pid() > 0;
         ok = ok && running;
         if (running) ::kill(r->pid(), *sig);
-        results.push_back({{field::name, r->name()}, {field::ok, running}, {field::message, running ? "signalled" : "not running"}});
+        results.push_back(
+            {{field::name, r->name()}, {field::ok, running}, {field::message, running ? "signalled" : "not running"}});
     }
     return json_response(ok ? 200 : 409, json{{field::ok, ok}, {field::results, results}});
 }

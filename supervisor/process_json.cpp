@@ -14,7 +14,8 @@ namespace field = control::field;
 std::string uptime_text(std::chrono::seconds s) {
     const long t = static_cast<long>(s.count());
     char buf[64];
-    if (t >= 86400) std::snprintf(buf, sizeof buf, "%ld days, %ld:%02ld:%02ld", t / 86400, t % 86400 / 3600, t % 3600 / 60, t % 60);
+    if (t >= 86400)
+        std::snprintf(buf, sizeof buf, "%ld days, %ld:%02ld:%02ld", t / 86400, t % 86400 / 3600, t % 3600 / 60, t % 60);
     else std::snprintf(buf, sizeof buf, "%ld:%02ld:%02ld", t / 3600, t % 3600 / 60, t % 60);
     return buf;
 }
@@ -49,7 +50,7 @@ json process_json(const ProcessRunner& r, const Supervisor& sup) {
             if (!r.exit_reason().empty()) desc += ": " + r.exit_reason();
             break;
         case core::State::fatal:
-            desc = !r.spawn_error().empty() ? r.spawn_error()
+            desc = !r.spawn_error().empty()  ? r.spawn_error()
                    : r.exit_reason().empty() ? "exited too quickly"
                                              : "exited too quickly: " + r.exit_reason();
             break;

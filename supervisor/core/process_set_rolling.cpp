@@ -124,8 +124,8 @@ void ProcessSet::roll_answered(std::uint64_t id, TimePoint now, Commands& out) n
             }
             const Duration timeout = r.options.drain_timeout.value_or(procs_[r.current].stopwaitsecs);
             roll_step(r, RollStep::draining,
-                      "out of pool " + join_names(pools_of(r.current)) + ", waiting up to " +
-                          duration_text(timeout) + " for its active requests",
+                      "out of pool " + join_names(pools_of(r.current)) + ", waiting up to " + duration_text(timeout) +
+                          " for its active requests",
                       now, out);
             r.phase = Roll::Phase::draining;
             r.deadline = now + timeout;

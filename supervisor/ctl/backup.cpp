@@ -91,14 +91,16 @@ public:
 
     // start / stop with vigild's own wait; the error message of a failure.
     std::optional<std::string> action(const std::string& name, std::string_view verb, long timeout) const {
-        const HttpReply r = call("POST", control::route::program(path_segment(name), verb),
-                                 json{{field::wait, true}, {field::timeout, timeout}}.dump(), std::chrono::seconds(timeout + 30));
+        const HttpReply r =
+            call("POST", control::route::program(path_segment(name), verb),
+                 json{{field::wait, true}, {field::timeout, timeout}}.dump(), std::chrono::seconds(timeout + 30));
         const json j = json::parse(r.body, nullptr, false);
         if (r.status == 200) return std::nullopt;
         if (j.is_object() && j.contains(field::results) && j[field::results].is_array())
             for (const auto& res : j[field::results])
                 if (!res.value(field::ok, true)) return res.value(field::message, std::string("failed"));
-        if (j.is_object() && j.contains(field::error) && j[field::error].is_string()) return j[field::error].get<std::string>();
+        if (j.is_object() && j.contains(field::error) && j[field::error].is_string())
+            return j[field::error].get<std::string>();
         return "HTTP " + std::to_string(r.status);
     }
 

@@ -40,9 +40,8 @@ void take_backup(const Program& p, const fs::path& dir, std::ostream& out, long)
         fail(kFailed, "cannot query the server: " + tail_lines(output));
     const std::string version = trimmed(output);
     const fs::path data = dir / std::string(bk::kDataName);
-    out << say(p) << "pg_basebackup -X stream from " << host << " port " << port << " (PostgreSQL " << version
-           << ")\n"
-           << std::flush;
+    out << say(p) << "pg_basebackup -X stream from " << host << " port " << port << " (PostgreSQL " << version << ")\n"
+        << std::flush;
     if (run_tool({p.pg_bin_dir + "/pg_basebackup", "-h", host, "-p", port, "-U", p.db_user, "-w", "-D", data.string(),
                   "-F", "p", "-X", "stream", "-c", "fast", "-l", "vigil backup of " + p.name},
                  who, &output) != 0) {
@@ -69,12 +68,12 @@ void take_backup(const Program& p, const fs::path& dir, std::ostream& out, long)
     out << say(p) << line;
 }
 
-void stage_backup(const bk::Manifest&, const Program& p, const fs::path& dir,
-                  const fs::path& stage) {
+void stage_backup(const bk::Manifest&, const Program& p, const fs::path& dir, const fs::path& stage) {
     const fs::path data = dir / std::string(bk::kDataName);
     std::ifstream v(data / "PG_VERSION");
     std::string pg_version;
-    if (!v || !std::getline(v, pg_version)) fail(kFailed, dir.string() + " holds no PostgreSQL data (no data/PG_VERSION)");
+    if (!v || !std::getline(v, pg_version))
+        fail(kFailed, dir.string() + " holds no PostgreSQL data (no data/PG_VERSION)");
     std::string output;
     run_tool({p.pg_bin_dir + "/postgres", "--version"}, Owner{}, &output, std::chrono::seconds(30));
     const std::string have = bk::pg_major(output), want = bk::pg_major(pg_version);

@@ -85,8 +85,7 @@ void take_backup(const Program& p, const fs::path& dir, std::ostream& out, long 
     out << say(p) << line;
 }
 
-void stage_backup(const bk::Manifest& m, const Program& p, const fs::path& dir,
-                  const fs::path& stage) {
+void stage_backup(const bk::Manifest& m, const Program& p, const fs::path& dir, const fs::path& stage) {
     const fs::path rdb = dir / std::string(bk::kDataName) / m.rdb_file;
     char magic[5] = {};
     std::ifstream f(rdb, std::ios::binary);
@@ -94,7 +93,8 @@ void stage_backup(const bk::Manifest& m, const Program& p, const fs::path& dir,
         fail(kFailed, rdb.string() + " is not an RDB file");
     std::string output;
     const std::string check = (fs::path(p.redis_bin).parent_path() / "redis-check-rdb").string();
-    if (::access(check.c_str(), X_OK) == 0 && run_tool({check, rdb.string()}, Owner{}, &output, std::chrono::seconds(600)) != 0)
+    if (::access(check.c_str(), X_OK) == 0 &&
+        run_tool({check, rdb.string()}, Owner{}, &output, std::chrono::seconds(600)) != 0)
         fail(kFailed, "redis-check-rdb does not accept " + rdb.string() + ": " + tail_lines(output));
     fs::create_directory(stage);
     copy_file_durably(rdb, stage / m.rdb_file);

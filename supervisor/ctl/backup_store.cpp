@@ -70,20 +70,21 @@ Owner owner_of(const Program& p) {
 std::string say(const Program& p) { return p.name + ": "; }
 
 BackupDirGuard::~BackupDirGuard() {
-        if (done_) return;
-        std::error_code ec;
-        if (made_) {
-            fs::remove_all(dir_, ec);
-        } else {
-            for (const auto& e : fs::directory_iterator(dir_, ec)) fs::remove_all(e.path(), ec);
-        }
+    if (done_) return;
+    std::error_code ec;
+    if (made_) {
+        fs::remove_all(dir_, ec);
+    } else {
+        for (const auto& e : fs::directory_iterator(dir_, ec)) fs::remove_all(e.path(), ec);
+    }
 }
 
 bool prepare_backup_dir(const fs::path& dir) {
     std::error_code ec;
     if (fs::exists(dir, ec)) {
         if (!fs::is_directory(dir, ec)) fail(kFailed, dir.string() + " exists and is not a directory");
-        if (!fs::is_empty(dir, ec)) fail(kFailed, dir.string() + " is not empty: a backup goes into a new or empty directory");
+        if (!fs::is_empty(dir, ec))
+            fail(kFailed, dir.string() + " is not empty: a backup goes into a new or empty directory");
         ::chmod(dir.c_str(), 0700);  // a backup holds every row / key
         return false;
     }

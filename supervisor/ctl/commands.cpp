@@ -64,7 +64,8 @@ public:
 
     static std::string error_of(const HttpReply& r) {
         const auto j = json::parse(r.body, nullptr, false);
-        if (j.is_object() && j.contains(field::error) && j[field::error].is_string()) return j[field::error].get<std::string>();
+        if (j.is_object() && j.contains(field::error) && j[field::error].is_string())
+            return j[field::error].get<std::string>();
         return "HTTP " + std::to_string(r.status);
     }
 
@@ -161,7 +162,8 @@ int Runner::action(const std::string& verb, const Args& a) {
     }
     int code = kOk;
     for (const auto& spec : a.words) {
-        auto r = call("POST", control::route::program(path_segment(spec), verb), body.dump(), std::chrono::seconds(timeout + 30));
+        auto r = call("POST", control::route::program(path_segment(spec), verb), body.dump(),
+                      std::chrono::seconds(timeout + 30));
         if (!r) return kUnreachable;
         if (r->status == 404) {
             err_ << spec << ": ERROR (no such process)\n";
@@ -176,9 +178,11 @@ int Runner::action(const std::string& verb, const Args& a) {
         }
         for (const auto& res : j[field::results]) {
             const bool ok = res.value(field::ok, false);
-            if (ok) out_ << res[field::name].get<std::string>() << ": " << res[field::message].get<std::string>() << "\n";
+            if (ok)
+                out_ << res[field::name].get<std::string>() << ": " << res[field::message].get<std::string>() << "\n";
             else {
-                err_ << res[field::name].get<std::string>() << ": ERROR (" << res[field::message].get<std::string>() << ")\n";
+                err_ << res[field::name].get<std::string>() << ": ERROR (" << res[field::message].get<std::string>()
+                     << ")\n";
                 code = std::max(code, static_cast<int>(kFailed));
             }
         }
@@ -193,7 +197,8 @@ int Runner::signal(const Args& a) {
     }
     int code = kOk;
     for (std::size_t i = 1; i < a.words.size(); ++i) {
-        auto r = call("POST", control::route::program(path_segment(a.words[i]), control::route::signal), json{{field::signal, a.words[0]}}.dump());
+        auto r = call("POST", control::route::program(path_segment(a.words[i]), control::route::signal),
+                      json{{field::signal, a.words[0]}}.dump());
         if (!r) return kUnreachable;
         const auto j = json::parse(r->body, nullptr, false);
         if (r->status == 404 || r->status == 400) {
@@ -204,7 +209,8 @@ int Runner::signal(const Args& a) {
         for (const auto& res : j[field::results]) {
             if (res.value(field::ok, false)) out_ << res[field::name].get<std::string>() << ": signalled\n";
             else {
-                err_ << res[field::name].get<std::string>() << ": ERROR (" << res[field::message].get<std::string>() << ")\n";
+                err_ << res[field::name].get<std::string>() << ": ERROR (" << res[field::message].get<std::string>()
+                     << ")\n";
                 code = std::max(code, static_cast<int>(kFailed));
             }
         }
@@ -238,7 +244,8 @@ int Runner::pid(const Args& a) {
     if (a.flags.count("--json")) out_ << shown.dump(2) << "\n";
     else
         for (const auto& p : shown) out_ << p[field::pid].get<int>() << "\n";
-    const bool all_up = std::all_of(shown.begin(), shown.end(), [](const json& p) { return p[field::pid].get<int>() > 0; });
+    const bool all_up =
+        std::all_of(shown.begin(), shown.end(), [](const json& p) { return p[field::pid].get<int>() > 0; });
     return all_up ? kOk : kNotRunning;
 }
 
@@ -262,12 +269,13 @@ int Runner::tail(const Args& a) {
         return kOk;
     }
     std::string error;
-    const int status = c_.stream(target + "&" + std::string(control::query::follow) + "=1",
-                                 [&](const std::string& data) {
-                                     out_ << data << std::flush;
-                                     return static_cast<bool>(out_);  // stop when the pipe reader went away
-                                 },
-                                 error);
+    const int status = c_.stream(
+        target + "&" + std::string(control::query::follow) + "=1",
+        [&](const std::string& data) {
+            out_ << data << std::flush;
+            return static_cast<bool>(out_);  // stop when the pipe reader went away
+        },
+        error);
     if (status == 0) {
         err_ << "vigilctl: " << error << "\n";
         return kUnreachable;
@@ -297,7 +305,8 @@ int Runner::reread(const Args& a) {
         out_ << j.dump(2) << "\n";
         return kOk;
     }
-    if (j[field::added].empty() && j[field::changed].empty() && j[field::removed].empty()) out_ << "No config updates to processes\n";
+    if (j[field::added].empty() && j[field::changed].empty() && j[field::removed].empty())
+        out_ << "No config updates to processes\n";
     for (const auto& n : j[field::added]) out_ << n.get<std::string>() << ": available\n";
     for (const auto& n : j[field::changed]) out_ << n.get<std::string>() << ": changed\n";
     for (const auto& n : j[field::removed]) out_ << n.get<std::string>() << ": disappeared\n";
@@ -307,8 +316,9 @@ int Runner::reread(const Args& a) {
 int Runner::update(const std::string& verb, const Args& a) {
     std::optional<HttpReply> r;
     if (verb == "reload") r = call("POST", control::route::path(control::route::reload));
-    else r = call("POST", control::route::path(control::route::config, control::route::update),
-                      a.words.empty() ? "{}" : json{{field::names, a.words}}.dump());
+    else
+        r = call("POST", control::route::path(control::route::config, control::route::update),
+                 a.words.empty() ? "{}" : json{{field::names, a.words}}.dump());
     if (!r) return kUnreachable;
     const auto j = json::parse(r->body, nullptr, false);
     if (r->status == 404) {
@@ -405,9 +415,11 @@ int Runner::health(const Args& a) {
     } else {
         for (const auto& j : shown) {
             char head[512];
-            std::snprintf(head, sizeof head, "%-32s %-10s %s  (%llu ok, %llu failed)", j[field::name].get<std::string>().c_str(),
+            std::snprintf(head, sizeof head, "%-32s %-10s %s  (%llu ok, %llu failed)",
+                          j[field::name].get<std::string>().c_str(),
                           j.value(field::status, "").empty() ? "-" : j[field::status].get<std::string>().c_str(),
-                          j.value(field::check, "").c_str(), j.value(field::checks_passed, 0ULL), j.value(field::checks_failed, 0ULL));
+                          j.value(field::check, "").c_str(), j.value(field::checks_passed, 0ULL),
+                          j.value(field::checks_failed, 0ULL));
             out_ << head << "\n";
             // Every result vigild keeps (the last 10), oldest first, each
             // with its local time: when did it start failing?
@@ -420,8 +432,9 @@ int Runner::health(const Args& a) {
                 std::snprintf(when, sizeof when, "%02d:%02d:%02d.%03d", tm.tm_hour, tm.tm_min, tm.tm_sec,
                               static_cast<int>((t - static_cast<double>(secs)) * 1000) % 1000);
                 char line[512];
-                std::snprintf(line, sizeof line, "    %s  %s %8.1f ms  %s", when, res[field::ok].get<bool>() ? "ok  " : "FAIL",
-                              res[field::latency_ms].get<double>(), res.value(field::detail, "").c_str());
+                std::snprintf(line, sizeof line, "    %s  %s %8.1f ms  %s", when,
+                              res[field::ok].get<bool>() ? "ok  " : "FAIL", res[field::latency_ms].get<double>(),
+                              res.value(field::detail, "").c_str());
                 out_ << line << "\n";
             }
         }
@@ -443,19 +456,21 @@ int Runner::upstreams(const Args& a) {
     }
     for (const auto& pool : j.value(admin_field::pools, json::array())) {
         out_ << pool.value(admin_field::name, "") << " (" << pool.value(admin_field::balance, "") << ", max_fails "
-             << pool.value(admin_field::max_fails, 0) << ", fail_timeout " << pool.value(admin_field::fail_timeout_ms, 0) / 1000.0
-             << "s, max_ejection_percent " << pool.value(admin_field::max_ejection_percent, 50);
+             << pool.value(admin_field::max_fails, 0) << ", fail_timeout "
+             << pool.value(admin_field::fail_timeout_ms, 0) / 1000.0 << "s, max_ejection_percent "
+             << pool.value(admin_field::max_ejection_percent, 50);
         if (const int n = pool.value(admin_field::eject_on_5xx, 0); n > 0) out_ << ", eject_on_5xx " << n;
         out_ << ")\n";
         for (const auto& srv : pool.value(admin_field::servers, json::array())) {
             char ejected[64] = "";
             if (srv.value(admin_field::ejected, false))
-                std::snprintf(ejected, sizeof ejected, " EJECTED %.1fs left", srv.value(admin_field::ejected_ms, 0LL) / 1000.0);
+                std::snprintf(ejected, sizeof ejected, " EJECTED %.1fs left",
+                              srv.value(admin_field::ejected_ms, 0LL) / 1000.0);
             char line[512];
             std::snprintf(line, sizeof line, "  %-24s %-21s %-9s%s active %-4d fails %d ejections %llu",
                           srv.value(admin_field::name, "").c_str(), srv.value(admin_field::address, "").c_str(),
-                          srv.value(admin_field::state, "").c_str(), ejected, srv.value(admin_field::active, 0), srv.value(admin_field::fails, 0),
-                          srv.value(admin_field::ejections_total, 0ULL));
+                          srv.value(admin_field::state, "").c_str(), ejected, srv.value(admin_field::active, 0),
+                          srv.value(admin_field::fails, 0), srv.value(admin_field::ejections_total, 0ULL));
             out_ << line << "\n";
         }
     }

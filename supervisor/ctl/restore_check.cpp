@@ -12,7 +12,8 @@ std::optional<std::string> own_data_missing(const Client& client, const std::str
     auto r = client.call("GET", control::route::program(path_segment(name), control::route::health), "", error);
     if (!r || r->status != 200) return std::nullopt;
     const json j = json::parse(r->body, nullptr, false);
-    if (!j.is_object() || !j.contains(field::results) || !j[field::results].is_array() || j[field::results].empty()) return std::nullopt;
+    if (!j.is_object() || !j.contains(field::results) || !j[field::results].is_array() || j[field::results].empty())
+        return std::nullopt;
     const std::string detail = j[field::results].back().value(field::detail, "");
     // "accepting connections (FATAL:  28000: role "x" does not exist)"; an
     // authentication request ("password required") means the role is there.

@@ -102,7 +102,8 @@ int rolling_restart(const Client& client, const std::vector<std::string>& names,
     if (!as_json) {
         char took[32];
         std::snprintf(took, sizeof took, "%.2fs", static_cast<double>(done->value(field::ms, 0L)) / 1000.0);
-        if (ok) out << "rolling restart of " << spec << ": " << done->value(field::message, "") << " in " << took << "\n";
+        if (ok)
+            out << "rolling restart of " << spec << ": " << done->value(field::message, "") << " in " << took << "\n";
         else err << "rolling restart of " << spec << " stopped: " << done->value(field::message, "") << "\n";
     }
     return ok ? kOk : kFailed;

@@ -52,8 +52,9 @@ RollOptions within(Duration timeout, std::optional<Duration> drain = std::nullop
 
 // The commands of `log` that are not the drain's polls.
 Log without_polls(Log log) {
-    log.erase(std::remove_if(log.begin(), log.end(), [](const std::string& l) { return l.rfind("count_active", 0) == 0; }),
-              log.end());
+    log.erase(
+        std::remove_if(log.begin(), log.end(), [](const std::string& l) { return l.rfind("count_active", 0) == 0; }),
+        log.end());
     return log;
 }
 
@@ -73,8 +74,8 @@ const Command& done_of(const World& w) {
 // restarted, RUNNING after startsecs, healthy, back "up".
 void turn(World& w, const std::string& name) {
     w.advance(20ms);  // the first count: nothing in flight
-    CHECK(w.take() == Log{"count_active " + name, "roll " + name + " drained", "restart " + name,
-                          "roll " + name + " stopped"});
+    CHECK(w.take() ==
+          Log{"count_active " + name, "roll " + name + " drained", "restart " + name, "roll " + name + " stopped"});
     w.advance(1s);  // startsecs
     CHECK(w.take() == Log{"roll " + name + " started"});
     w.health(name, HealthStatus::starting);
@@ -93,8 +94,7 @@ TEST_CASE("rolling: each instance in turn is drained, restarted, healthy and bac
     CHECK(w.take() == Log{"roll start", "set_member web/b1 draining", "roll b1 draining"});
     CHECK(w.set.rolling("b3"));
     CHECK(w.set.held_member("b1"));
-    CHECK(step_of(w, "b1", RollStep::draining)->reason ==
-          "out of pool web, waiting up to 10s for its active requests");
+    CHECK(step_of(w, "b1", RollStep::draining)->reason == "out of pool web, waiting up to 10s for its active requests");
     w.advance(40ms);  // two requests still in flight: counted again every 20 ms
     CHECK(w.take() == Log{"count_active b1", "count_active b1"});
     w.active["b1"] = 0;
@@ -177,7 +177,7 @@ TEST_CASE("rolling: a crash mid-roll") {
 
     SECTION("the new process crashes before it is healthy: its backoff brings it back, and the roll goes on") {
         const int crashed = w.pid("b1");
-        w.exit("b1");  // BACKOFF: the machine starts it again
+        w.exit("b1");             // BACKOFF: the machine starts it again
         CHECK(w.take().empty());  // held: no push, no verdict yet
         w.advance(5s);            // backoff, then startsecs
         CHECK(w.state("b1") == State::running);
@@ -231,8 +231,7 @@ TEST_CASE("rolling: a lost push to the proxy during the roll") {
         CHECK(w.take() == Log{"roll b1 healthy", "set_member web/b1 up"});
         w.ack_pushes(false);
         CHECK(w.take() == Log{"roll b1 up", "set_member web/b2 draining"});
-        CHECK(step_of(w, "b1", RollStep::up)->reason ==
-              "vigil-proxy was not told (HTTP 503); its next resync will");
+        CHECK(step_of(w, "b1", RollStep::up)->reason == "vigil-proxy was not told (HTTP 503); its next resync will");
         CHECK(w.proxy_pools["web/b1"] == "draining");
         w.auto_ack = true;
         w.ack_pushes(true);
