@@ -132,9 +132,6 @@ private:
     std::function<int()> reopen_;
     xmlrpc::Interface* xmlrpc_ = nullptr;
     bool supervisord_route(const ApiRequest& req, const std::string& path, Reply& reply);  // xmlrpc/routes.cpp
-    // Processes a rolling restart is working through: a second roll over
-    // any of them is refused (409) until the first ends.
-    std::shared_ptr<std::set<std::string>> rolling_ = std::make_shared<std::set<std::string>>();
 };
 
 ApiResponse error_response(int status, const std::string& message);

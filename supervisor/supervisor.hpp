@@ -81,11 +81,19 @@ public:
     // The proxy side (ProxyLink): who executes the proxy commands, and what
     // the proxy answered.
     void set_proxy_executor(ProxyExecutor e) { proxy_executor_ = std::move(e); }
-    void hold_member(const std::string& name, proxy::ServerMode mode, std::uint64_t ticket);
-    void release_member(const std::string& name, std::uint64_t ticket);
-    void member_ack(const std::string& pool, const std::string& name, proxy::ServerMode mode, bool ok);
+    // The proxy's answer to a set_member command (HTTP status, 0 when not
+    // reached and `detail` says why).
+    void member_ack(const core::Command& push, int status, const std::string& detail);
     void pools_report(const std::optional<std::map<std::string, std::string>>& actual);
     void pools_not_defined();
+    // The answer to a count_active command.
+    void active_count(std::uint64_t roll, std::uint64_t ticket, std::optional<long> active);
+
+    // Restarts `names` one at a time (the set decides every step: see
+    // core/process_set_rolling.cpp); `report` gets each roll_step command
+    // and, last, the roll_done. The caller checked set().rolling() for each.
+    using RollReport = std::function<void(const core::Command&)>;
+    void roll(const std::vector<std::string>& names, const core::RollOptions& options, RollReport report);
     // The whole-set view, for queries (pools, intents, health as last told).
     const core::ProcessSet& set() const { return set_; }
 
@@ -145,6 +153,8 @@ private:
     ProxyExecutor proxy_executor_;
     std::map<std::uint64_t, WaitDone> waits_;
     std::uint64_t next_wait_ = 1;
+    std::map<std::uint64_t, RollReport> rolls_;
+    std::uint64_t next_roll_ = 1;
 };
 
 }  // namespace vigil::supervisor

@@ -27,13 +27,15 @@ public:
     void exit(const std::string& name, int code = 1);    // the process ended on its own
     void health(const std::string& name, HealthStatus h);
     void advance(Duration d);                             // fires timers and the set's deadlines in order
-    void ack_pushes(bool ok);                             // answers every set_member not answered yet
+    void ack_pushes(bool ok);                             // answers every set_member not answered yet (503 when not ok)
 
     // Commands out: everything logged since the last call, then cleared.
     std::vector<std::string> take();
     State state(const std::string& name) const { return machines_.at(name).state(); }
     int pid(const std::string& name) const { return machines_.at(name).pid(); }
     const Command* wait_done(std::uint64_t id) const;
+    // Every roll_step and roll_done, in order ("b draining: out of pool web, …").
+    std::vector<Command> roll_report;
 
     TimePoint now{};
     config::Config config;
@@ -43,6 +45,8 @@ public:
     bool all_down = false;
     std::map<std::string, std::string> proxy_pools;  // what the proxy has: "pool/name" -> mode
     bool proxy_answers = true;
+    std::map<std::string, long> active;  // requests in flight at the proxy, per member (count_active)
+    bool answer_counts = true;           // count_active answered at once
 
 private:
     void apply(const std::string& name, const Decision& d);
@@ -55,11 +59,7 @@ private:
     bool running_ = false;
     int next_pid_ = 100;
     std::vector<std::string> log_;
-    struct Push {
-        std::string pool, name;
-        proxy::ServerMode mode;
-    };
-    std::vector<Push> unanswered_;
+    std::vector<Command> unanswered_;
     std::map<std::uint64_t, Command> waits_done_;
 };
 
