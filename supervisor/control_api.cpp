@@ -18,6 +18,7 @@
 #include "supervisor/proxy_link.hpp"
 #include "supervisor/rolling_restart.hpp"
 #include "supervisor/waiter.hpp"
+#include "supervisor/web/web_page.hpp"
 
 namespace vigil::supervisor {
 namespace {
@@ -206,6 +207,10 @@ void ControlApi::handle(const ApiRequest& req, Reply reply) {
         for (auto& p : parts) p = url_decode(p);
         const bool get = req.method == "GET", post = req.method == "POST";
 
+        if (web_) {
+            if (auto refused = web_->refuse_cross_site(req)) return reply(std::move(*refused));
+            if (web_->route(req, path, reply)) return;
+        }
         if (supervisord_route(req, path, reply)) return;
         if (path == "/metrics" && get) {
             ApiResponse r;
@@ -311,6 +316,10 @@ ApiResponse ControlApi::program_one(const std::string& name) const {
     j["kind"] = p.kind;
     j["user"] = p.user;
     j["address"] = p.address;
+    const auto& lim = p.limits;
+    j["limits"] = {{"memory_bytes", lim.memory_bytes ? json(*lim.memory_bytes) : json(nullptr)},
+                   {"cpu_cores", lim.cpu_cores ? json(*lim.cpu_cores) : json(nullptr)},
+                   {"pids", lim.pids ? json(*lim.pids) : json(nullptr)}};
     if (p.kind == "postgres" || p.kind == "redis")
         j["store"] = {{"data_dir", p.data_dir},     {"pg_bin_dir", p.pg_bin_dir}, {"redis_bin", p.redis_bin},
                       {"db_user", p.db_user.empty() ? "postgres" : p.db_user},
