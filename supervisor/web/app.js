@@ -344,7 +344,7 @@ async function loadPools() {
     }
     t.append(tb);
     out.push(el("div", {className: "pool"},
-      el("h3", {textContent: pool.name + " "}, el("small", {textContent: `${pool.balance}, max_fails ${pool.max_fails}`})), t));
+      el("h3", {textContent: pool.name + " "}, el("small", {textContent: `${pool.balance}, max_fails ${pool.max_fails}`})), el("div", {className: "scroll"}, t)));
   }
   $("pools").replaceChildren(...out);
 }
