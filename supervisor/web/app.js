@@ -103,7 +103,8 @@ function render(row) {
   st.textContent = p.state;
   st.className = "st " + p.state;
   const h = tr.querySelector(".health");
-  h.replaceChildren(p.health ? el("span", {className: "st " + p.health, textContent: p.health}) : "");
+  if (p.health) h.replaceChildren(el("span", {className: "st " + p.health, textContent: p.health}));
+  else h.replaceChildren();
   tr.querySelector(".pid").textContent = p.pid > 0 ? p.pid : "";
   tr.querySelector(".rs").textContent = p.restarts || 0;
   tr.querySelector(".info").textContent = info(p);

@@ -354,10 +354,12 @@ def screenshots(b, out_dir):
         b.eval(f"{WAIT_FOR}(() => document.querySelector('#pools tr[data-server=\"web-2\"]'), 10000)")
         b.eval("document.querySelector('tr[data-name=\"web-1\"] button.name').click()")
         b.eval(f"{WAIT_FOR}(() => document.querySelector('tr.detail .checks li'), 10000)")
-        for name, (w, h, mobile) in {"web-status.png": (1280, 1000, False), "web-status-phone.png": (390, 844, True)}.items():
-            b.page("Emulation.setDeviceMetricsOverride", width=w, height=h, deviceScaleFactor=1 if not mobile else 2,
-                   mobile=mobile)
-            shot = b.page("Page.captureScreenshot", format="png")
+        for name, (w, h, mobile) in {"web-status.png": (1280, 0, False), "web-status-phone.png": (390, 844, True)}.items():
+            b.page("Emulation.setDeviceMetricsOverride", width=w, height=h or 900, deviceScaleFactor=1, mobile=mobile)
+            # The whole page on the desktop, the first screen on the phone.
+            height = h or b.eval("document.documentElement.scrollHeight")
+            shot = b.page("Page.captureScreenshot", format="png", captureBeyondViewport=True,
+                          clip={"x": 0, "y": 0, "width": w, "height": height, "scale": 1})
             with open(os.path.join(out_dir, name), "wb") as f:
                 f.write(base64.b64decode(shot["data"]))
             print("wrote", os.path.join(out_dir, name))
