@@ -18,7 +18,8 @@ const tbody = document.querySelector("#programs tbody");
 const rows = new Map();  // name → {p, tr, detail (tr or null), startedAt (ms)}
 let logAbort = null;
 let poolNames = new Set();
-let refetchTimers = new Map();
+const pending = new Set();  // programs to fetch again (refetch)
+let refetchTimer = null;
 let poolsTimer = null;
 
 function el(tag, props, ...kids) {
@@ -174,18 +175,24 @@ function removeRow(name, row) {
 }
 
 // After a program's events, its whole JSON again (restarts, description,
-// uptime); several events in a row cost one fetch.
+// uptime). Events that come together cost one fetch per program, or one of
+// the whole list when many programs changed at once (`restart all`).
 function refetch(name) {
-  clearTimeout(refetchTimers.get(name));
-  refetchTimers.set(name, setTimeout(async () => {
-    refetchTimers.delete(name);
-    try {
-      upsert(await getJSON("/v1/programs/" + enc(name)));
-      summary();
-    } catch (e) {
-      if (e.status === 404 && rows.has(name)) removeRow(name, rows.get(name)), summary();
+  pending.add(name);
+  clearTimeout(refetchTimer);
+  refetchTimer = setTimeout(async () => {
+    const names = [...pending];
+    pending.clear();
+    if (names.length > 10) return loadPrograms().catch(() => {});
+    for (const n of names) {
+      try {
+        upsert(await getJSON("/v1/programs/" + enc(n)));
+      } catch (e) {
+        if (e.status === 404 && rows.has(n)) removeRow(n, rows.get(n));
+      }
     }
-  }, 150));
+    summary();
+  }, 150);
 }
 
 // ---- details: limits, exit, health checks ----
@@ -380,7 +387,8 @@ function onEvent(line) {
   if (row && ev.type === "state") {
     row.p.state = ev.to;
     row.p.pid = ev.pid;
-    if (ev.to === "STARTING" || (ev.to === "RUNNING" && !row.startedAt)) row.startedAt = ev.time * 1000;
+    // The browser's clock, not vigild's: the two may differ.
+    if (ev.to === "STARTING" || (ev.to === "RUNNING" && !row.startedAt)) row.startedAt = Date.now();
     if (!UP.has(ev.to)) row.startedAt = 0;
     render(row);
     summary();

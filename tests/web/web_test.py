@@ -252,6 +252,7 @@ def run_checks(b, c):
     try:
         status, _ = v.request("GET", "/", auth=(USER, "wrong"))
         c.check(status == 401, f"wrong password over HTTP: {status}")
+        csrf_rule(v, c)
         v.wait("crasher", "stopped")
         for spec in ("fill", "talker", "victim", "clicked", "guarded"):
             v.wait(spec, "running")
@@ -341,6 +342,23 @@ def run_checks(b, c):
         read_only_view(b, v, c)
     finally:
         v.close()
+
+
+def csrf_rule(v, c):
+    """The token rule at the HTTP level, before any browser."""
+    _, page = v.request("GET", "/")
+    token = page.decode().split('name="vigil-token" content="')[1].split('"')[0]
+    rpc = b"<?xml version='1.0'?><methodCall><methodName>supervisor.stopProcess</methodName>" \
+          b"<params><param><value><string>guarded</string></value></param></params></methodCall>"
+    status, _ = v.request("POST", "/RPC2", rpc, headers={"Origin": "http://evil.example"})
+    c.check(status == 403, f"XML-RPC POST with a foreign Origin and no token: {status}")
+    status, _ = v.request("POST", "/v1/programs/guarded/stop", b"{}", headers={"Sec-Fetch-Site": "cross-site"})
+    c.check(status == 403, f"POST with Sec-Fetch-Site: cross-site and no token: {status}")
+    status, _ = v.request("POST", "/v1/programs/guarded/stop", b"{}",
+                          headers={"Origin": v.url, "X-Vigil-Token": "0" * len(token)})
+    c.check(status == 403, f"POST with a wrong token: {status}")
+    status, _ = v.request("POST", "/v1/programs/guarded/restart", b"{}", headers={"Origin": v.url, "X-Vigil-Token": token})
+    c.check(status == 200, f"POST with the page's token: {status}")
 
 
 def read_only_view(b, v, c):
