@@ -45,6 +45,7 @@
 
 #include "common/version.hpp"
 #include "config/loader.hpp"
+#include "supervisor/access.hpp"
 #include "supervisor/supervisor.hpp"
 
 namespace vigil::supervisor {
@@ -60,6 +61,7 @@ struct ApiRequest {
     std::string method;
     std::string target;  // path and query
     std::string body;
+    Access access = Access::full();  // what the caller may do (the server has refused what it may not)
     // What a browser says about where a request comes from, for the CSRF
     // rule (web/web_page.hpp); vigilctl and supervisorctl send none of them.
     std::optional<std::string> origin;  // Origin (set even when empty or "null")

@@ -268,7 +268,8 @@ int main(int argc, char** argv) {
     vigil::supervisor::web::WebPage web_page(sup);
     api.set_web(&web_page);
     vigil::supervisor::ControlServer server(io, api, sup);
-    if (std::string err = server.listen(sup.config().daemon.control_socket, sup.config().daemon.socket_group);
+    if (std::string err = server.listen(sup.config().daemon.control_socket, sup.config().daemon.socket_group,
+                                              sup.config().daemon.read_only_group, sup.config().daemon.log_group);
         !err.empty()) {
         spdlog::error("cannot start: {}", err);
         return 1;

@@ -5,7 +5,8 @@ lists every program with its state; a `vigilctl stop` shows up without a
 reload; a click on Stop stops the program; a POST without the page's token
 from the page, or from another site, is refused with 403; the log view
 streams; the pool and its servers are shown; phone width has no sideways
-scroll; the first load at 200 programs is at most 100 KB.
+scroll; a read-only user sees no buttons and is refused; the first load
+at 200 programs is at most 100 KB.
 
     web_test.py                       the checks (ctest label `web`)
     web_test.py --screenshot DIR      docs/ screenshots of a demo-like config
@@ -27,6 +28,7 @@ from cdp import Browser  # noqa: E402
 VIGILD = os.environ.get("VIGILD", "vigild")
 VIGILCTL = os.environ.get("VIGILCTL", "vigilctl")
 USER, PASSWORD = "admin", "s3cret"
+RO_USER, RO_PASSWORD = "viewer", "l00k"
 FIRST_LOAD_LIMIT = 100 * 1024
 
 # Resolves when fn() is truthy (checked on every DOM change), null at the deadline.
@@ -150,6 +152,8 @@ log_dir = {self.dir}/log
 port = 127.0.0.1:{self.port}
 username = {USER}
 password = {PASSWORD}
+read_only_username = {RO_USER}
+read_only_password = {RO_PASSWORD}
 {programs}""")
         notify_path = os.path.join(self.dir, "notify.sock")
         notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
@@ -211,8 +215,8 @@ class Checks:
             print("FAIL:", what, flush=True)
 
 
-def auth_header(password):
-    return {"Authorization": "Basic " + base64.b64encode(f"{USER}:{password}".encode()).decode()}
+def auth_header(password, user=USER):
+    return {"Authorization": "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()}
 
 
 def open_page(b, v, rows):
@@ -362,20 +366,19 @@ def csrf_rule(v, c):
 
 
 def read_only_view(b, v, c):
-    """What the page does with GET /v1/access saying read and no logs: the
-    answer is put in by the browser (Fetch domain), as this vigild grants
-    full access; vigild refusing the actions themselves is its own test."""
-    b.page("Fetch.enable", patterns=[{"urlPattern": "*/v1/access"}])
-    b.page("Page.navigate", url=v.url + "/")
-    paused = b.wait_event(lambda e: e.get("method") == "Fetch.requestPaused")
-    body = base64.b64encode(b'{"access":"read","logs":false}').decode()
-    b.page("Fetch.fulfillRequest", requestId=paused["params"]["requestId"], responseCode=200,
-           responseHeaders=[{"name": "Content-Type", "value": "application/json"}], body=body)
-    b.page("Fetch.disable")
+    """[inet_http_server] read_only_username: GET /v1/access says read, no
+    logs; the page shows no action and no log button, and an action sent
+    anyway (with the token) is refused by vigild."""
+    b.page("Network.setExtraHTTPHeaders", headers=auth_header(RO_PASSWORD, RO_USER))
+    b.navigate(v.url + "/")
     shown = b.eval(f"""{WAIT_FOR}(() => document.body.classList.contains('ro')
-                       && document.querySelectorAll('#programs tr.row').length === 200, 20000).then(() =>
-                       [...document.querySelectorAll('#programs button[data-a]')].filter(x => x.offsetParent).length)""")
-    c.check(shown == 0, f"with read access and no logs the page shows no action or log button ({shown} visible)")
+                       && document.body.classList.contains('nologs')
+                       && document.querySelectorAll('#programs tr.row').length === 200, 20000).then((ok) =>
+                       ok && [...document.querySelectorAll('#programs button[data-a]')].filter(x => x.offsetParent).length)""")
+    c.check(shown == 0, f"a read-only user's page shows no action or log button ({shown} visible)")
+    status = b.eval("fetch('/v1/programs/talker/stop', {method: 'POST', body: '{}', headers: {'X-Vigil-Token': "
+                    "document.querySelector('meta[name=vigil-token]').content}}).then(r => r.status)")
+    c.check(status == 403, f"a read-only user's POST with the page's token: {status}")
 
 
 def screenshots(b, out_dir):
