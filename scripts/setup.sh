@@ -31,6 +31,9 @@ packages=(
   # node, for the test that validates `vigilctl export kubernetes` against
   # the Kubernetes schemas (tests/k8s: npm's kubernetes-models)
   nodejs
+  # headless browser of the web status page's test (tests/web), driven over
+  # the DevTools protocol on --remote-debugging-pipe
+  chromium
   "$@"
 )
 # npm: Debian's package, unless the installed nodejs brings its own (a

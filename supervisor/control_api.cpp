@@ -20,6 +20,7 @@
 #include "supervisor/proxy_link.hpp"
 #include "supervisor/rolling_restart.hpp"
 #include "supervisor/waiter.hpp"
+#include "supervisor/web/web_page.hpp"
 
 namespace vigil::supervisor {
 namespace {
@@ -156,6 +157,10 @@ void ControlApi::handle(const ApiRequest& req, Reply reply) {
         if (std::string why = refused_route(req.access, req.method, canonical.empty() ? "/" : canonical); !why.empty())
             return reply(error_response(403, why));
 
+        if (web_) {
+            if (auto refused = web_->refuse_cross_site(req)) return reply(std::move(*refused));
+            if (web_->route(req, path, reply)) return;
+        }
         if (supervisord_route(req, path, reply)) return;
         if (path == "/metrics" && get) {
             ApiResponse r;
@@ -265,6 +270,10 @@ ApiResponse ControlApi::program_one(const std::string& name) const {
     j[field::kind] = p.kind;
     j[field::user] = p.user;
     j[field::address] = p.address;
+    const auto& lim = p.limits;
+    j[field::limits] = {{field::memory_bytes, lim.memory_bytes ? json(*lim.memory_bytes) : json(nullptr)},
+                        {field::cpu_cores, lim.cpu_cores ? json(*lim.cpu_cores) : json(nullptr)},
+                        {field::pids, lim.pids ? json(*lim.pids) : json(nullptr)}};
     if (p.kind == "postgres" || p.kind == "redis")
         j[field::store] = {{field::data_dir, p.data_dir},
                            {field::pg_bin_dir, p.pg_bin_dir},

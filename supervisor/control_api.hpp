@@ -28,12 +28,15 @@
 //   POST /RPC2                             supervisord's XML-RPC (xmlrpc/interface.hpp)
 //   GET  /logtail/{name}[/stdout|stderr]   supervisorctl's tail -f: the log's
 //        last 1 KiB, then what the process writes, streamed
+//   GET  /, /ui/app.js, /ui/app.css        the web status page (web/web_page.hpp)
+//   GET  /v1/events/recent                 the last events, a JSON array
 #pragma once
 
 #include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -50,12 +53,20 @@ namespace vigil::supervisor {
 namespace xmlrpc {
 class Interface;
 }
+namespace web {
+class WebPage;
+}
 
 struct ApiRequest {
     std::string method;
     std::string target;  // path and query
     std::string body;
     Access access = Access::full();  // what the caller may do (the server has refused what it may not)
+    // What a browser says about where a request comes from, for the CSRF
+    // rule (web/web_page.hpp); vigilctl and supervisorctl send none of them.
+    std::optional<std::string> origin;  // Origin (set even when empty or "null")
+    std::string fetch_site;             // Sec-Fetch-Site
+    std::string token;                  // X-Vigil-Token
 };
 
 // The progress of a long operation (a rolling restart) for one streamed
@@ -84,6 +95,7 @@ struct ApiResponse {
     std::string body;
     std::string log_offset;  // X-Log-Offset for log reads
     bool www_authenticate = false;  // a 401 that asks for basic auth
+    std::vector<std::pair<std::string, std::string>> headers;  // more header fields (the web page's)
 
     // A streamed reply: after `body`, the server keeps the connection and
     // writes what the stream produces.
@@ -106,6 +118,8 @@ public:
     void set_reopener(std::function<int()> reopen) { reopen_ = std::move(reopen); }
     // Where POST /RPC2 and GET /logtail go (unset: 404).
     void set_xmlrpc(xmlrpc::Interface* rpc) { xmlrpc_ = rpc; }
+    // The status page at / and its CSRF rule for every request (unset: no page).
+    void set_web(web::WebPage* page) { web_ = page; }
 
     // Calls `reply` exactly once, possibly later (waiting requests).
     void handle(const ApiRequest& req, Reply reply);
@@ -131,6 +145,7 @@ private:
     class ProxyLink* proxy_ = nullptr;
     std::function<int()> reopen_;
     xmlrpc::Interface* xmlrpc_ = nullptr;
+    web::WebPage* web_ = nullptr;
     bool supervisord_route(const ApiRequest& req, const std::string& path, Reply& reply);  // xmlrpc/routes.cpp
 };
 

@@ -113,6 +113,11 @@ inline constexpr const char* step = "step";
 inline constexpr const char* ms = "ms";
 inline constexpr const char* restarted = "restarted";
 inline constexpr const char* untouched = "untouched";
+// GET /v1/programs/NAME: the limits set (null: none).
+inline constexpr const char* limits = "limits";
+inline constexpr const char* memory_bytes = "memory_bytes";
+inline constexpr const char* cpu_cores = "cpu_cores";
+inline constexpr const char* pids = "pids";
 // POST /v1/reopen and GET /v1/access.
 inline constexpr const char* reopened = "reopened";
 inline constexpr const char* access = "access";  // "write" | "read"

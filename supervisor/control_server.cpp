@@ -143,6 +143,9 @@ private:
             }
         }
         ApiRequest api_req{std::string(req.method_string()), std::string(req.target()), std::move(req.body()), access};
+        if (auto it = req.find(http::field::origin); it != req.end()) api_req.origin = std::string(it->value());
+        api_req.fetch_site = std::string(req["Sec-Fetch-Site"]);
+        api_req.token = std::string(req["X-Vigil-Token"]);
         api_.handle(api_req, [self = shared_from_this(), keep_alive](ApiResponse r) {
             self->send(std::move(r), keep_alive);
         });
@@ -155,6 +158,7 @@ private:
         res->set(http::field::content_type, r.content_type);
         if (!r.log_offset.empty()) res->set("X-Log-Offset", r.log_offset);
         if (r.www_authenticate) res->set(http::field::www_authenticate, "Basic realm=\"default\"");
+        for (const auto& [field, value] : r.headers) res->set(field, value);
         res->keep_alive(keep_alive);
         res->body() = std::move(r.body);
         res->prepare_payload();

@@ -26,6 +26,7 @@
 #include "supervisor/child_signals.hpp"
 #include "supervisor/control_api.hpp"
 #include "supervisor/control_server.hpp"
+#include "supervisor/web/web_page.hpp"
 #include "supervisor/daemon_settings.hpp"
 #include "supervisor/xmlrpc/interface.hpp"
 #include "supervisor/proxy_link.hpp"
@@ -264,6 +265,8 @@ int main(int argc, char** argv) {
     rpc.set_remote_events([&events](const std::string& type, const std::string& data) {
         events.remote_communication(type, data);
     });
+    vigil::supervisor::web::WebPage web_page(sup);
+    api.set_web(&web_page);
     vigil::supervisor::ControlServer server(io, api, sup);
     if (std::string err = server.listen(sup.config().daemon.control_socket, sup.config().daemon.socket_group,
                                               sup.config().daemon.read_only_group, sup.config().daemon.log_group);
