@@ -24,21 +24,32 @@ namespace beast = boost::beast;
 namespace http = beast::http;
 using local = boost::asio::local::stream_protocol;
 
-// Root, vigild's own user, or a member of the socket's group.
-bool peer_allowed(int fd, std::optional<gid_t> group) {
-    ucred cred{};
-    socklen_t len = sizeof cred;
-    if (::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) return false;
-    if (cred.uid == 0 || cred.uid == ::geteuid()) return true;
-    if (!group) return false;
-    if (cred.gid == *group) return true;
+bool in_group(const ucred& cred, gid_t group) {
+    if (cred.gid == group) return true;
     passwd* pw = ::getpwuid(cred.uid);
     if (!pw) return false;
     int n = 64;
     std::vector<gid_t> groups(n);
     if (::getgrouplist(pw->pw_name, pw->pw_gid, groups.data(), &n) < 0) return false;
     groups.resize(n);
-    return std::find(groups.begin(), groups.end(), *group) != groups.end();
+    return std::find(groups.begin(), groups.end(), group) != groups.end();
+}
+
+// Root and vigild's own user always; anyone else as the socket file's
+// permissions say, by the kernel's rule (owner bits for the owner, group
+// bits for its group, the rest for others). The kernel already checked
+// write permission at connect(); this holds whatever reached the socket
+// another way (an inherited descriptor, a path that was replaced). With
+// [unix_http_server] chmod = 0770 and chown = app:www-data, members of
+// www-data may use it, as with supervisord.
+bool peer_allowed(int fd, uid_t owner, std::optional<gid_t> group, mode_t mode) {
+    ucred cred{};
+    socklen_t len = sizeof cred;
+    if (::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) return false;
+    if (cred.uid == 0 || cred.uid == ::geteuid()) return true;
+    if (cred.uid == owner) return (mode & S_IWUSR) != 0;
+    if (group && in_group(cred, *group)) return (mode & S_IWGRP) != 0;
+    return (mode & S_IWOTH) != 0;
 }
 
 }  // namespace
@@ -118,9 +129,13 @@ private:
         }
         auto req = parser_->release();
         const bool keep_alive = req.keep_alive();
-        if (!allowed_) return send(error_response(403, "permission denied: not root, owner or in socket_group"), false);
+        if (!allowed_)
+            return send(error_response(403, "permission denied: the control socket's permissions do not admit this "
+                                            "user (root, vigild's user, socket_group, [unix_http_server] chmod/chown)"),
+                        false);
         if (auth_ && !basic_auth_ok(req[http::field::authorization], *auth_)) {
-            ApiResponse r = error_response(401, "authentication required");
+            ApiResponse r =
+                error_response(401, "authentication failed: wrong or missing username and password (HTTP basic auth)");
             r.www_authenticate = true;
             return send(std::move(r), keep_alive);
         }
@@ -285,6 +300,7 @@ std::string ControlServer::listen(const std::string& path, const std::string& gr
     if (ec) return "control socket " + path + ": " + ec.message();
     if (group_ && ::chown(path.c_str(), static_cast<uid_t>(-1), *group_) < 0)
         return "control socket " + path + ": chown to group " + group + ": " + std::strerror(errno);
+    peer_rule_ = {::geteuid(), group_, static_cast<mode_t>(group_ ? 0660 : 0600)};
     accept();
     return {};
 }
@@ -357,7 +373,8 @@ void ControlServer::accept() {
             socket.close(ignored);
             return accept();
         }
-        const bool allowed = peer_allowed(socket.native_handle(), group_);
+        const bool allowed =
+            peer_allowed(socket.native_handle(), peer_rule_.owner, peer_rule_.group, peer_rule_.mode);
         auto session = std::make_shared<ControlSession<local::socket>>(std::move(socket), api_, sup_, allowed, unix_auth_);
         sessions_.push_back(session);
         session->start();
@@ -369,6 +386,7 @@ std::string ControlServer::secure_socket(const config::HttpServers& http) {
     if (!http.unix_auth.empty()) unix_auth_ = http.unix_auth;
     if (http.socket_mode && ::chmod(path_.c_str(), *http.socket_mode) < 0)
         return "control socket " + path_ + ": chmod: " + std::strerror(errno);
+    if (http.socket_mode) peer_rule_.mode = static_cast<mode_t>(*http.socket_mode);
     if (http.socket_owner.empty()) return {};
     const passwd* pw = ::getpwnam(http.socket_owner.c_str());
     if (!pw) return "[unix_http_server] chown: no user '" + http.socket_owner + "'";
@@ -380,6 +398,8 @@ std::string ControlServer::secure_socket(const config::HttpServers& http) {
     }
     if (::chown(path_.c_str(), pw->pw_uid, gid) < 0)
         return "control socket " + path_ + ": chown: " + std::strerror(errno);
+    peer_rule_.owner = pw->pw_uid;
+    peer_rule_.group = gid;
     return {};
 }
 

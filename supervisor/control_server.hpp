@@ -66,6 +66,14 @@ private:
     boost::asio::local::stream_protocol::acceptor acceptor_;
     std::string path_;
     std::optional<gid_t> group_;
+    // Who may act on the socket: the file's permissions as they were set
+    // (created 0600 or 0660 with socket_group, then [unix_http_server]
+    // chmod/chown), checked against each peer's credentials.
+    struct PeerRule {
+        uid_t owner = 0;
+        std::optional<gid_t> group;
+        mode_t mode = 0600;
+    } peer_rule_;
     boost::asio::ip::tcp::acceptor tcp_acceptor_;
     std::optional<config::Credentials> unix_auth_, tcp_auth_;
     std::vector<std::weak_ptr<ControlSessionBase>> sessions_;
