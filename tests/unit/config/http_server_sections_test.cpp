@@ -30,7 +30,7 @@ TEST_CASE("config: [inet_http_server] needs credentials except on a loopback add
     only_error("[inet_http_server]\nport = 10.0.0.1:9001\nusername = u\n", 3,
                "has a username but no password: set both");
     only_error("[inet_http_server]\nport = 127.0.0.1:99999\n", 2, "expected [host:]port");
-    only_error("[inet_http_server]\nusername = u\n", 1, "needs port");
+    only_error("[inet_http_server]\nusername = u\npassword = p\n", 1, "needs port");
 }
 
 TEST_CASE("config: [supervisorctl] serverurl names vigilctl's socket when [vigil] does not") {
