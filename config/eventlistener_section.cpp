@@ -5,6 +5,7 @@
 // keys; what differs is checked here (supervisord's rules: events required,
 // buffer_size ≥ 1, no redirect_stderr, priority -1 by default).
 #include <algorithm>
+#include <map>
 #include <set>
 
 #include "config/build.hpp"
@@ -28,6 +29,8 @@ std::string upper(std::string s) {
     std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
     return s;
 }
+
+bool iequal_none(const std::string& v) { return upper(v) == "NONE"; }
 
 void replace_all(std::string& s, const std::string& from, const std::string& to) {
     for (std::size_t at = s.find(from); at != std::string::npos; at = s.find(from, at + to.size()))
@@ -101,6 +104,26 @@ RawSection as_program(const RawSection& s) {
     return out;
 }
 
+// A listener's stdout is the protocol channel, read by vigild and never
+// logged, so what these keys ask for does not happen (supervisord writes
+// the READY/RESULT chatter to stdout_logfile): a warning when the value
+// asks for something.
+void listener_stdout_keys(const RawSection& program_section, const RawSection& s, Errors& errors) {
+    std::map<std::string, const ini::Entry*> last;  // a key set twice: the last wins
+    for (const auto& e : program_section.entries) last[e.key] = &e;
+    for (const auto& [key, e] : last) {
+        const std::string value(trim(e->joined(" ")));
+        bool asks = false;
+        if (key == "stdout_logfile") asks = !iequal_none(value);
+        else if (key == "stdout_syslog" || key == "stdout_events_enabled") asks = parse_bool(value).value_or(false);
+        else if (key == "stdout_capture_maxbytes") asks = parse_size(value).value_or(1) != 0;
+        if (asks)
+            errors.warn(SourceLoc{s.loc.file, e->line},
+                        key + ": has no effect in [eventlistener:" + s.name +
+                            "]: a listener's stdout is the protocol channel, read by vigild and never logged");
+    }
+}
+
 }  // namespace
 
 std::vector<EventListenerPool> build_event_listeners(const std::vector<RawSection>& sections, const Daemon& daemon,
@@ -132,6 +155,7 @@ std::vector<EventListenerPool> build_event_listeners(const std::vector<RawSectio
                 listener_errors = true;
             }
         }
+        listener_stdout_keys(program_section, s, errors);
         if (std::none_of(program_section.entries.begin(), program_section.entries.end(),
                          [](const ini::Entry& e) { return e.key == "command"; })) {
             if (!s.damaged) errors.add(s.loc, "[eventlistener:" + s.name + "] needs command = ...");

@@ -1,6 +1,6 @@
-// [unix_http_server], [inet_http_server], [supervisorctl] and
-// [rpcinterface:supervisor]: supervisord's listener and client sections
-// (config/http_servers.hpp says what each becomes in vigil).
+// [unix_http_server], [inet_http_server], [supervisorctl],
+// [rpcinterface:supervisor] and [ctlplugin:x]: supervisord's listener and
+// client sections (config/http_servers.hpp says what each becomes in vigil).
 #include <algorithm>
 
 #include "config/build.hpp"
@@ -12,9 +12,18 @@ namespace {
 constexpr std::size_t kMaxSocketPath = 107;  // sockaddr_un::sun_path less its NUL
 constexpr std::string_view kFactory = "supervisor.rpcinterface:make_main_rpcinterface";
 
-void credentials(Values& v, Credentials& out) {
+// supervisord refuses a server section with only one of the two
+// ("incomplete authentication"); false then.
+bool credentials(Values& v, Credentials& out, const std::string& section) {
     v.string("username", out.username);
     v.string("password", out.password);
+    const ini::Entry* user = v.entry("username");
+    const ini::Entry* pass = v.entry("password");
+    if ((user == nullptr) == (pass == nullptr)) return true;
+    const std::string what = user ? "a username but no password" : "a password but no username";
+    v.error(user ? *user : *pass,
+            "[" + section + "] has " + what + ": set both (supervisord refuses one without the other)");
+    return false;
 }
 
 bool loopback(const std::string& host) {
@@ -77,13 +86,14 @@ void build_http_servers(const std::vector<RawSection>& sections, const LoadOptio
                 http.socket_owner = t->substr(0, colon);
                 if (colon != std::string::npos) http.socket_owner_group = t->substr(colon + 1);
             }
-            credentials(v, http.unix_auth);
+            credentials(v, http.unix_auth, "unix_http_server");
+            http.unix_section = true;
         } else if (s.type == "inet_http_server") {
             static constexpr std::string_view kKnown[] = {"port", "username", "password", "read_only_username",
                                                           "read_only_password"};
             Keys keys(s, kKnown, {}, errors);
             Values v(s, keys, vars, errors);
-            credentials(v, http.inet_auth);
+            const bool auth_ok = credentials(v, http.inet_auth, "inet_http_server");
             v.string("read_only_username", http.inet_read_auth.username);
             v.string("read_only_password", http.inet_read_auth.password);
             if (const ini::Entry* ro = v.entry("read_only_username");
@@ -103,6 +113,7 @@ void build_http_servers(const std::vector<RawSection>& sections, const LoadOptio
                 continue;
             }
             // Anyone who can reach the port could stop every program.
+            if (!auth_ok) continue;
             if (!loopback(http.inet_host) && (http.inet_auth.username.empty() || http.inet_auth.password.empty())) {
                 v.error(*e, "listening on " + (http.inet_host.empty() ? std::string("every address") : http.inet_host) +
                                 " needs username and password (only a loopback address may go without)");
@@ -111,16 +122,30 @@ void build_http_servers(const std::vector<RawSection>& sections, const LoadOptio
             http.inet = true;
         } else if (s.type == "supervisorctl") {
             // prompt and history_file are supervisorctl's own; vigilctl has its shell's.
+            // vigilctl connects to serverurl (unix:// or http://) when
+            // [vigil] names no control_socket.
             static constexpr std::string_view kKnown[] = {"serverurl", "username", "password", "prompt",
                                                           "history_file"};
             Keys keys(s, kKnown, {}, errors);
             Values v(s, keys, vars, errors);
             v.string("serverurl", http.serverurl);
-            credentials(v, http.ctl_auth);
+            // Not checked: supervisorctl sends whatever it is given.
+            v.string("username", http.ctl_auth.username);
+            v.string("password", http.ctl_auth.password);
             if (!http.serverurl.empty() && http.serverurl.rfind("unix://", 0) != 0 &&
                 http.serverurl.rfind("http://", 0) != 0)
                 v.error(*v.entry("serverurl"), "expected unix:///path or http://host:port, got '" + http.serverurl + "'");
-            if (!vigil_socket && http.serverurl.rfind("unix://", 0) == 0) http.ctl_socket = http.serverurl.substr(7);
+            if (vigil_socket) continue;
+            if (http.serverurl.rfind("unix://", 0) == 0) http.ctl_socket = http.serverurl.substr(7);
+            else if (http.serverurl.rfind("http://", 0) == 0 &&
+                     !parse_http_url(http.serverurl, http.ctl_host, http.ctl_port))
+                v.error(*v.entry("serverurl"), "expected http://host:port, got '" + http.serverurl + "'");
+        } else if (s.type == "ctlplugin") {
+            // supervisorctl's plugins (supervisor.ctl_factory and the
+            // factory's own keys, any): supervisorctl reading this file
+            // loads them; vigilctl has none.
+            errors.warn(s.loc, "[ctlplugin:" + s.name + "] has no effect in vigil: it is a plugin for supervisorctl, "
+                                                           "which loads it itself; vigilctl has no plugins");
         } else if (s.type == "rpcinterface") {
             static constexpr std::string_view kKnown[] = {"supervisor.rpcinterface_factory"};
             Keys keys(s, kKnown, {}, errors);
@@ -135,3 +160,34 @@ void build_http_servers(const std::vector<RawSection>& sections, const LoadOptio
 }
 
 }  // namespace vigil::config::detail
+
+namespace vigil::config {
+
+// supervisorctl's http://host[:port][/path]: the port defaults to 80 as in
+// a URL; the path is ignored (supervisorctl posts to /RPC2 whatever it is).
+bool parse_http_url(const std::string& url, std::string& host, int& port) {
+    if (url.rfind("http://", 0) != 0) return false;
+    std::string rest = url.substr(7);
+    rest = rest.substr(0, rest.find('/'));
+    if (const std::size_t at = rest.rfind('@'); at != std::string::npos) rest = rest.substr(at + 1);
+    std::string why;
+    const std::size_t close = rest.rfind(']');
+    const std::size_t colon = rest.rfind(':');
+    if (colon == std::string::npos || (close != std::string::npos && colon < close)) {
+        host = rest;
+        port = 80;
+    } else if (!detail::parse_port(rest, host, port, why)) {
+        return false;
+    }
+    if (host.size() > 1 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+    return !host.empty();
+}
+
+std::string children_server_url(const Daemon& daemon) {
+    const HttpServers& http = daemon.http;
+    if (http.unix_section || !http.inet) return "unix://" + daemon.control_socket;
+    return "http://" + (http.inet_host.empty() ? std::string("localhost") : http.inet_host) + ":" +
+           std::to_string(http.inet_port);
+}
+
+}  // namespace vigil::config

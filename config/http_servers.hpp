@@ -21,6 +21,7 @@ struct Credentials {
 struct HttpServers {
     // [unix_http_server]: `file` becomes Daemon::control_socket unless
     // [vigil] sets control_socket itself.
+    bool unix_section = false;  // the config has [unix_http_server]
     std::optional<unsigned> socket_mode;  // chmod
     std::string socket_owner;             // chown: user
     std::string socket_owner_group;       // chown: the group after ':'
@@ -38,8 +39,26 @@ struct HttpServers {
     // Where vigilctl connects: serverurl's path when it is unix:// and
     // [vigil] names no control_socket; else empty (use control_socket).
     std::string ctl_socket;
+    // serverurl's host and port when it is http:// and [vigil] names no
+    // control_socket (ctl_port 0: not set).
+    std::string ctl_host;
+    int ctl_port = 0;
     Credentials ctl_auth;
     bool operator==(const HttpServers&) const = default;
 };
+
+struct Daemon;
+
+// SUPERVISOR_SERVER_URL for programs that set no `serverurl`, by
+// supervisord's rule (options.py): the Unix socket when the config has
+// [unix_http_server], else [inet_http_server]'s http://host:port (host
+// `localhost` when it listens everywhere). vigild always has its control
+// socket, so a config with neither gets that socket's unix:// URL (where
+// supervisord would set none).
+std::string children_server_url(const Daemon& daemon);
+
+// supervisorctl's http://host[:port][/path] (port 80 by default; IPv6 in
+// brackets, returned without them); false when it is not one.
+bool parse_http_url(const std::string& url, std::string& host, int& port);
 
 }  // namespace vigil::config

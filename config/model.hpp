@@ -115,6 +115,9 @@ struct Program {
     std::string os_group;          // key `group`; empty: the user's primary group
     std::optional<unsigned> umask;
     std::vector<std::pair<std::string, std::string>> environment;
+    // supervisord's `serverurl`: SUPERVISOR_SERVER_URL for this program;
+    // empty (AUTO): children_server_url() of the running vigild.
+    std::string serverurl;
 
     bool autostart = true;
     AutoRestart autorestart = AutoRestart::always;

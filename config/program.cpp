@@ -34,7 +34,7 @@ constexpr std::string_view kProgramKeys[] = {
     "stdout_syslog", "stderr_syslog",
     // supervisord's, for event listeners (docs/event-listeners.md):
     "stdout_events_enabled", "stderr_events_enabled", "stdout_capture_maxbytes", "stderr_capture_maxbytes",
-    // supervisord's, with no effect in vigil (a warning when set):
+    // supervisord's: the program's SUPERVISOR_SERVER_URL
     "serverurl",
 };
 
@@ -121,7 +121,7 @@ public:
         v_.boolean("stderr_events_enabled", p.stderr_events_enabled);
         v_.size("stdout_capture_maxbytes", p.stdout_capture_maxbytes, 0);
         v_.size("stderr_capture_maxbytes", p.stderr_capture_maxbytes, 0);
-        no_effect();
+        serverurl(p);
         health(p);
         depends_on(p);
         v_.parsed("memory_limit", p.limits.memory_bytes, [](const std::string& t, std::string& why) {
@@ -260,12 +260,13 @@ private:
         }
     }
 
-    // supervisord's event and capture settings feed event listeners, which
-    // vigil does not run yet; serverurl is for children that call back
-    // over XML-RPC.
-    void no_effect() {
-        if (const ini::Entry* e = v_.entry("serverurl"); e && v_.text(*e))
-            v_.warn(*e, "has no effect in vigil: programs get no SUPERVISOR_SERVER_URL");
+    // What the program gets as SUPERVISOR_SERVER_URL to call back over
+    // XML-RPC; AUTO (any case, as supervisord) leaves it to vigild
+    // (children_server_url). Not checked, as in supervisord: it is only
+    // handed to the program.
+    void serverurl(Program& p) {
+        v_.string("serverurl", p.serverurl);
+        if (iequals(trim(p.serverurl), "AUTO")) p.serverurl.clear();
     }
 
     void logs(Program& p) {

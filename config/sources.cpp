@@ -35,7 +35,7 @@ constexpr SectionType kSectionTypes[] = {
     {"group", true},  {"upstream", true},     {"proxy", true},        {"fcgi-program", true},
     // supervisord's listeners and client (http_server_sections.cpp)
     {"unix_http_server", false}, {"inet_http_server", false}, {"supervisorctl", false}, {"rpcinterface", true},
-    {"eventlistener", true},
+    {"ctlplugin", true}, {"eventlistener", true},
 };
 
 std::string supervisord_hint(std::string_view type) {

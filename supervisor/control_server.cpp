@@ -24,17 +24,21 @@ namespace beast = boost::beast;
 namespace http = beast::http;
 using local = boost::asio::local::stream_protocol;
 
-// What the peer may do: root, vigild's own user and members of the
-// socket's group act; members of read_only_group read (and see program
-// output when also in log_group); anyone else is refused.
-Access peer_access(int fd, const ControlServer::Groups& g) {
+// What the peer may do. Root and vigild's own user act. Anyone else acts
+// as the socket's permissions say, by the kernel's rule (owner bits for the
+// owner, group bits for its group, the rest for others): the kernel already
+// checked write permission at connect(), this holds whatever reached the
+// socket another way (an inherited descriptor, a path that was replaced),
+// and with [unix_http_server] chmod = 0770 and chown = app:www-data,
+// members of www-data may act, as with supervisord. Otherwise members of
+// read_only_group read (and see program output when also in log_group).
+// Groups are the peer process's own (SO_PEERGROUPS), not those its user
+// could have: a client that dropped a group does not get it back.
+Access peer_access(int fd, uid_t owner, std::optional<gid_t> group, mode_t mode, const ControlServer::Groups& g) {
     ucred cred{};
     socklen_t len = sizeof cred;
     if (::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) return Access::denied();
     if (cred.uid == 0 || cred.uid == ::geteuid()) return Access::full();
-    if (!g.write && !g.read) return Access::denied();
-    // The groups the peer process has now (SO_PEERGROUPS), not those its
-    // user could have: a client that dropped a group does not get it back.
     std::vector<gid_t> groups(64);
     socklen_t glen = static_cast<socklen_t>(groups.size() * sizeof(gid_t));
     int rc = ::getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups.data(), &glen);
@@ -47,7 +51,10 @@ Access peer_access(int fd, const ControlServer::Groups& g) {
     auto member = [&](std::optional<gid_t> gid) {
         return gid && std::find(groups.begin(), groups.end(), *gid) != groups.end();
     };
-    if (member(g.write)) return Access::full();
+    const bool writes = cred.uid == owner ? (mode & S_IWUSR) != 0
+                        : member(group)   ? (mode & S_IWGRP) != 0
+                                          : (mode & S_IWOTH) != 0;
+    if (writes) return Access::full();
     if (member(g.read)) return Access::read_only(member(g.logs));
     return Access::denied();
 }
@@ -131,13 +138,17 @@ private:
         auto req = parser_->release();
         const bool keep_alive = req.keep_alive();
         if (access_.level == Access::Level::none)
-            return send(error_response(403, "permission denied: not root, owner or in socket_group"), false);
+            return send(error_response(403, "permission denied: the control socket's permissions do not admit this "
+                                            "user (root, vigild's user, socket_group, read_only_group, "
+                                            "[unix_http_server] chmod/chown)"),
+                        false);
         Access access = access_;
         if (auth_ && !basic_auth_ok(req[http::field::authorization], *auth_)) {
             if (read_auth_ && basic_auth_ok(req[http::field::authorization], *read_auth_)) {
                 access = Access::read_only(false);
             } else {
-                ApiResponse r = error_response(401, "authentication required");
+                ApiResponse r = error_response(
+                    401, "authentication failed: wrong or missing username and password (HTTP basic auth)");
                 r.www_authenticate = true;
                 return send(std::move(r), keep_alive);
             }
@@ -317,6 +328,7 @@ std::string ControlServer::listen(const std::string& path, const std::string& gr
     if (file_group && ::chown(path.c_str(), static_cast<uid_t>(-1), *file_group) < 0)
         return "control socket " + path + ": chown to group " + std::to_string(*file_group) + ": " +
                std::strerror(errno);
+    peer_rule_ = {::geteuid(), groups_.write, static_cast<mode_t>(groups_.write ? 0660 : 0600)};
     accept();
     return {};
 }
@@ -389,7 +401,8 @@ void ControlServer::accept() {
             socket.close(ignored);
             return accept();
         }
-        const Access access = peer_access(socket.native_handle(), groups_);
+        const Access access =
+            peer_access(socket.native_handle(), peer_rule_.owner, peer_rule_.group, peer_rule_.mode, groups_);
         auto session = std::make_shared<ControlSession<local::socket>>(std::move(socket), api_, sup_, access, unix_auth_);
         sessions_.push_back(session);
         session->start();
@@ -401,6 +414,7 @@ std::string ControlServer::secure_socket(const config::HttpServers& http) {
     if (!http.unix_auth.empty()) unix_auth_ = http.unix_auth;
     if (http.socket_mode && ::chmod(path_.c_str(), *http.socket_mode) < 0)
         return "control socket " + path_ + ": chmod: " + std::strerror(errno);
+    if (http.socket_mode) peer_rule_.mode = static_cast<mode_t>(*http.socket_mode);
     if (http.socket_owner.empty()) return {};
     const passwd* pw = ::getpwnam(http.socket_owner.c_str());
     if (!pw) return "[unix_http_server] chown: no user '" + http.socket_owner + "'";
@@ -412,6 +426,8 @@ std::string ControlServer::secure_socket(const config::HttpServers& http) {
     }
     if (::chown(path_.c_str(), pw->pw_uid, gid) < 0)
         return "control socket " + path_ + ": chown: " + std::strerror(errno);
+    peer_rule_.owner = pw->pw_uid;
+    peer_rule_.group = gid;
     return {};
 }
 

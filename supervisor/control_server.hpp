@@ -74,6 +74,15 @@ private:
     boost::asio::local::stream_protocol::acceptor acceptor_;
     std::string path_;
     Groups groups_;
+    // Who may act on the socket: the file's permissions as they were meant
+    // (0600, or 0660 with socket_group, then [unix_http_server] chmod/chown),
+    // checked against each peer's credentials. read_only_group widens the
+    // file so its members can connect, never this rule.
+    struct PeerRule {
+        uid_t owner = 0;
+        std::optional<gid_t> group;
+        mode_t mode = 0600;
+    } peer_rule_;
     boost::asio::ip::tcp::acceptor tcp_acceptor_;
     std::optional<config::Credentials> unix_auth_, tcp_auth_, tcp_read_auth_;
     std::vector<std::weak_ptr<ControlSessionBase>> sessions_;

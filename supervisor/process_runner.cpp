@@ -24,9 +24,13 @@ extern char** environ;
 namespace vigil::supervisor {
 namespace {
 
-// vigild's own environment, overlaid with the program's `environment` and
-// the names a child may want to know (supervisord sets the same three).
-std::vector<std::string> child_environment(const config::Program& p) {
+// vigild's own environment, then what supervisord tells its children
+// (process.py: SUPERVISOR_ENABLED, _PROCESS_NAME, _GROUP_NAME, _SERVER_URL,
+// which supervisor.childutils.getRPCInterface reads) and vigil's own names
+// for the same, then the program's `environment`, which wins, as in
+// supervisord. Set in vigil configs too: a program may test
+// SUPERVISOR_ENABLED whichever dialect runs it.
+std::vector<std::string> child_environment(const config::Program& p, const std::string& server_url) {
     std::map<std::string, std::string> env;
     for (char** e = environ; e && *e; ++e) {
         std::string kv(*e);
@@ -43,6 +47,10 @@ std::vector<std::string> child_environment(const config::Program& p) {
     env["VIGIL_ENABLED"] = "1";
     env["VIGIL_PROCESS_NAME"] = p.name;
     env["VIGIL_GROUP_NAME"] = p.group;
+    env["SUPERVISOR_ENABLED"] = "1";
+    env["SUPERVISOR_PROCESS_NAME"] = p.name;
+    env["SUPERVISOR_GROUP_NAME"] = p.group;
+    env["SUPERVISOR_SERVER_URL"] = p.serverurl.empty() ? server_url : p.serverurl;
     for (const auto& [k, v] : p.environment) env[k] = v;
     std::vector<std::string> out;
     out.reserve(env.size());
@@ -58,6 +66,7 @@ ProcessRunner::ProcessRunner(boost::asio::io_context& io, config::Program progra
       state_dir_(daemon.state_dir),
       limits_best_effort_(!daemon.limits_required),
       strip_ansi_(daemon.strip_ansi),
+      server_url_(config::children_server_url(daemon)),
       program_(std::move(program)),
       rng_(rng),
       children_(children),
@@ -109,7 +118,7 @@ void ProcessRunner::make_notify_socket() {
 // Built at each spawn rather than kept: a copy of vigild's environment in
 // every runner would cost a few KB per program for the daemon's whole life.
 std::vector<std::string> ProcessRunner::child_env() const {
-    auto env = child_environment(program_);
+    auto env = child_environment(program_, server_url_);
     if (notify_ && notify_->error().empty()) {
         env.push_back("NOTIFY_SOCKET=" + notify_->address());
         if (program_.watchdog) env.push_back("WATCHDOG_USEC=" + std::to_string(program_.watchdog->count() * 1000));

@@ -134,6 +134,7 @@ private:
     std::string state_dir_;
     bool limits_best_effort_;
     bool strip_ansi_;
+    std::string server_url_;  // SUPERVISOR_SERVER_URL unless the program sets serverurl
     config::Program program_;
     core::Rng& rng_;
     ChildTable& children_;

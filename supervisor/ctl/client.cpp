@@ -8,9 +8,12 @@
 #include <cctype>
 #include <string_view>
 
+#include <boost/asio/generic/stream_protocol.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/local/stream_protocol.hpp>
 #include <boost/beast/core.hpp>
+#include <boost/beast/core/detail/base64.hpp>
 #include <boost/beast/http.hpp>
 
 namespace vigil::ctl {
@@ -19,15 +22,29 @@ namespace {
 namespace beast = boost::beast;
 namespace http = beast::http;
 using local = boost::asio::local::stream_protocol;
+using tcp = boost::asio::ip::tcp;
+// One socket type for both: the API is the same on either.
+using Socket = boost::asio::generic::stream_protocol::socket;
 
-bool connect(boost::asio::io_context& io, local::socket& s, const std::string& path, std::string& error) {
+bool connect(Socket& s, const Endpoint& at, std::string& error) {
     boost::system::error_code ec;
-    s.connect(local::endpoint(path), ec);
+    if (at.port == 0) {
+        s.connect(local::endpoint(at.path), ec);
+    } else {
+        tcp::resolver resolver(s.get_executor());
+        const auto found = resolver.resolve(at.host, std::to_string(at.port), ec);
+        if (!ec && found.empty()) ec = boost::asio::error::host_not_found;
+        for (const auto& e : found) {
+            boost::system::error_code ignored;
+            s.close(ignored);
+            s.connect(e.endpoint(), ec);
+            if (!ec) break;
+        }
+    }
     if (ec) {
-        error = "cannot reach vigild at " + path + ": " + ec.message();
+        error = "cannot reach vigild at " + at.describe() + ": " + ec.message();
         return false;
     }
-    (void)io;
     return true;
 }
 
@@ -36,7 +53,7 @@ bool connect(boost::asio::io_context& io, local::socket& s, const std::string& p
 // interrupted, so the socket option alone would never fire).
 class DeadlineReader {
 public:
-    DeadlineReader(local::socket& s, std::optional<std::chrono::steady_clock::time_point> deadline)
+    DeadlineReader(Socket& s, std::optional<std::chrono::steady_clock::time_point> deadline)
         : s_(s), deadline_(deadline) {}
 
     template <class Buffers>
@@ -61,22 +78,40 @@ public:
     }
 
 private:
-    local::socket& s_;
+    Socket& s_;
     std::optional<std::chrono::steady_clock::time_point> deadline_;
 };
 
+http::request<http::string_body> request(const Endpoint& at, const std::string& method, const std::string& target,
+                                         const std::string& body) {
+    http::request<http::string_body> req(http::string_to_verb(method), target, 11);
+    req.set(http::field::host, at.port == 0 ? std::string("vigil") : at.host);
+    req.set(http::field::user_agent, "vigilctl");
+    if (!at.username.empty()) {
+        const std::string plain = at.username + ":" + at.password;
+        std::string b64(beast::detail::base64::encoded_size(plain.size()), '\0');
+        b64.resize(beast::detail::base64::encode(b64.data(), plain.data(), plain.size()));
+        req.set(http::field::authorization, "Basic " + b64);
+    }
+    if (!body.empty()) req.set(http::field::content_type, "application/json");
+    req.body() = body;
+    return req;
+}
+
 }  // namespace
+
+std::string Endpoint::describe() const {
+    if (port == 0) return path;
+    const bool v6 = host.find(':') != std::string::npos;
+    return "http://" + (v6 ? "[" + host + "]" : host) + ":" + std::to_string(port);
+}
 
 std::optional<HttpReply> Client::call(const std::string& method, const std::string& target, const std::string& body,
                                       std::string& error, std::chrono::seconds timeout) const {
     boost::asio::io_context io;
-    local::socket s(io);
-    if (!connect(io, s, path_, error)) return std::nullopt;
-    http::request<http::string_body> req(http::string_to_verb(method), target, 11);
-    req.set(http::field::host, "vigil");
-    req.set(http::field::user_agent, "vigilctl");
-    if (!body.empty()) req.set(http::field::content_type, "application/json");
-    req.body() = body;
+    Socket s(io);
+    if (!connect(s, at_, error)) return std::nullopt;
+    auto req = request(at_, method, target, body);
     req.keep_alive(false);
     req.prepare_payload();
     boost::system::error_code ec;
@@ -88,11 +123,11 @@ std::optional<HttpReply> Client::call(const std::string& method, const std::stri
     DeadlineReader reader(s, std::chrono::steady_clock::now() + timeout);
     if (!ec) http::read(reader, buf, parser, ec);
     if (ec == boost::asio::error::timed_out) {
-        error = "vigild at " + path_ + " did not answer within " + std::to_string(timeout.count()) + " s";
+        error = "vigild at " + at_.describe() + " did not answer within " + std::to_string(timeout.count()) + " s";
         return std::nullopt;
     }
     if (ec) {
-        error = "vigild at " + path_ + " did not answer: " + ec.message();
+        error = "vigild at " + at_.describe() + " did not answer: " + ec.message();
         return std::nullopt;
     }
     auto res = parser.release();
@@ -107,17 +142,13 @@ int Client::stream(const std::string& target, const std::function<bool(const std
                    std::string& error, std::optional<std::chrono::seconds> timeout, const std::string& method,
                    const std::string& body) const {
     boost::asio::io_context io;
-    local::socket s(io);
-    if (!connect(io, s, path_, error)) return 0;
+    Socket s(io);
+    if (!connect(s, at_, error)) return 0;
     // With a timeout, a silent stream ends at the deadline.
     std::optional<std::chrono::steady_clock::time_point> deadline;
     if (timeout) deadline = std::chrono::steady_clock::now() + *timeout;
     DeadlineReader reader(s, deadline);
-    http::request<http::string_body> req(http::string_to_verb(method), target, 11);
-    req.set(http::field::host, "vigil");
-    req.set(http::field::user_agent, "vigilctl");
-    if (!body.empty()) req.set(http::field::content_type, "application/json");
-    req.body() = body;
+    auto req = request(at_, method, target, body);
     req.prepare_payload();
     boost::system::error_code ec;
     http::write(s, req, ec);
@@ -126,7 +157,7 @@ int Client::stream(const std::string& target, const std::function<bool(const std
     parser.body_limit(boost::none);
     if (!ec) http::read_header(reader, buf, parser, ec);
     if (ec) {
-        error = "vigild at " + path_ + " did not answer: " + ec.message();
+        error = "vigild at " + at_.describe() + " did not answer: " + ec.message();
         return 0;
     }
     const int status = static_cast<int>(parser.get().result_int());

@@ -1,5 +1,7 @@
-// vigilctl's side of the control socket: one HTTP/1.1 request at a time over
-// the Unix socket, or a streamed reply handed over piece by piece.
+// vigilctl's side of the control API: one HTTP/1.1 request at a time over
+// the Unix socket, or over TCP to [inet_http_server] (supervisorctl's
+// serverurl = http://host:port), with HTTP basic auth when a username is
+// given; or a streamed reply handed over piece by piece.
 #pragma once
 
 #include <chrono>
@@ -15,9 +17,20 @@ struct HttpReply {
     std::string log_offset;  // X-Log-Offset, for tail
 };
 
+// Where vigild answers: a Unix socket path, or host and port.
+struct Endpoint {
+    std::string path;  // Unix socket (used when port is 0)
+    std::string host;
+    int port = 0;
+    std::string username, password;  // basic auth when username is set
+    // "/run/vigil/vigil.sock" or "http://127.0.0.1:9001", for messages.
+    std::string describe() const;
+};
+
 class Client {
 public:
-    explicit Client(std::string socket_path) : path_(std::move(socket_path)) {}
+    explicit Client(std::string socket_path) { at_.path = std::move(socket_path); }
+    explicit Client(Endpoint at) : at_(std::move(at)) {}
 
     // nullopt when vigild cannot be reached; `error` says why.
     std::optional<HttpReply> call(const std::string& method, const std::string& target, const std::string& body,
@@ -31,10 +44,10 @@ public:
                std::string& error, std::optional<std::chrono::seconds> timeout = std::nullopt,
                const std::string& method = "GET", const std::string& body = "") const;
 
-    const std::string& path() const { return path_; }
+    const Endpoint& endpoint() const { return at_; }
 
 private:
-    std::string path_;
+    Endpoint at_;
 };
 
 // A process or group name (or GROUP:*) as one URL path segment: names may

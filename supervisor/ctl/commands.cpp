@@ -514,7 +514,8 @@ const std::vector<std::string>& verbs() {
 }
 
 std::string usage() {
-    return "usage: vigilctl [-c FILE | -s SOCKET] [VERB [ARGS...]]   (no verb: interactive shell)\n"
+    return "usage: vigilctl [-c FILE | -s SOCKET|unix:///PATH|http://HOST:PORT] [-u USER -p PASSWORD]\n"
+           "                [VERB [ARGS...]]   (no verb: interactive shell)\n"
            "verbs:\n"
            "  status [NAME...] [--json]          state of every (or each named) process\n"
            "  start|stop|restart NAME|GROUP:*|all [--no-wait] [--timeout S]\n"

@@ -13,7 +13,8 @@
 
 namespace vigil::supervisor::events {
 
-// supervisord's server identifier (its `identifier` option's default).
+// supervisord's server identifier (its `identifier` option's default);
+// the `server:` of an event is [supervisord] identifier (config::Daemon).
 inline constexpr std::string_view kServerId = "supervisor";
 
 struct Event {

@@ -60,7 +60,7 @@ void EventListenerPool::dispatch() {
             Listener& l = listener(name);
             if (l.protocol.state() != ListenerState::ready) continue;
             Queued q = buffer_.front();
-            const std::string text = envelope(kServerId, q.published->serial, config_.name, q.pool_serial,
+            const std::string text = envelope(sup_.config().daemon.identifier, q.published->serial, config_.name, q.pool_serial,
                                               q.published->event);
             // No stdin means the process just went away; its exit is on its way.
             if (!r->write_stdin(text)) continue;

@@ -281,15 +281,25 @@ void Interface::add_admin_methods() {
                     .add("startsecs", ms_to_s(p->startsecs))
                     .add("stopsignal", Value::integer(p->stopsignal))
                     .add("stopwaitsecs", ms_to_s(p->stopwaitsecs))
-                    .add("serverurl", Value::string("AUTO"));
-                for (const auto& [ch, log] : {std::pair{"stdout", &p->stdout_log}, std::pair{"stderr", &p->stderr_log}}) {
-                    const std::string pre = ch;
-                    v.add(pre + "_capture_maxbytes", Value::integer(0))
-                        .add(pre + "_events_enabled", Value::boolean(false))
+                    .add("serverurl", Value::string(p->serverurl.empty() ? "AUTO" : p->serverurl));
+                struct Stream {
+                    const char* name;
+                    const config::LogTarget* log;
+                    std::uint64_t capture;
+                    bool events;
+                };
+                const Stream streams[] = {
+                    {"stdout", &p->stdout_log, p->stdout_capture_maxbytes, p->stdout_events_enabled},
+                    {"stderr", &p->stderr_log, p->stderr_capture_maxbytes, p->stderr_events_enabled}};
+                for (const Stream& st : streams) {
+                    const std::string pre = st.name;
+                    const config::LogTarget* log = st.log;
+                    v.add(pre + "_capture_maxbytes", Value::integer(static_cast<std::int64_t>(st.capture)))
+                        .add(pre + "_events_enabled", Value::boolean(st.events))
                         .add(pre + "_logfile", text(log->path))
                         .add(pre + "_logfile_backups", Value::integer(log->backups))
                         .add(pre + "_logfile_maxbytes", Value::integer(static_cast<std::int64_t>(log->max_bytes)))
-                        .add(pre + "_syslog", Value::boolean(false));
+                        .add(pre + "_syslog", Value::boolean(log->syslog));
                 }
                 out.push(std::move(v));
             }

@@ -391,7 +391,11 @@ void Interface::add_info_methods() {
     constant("supervisor.getAPIVersion", kApiVersion, "Return the version of the RPC API used by supervisord");
     constant("supervisor.getVersion", kApiVersion, "Deprecated alias of getAPIVersion");
     constant("supervisor.getSupervisorVersion", ControlApi::kVersion, "Return the version of vigild");
-    constant("supervisor.getIdentification", "vigil", "Return the identifying string of this vigild");
+    add("supervisor.getIdentification", {{"string"}}, "Return the identifying string of this vigild",
+        [this](const Args& a, Done done) {
+            a.at_most(0);
+            done(Result::ok(Value::string(sup_.config().daemon.identifier)));
+        });
     add("supervisor.getState", {{"struct"}}, "Return current state of supervisord as a struct",
         [this](const Args& a, Done done) {
             a.at_most(0);

@@ -20,15 +20,8 @@ except ImportError:
 VIGILD = os.environ.get("VIGILD", "vigild")
 SUPERVISORCTL = "/usr/bin/supervisorctl"
 
-PROGRAMS = """
-[program:sleeper]
-command = /bin/sleep 1000
-startsecs = 0
-
-[program:talker]
-command = /bin/sh -c 'while :; do echo hello-out; echo hello-err >&2; sleep 0.2; done'
-startsecs = 0
-
+# One that goes FATAL when started, one that waits to be started.
+CRASHER_AND_LAZY = """
 [program:crasher]
 command = /bin/false
 autostart = false
@@ -38,6 +31,16 @@ startsecs = 1
 [program:lazy]
 command = /bin/sleep 1000
 autostart = false
+startsecs = 0
+"""
+
+PROGRAMS = CRASHER_AND_LAZY + """
+[program:sleeper]
+command = /bin/sleep 1000
+startsecs = 0
+
+[program:talker]
+command = /bin/sh -c 'while :; do echo hello-out; echo hello-err >&2; sleep 0.2; done'
 startsecs = 0
 
 [program:web]
@@ -49,8 +52,17 @@ startsecs = 0
 
 
 class Vigild:
-    def __init__(self, programs=PROGRAMS, extra=""):
+    """`unix_http`: write [unix_http_server] (else [vigil] control_socket
+    names the socket, so programs get [inet_http_server]'s URL, if any);
+    `auth`: (username, password) asked on the Unix socket, and given to
+    supervisorctl in [supervisorctl]; `chown`: [unix_http_server] chown."""
+
+    def __init__(self, programs=PROGRAMS, extra="", unix_http=True, auth=None, chmod="0700", chown=None,
+                 dir_mode=None):
+        self.unix_http, self.auth, self.chmod, self.chown = unix_http, auth, chmod, chown
         self.dir = tempfile.mkdtemp(prefix="vigil-svd-")
+        if dir_mode is not None:
+            os.chmod(self.dir, dir_mode)  # other users reach the socket
         self.sock = os.path.join(self.dir, "supervisor.sock")
         self.conf = os.path.join(self.dir, "supervisord.conf")
         self.log = os.path.join(self.dir, "vigild.log")
@@ -74,25 +86,36 @@ class Vigild:
             notify.close()
 
     def write_config(self, programs, extra=""):
+        creds = f"username = {self.auth[0]}\npassword = {self.auth[1]}\n" if self.auth else ""
+        unix = ""
+        if self.unix_http:
+            unix = f"[unix_http_server]\nfile = {self.sock}\nchmod = {self.chmod}\n{creds}"
+            if self.chown:
+                unix += f"chown = {self.chown}\n"
+        vigil_socket = "" if self.unix_http else f"control_socket = {self.sock}\n"
         with open(self.conf, "w") as f:
-            f.write(f"""[unix_http_server]
-file = {self.sock}
-chmod = 0700
-
+            f.write(f"""{unix}
 [supervisorctl]
 serverurl = unix://{self.sock}
-
+{creds}
 [rpcinterface:supervisor]
 supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface
 
 [vigil]
 state_dir = {self.dir}/state
 log_dir = {self.dir}/log
-{extra}
+{vigil_socket}{extra}
 {programs}""")
 
+    def auth_header(self):
+        if not self.auth:
+            return b""
+        import base64
+        return b"Authorization: Basic " + base64.b64encode(("%s:%s" % self.auth).encode()) + b"\r\n"
+
     def proxy(self):
-        transport = SupervisorTransport(None, None, "unix://" + self.sock)
+        user, password = self.auth or (None, None)
+        transport = SupervisorTransport(user, password, "unix://" + self.sock)
         return xmlrpc.client.ServerProxy("http://127.0.0.1", transport=transport)
 
     def ctl(self, *args, timeout=60):
@@ -106,8 +129,8 @@ log_dir = {self.dir}/log
         s = socket.socket(socket.AF_UNIX)
         s.settimeout(timeout + 5)
         s.connect(self.sock)
-        s.sendall(b"POST /v1/programs/%s/wait HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
-                  b"Content-Length: %d\r\n\r\n%s" % (name.encode(), len(body), body))
+        s.sendall(b"POST /v1/programs/%s/wait HTTP/1.1\r\nHost: x\r\nConnection: close\r\n%s"
+                  b"Content-Length: %d\r\n\r\n%s" % (name.encode(), self.auth_header(), len(body), body))
         data = b""
         while chunk := s.recv(65536):
             data += chunk

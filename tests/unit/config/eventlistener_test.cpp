@@ -66,3 +66,22 @@ TEST_CASE("config: event types match as supervisord's class hierarchy") {
     CHECK(is_event_type("REMOTE_COMMUNICATION"));
     CHECK_FALSE(is_event_type("process_state"));  // the loader upper-cases first
 }
+
+TEST_CASE("config: a listener's stdout log keys are accepted and said to have no effect") {
+    LoadResult r = load("[eventlistener:l]\ncommand = x\nevents = TICK_5\nstdout_logfile = /tmp/l.log\n"
+                        "stdout_logfile = NONE\nstdout_syslog = true\nstdout_capture_maxbytes = 0\n"
+                        "stdout_events_enabled = yes\nstderr_logfile = /tmp/l.err\n");
+    INFO(dump(r));
+    REQUIRE(r.ok());
+    std::vector<int> lines;
+    for (const auto& w : r.warnings)
+        if (w.message.find("has no effect in [eventlistener:l]") != std::string::npos) lines.push_back(w.loc.line);
+    // line 4 is set again (line 5 wins: NONE asks nothing); capture 0 asks nothing
+    // either; stderr is logged as for any program.
+    CHECK(std::count(lines.begin(), lines.end(), 6) == 1);
+    CHECK(std::count(lines.begin(), lines.end(), 8) == 1);
+    CHECK(std::count(lines.begin(), lines.end(), 4) == 0);
+    CHECK(std::count(lines.begin(), lines.end(), 5) == 0);
+    CHECK(std::count(lines.begin(), lines.end(), 7) == 0);
+    CHECK(std::count(lines.begin(), lines.end(), 9) == 0);
+}

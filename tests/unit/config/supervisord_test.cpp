@@ -143,8 +143,8 @@ TEST_CASE("supervisord config: supervisord's program keys are accepted in both d
         CHECK(has_warning(r, base + 4, "stderr_logfile: syslog is deprecated"));
         CHECK(p.stdout_events_enabled);  // they feed event listeners (docs/event-listeners.md)
         CHECK(p.stdout_capture_maxbytes == 1048576);  // supervisord: 1MB is 1024 * 1024
-        CHECK(has_warning(r, base + 9, "serverurl: has no effect in vigil"));
-        CHECK(r.warnings.size() == 2);
+        CHECK(p.serverurl.empty());  // AUTO: vigild's own URL (children_server_url)
+        CHECK(r.warnings.size() == 1);
     }
 }
 
