@@ -58,6 +58,21 @@ std::vector<std::string> child_environment(const config::Program& p, const std::
     return out;
 }
 
+// KEY=value in place of vigild's own KEY (appended when there is none),
+// unless the program's `environment` sets KEY itself: that always wins.
+void set_user_env(std::vector<std::string>& env, const config::Program& p, const std::string& key,
+                  const std::string& value) {
+    for (const auto& [k, v] : p.environment)
+        if (k == key) return;
+    const std::string prefix = key + "=";
+    for (auto& kv : env)
+        if (kv.rfind(prefix, 0) == 0) {
+            kv = prefix + value;
+            return;
+        }
+    env.push_back(prefix + value);
+}
+
 }  // namespace
 
 ProcessRunner::ProcessRunner(boost::asio::io_context& io, config::Program program, const config::Daemon& daemon,
@@ -305,9 +320,11 @@ void ProcessRunner::do_spawn() {
             return;
         }
         if (::geteuid() == 0) {
-            req.env.push_back("HOME=" + u.creds->home);
-            req.env.push_back("USER=" + u.creds->name);
-            req.env.push_back("LOGNAME=" + u.creds->name);
+            // The user's own, not vigild's (root's /root): a second HOME=
+            // after vigild's would lose, getenv returns the first.
+            set_user_env(req.env, program_, "HOME", u.creds->home);
+            set_user_env(req.env, program_, "USER", u.creds->name);
+            set_user_env(req.env, program_, "LOGNAME", u.creds->name);
             req.creds = std::move(u.creds);
         }
     }

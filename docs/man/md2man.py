@@ -34,7 +34,7 @@ def inline(text):
     pos = 0
     # `code`, **bold**, *em* / _em_, [text](target)
     pattern = re.compile(r"`([^`]+)`|\*\*(.+?)\*\*|(?<![\w*])\*(?!\s)(.+?)(?<!\s)\*(?![\w*])|"
-                         r"(?<![\w])_(?!\s)(.+?)(?<!\s)_(?![\w])|\[([^\]]+)\]\(([^)]+)\)")
+                         r"(?<![\w])_(?!\s)(.+?)(?<!\s)_(?![\w])|\[((?:[^\[\]]|\[[^\]]*\])+)\]\(([^)]+)\)")
     for m in pattern.finditer(text):
         out.append(escape(text[pos:m.start()]))
         code, bold, em, em2, link_text, target = m.groups()

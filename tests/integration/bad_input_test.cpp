@@ -1,6 +1,7 @@
 // Bad configs and bad programs: clear errors, and the rest keeps running.
 #include <catch2/catch.hpp>
 
+#include <pwd.h>
 #include <sys/stat.h>
 
 #include "harness.hpp"
@@ -106,11 +107,23 @@ TEST_CASE("bad input: programs run as their configured user", "[integration]") {
     TempDir out;
     ::chmod(out.path().c_str(), 0777);
     Vigild v("[program:nobody]\ncommand = /bin/sh -c 'id -u > " + (out / "uid") +
-             " && exec sleep 1000'\nuser = nobody\nstartsecs = 0\n");
+             " && echo \"$HOME $USER $LOGNAME\" > " + (out / "env") +
+             " && exec sleep 1000'\nuser = nobody\nstartsecs = 0\n\n"
+             "[program:own]\ncommand = /bin/sh -c 'echo \"$HOME $USER\" > " + (out / "own") +
+             " && exec sleep 1000'\nuser = nobody\nenvironment = HOME=\"/srv/own\"\nstartsecs = 0\n");
     v.start();
     auto lines = wait_for_lines(out / "uid", 1);
     REQUIRE(lines);
     CHECK((*lines)[0] == "65534");
+    // The user's HOME, USER and LOGNAME, not vigild's (root's).
+    const struct passwd* pw = ::getpwnam("nobody");
+    REQUIRE(pw);
+    auto env = wait_for_lines(out / "env", 1);
+    REQUIRE(env);
+    CHECK((*env)[0] == std::string(pw->pw_dir) + " nobody nobody");
+    auto own = wait_for_lines(out / "own", 1);
+    REQUIRE(own);
+    CHECK((*own)[0] == "/srv/own nobody");  // the program's environment wins
     CHECK(v.terminate() == 0);
 }
 

@@ -90,7 +90,7 @@ TEST_CASE("config: SUPERVISOR_SERVER_URL follows supervisord's rule") {
     CHECK(children_server_url(c.daemon) == "unix:///tmp/v.sock");
 }
 
-TEST_CASE("config: a program's serverurl overrides SUPERVISOR_SERVER_URL; AUTO is the default") {
+TEST_CASE("config: a program's serverurl overrides SUPERVISOR_SERVER_URL, AUTO is the default") {
     Config c = ok("[program:a]\ncommand = x\nserverurl = http://127.0.0.1:9002\n[program:b]\ncommand = x\n"
                   "serverurl = auto\n");
     REQUIRE(c.find("a"));
