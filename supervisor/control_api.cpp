@@ -9,6 +9,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
 #include <set>
 
 #include "common/percent.hpp"
@@ -16,6 +17,7 @@
 #include "proxy/admin_protocol.hpp"
 #include "supervisor/metrics.hpp"
 #include "supervisor/proxy_link.hpp"
+#include "supervisor/reexec.hpp"
 #include "supervisor/rolling_restart.hpp"
 #include "supervisor/waiter.hpp"
 
@@ -221,8 +223,16 @@ void ControlApi::handle(const ApiRequest& req, Reply reply) {
         }
         if (parts.size() < 2 || parts[0] != "v1") return reply(error_response(404, "no such resource: " + path));
         const std::string& res = parts[1];
-        if (res == "version" && parts.size() == 2 && get)
-            return reply(json_response(200, json{{"version", kVersion}, {"pid", ::getpid()}}));
+        if (res == "version" && parts.size() == 2 && get) {
+            json v{{"version", kVersion}, {"pid", ::getpid()}};
+            if (reexec_) {
+                v["reexecs"] = reexec_->reexecs();
+                v["reexec_failures"] = reexec_->failures();
+                v["reexec_error"] = reexec_->last_error();
+            }
+            return reply(json_response(200, v));
+        }
+        if (res == "reexec" && parts.size() == 2 && post) return reply(reexec());
         if (res == "shutdown" && parts.size() == 2 && post) {
             boost::asio::post(io_, shutdown_);
             return reply(json_response(202, json{{"ok", true}, {"message", "shutting down"}}));
@@ -261,7 +271,7 @@ void ControlApi::handle(const ApiRequest& req, Reply reply) {
                 return rolling_restart(parts[2], req.body, std::move(reply));
         }
         const bool known = res == "programs" || res == "config" || res == "version" || res == "shutdown" ||
-                           res == "events" || res == "reload" || res == "upstreams";
+                           res == "events" || res == "reload" || res == "upstreams" || res == "reexec";
         return reply(known ? error_response(405, req.method + " is not allowed on " + path)
                            : error_response(404, "no such resource: " + path));
     } catch (const std::exception& e) {
@@ -271,6 +281,24 @@ void ControlApi::handle(const ApiRequest& req, Reply reply) {
         // waiter holding it answers or, dropped, closes the connection.
         if (reply) reply(error_response(400, std::string("bad request: ") + e.what()));
     }
+}
+
+// Checked before the 202, so a refusal reaches the client with its reason;
+// the exec itself comes once that reply is written.
+ApiResponse ControlApi::reexec() {
+    if (!reexec_) return error_response(404, "re-exec is not available in this vigild");
+    std::string why;
+    if (!rolling_->empty()) why = "a rolling restart is working on " + *rolling_->begin() + "; try again once it is done";
+    if (why.empty()) why = reexec_->refusal();
+    if (!why.empty()) {
+        spdlog::warn("re-exec refused: {}", why);
+        return error_response(409, "cannot re-execute vigild now: " + why);
+    }
+    ApiResponse r = json_response(
+        202, json{{"ok", true}, {"message", "re-executing"}, {"pid", ::getpid()}, {"reexecs", reexec_->reexecs()},
+                  {"reexec_failures", reexec_->failures()}});
+    r.after_write = [rx = reexec_] { rx->begin(); };
+    return r;
 }
 
 // `fields=a,b,c` keeps only those keys: `vigilctl status` of 200 programs

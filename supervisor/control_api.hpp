@@ -24,6 +24,11 @@
 //        out of the proxy, restarted, healthy, back in; body {"timeout": 60,
 //        "drain_timeout": 10} (optional); ndjson progress, streamed
 //   GET  /v1/version, POST /v1/shutdown
+//   POST /v1/reexec                        vigild re-executes its binary in place
+//        (reexec.hpp): 202 {"reexecs": N} once checked, then the exec; 409
+//        with the reason when the state cannot be carried over. GET
+//        /v1/version tells "reexecs" (N+1 once the new image answers),
+//        "reexec_failures" and "reexec_error".
 //   GET  /metrics                          Prometheus text format
 //   POST /RPC2                             supervisord's XML-RPC (xmlrpc/interface.hpp)
 //   GET  /logtail/{name}[/stdout|stderr]   supervisorctl's tail -f: the log's
@@ -49,6 +54,7 @@ namespace vigil::supervisor {
 namespace xmlrpc {
 class Interface;
 }
+class Reexecutor;
 
 struct ApiRequest {
     std::string method;
@@ -89,6 +95,9 @@ struct ApiResponse {
     std::string stream_process;  // for Stream::log
     int stream_fd = 1;           // 1 stdout, 2 stderr
     std::shared_ptr<ProgressFeed> feed;  // for Stream::feed; the stream ends with it
+    // Runs once the reply has been written (or the write failed): what must
+    // come after the client has its answer (the re-exec).
+    std::function<void()> after_write;
 };
 
 class ControlApi {
@@ -102,6 +111,8 @@ public:
     void set_proxy(class ProxyLink* proxy) { proxy_ = proxy; }
     // Where POST /RPC2 and GET /logtail go (unset: 404).
     void set_xmlrpc(xmlrpc::Interface* rpc) { xmlrpc_ = rpc; }
+    // Who carries out POST /v1/reexec (unset: 404).
+    void set_reexec(Reexecutor* r) { reexec_ = r; }
 
     // Calls `reply` exactly once, possibly later (waiting requests).
     void handle(const ApiRequest& req, Reply reply);
@@ -126,6 +137,8 @@ private:
     std::function<void()> shutdown_;
     class ProxyLink* proxy_ = nullptr;
     xmlrpc::Interface* xmlrpc_ = nullptr;
+    Reexecutor* reexec_ = nullptr;
+    ApiResponse reexec();
     bool supervisord_route(const ApiRequest& req, const std::string& path, Reply& reply);  // xmlrpc/routes.cpp
     // Processes a rolling restart is working through: a second roll over
     // any of them is refused (409) until the first ends.

@@ -9,6 +9,7 @@
 
 #include <sys/types.h>
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -38,6 +39,24 @@ public:
     // [inet_http_server]: the same API on TCP, behind basic auth when
     // credentials are set (tcp_listener.cpp). Returns an error message.
     std::string listen_tcp(const config::HttpServers& http);
+    // vigild's re-exec: the listeners' descriptors (-1: none), kept open
+    // through the exec so a client that connects meanwhile waits in the
+    // backlog; and, in the new image, serving on them instead of binding
+    // (nothing unlinked or rebound). adopt_tcp(-1, …) is listen_tcp().
+    int unix_listener();
+    int tcp_listener();
+    std::string adopt(int fd, const std::string& path, const std::string& group);
+    std::string adopt_tcp(int fd, const config::HttpServers& http);
+    // Before a re-exec: stops accepting (the listeners stay open, so new
+    // clients wait in the backlog for the new image) and calls `done` once
+    // no connection is half-way through a request or its reply, at least
+    // kQuiesceSettle after accepting stopped (a client just accepted has
+    // its request on the way), at most kQuiesceLimit. resume_accepting()
+    // undoes it when the exec failed.
+    void quiesce(std::function<void()> done);
+    void resume_accepting();
+    static constexpr std::chrono::milliseconds kQuiesceSettle{10};
+    static constexpr std::chrono::milliseconds kQuiesceLimit{3000};
     // Stops accepting and closes every open connection (they hold observers
     // into the Supervisor, which must not outlive it).
     void close();
@@ -71,6 +90,7 @@ private:
     std::vector<std::weak_ptr<ControlSessionBase>> sessions_;
     boost::asio::steady_timer accept_pause_;
     boost::asio::steady_timer tcp_pause_;
+    bool quiescing_ = false;
     bool accept_failing_ = false;  // logged once per episode
     std::uint64_t refused_ = 0;    // over kMaxSessions, this episode
 };

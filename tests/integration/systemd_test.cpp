@@ -439,6 +439,8 @@ TEST_CASE("systemd: cpack builds a .deb with the binaries, unit, tmpfiles, sysus
     CHECK(contains(control, "systemctl enable vigil.service"));
     CHECK_FALSE(contains(control, "systemctl start"));
     CHECK_FALSE(contains(control, "restart vigil.service"));
+    // An upgrade replaces a running vigild in place, restarting nothing.
+    CHECK(contains(control, "/usr/bin/vigilctl -c /etc/vigil/vigil.ini reexec"));
     REQUIRE(run({"dpkg-deb", "-I", deb, "prerm"}, &control) == 0);
     CHECK(contains(control, "systemctl stop vigil.service"));
     REQUIRE(run({"dpkg-deb", "-I", deb, "postrm"}, &control) == 0);
