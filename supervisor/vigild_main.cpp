@@ -314,15 +314,15 @@ int main(int argc, char** argv) {
                     shutdown();
             }
             wait_signal();
+        });
+    };
+    wait_signal();
     // Blocked by the old image across a re-exec: pending ones arrive now.
     vigil::supervisor::reexec::unblock_signals();
     vigil::supervisor::Reexecutor reexecutor(sup, server, notify, reload_source,
                                              std::vector<std::string>(argv, argv + argc),
                                              carried ? carried->reexecs : 0);
     api.set_reexec(&reexecutor);
-        });
-    };
-    wait_signal();
 
     // systemd: READY=1 once the start-up targets are reached, STATUS= with a
     // one-line summary on every change, WATCHDOG=1 only from the running loop.
