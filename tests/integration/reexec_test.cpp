@@ -36,6 +36,19 @@ std::map<std::string, json> statuses(const Vigild& v) {
     return m;
 }
 
+// Whether vigild has logged a line matching `re` (anywhere), waiting for
+// each new line until the deadline: for lines whose order among others is
+// not fixed.
+bool logged(const Vigild& v, const std::string& re, Ms timeout = 10s) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    for (;;) {
+        const std::size_t seen = v.line_count();
+        if (v.find_line(re)) return true;
+        const auto left = std::chrono::duration_cast<Ms>(deadline - std::chrono::steady_clock::now());
+        if (left <= 0ms || !v.wait_for_more(seen, left)) return v.find_line(re).has_value();
+    }
+}
+
 // One line from the server at 127.0.0.1:port ("pid N fd 3 name svc"), or "".
 std::string ask(int port) {
     const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -104,8 +117,8 @@ TEST_CASE("reexec: every program keeps its pid, state, output and supervision", 
     v.start();
     REQUIRE(v.expect("ticker: STARTING -> RUNNING"));
     REQUIRE(v.expect("checked: health starting -> healthy"));
-    REQUIRE(v.find_line("looping: STARTING -> BACKOFF"));
-    REQUIRE(v.find_line("svc: STARTING -> RUNNING"));
+    REQUIRE(logged(v, "looping: STARTING -> BACKOFF"));
+    REQUIRE(logged(v, "svc: STARTING -> RUNNING"));
     auto before = statuses(v);
     REQUIRE(before["looping"]["state"] == "BACKOFF");
     const std::string served_before = ask(port);
@@ -118,7 +131,7 @@ TEST_CASE("reexec: every program keeps its pid, state, output and supervision", 
     REQUIRE(v.ctl({"reexec"}, &out) == 0);
     INFO(out);
     CHECK(out.find("re-executed in place") != std::string::npos);
-    REQUIRE(v.find_line("re-executed in place .*: 4 processes carried over, none restarted"));
+    REQUIRE(v.expect("re-executed in place .*: 4 processes carried over, none restarted"));
     const long ticks_at_reexec = ticks_in(d / "ticker.log").back();
 
     auto after = statuses(v);
@@ -170,7 +183,7 @@ TEST_CASE("reexec: refused with the reason while an update is half-way or the fi
              "[program:calm]\ncommand = " + child_path() + "\nstartsecs = 0\n");
     v.start();
     REQUIRE(v.expect("stubborn: STARTING -> RUNNING"));
-    REQUIRE(v.find_line("calm: STARTING -> RUNNING"));
+    REQUIRE(logged(v, "calm: STARTING -> RUNNING"));
     const auto before = statuses(v);
 
     // The file on disk no longer says what runs: the new image would read it.
@@ -199,7 +212,7 @@ TEST_CASE("reexec: refused with the reason while an update is half-way or the fi
     REQUIRE(v.ctl({"pid"}, &pid_out) == 0);
     CHECK(std::stoi(pid_out) == v.pid());
     CHECK(statuses(v)["calm"]["pid"] == before.at("calm")["pid"]);
-    CHECK(v.find_line("re-exec refused: an update is replacing stubborn"));
+    CHECK(v.expect("re-exec refused: an update is replacing stubborn"));
     ::kill(before.at("stubborn")["pid"].get<int>(), SIGKILL);  // rather than wait out its 30 s
     CHECK(v.terminate() == 0);
 }
@@ -220,13 +233,13 @@ TEST_CASE("reexec: a failed exec leaves the old image running; a replaced binary
     std::string err;
     CHECK(v.ctl({"reexec"}, &err) == 1);
     CHECK(err.find("could not re-execute") != std::string::npos);
-    REQUIRE(v.find_line("re-exec failed, this vigild goes on: execv " + copy));
+    REQUIRE(v.expect("re-exec failed, this vigild goes on: execv " + copy));
     CHECK(statuses(v)["calm"]["pid"] == before.at("calm")["pid"]);
 
     // A package upgrade puts a new file at the same path: that one is run.
     REQUIRE(install_reachable(bin, VIGILD_PATH) == copy);
     REQUIRE(v.ctl({"reexec"}, &err) == 0);
-    REQUIRE(v.find_line("re-executed in place"));
+    REQUIRE(v.expect("re-executed in place"));
     CHECK(statuses(v)["calm"]["pid"] == before.at("calm")["pid"]);
     CHECK(std::filesystem::read_symlink("/proc/" + std::to_string(v.pid()) + "/exe").string() == copy);
     CHECK(v.terminate() == 0);
