@@ -244,3 +244,24 @@ TEST_CASE("reexec: a failed exec leaves the old image running; a replaced binary
     CHECK(std::filesystem::read_symlink("/proc/" + std::to_string(v.pid()) + "/exe").string() == copy);
     CHECK(v.terminate() == 0);
 }
+
+TEST_CASE("reexec: a state the new image cannot take falls back to a crashed vigild's path", "[reexec]") {
+    TempDir d;
+    write_file(d / "state.json", R"({"version": 999})");  // what an image of another format would hand over
+    Vigild v("[program:calm]\ncommand = " + child_path() + "\nstartsecs = 0\n");
+    v.start();
+    REQUIRE(v.expect("calm: STARTING -> RUNNING"));
+    const int old_pid = statuses(v)["calm"]["pid"].get<int>();
+    REQUIRE(::kill(v.pid(), SIGKILL) == 0);
+    REQUIRE(v.wait_exit() == 128 + SIGKILL);
+
+    // The same state dir, the state on fd 7: refused, so what runs is
+    // stopped (pid registry) and started fresh, never half-adopted.
+    v.start({"--reexec-state", "7"}, {"/bin/sh", "-c", "exec 7<" + (d / "state.json") + "; exec \"$@\"", "sh"});
+    REQUIRE(v.expect("cannot take over the previous image's state \\(state version 999, this vigild reads version 1\\)"));
+    REQUIRE(v.expect("stopped 1 processes a previous vigild left running"));
+    REQUIRE(v.expect("calm: STARTING -> RUNNING"));
+    CHECK(wait_gone(old_pid, 5s));
+    CHECK(statuses(v)["calm"]["pid"].get<int>() != old_pid);
+    CHECK(v.terminate() == 0);
+}
