@@ -207,6 +207,12 @@ void ControlApi::handle(const ApiRequest& req, Reply reply) {
         std::vector<std::string> parts = split_path(path);
         for (auto& p : parts) p = url_decode(p);
         const bool get = req.method == "GET", post = req.method == "POST";
+        // Decided on the path as the routes below read it (decoded, empty
+        // segments gone), so no spelling of a route slips past the check.
+        std::string canonical;
+        for (const auto& p : parts) canonical += "/" + p;
+        if (std::string why = refused_route(req.access, req.method, canonical.empty() ? "/" : canonical); !why.empty())
+            return reply(error_response(403, why));
 
         if (supervisord_route(req, path, reply)) return;
         if (path == "/metrics" && get) {
@@ -223,6 +229,8 @@ void ControlApi::handle(const ApiRequest& req, Reply reply) {
         }
         if (parts.size() < 2 || parts[0] != "v1") return reply(error_response(404, "no such resource: " + path));
         const std::string& res = parts[1];
+        if (res == "access" && parts.size() == 2 && get)
+            return reply(json_response(200, json{{"access", req.access.name()}, {"logs", req.access.logs}}));
         if (res == "version" && parts.size() == 2 && get) {
             json v{{"version", kVersion}, {"pid", ::getpid()}};
             if (reexec_) {
@@ -236,6 +244,10 @@ void ControlApi::handle(const ApiRequest& req, Reply reply) {
         if (res == "shutdown" && parts.size() == 2 && post) {
             boost::asio::post(io_, shutdown_);
             return reply(json_response(202, json{{"ok", true}, {"message", "shutting down"}}));
+        }
+        if (res == "reopen" && parts.size() == 2 && post) {
+            if (!reopen_) return reply(error_response(404, "no such resource: " + path));
+            return reply(json_response(200, json{{"ok", true}, {"reopened", reopen_()}}));
         }
         if (res == "events" && parts.size() == 2 && get) {
             ApiResponse r;
@@ -271,7 +283,8 @@ void ControlApi::handle(const ApiRequest& req, Reply reply) {
                 return rolling_restart(parts[2], req.body, std::move(reply));
         }
         const bool known = res == "programs" || res == "config" || res == "version" || res == "shutdown" ||
-                           res == "events" || res == "reload" || res == "upstreams" || res == "reexec";
+                           res == "events" || res == "reload" || res == "upstreams" || res == "reopen" || res == "access" ||
+                           res == "reexec";
         return reply(known ? error_response(405, req.method + " is not allowed on " + path)
                            : error_response(404, "no such resource: " + path));
     } catch (const std::exception& e) {

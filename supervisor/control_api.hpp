@@ -47,6 +47,7 @@
 
 #include "common/version.hpp"
 #include "config/loader.hpp"
+#include "supervisor/access.hpp"
 #include "supervisor/supervisor.hpp"
 
 namespace vigil::supervisor {
@@ -60,6 +61,7 @@ struct ApiRequest {
     std::string method;
     std::string target;  // path and query
     std::string body;
+    Access access = Access::full();  // what the caller may do (the server has refused what it may not)
 };
 
 // The progress of a long operation (a rolling restart) for one streamed
@@ -109,6 +111,8 @@ public:
 
     // Where `upstreams` and the proxy's metrics come from (may stay unset).
     void set_proxy(class ProxyLink* proxy) { proxy_ = proxy; }
+    // POST /v1/reopen: reopens vigild's log files; returns how many.
+    void set_reopener(std::function<int()> reopen) { reopen_ = std::move(reopen); }
     // Where POST /RPC2 and GET /logtail go (unset: 404).
     void set_xmlrpc(xmlrpc::Interface* rpc) { xmlrpc_ = rpc; }
     // Who carries out POST /v1/reexec (unset: 404).
@@ -136,6 +140,7 @@ private:
     Reloader reload_;
     std::function<void()> shutdown_;
     class ProxyLink* proxy_ = nullptr;
+    std::function<int()> reopen_;
     xmlrpc::Interface* xmlrpc_ = nullptr;
     Reexecutor* reexec_ = nullptr;
     ApiResponse reexec();

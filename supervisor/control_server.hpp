@@ -1,7 +1,8 @@
 // HTTP/1.1 on vigild's Unix socket, carrying ControlApi. The socket is 0600
-// (0660 with `socket_group`), and each peer's credentials are checked too
-// (SO_PEERCRED): root, vigild's own user and members of the socket group may
-// act, anyone else gets 403. Every connection has a header and body limit and
+// (0660 with `socket_group` or `read_only_group`, 0666 with both), and each
+// peer's credentials are checked too (SO_PEERCRED): root, vigild's own user
+// and members of the socket group may act, members of read_only_group may
+// read (supervisor/access.hpp), anyone else gets 403. Every connection has a header and body limit and
 // a read deadline, so a slow or hostile client costs one fd, not vigild; at
 // most kMaxSessions connections are served at once, and when descriptors run
 // out accepting pauses instead of spinning.
@@ -20,6 +21,7 @@
 #include <boost/asio/local/stream_protocol.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+#include "supervisor/access.hpp"
 #include "supervisor/control_api.hpp"
 
 namespace vigil::supervisor {
@@ -32,7 +34,13 @@ public:
 
     // Binds the socket. Returns an error message (empty on success): a path
     // another vigild answers on is "in use"; a stale file is replaced.
-    std::string listen(const std::string& path, const std::string& group);
+    // `group` may act, `read_group` may read (program output only if also in
+    // `log_group`): supervisor/access.hpp.
+    std::string listen(const std::string& path, const std::string& group, const std::string& read_group = "",
+                       const std::string& log_group = "");
+    struct Groups {
+        std::optional<gid_t> write, read, logs;
+    };
     // [unix_http_server]: basic auth on the socket too (empty: none), then
     // its chmod and chown. Returns an error message (empty on success).
     std::string secure_socket(const config::HttpServers& http);
@@ -45,7 +53,8 @@ public:
     // (nothing unlinked or rebound). adopt_tcp(-1, …) is listen_tcp().
     int unix_listener();
     int tcp_listener();
-    std::string adopt(int fd, const std::string& path, const std::string& group);
+    std::string adopt(int fd, const std::string& path, const std::string& group, const std::string& read_group = "",
+                      const std::string& log_group = "");
     std::string adopt_tcp(int fd, const config::HttpServers& http);
     // Before a re-exec: stops accepting (the listeners stay open, so new
     // clients wait in the backlog for the new image) and calls `done` once
@@ -74,6 +83,8 @@ public:
 
 private:
     void accept();
+    // socket_group, read_only_group and log_group by name into groups_.
+    std::string resolve_groups(const std::string& group, const std::string& read_group, const std::string& log_group);
     void accept_tcp();
     bool over_session_limit(int fd);
     void on_accept_error(const boost::system::error_code& ec);
@@ -84,9 +95,9 @@ private:
     Supervisor& sup_;
     boost::asio::local::stream_protocol::acceptor acceptor_;
     std::string path_;
-    std::optional<gid_t> group_;
+    Groups groups_;
     boost::asio::ip::tcp::acceptor tcp_acceptor_;
-    std::optional<config::Credentials> unix_auth_, tcp_auth_;
+    std::optional<config::Credentials> unix_auth_, tcp_auth_, tcp_read_auth_;
     std::vector<std::weak_ptr<ControlSessionBase>> sessions_;
     boost::asio::steady_timer accept_pause_;
     boost::asio::steady_timer tcp_pause_;

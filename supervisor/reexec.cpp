@@ -21,7 +21,7 @@ namespace vigil::supervisor {
 namespace reexec {
 namespace {
 
-constexpr int kHandled[] = {SIGTERM, SIGINT, SIGHUP, SIGCHLD, SIGPWR};
+constexpr int kHandled[] = {SIGTERM, SIGINT, SIGHUP, SIGUSR2, SIGCHLD, SIGPWR};
 
 sigset_t handled_set() {
     sigset_t set;

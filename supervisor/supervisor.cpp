@@ -51,6 +51,15 @@ void Supervisor::add_runner(const config::Program& p, const reexec::CarriedProce
         std::make_shared<ProcessRunner>(io_, p, config_.daemon, rng_, children_, *this, &sockets_, carried);
 }
 
+int Supervisor::reopen_logs() {
+    int n = 0;
+    for (auto& [name, r] : runners_) {
+        n += r->reopen_logs();
+        if (r->program().kind == "proxy" && r->pid() > 0) ::kill(r->pid(), SIGUSR1);
+    }
+    return n;
+}
+
 ProcessRunner* Supervisor::find(const std::string& name) {
     auto it = runners_.find(name);
     return it == runners_.end() ? nullptr : it->second.get();

@@ -117,6 +117,10 @@ public:
 
     ProcessRunner* find(const std::string& name);
     const ProcessRunner* find(const std::string& name) const;
+    // Every program's log files closed and opened again, and SIGUSR1 to each
+    // running vigil-proxy (its --access-log): after logrotate has moved them.
+    // Returns how many files vigild reopened.
+    int reopen_logs();
     const std::vector<std::string>& order() const { return order_; }
     const config::Config& config() const { return config_; }
 

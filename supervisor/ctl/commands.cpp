@@ -72,6 +72,7 @@ public:
     int health(const Args& a);
     int upstreams(const Args& a);
     int shutdown();
+    int reopen();
     int version(const Args& a);
 
 private:
@@ -458,6 +459,17 @@ int Runner::shutdown() {
     return r->status == 202 ? kOk : kFailed;
 }
 
+int Runner::reopen() {
+    auto r = call("POST", "/v1/reopen");
+    if (!r) return kUnreachable;
+    if (r->status != 200) {
+        err_ << "vigilctl: ERROR (" << error_of(*r) << ")\n";
+        return kFailed;
+    }
+    out_ << "Reopened " << json::parse(r->body).value("reopened", 0) << " log files\n";
+    return kOk;
+}
+
 int Runner::version(const Args& a) {
     auto r = call("GET", "/v1/version");
     if (!r) return kUnreachable;
@@ -471,7 +483,8 @@ int Runner::version(const Args& a) {
 const std::vector<std::string>& verbs() {
     static const std::vector<std::string> v{"status", "start",  "stop",   "restart", "signal",   "pid",
                                             "tail",   "reread", "update", "reload",  "wait",     "health",
-                                            "upstreams", "shutdown", "version", "backup", "restore", "reexec", "help"};
+                                            "upstreams", "shutdown", "reopen", "reexec", "version", "backup", "restore",
+                                            "help"};
     return v;
 }
 
@@ -493,6 +506,7 @@ std::string usage() {
            "  health [NAME...] [--json]          health status and the last check results\n"
            "  upstreams [--json]                 vigil-proxy's pools: servers, state, active, fails\n"
            "  shutdown                           stop everything, then vigild\n"
+           "  reopen                             reopen every log file (after logrotate; = SIGUSR2)\n"
            "  reexec [--timeout S] [--json]      vigild re-executes its binary in place (after an upgrade):\n"
            "                                     same pid, every program keeps running\n"
            "  version [--json]\n"
@@ -534,6 +548,7 @@ int run_command(const Client& client, const std::vector<std::string>& argv, std:
         if (verb == "health") return r.health(a);
         if (verb == "upstreams") return r.upstreams(a);
         if (verb == "shutdown") return r.shutdown();
+        if (verb == "reopen") return r.reopen();
         if (verb == "reexec")
             return reexec(client, a.values.count("timeout") ? std::optional<std::string>(a.values.at("timeout"))
                                                             : std::nullopt,
