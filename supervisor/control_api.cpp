@@ -9,6 +9,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
 #include <set>
 
 #include "common/percent.hpp"
@@ -18,6 +19,7 @@
 #include "supervisor/metrics.hpp"
 #include "supervisor/process_json.hpp"
 #include "supervisor/proxy_link.hpp"
+#include "supervisor/reexec.hpp"
 #include "supervisor/rolling_restart.hpp"
 #include "supervisor/waiter.hpp"
 #include "supervisor/web/web_page.hpp"
@@ -179,8 +181,16 @@ void ControlApi::handle(const ApiRequest& req, Reply reply) {
         const std::string& res = parts[1];
         if (res == route::access && parts.size() == 2 && get)
             return reply(json_response(200, json{{field::access, req.access.name()}, {field::logs, req.access.logs}}));
-        if (res == route::version && parts.size() == 2 && get)
-            return reply(json_response(200, json{{field::version, kVersion}, {field::pid, ::getpid()}}));
+        if (res == route::version && parts.size() == 2 && get) {
+            json v{{field::version, kVersion}, {field::pid, ::getpid()}};
+            if (reexec_) {
+                v[field::reexecs] = reexec_->reexecs();
+                v[field::reexec_failures] = reexec_->failures();
+                v[field::reexec_error] = reexec_->last_error();
+            }
+            return reply(json_response(200, v));
+        }
+        if (res == route::reexec && parts.size() == 2 && post) return reply(reexec());
         if (res == route::shutdown && parts.size() == 2 && post) {
             boost::asio::post(io_, shutdown_);
             return reply(json_response(202, json{{field::ok, true}, {field::message, "shutting down"}}));
@@ -224,7 +234,8 @@ void ControlApi::handle(const ApiRequest& req, Reply reply) {
         }
         const bool known = res == route::programs || res == route::config || res == route::version ||
                            res == route::shutdown || res == route::events || res == route::reload ||
-                           res == route::upstreams || res == route::reopen || res == route::access;
+                           res == route::upstreams || res == route::reopen || res == route::access ||
+                           res == route::reexec;
         return reply(known ? error_response(405, req.method + " is not allowed on " + path)
                            : error_response(404, "no such resource: " + path));
     } catch (const std::exception& e) {
@@ -234,6 +245,26 @@ void ControlApi::handle(const ApiRequest& req, Reply reply) {
         // waiter holding it answers or, dropped, closes the connection.
         if (reply) reply(error_response(400, std::string("bad request: ") + e.what()));
     }
+}
+
+// Checked before the 202, so a refusal reaches the client with its reason;
+// the exec itself comes once that reply is written.
+ApiResponse ControlApi::reexec() {
+    if (!reexec_) return error_response(404, "re-exec is not available in this vigild");
+    std::string why;
+    for (const auto& name : sup_.order())
+        if (why.empty() && sup_.set().rolling(name))
+            why = "a rolling restart is working on " + name + "; try again once it is done";
+    if (why.empty()) why = reexec_->refusal();
+    if (!why.empty()) {
+        spdlog::warn("re-exec refused: {}", why);
+        return error_response(409, "cannot re-execute vigild now: " + why);
+    }
+    ApiResponse r = json_response(
+        202, json{{field::ok, true}, {field::message, "re-executing"}, {field::pid, ::getpid()},
+                  {field::reexecs, reexec_->reexecs()}, {field::reexec_failures, reexec_->failures()}});
+    r.after_write = [rx = reexec_] { rx->begin(); };
+    return r;
 }
 
 // `fields=a,b,c` keeps only those keys: `vigilctl status` of 200 programs

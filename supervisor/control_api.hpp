@@ -24,6 +24,11 @@
 //        out of the proxy, restarted, healthy, back in; body {"timeout": 60,
 //        "drain_timeout": 10} (optional); ndjson progress, streamed
 //   GET  /v1/version, POST /v1/shutdown
+//   POST /v1/reexec                        vigild re-executes its binary in place
+//        (reexec.hpp): 202 {"reexecs": N} once checked, then the exec; 409
+//        with the reason when the state cannot be carried over. GET
+//        /v1/version tells "reexecs" (N+1 once the new image answers),
+//        "reexec_failures" and "reexec_error".
 //   GET  /metrics                          Prometheus text format
 //   POST /RPC2                             supervisord's XML-RPC (xmlrpc/interface.hpp)
 //   GET  /logtail/{name}[/stdout|stderr]   supervisorctl's tail -f: the log's
@@ -56,6 +61,7 @@ class Interface;
 namespace web {
 class WebPage;
 }
+class Reexecutor;
 
 struct ApiRequest {
     std::string method;
@@ -103,6 +109,9 @@ struct ApiResponse {
     std::string stream_process;  // for Stream::log
     int stream_fd = 1;           // 1 stdout, 2 stderr
     std::shared_ptr<ProgressFeed> feed;  // for Stream::feed; the stream ends with it
+    // Runs once the reply has been written (or the write failed): what must
+    // come after the client has its answer (the re-exec).
+    std::function<void()> after_write;
 };
 
 class ControlApi {
@@ -120,6 +129,8 @@ public:
     void set_xmlrpc(xmlrpc::Interface* rpc) { xmlrpc_ = rpc; }
     // The status page at / and its CSRF rule for every request (unset: no page).
     void set_web(web::WebPage* page) { web_ = page; }
+    // Who carries out POST /v1/reexec (unset: 404).
+    void set_reexec(Reexecutor* r) { reexec_ = r; }
 
     // Calls `reply` exactly once, possibly later (waiting requests).
     void handle(const ApiRequest& req, Reply reply);
@@ -146,6 +157,8 @@ private:
     std::function<int()> reopen_;
     xmlrpc::Interface* xmlrpc_ = nullptr;
     web::WebPage* web_ = nullptr;
+    Reexecutor* reexec_ = nullptr;
+    ApiResponse reexec();
     bool supervisord_route(const ApiRequest& req, const std::string& path, Reply& reply);  // xmlrpc/routes.cpp
 };
 

@@ -29,6 +29,7 @@ inline constexpr std::string_view reload = "reload";
 inline constexpr std::string_view upstreams = "upstreams";
 inline constexpr std::string_view reopen = "reopen";  // POST: every log file reopened
 inline constexpr std::string_view access = "access";  // GET: what the caller may do
+inline constexpr std::string_view reexec = "reexec";  // POST: vigild re-executes itself in place
 // Under /v1/programs/NAME/.
 inline constexpr std::string_view start = "start";
 inline constexpr std::string_view stop = "stop";
@@ -118,6 +119,10 @@ inline constexpr const char* limits = "limits";
 inline constexpr const char* memory_bytes = "memory_bytes";
 inline constexpr const char* cpu_cores = "cpu_cores";
 inline constexpr const char* pids = "pids";
+// GET /v1/version: re-executions so far.
+inline constexpr const char* reexecs = "reexecs";
+inline constexpr const char* reexec_failures = "reexec_failures";
+inline constexpr const char* reexec_error = "reexec_error";
 // POST /v1/reopen and GET /v1/access.
 inline constexpr const char* reopened = "reopened";
 inline constexpr const char* access = "access";  // "write" | "read"

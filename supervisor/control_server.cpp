@@ -65,6 +65,8 @@ class ControlSessionBase {
 public:
     virtual ~ControlSessionBase() = default;
     virtual void close() = 0;
+    // Half-way through a request or its reply (a re-exec waits for these).
+    virtual bool busy() const = 0;
 };
 
 // One connection, on the Unix socket or on [inet_http_server]'s TCP port.
@@ -84,6 +86,8 @@ public:
     ~ControlSession() override { unsubscribe(); }
 
     void start() { read(); }
+
+    bool busy() const override { return !closed_ && (in_request_ || (!streaming_ && buffer_.size() > 0)); }
 
     void close() override {
         if (closed_) return;
@@ -136,6 +140,7 @@ private:
             return send(std::move(r), false);
         }
         auto req = parser_->release();
+        in_request_ = true;
         const bool keep_alive = req.keep_alive();
         if (access_.level == Access::Level::none)
             return send(error_response(403, "permission denied: the control socket's permissions do not admit this "
@@ -163,7 +168,12 @@ private:
     }
 
     void send(ApiResponse r, bool keep_alive) {
-        if (r.stream != ApiResponse::Stream::none) return start_stream(std::move(r));
+        in_request_ = true;
+        if (r.stream != ApiResponse::Stream::none) {
+            in_request_ = false;
+            streaming_ = true;
+            return start_stream(std::move(r));
+        }
         auto res = std::make_shared<http::response<http::string_body>>(static_cast<http::status>(r.status), 11);
         res->set(http::field::server, "vigild");
         res->set(http::field::content_type, r.content_type);
@@ -173,7 +183,10 @@ private:
         res->keep_alive(keep_alive);
         res->body() = std::move(r.body);
         res->prepare_payload();
-        http::async_write(stream_, *res, [self = shared_from_this(), res](beast::error_code ec, std::size_t) {
+        http::async_write(stream_, *res, [self = shared_from_this(), res, after = std::move(r.after_write)](
+                                             beast::error_code ec, std::size_t) {
+            self->in_request_ = false;
+            if (after) after();
             if (ec || !res->keep_alive()) return self->close();
             self->read();
         });
@@ -271,6 +284,8 @@ private:
     Socket stream_;
     boost::asio::steady_timer deadline_;
     bool timed_out_ = false;
+    bool in_request_ = false;  // from a whole request read until its reply is written
+    bool streaming_ = false;
     ControlApi& api_;
     Supervisor& sup_;
     Access access_;
@@ -293,14 +308,7 @@ ControlServer::ControlServer(boost::asio::io_context& io, ControlApi& api, Super
 std::string ControlServer::listen(const std::string& path, const std::string& group, const std::string& read_group,
                                   const std::string& log_group) {
     path_ = path;
-    for (auto [key, name, gid] : {std::tuple{"socket_group", &group, &groups_.write},
-                                  std::tuple{"read_only_group", &read_group, &groups_.read},
-                                  std::tuple{"log_group", &log_group, &groups_.logs}}) {
-        if (name->empty()) continue;
-        struct group* g = ::getgrnam(name->c_str());
-        if (!g) return std::string(key) + " '" + *name + "' does not exist";
-        *gid = g->gr_gid;
-    }
+    if (std::string err = resolve_groups(group, read_group, log_group); !err.empty()) return err;
     // The file's group is the one that may connect; when two different
     // groups may (acting and reading), the file is open to all and
     // SO_PEERCRED refuses everyone else with 403.
@@ -331,6 +339,83 @@ std::string ControlServer::listen(const std::string& path, const std::string& gr
     peer_rule_ = {::geteuid(), groups_.write, static_cast<mode_t>(groups_.write ? 0660 : 0600)};
     accept();
     return {};
+}
+
+int ControlServer::unix_listener() { return acceptor_.is_open() ? acceptor_.native_handle() : -1; }
+
+int ControlServer::tcp_listener() { return tcp_acceptor_.is_open() ? tcp_acceptor_.native_handle() : -1; }
+
+std::string ControlServer::resolve_groups(const std::string& group, const std::string& read_group,
+                                          const std::string& log_group) {
+    for (auto [key, name, gid] : {std::tuple{"socket_group", &group, &groups_.write},
+                                  std::tuple{"read_only_group", &read_group, &groups_.read},
+                                  std::tuple{"log_group", &log_group, &groups_.logs}}) {
+        if (name->empty()) continue;
+        struct group* g = ::getgrnam(name->c_str());
+        if (!g) return std::string(key) + " '" + *name + "' does not exist";
+        *gid = g->gr_gid;
+    }
+    return {};
+}
+
+std::string ControlServer::adopt(int fd, const std::string& path, const std::string& group,
+                                 const std::string& read_group, const std::string& log_group) {
+    path_ = path;
+    if (std::string err = resolve_groups(group, read_group, log_group); !err.empty()) return err;
+    boost::system::error_code ec;
+    acceptor_.assign(local{}, fd, ec);
+    if (ec) return "control socket " + path + " (carried fd " + std::to_string(fd) + "): " + ec.message();
+    accept();
+    return {};
+}
+
+std::string ControlServer::adopt_tcp(int fd, const config::HttpServers& http) {
+    if (fd < 0) return listen_tcp(http);
+    using tcp = boost::asio::ip::tcp;
+    sockaddr_storage ss{};
+    socklen_t len = sizeof ss;
+    if (::getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len) < 0)
+        return std::string("[inet_http_server] carried fd: ") + std::strerror(errno);
+    boost::system::error_code ec;
+    tcp_acceptor_.assign(ss.ss_family == AF_INET6 ? tcp::v6() : tcp::v4(), fd, ec);
+    if (ec) return "[inet_http_server] carried fd: " + ec.message();
+    if (!http.inet_auth.empty()) tcp_auth_ = http.inet_auth;
+    accept_tcp();
+    return {};
+}
+
+void ControlServer::quiesce(std::function<void()> done) {
+    quiescing_ = true;
+    boost::system::error_code ec;
+    acceptor_.cancel(ec);
+    tcp_acceptor_.cancel(ec);
+    accept_pause_.cancel();
+    tcp_pause_.cancel();
+    const auto since = std::chrono::steady_clock::now();
+    auto poll = std::make_shared<std::function<void()>>();
+    *poll = [this, since, done = std::move(done), poll] {
+        const auto waited = std::chrono::steady_clock::now() - since;
+        bool busy = false;
+        for (auto& w : sessions_)
+            if (auto s = w.lock()) busy |= s->busy();
+        if ((!busy && waited >= kQuiesceSettle) || waited >= kQuiesceLimit) {
+            auto finish = done;
+            *poll = nullptr;  // breaks the cycle through the capture
+            return finish();
+        }
+        accept_pause_.expires_after(std::chrono::milliseconds(2));
+        accept_pause_.async_wait([poll](const boost::system::error_code& e) {
+            if (!e && *poll) (*poll)();
+        });
+    };
+    (*poll)();
+}
+
+void ControlServer::resume_accepting() {
+    if (!quiescing_) return;
+    quiescing_ = false;
+    if (acceptor_.is_open()) accept();
+    if (tcp_acceptor_.is_open()) accept_tcp();
 }
 
 void ControlServer::close() {
@@ -389,6 +474,7 @@ bool ControlServer::over_session_limit(int fd) {
 }
 
 void ControlServer::accept() {
+    if (quiescing_) return;
     acceptor_.async_accept([this](boost::system::error_code ec, local::socket socket) {
         if (ec == boost::asio::error::operation_aborted || !acceptor_.is_open()) return;
         if (ec) return on_accept_error(ec);
@@ -454,6 +540,7 @@ std::string ControlServer::listen_tcp(const config::HttpServers& http) {
 }
 
 void ControlServer::accept_tcp() {
+    if (quiescing_) return;
     using tcp = boost::asio::ip::tcp;
     tcp_acceptor_.async_accept([this](boost::system::error_code ec, tcp::socket socket) {
         if (ec == boost::asio::error::operation_aborted || !tcp_acceptor_.is_open()) return;

@@ -10,6 +10,7 @@
 
 #include <sys/types.h>
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -46,6 +47,25 @@ public:
     // [inet_http_server]: the same API on TCP, behind basic auth when
     // credentials are set (tcp_listener.cpp). Returns an error message.
     std::string listen_tcp(const config::HttpServers& http);
+    // vigild's re-exec: the listeners' descriptors (-1: none), kept open
+    // through the exec so a client that connects meanwhile waits in the
+    // backlog; and, in the new image, serving on them instead of binding
+    // (nothing unlinked or rebound). adopt_tcp(-1, …) is listen_tcp().
+    int unix_listener();
+    int tcp_listener();
+    std::string adopt(int fd, const std::string& path, const std::string& group, const std::string& read_group = "",
+                      const std::string& log_group = "");
+    std::string adopt_tcp(int fd, const config::HttpServers& http);
+    // Before a re-exec: stops accepting (the listeners stay open, so new
+    // clients wait in the backlog for the new image) and calls `done` once
+    // no connection is half-way through a request or its reply, at least
+    // kQuiesceSettle after accepting stopped (a client just accepted has
+    // its request on the way), at most kQuiesceLimit. resume_accepting()
+    // undoes it when the exec failed.
+    void quiesce(std::function<void()> done);
+    void resume_accepting();
+    static constexpr std::chrono::milliseconds kQuiesceSettle{10};
+    static constexpr std::chrono::milliseconds kQuiesceLimit{3000};
     // Stops accepting and closes every open connection (they hold observers
     // into the Supervisor, which must not outlive it).
     void close();
@@ -63,6 +83,8 @@ public:
 
 private:
     void accept();
+    // socket_group, read_only_group and log_group by name into groups_.
+    std::string resolve_groups(const std::string& group, const std::string& read_group, const std::string& log_group);
     void accept_tcp();
     bool over_session_limit(int fd);
     void on_accept_error(const boost::system::error_code& ec);
@@ -88,6 +110,7 @@ private:
     std::vector<std::weak_ptr<ControlSessionBase>> sessions_;
     boost::asio::steady_timer accept_pause_;
     boost::asio::steady_timer tcp_pause_;
+    bool quiescing_ = false;
     bool accept_failing_ = false;  // logged once per episode
     std::uint64_t refused_ = 0;    // over kMaxSessions, this episode
 };

@@ -188,4 +188,14 @@ std::vector<int> HeldSockets::fds_for(const config::Program& p, std::string& err
     return fds;
 }
 
+std::vector<reexec::CarriedSocket> HeldSockets::carry() const {
+    std::vector<reexec::CarriedSocket> out;
+    for (const auto& [url, h] : held_) out.push_back({url, h.fd, h.unix_path, h.owner, h.mode, h.backlog});
+    return out;
+}
+
+void HeldSockets::adopt(const std::vector<reexec::CarriedSocket>& carried) {
+    for (const auto& c : carried) held_[c.url] = Held{c.fd, c.unix_path, c.owner, c.mode, c.backlog};
+}
+
 }  // namespace vigil::supervisor

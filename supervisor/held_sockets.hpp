@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "config/model.hpp"
+#include "supervisor/reexec_state.hpp"
 
 namespace vigil::supervisor {
 
@@ -32,6 +33,12 @@ public:
     std::vector<int> fds_for(const config::Program& p, std::string& error);
 
     std::size_t size() const { return held_.size(); }
+
+    // vigild's re-exec: what is held, descriptors included, and taking it
+    // over in the new image (before the first sync(), which then keeps
+    // every address still listed: nothing is closed, unlinked or rebound).
+    std::vector<reexec::CarriedSocket> carry() const;
+    void adopt(const std::vector<reexec::CarriedSocket>& carried);
 
 private:
     struct Held {

@@ -9,12 +9,16 @@
 
 namespace vigil::supervisor {
 
-NotifySocket::NotifySocket(boost::asio::io_context& io, const std::string& name, Handler handler)
+NotifySocket::NotifySocket(boost::asio::io_context& io, const std::string& name, Handler handler, int carried_fd)
     : handler_(std::move(handler)) {
     address_ = "@vigil/" + std::to_string(::getpid()) + "/" + name;
     sockaddr_un addr{};
     addr.sun_family = AF_UNIX;
     if (address_.size() >= sizeof addr.sun_path) address_.resize(sizeof addr.sun_path - 1);
+    if (carried_fd >= 0) {
+        fd_.emplace(io, carried_fd);
+        return;
+    }
     std::memcpy(addr.sun_path, address_.data(), address_.size());
     addr.sun_path[0] = '\0';  // abstract namespace
     const int fd = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);

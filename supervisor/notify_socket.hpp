@@ -25,12 +25,15 @@ public:
     using Handler = std::function<void(pid_t sender, std::string_view key, std::string_view value)>;
 
     // Binds "@vigil/<vigild pid>/<name>"; error() says why when it cannot.
-    NotifySocket(boost::asio::io_context& io, const std::string& name, Handler handler);
+    // `carried_fd` >= 0: that socket, already bound there by this vigild's
+    // image before a re-exec (the pid, and so the address, is the same).
+    NotifySocket(boost::asio::io_context& io, const std::string& name, Handler handler, int carried_fd = -1);
     void start();
     void close();
 
     const std::string& address() const { return address_; }  // the NOTIFY_SOCKET value
     const std::string& error() const { return error_; }
+    int fd() { return fd_ ? fd_->native_handle() : -1; }
 
 private:
     void wait();

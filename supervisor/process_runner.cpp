@@ -17,6 +17,7 @@
 #include "config/command_line.hpp"
 #include "supervisor/data_dir.hpp"
 #include "supervisor/held_sockets.hpp"
+#include "supervisor/reexec_state.hpp"
 #include "supervisor/spawner.hpp"
 
 extern char** environ;
@@ -76,7 +77,8 @@ void set_user_env(std::vector<std::string>& env, const config::Program& p, const
 }  // namespace
 
 ProcessRunner::ProcessRunner(boost::asio::io_context& io, config::Program program, const config::Daemon& daemon,
-                             core::Rng& rng, ChildTable& children, Listener& listener, HeldSockets* sockets)
+                             core::Rng& rng, ChildTable& children, Listener& listener, HeldSockets* sockets,
+                             const reexec::CarriedProcess* carried)
     : io_(io),
       state_dir_(daemon.state_dir),
       limits_best_effort_(!daemon.limits_required),
@@ -90,7 +92,7 @@ ProcessRunner::ProcessRunner(boost::asio::io_context& io, config::Program progra
       machine_(core::Policy::from(program_)),
       timers_{boost::asio::steady_timer(io), boost::asio::steady_timer(io), boost::asio::steady_timer(io)},
       watchdog_(io) {
-    make_notify_socket();
+    make_notify_socket(carried ? carried->notify_fd : -1);
     make_monitor();
     make_cgroup();
     // Once per program, at start (and when `update` makes it anew).
@@ -118,11 +120,11 @@ bool ProcessRunner::limit_applied(const std::string& key) const {
                         [&](const std::string& n) { return n.rfind(key + " ", 0) == 0; });
 }
 
-void ProcessRunner::make_notify_socket() {
+void ProcessRunner::make_notify_socket(int carried_fd) {
     if (!program_.notify && !program_.watchdog) return;
     notify_ = std::make_shared<NotifySocket>(io_, program_.name, [this](pid_t sender, std::string_view k, std::string_view v) {
         if (!closed_) on_notify(sender, k, v);
-    });
+    }, carried_fd);
     if (!notify_->error().empty()) {
         spdlog::error("{}: {}; READY=1 and WATCHDOG=1 cannot arrive", name(), notify_->error());
         return;
@@ -410,7 +412,6 @@ void ProcessRunner::do_spawn() {
 }
 
 bool ProcessRunner::open_log_pipes() {
-    const config::LogTarget* targets[2] = {&program_.stdout_log, &program_.stderr_log};
     for (int i = 0; i < 2; ++i) {
         Pipe& p = pipes_[i];
         if (i == 1 && program_.redirect_stderr) continue;
@@ -420,20 +421,26 @@ bool ProcessRunner::open_log_pipes() {
             spawn_error_ = std::string("pipe: ") + std::strerror(errno);
             return false;
         }
-        p.write_fd = fds[1];
-        p.reader.emplace(io_, fds[0]);
-        // Not zeroed: a quiet program's buffer pages are never touched and
-        // never count in vigild's RSS.
-        p.buffer = std::make_unique_for_overwrite<char[]>(kPipeBuffer);
-        if (!targets[i]->path.empty()) {
-            p.log = std::make_unique<LogFile>(targets[i]->path, targets[i]->max_bytes, targets[i]->backups);
-            if (!p.log->error().empty()) spdlog::warn("{}: cannot open log {}", name(), p.log->error());
-        }
-        if (targets[i]->syslog) p.syslog = std::make_unique<SyslogLines>(program_.name);
-        if (strip_ansi_) p.ansi = std::make_unique<AnsiStripper>();
-        read_pipe(i);
+        attach_pipe(i, fds[0], fds[1]);
     }
     return true;
+}
+
+void ProcessRunner::attach_pipe(int which, int read_fd, int write_fd) {
+    const config::LogTarget& target = which == 0 ? program_.stdout_log : program_.stderr_log;
+    Pipe& p = pipes_[which];
+    p.write_fd = write_fd;
+    p.reader.emplace(io_, read_fd);
+    // Not zeroed: a quiet program's buffer pages are never touched and
+    // never count in vigild's RSS.
+    p.buffer = std::make_unique_for_overwrite<char[]>(kPipeBuffer);
+    if (!target.path.empty()) {
+        p.log = std::make_unique<LogFile>(target.path, target.max_bytes, target.backups);
+        if (!p.log->error().empty()) spdlog::warn("{}: cannot open log {}", name(), p.log->error());
+    }
+    if (target.syslog) p.syslog = std::make_unique<SyslogLines>(program_.name);
+    if (strip_ansi_) p.ansi = std::make_unique<AnsiStripper>();
+    read_pipe(which);
 }
 
 void ProcessRunner::read_pipe(int which) {
@@ -596,10 +603,12 @@ void ProcessRunner::close_stdin() {
 void ProcessRunner::arm(core::Timer t, core::Duration delay) {
     const auto i = static_cast<std::size_t>(t);
     const unsigned gen = ++timer_generation_[i];
-    timers_[i].expires_after(delay);
+    timer_due_[i] = core::Clock::now() + delay;
+    timers_[i].expires_at(*timer_due_[i]);
     timers_[i].async_wait([self = shared_from_this(), t, i, gen](const boost::system::error_code& ec) {
         // A timer re-armed or cancelled since is stale even if it already fired.
         if (ec || self->closed_ || self->timer_generation_[i] != gen) return;
+        self->timer_due_[i].reset();
         self->send(core::Event::timer_fired(t));
     });
 }
@@ -607,6 +616,7 @@ void ProcessRunner::arm(core::Timer t, core::Duration delay) {
 void ProcessRunner::cancel(core::Timer t) {
     const auto i = static_cast<std::size_t>(t);
     ++timer_generation_[i];
+    timer_due_[i].reset();
     timers_[i].cancel();
 }
 

@@ -32,6 +32,9 @@
 namespace vigil::supervisor {
 
 class HeldSockets;
+namespace reexec {
+struct CarriedProcess;
+}
 
 class ProcessRunner : public std::enable_shared_from_this<ProcessRunner> {
 public:
@@ -48,9 +51,12 @@ public:
     // `children`: vigild's child table, where each spawned pid is
     // registered so the reaper hands its exit back here. `sockets` holds
     // what p.sockets lists (supervisor/held_sockets.hpp); may be null for a
-    // program without sockets.
+    // program without sockets. `carried`: what a re-executed vigild took
+    // over for this program (its notify socket is the old one); adopt() it
+    // once the runner is owned by a shared_ptr.
     ProcessRunner(boost::asio::io_context& io, config::Program program, const config::Daemon& daemon, core::Rng& rng,
-                  ChildTable& children, Listener& listener, HeldSockets* sockets = nullptr);
+                  ChildTable& children, Listener& listener, HeldSockets* sockets = nullptr,
+                  const reexec::CarriedProcess* carried = nullptr);
     ~ProcessRunner();
 
     void send(const core::Event& e);
@@ -59,6 +65,15 @@ public:
     bool try_reap();
     // Cancels every pending operation so the runner can be dropped.
     void close();
+
+    // vigild's re-exec (process_runner_reexec.cpp): why this runner cannot
+    // be carried over now ("" when it can), what the new image needs (the
+    // descriptors named in it must survive the exec), and taking it over
+    // there: the same process, pipes, timers and health checks, nothing
+    // restarted, nothing reported as a change.
+    std::string carry_refusal() const;
+    reexec::CarriedProcess carry();
+    void adopt(const reexec::CarriedProcess& c);
 
     const std::string& name() const { return program_.name; }
     const config::Program& program() const { return program_; }
@@ -123,6 +138,7 @@ private:
     void signal(int sig, bool to_group);
     void watch_exit();
     bool open_log_pipes();
+    void attach_pipe(int which, int read_fd, int write_fd);  // reads `read_fd` into the program's log
     void read_pipe(int which);
     void deliver(int which, std::string_view data);  // to the log, observers and the output tail
     void drain_pipes();  // what the child wrote before it exited and is still in the pipes
@@ -144,6 +160,7 @@ private:
 
     std::array<boost::asio::steady_timer, core::kTimerCount> timers_;
     std::array<unsigned, core::kTimerCount> timer_generation_{};
+    std::array<std::optional<core::TimePoint>, core::kTimerCount> timer_due_{};  // armed: when it fires
     std::optional<boost::asio::posix::stream_descriptor> pidfd_;
 
     // [0] stdout, [1] stderr. The write ends stay open in vigild for the
@@ -170,7 +187,7 @@ private:
     std::string exit_reason_;
     void make_monitor();
     void sync_monitor();
-    void make_notify_socket();
+    void make_notify_socket(int carried_fd = -1);
     void make_cgroup();
     std::vector<std::string> child_env() const;
     void on_notify(pid_t sender, std::string_view key, std::string_view value);

@@ -26,22 +26,31 @@ core::Change change_of(const ProcessRunner& r, const core::Decision& d, const st
 
 }  // namespace
 
-Supervisor::Supervisor(boost::asio::io_context& io, config::Config config, std::uint64_t seed)
+Supervisor::Supervisor(boost::asio::io_context& io, config::Config config, std::uint64_t seed,
+                       const reexec::State* carried)
     : io_(io), config_(std::move(config)), rng_(seed), intent_(config_.daemon.state_dir),
       set_(config_, intent_.stopped()),
       pids_(config_.daemon.state_dir, [&io](std::function<void()> fn) { boost::asio::post(io, std::move(fn)); }),
       tick_(io) {
+    if (carried) sockets_.adopt(carried->sockets);
     sockets_.sync(config_.programs);
-    for (const auto& p : config_.programs) add_runner(p);
+    for (const auto& p : config_.programs) {
+        const reexec::CarriedProcess* c = nullptr;
+        if (carried)
+            for (const auto& cp : carried->processes)
+                if (cp.name == p.name) c = &cp;
+        add_runner(p, c);
+    }
 }
 
 Supervisor::~Supervisor() {
     for (auto& [_, r] : runners_) r->close();
 }
 
-void Supervisor::add_runner(const config::Program& p) {
+void Supervisor::add_runner(const config::Program& p, const reexec::CarriedProcess* carried) {
     if (std::find(order_.begin(), order_.end(), p.name) == order_.end()) order_.push_back(p.name);
-    runners_[p.name] = std::make_shared<ProcessRunner>(io_, p, config_.daemon, rng_, children_, *this, &sockets_);
+    runners_[p.name] =
+        std::make_shared<ProcessRunner>(io_, p, config_.daemon, rng_, children_, *this, &sockets_, carried);
 }
 
 int Supervisor::reopen_logs() {

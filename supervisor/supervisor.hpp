@@ -28,6 +28,7 @@
 #include "supervisor/intent_store.hpp"
 #include "supervisor/pid_registry.hpp"
 #include "supervisor/process_runner.hpp"
+#include "supervisor/reexec_state.hpp"
 
 namespace vigil::supervisor {
 
@@ -41,7 +42,11 @@ public:
     using ProxyExecutor = std::function<void(const core::Command&)>;
     using WaitDone = std::function<void(const core::Command&)>;
 
-    Supervisor(boost::asio::io_context& io, config::Config config, std::uint64_t seed);
+    // `carried`: the state a re-executed vigild took over (reexec.hpp); its
+    // held sockets and notify sockets are adopted here, and resume() takes
+    // the processes over.
+    Supervisor(boost::asio::io_context& io, config::Config config, std::uint64_t seed,
+               const reexec::State* carried = nullptr);
     ~Supervisor() override;
 
     // Stops what a previous vigild, killed before it could stop its
@@ -57,6 +62,14 @@ public:
     // True once every program wanted at start-up has reached RUNNING or given
     // up (FATAL/EXITED): the moment vigild tells systemd READY=1.
     bool start_settled() const;
+
+    // vigild's re-exec (supervisor_reexec.cpp). Why the whole state cannot
+    // be carried over now ("" when it can); the state to carry (descriptors
+    // included); and, in the new image instead of start(), taking every
+    // process over as it was. Returns how many processes were carried.
+    std::string carry_refusal() const;
+    reexec::State carry();
+    std::size_t resume(const reexec::State& carried);
 
     // SIGCHLD arrived: hand each exited child in the child table to its
     // owner (runner or exec check), reap the rest (true orphans).
@@ -126,7 +139,7 @@ private:
     void execute(core::Commands cs);
     void carry_out(const core::Command& c);
     void arm_tick();
-    void add_runner(const config::Program& p);
+    void add_runner(const config::Program& p, const reexec::CarriedProcess* carried = nullptr);
 
     boost::asio::io_context& io_;
     config::Config config_;

@@ -14,6 +14,7 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <optional>
 #include <random>
 #include <set>
 #include <string>
@@ -30,6 +31,7 @@
 #include "supervisor/daemon_settings.hpp"
 #include "supervisor/xmlrpc/interface.hpp"
 #include "supervisor/proxy_link.hpp"
+#include "supervisor/reexec.hpp"
 #include "supervisor/sd_notify.hpp"
 #include "supervisor/events/event_bus.hpp"
 #include "supervisor/supervisor.hpp"
@@ -41,6 +43,7 @@ constexpr const char* kDefaultConfig = "/etc/vigil/vigil.ini";
 struct Options {
     std::string config = kDefaultConfig;
     bool check = false;
+    int reexec_state = -1;  // the fd of a re-exec's state (reexec.hpp)
 };
 
 // fmt, not iostreams: <iostream>'s static initializer alone would make
@@ -62,6 +65,8 @@ int parse_args(int argc, char** argv, Options& o) {
             o.config = argv[++i];
         } else if (a.rfind("--config=", 0) == 0) {
             o.config = a.substr(9);
+        } else if (a == "--reexec-state" && i + 1 < argc) {
+            o.reexec_state = std::atoi(argv[++i]);
         } else if (a == "-t" || a == "--check") {
             o.check = true;
         } else if (a == "-v" || a == "--version") {
@@ -160,6 +165,19 @@ void warn_missing_controllers(const vigil::config::Config& config) {
 int main(int argc, char** argv) {
     Options opts;
     if (int rc = parse_args(argc, argv, opts); rc >= 0) return rc;
+    // Re-executed in place by `vigilctl reexec`: the old image's state, or,
+    // when it cannot be read, a crashed vigild's path (stop what runs,
+    // start fresh) with nothing carried left open.
+    std::optional<vigil::supervisor::reexec::State> carried;
+    if (opts.reexec_state >= 0) {
+        std::string err;
+        carried = vigil::supervisor::reexec::read_state(opts.reexec_state, err);
+        if (!carried) {
+            fmt::print(stderr, "vigild: cannot take over the previous image's state ({}); stopping what it left "
+                               "running and starting fresh\n", err);
+            vigil::supervisor::reexec::close_inherited();
+        }
+    }
 
     vigil::config::LoadOptions load_opts;
     load_opts.env = vigil::config::environment_map();
@@ -224,7 +242,7 @@ int main(int argc, char** argv) {
     ::signal(SIGPIPE, SIG_IGN);
 
     boost::asio::io_context io(1);
-    vigil::supervisor::Supervisor sup(io, std::move(config), std::random_device{}());
+    vigil::supervisor::Supervisor sup(io, std::move(config), std::random_device{}(), carried ? &*carried : nullptr);
     vigil::supervisor::SdNotify notify;
     // [eventlistener:x] pools and the events they get (docs/event-listeners.md).
     vigil::supervisor::events::EventBus events(io, sup);
@@ -268,14 +286,19 @@ int main(int argc, char** argv) {
     vigil::supervisor::web::WebPage web_page(sup);
     api.set_web(&web_page);
     vigil::supervisor::ControlServer server(io, api, sup);
-    if (std::string err = server.listen(sup.config().daemon.control_socket, sup.config().daemon.socket_group,
-                                              sup.config().daemon.read_only_group, sup.config().daemon.log_group);
+    // After a re-exec the listener is the old image's: never unlinked nor
+    // rebound, so no client was refused meanwhile.
+    const auto& dcfg = sup.config().daemon;
+    if (std::string err = carried ? server.adopt(carried->control_fd, dcfg.control_socket, dcfg.socket_group,
+                                                 dcfg.read_only_group, dcfg.log_group)
+                                  : server.listen(dcfg.control_socket, dcfg.socket_group, dcfg.read_only_group,
+                                                  dcfg.log_group);
         !err.empty()) {
         spdlog::error("cannot start: {}", err);
         return 1;
     }
-    for (const std::string& err : {server.secure_socket(sup.config().daemon.http),
-                                   server.listen_tcp(sup.config().daemon.http)}) {
+    for (const std::string& err : {server.secure_socket(dcfg.http),
+                                   server.adopt_tcp(carried ? carried->tcp_fd : -1, dcfg.http)}) {
         if (err.empty()) continue;
         spdlog::error("cannot start: {}", err);
         return 1;
@@ -317,6 +340,12 @@ int main(int argc, char** argv) {
         });
     };
     wait_signal();
+    // Blocked by the old image across a re-exec: pending ones arrive now.
+    vigil::supervisor::reexec::unblock_signals();
+    vigil::supervisor::Reexecutor reexecutor(sup, server, notify, reload_source,
+                                             std::vector<std::string>(argv, argv + argc),
+                                             carried ? carried->reexecs : 0);
+    api.set_reexec(&reexecutor);
 
     // systemd: READY=1 once the start-up targets are reached, STATUS= with a
     // one-line summary on every change, WATCHDOG=1 only from the running loop.
@@ -346,13 +375,21 @@ int main(int argc, char** argv) {
     for (const auto& w : load_warnings) spdlog::warn("{}", w.to_string());
     for (const auto& e : host_problems)
         spdlog::warn("{} (the program will fail to start; vigild --check refuses this file)", e.to_string());
-    spdlog::info("vigild {} starting {} processes from {}", vigil::kVersion, sup.order().size(), opts.config);
     spdlog::debug("file descriptor limit {} (programs get {})", fd_limit,
                   vigil::supervisor::child_fd_limit.rlim_cur);
-    if (const auto n = sup.stop_leftovers(); n > 0)
-        spdlog::warn("stopped {} processes a previous vigild left running", n);
-    events.start();
-    sup.start();
+    if (carried) {
+        events.start();
+        const auto n = sup.resume(*carried);
+        spdlog::info("vigild {} re-executed in place (pid {}, was {}): {} processes carried over, none restarted",
+                     vigil::kVersion, ::getpid(), carried->from_version, n);
+        carried.reset();  // its descriptors belong to their new owners now
+    } else {
+        spdlog::info("vigild {} starting {} processes from {}", vigil::kVersion, sup.order().size(), opts.config);
+        if (const auto n = sup.stop_leftovers(); n > 0)
+            spdlog::warn("stopped {} processes a previous vigild left running", n);
+        events.start();
+        sup.start();
+    }
     if (!ready_sent && sup.start_settled() && notify.enabled()) {
         ready_sent = true;
         notify.send("READY=1");

@@ -23,6 +23,7 @@ public:
     void run_ended(Duration ran_for) noexcept;
     void reset() noexcept { attempt_ = 0; }
     int attempt() const noexcept { return attempt_; }
+    void set_attempt(int n) noexcept { attempt_ = n < 0 ? 0 : n; }  // a re-executed vigild goes on
 
 private:
     config::Backoff spec_;

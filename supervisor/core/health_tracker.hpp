@@ -101,6 +101,28 @@ public:
     int successes() const noexcept { return successes_; }  // in a row
     const HealthPolicy& policy() const noexcept { return policy_; }
 
+    // The whole state, for a re-executed vigild to go on with (status,
+    // counts, start period, gate) instead of starting over.
+    struct Snapshot {
+        HealthStatus status = HealthStatus::starting;
+        TimePoint started{};
+        bool start_period_over = false;
+        bool gate_open = true;
+        int failures = 0;
+        int successes = 0;
+    };
+    Snapshot snapshot() const noexcept {
+        return {status_, started_, start_period_over_, gate_open_, failures_, successes_};
+    }
+    void restore(const Snapshot& s) noexcept {
+        status_ = s.status;
+        started_ = s.started;
+        start_period_over_ = s.start_period_over;
+        gate_open_ = s.gate_open;
+        failures_ = s.failures;
+        successes_ = s.successes;
+    }
+
 private:
     HealthPolicy policy_;
     HealthStatus status_ = HealthStatus::starting;

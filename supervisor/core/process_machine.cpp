@@ -78,6 +78,24 @@ Decision ProcessMachine::handle(const Event& e, TimePoint now, Rng& rng) noexcep
     return d;
 }
 
+MachineSnapshot ProcessMachine::snapshot() const noexcept {
+    return {state_, pid_, started_at_, restarts_, failed_starts_, start_pending_, restart_after_stop_,
+            last_exit_, last_delay_, backoff_.attempt()};
+}
+
+void ProcessMachine::restore(const MachineSnapshot& s) noexcept {
+    state_ = s.state;
+    pid_ = s.pid;
+    started_at_ = s.started_at;
+    restarts_ = s.restarts;
+    failed_starts_ = s.failed_starts;
+    start_pending_ = s.start_pending;
+    restart_after_stop_ = s.restart_after_stop;
+    last_exit_ = s.last_exit;
+    last_delay_ = s.last_delay;
+    backoff_.set_attempt(s.backoff_attempt);
+}
+
 // --- transitions -----------------------------------------------------------
 
 Decision ProcessMachine::on_starting(const Event& e, TimePoint now, Rng& rng, Decision d) noexcept {

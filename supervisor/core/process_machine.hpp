@@ -134,6 +134,22 @@ struct Policy {
     static Policy from(const config::Program& p);
 };
 
+// Everything a machine knows, so that a re-executed vigild carries on from
+// exactly here (supervisor/reexec_state.hpp): steady-clock times stay valid
+// across an exec, the process is the same.
+struct MachineSnapshot {
+    State state = State::stopped;
+    int pid = 0;
+    TimePoint started_at{};
+    int restarts = 0;
+    int failed_starts = 0;
+    bool start_pending = false;
+    bool restart_after_stop = false;
+    std::optional<ExitStatus> last_exit;
+    Duration last_delay{0};
+    int backoff_attempt = 0;
+};
+
 class ProcessMachine {
 public:
     explicit ProcessMachine(Policy policy) noexcept;
@@ -152,6 +168,11 @@ public:
     // True between a restart/start request in STOPPING and the exit it waits for.
     bool start_pending() const noexcept { return start_pending_; }
     const Policy& policy() const noexcept { return policy_; }
+
+    MachineSnapshot snapshot() const noexcept;
+    // Takes the snapshot's state as is, with no action: the caller re-arms
+    // what was armed (process_runner_reexec.cpp).
+    void restore(const MachineSnapshot& s) noexcept;
 
 private:
     Decision on_starting(const Event& e, TimePoint now, Rng& rng, Decision d) noexcept;

@@ -165,6 +165,23 @@ public:
     // `d` what changed. New runners for `d.added` exist already (STOPPED).
     Commands update(const config::Config& config, const ConfigDiff& d, TimePoint now) noexcept;
 
+    // --- re-exec (process_set_restore.cpp) --------------------------------------
+    // vigild re-executed itself (supervisor/reexec.hpp) and its processes
+    // ran on: each one's intent, state and health as the old image knew
+    // them, taken without a command for any of them. What still waits for
+    // a dependency keeps waiting; a running proxy gets every pool again.
+    struct Carried {
+        Intent intent = Intent::down;
+        State state = State::stopped;
+        int pid = 0;
+        std::optional<HealthStatus> health;
+    };
+    Commands restore(const std::map<std::string, Carried>& carried, TimePoint now) noexcept;
+    // Why the set cannot be carried across an exec now ("" when it can): a
+    // replacement (an update) or a rolling restart's hold is in progress, a
+    // wait is pending, or it is shutting down.
+    std::string carry_refusal() const noexcept;
+
     // --- what the machines and monitors did -----------------------------------
     Commands observed(const std::string& name, const Change& c, TimePoint now) noexcept;
     // nullopt: no healthcheck, or no process for it to check.

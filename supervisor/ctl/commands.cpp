@@ -1,6 +1,7 @@
 #include "supervisor/ctl/commands.hpp"
 
 #include "supervisor/ctl/backup.hpp"
+#include "supervisor/ctl/reexec.hpp"
 #include "supervisor/ctl/rolling.hpp"
 #include "supervisor/ctl/wait.hpp"
 
@@ -509,7 +510,8 @@ int Runner::version(const Args& a) {
 const std::vector<std::string>& verbs() {
     static const std::vector<std::string> v{"status", "start",  "stop",   "restart", "signal",   "pid",
                                             "tail",   "reread", "update", "reload",  "wait",     "health",
-                                            "upstreams", "shutdown", "reopen", "version", "backup", "restore", "help"};
+                                            "upstreams", "shutdown", "reopen", "reexec", "version", "backup", "restore",
+                                            "help"};
     return v;
 }
 
@@ -533,6 +535,8 @@ std::string usage() {
            "  upstreams [--json]                 vigil-proxy's pools: servers, state, active, fails\n"
            "  shutdown                           stop everything, then vigild\n"
            "  reopen                             reopen every log file (after logrotate; = SIGUSR2)\n"
+           "  reexec [--timeout S] [--json]      vigild re-executes its binary in place (after an upgrade):\n"
+           "                                     same pid, every program keeps running\n"
            "  version [--json]\n"
            "  backup NAME DIR [--timeout S]      kind = postgres/redis: a consistent copy of the live data into DIR\n"
            "  restore NAME DIR [--timeout S] [--force]\n"
@@ -573,6 +577,10 @@ int run_command(const Client& client, const std::vector<std::string>& argv, std:
         if (verb == "upstreams") return r.upstreams(a);
         if (verb == "shutdown") return r.shutdown();
         if (verb == "reopen") return r.reopen();
+        if (verb == "reexec")
+            return reexec(client, a.values.count("timeout") ? std::optional<std::string>(a.values.at("timeout"))
+                                                            : std::nullopt,
+                          a.flags.count("--json") > 0, out, err);
         if (verb == "version") return r.version(a);
         if (verb == "help") {
             out << usage();

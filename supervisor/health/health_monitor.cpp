@@ -74,6 +74,18 @@ void HealthMonitor::start() {
     schedule();
 }
 
+void HealthMonitor::resume(const core::HealthTracker::Snapshot& state, std::uint64_t passed, std::uint64_t failed,
+                           std::deque<HealthRecord> history) {
+    stop();
+    running_ = true;
+    tracker_.restore(state);
+    passed_ = passed;
+    failed_ = failed;
+    history_ = std::move(history);
+    while (history_.size() > history_size_) history_.pop_front();
+    schedule();
+}
+
 void HealthMonitor::stop() {
     ++gen_;
     running_ = false;

@@ -76,6 +76,12 @@ public:
     // The status and history stay readable. Does not call on_change.
     void stop();
 
+    // vigild re-executed itself while the process ran: go on from the old
+    // image's status, counts and history (no reset, no on_change), with the
+    // next check one interval away.
+    void resume(const core::HealthTracker::Snapshot& state, std::uint64_t passed, std::uint64_t failed,
+                std::deque<HealthRecord> history);
+
     bool running() const noexcept { return running_; }
     Status status() const noexcept { return tracker_.status(); }
     const core::HealthTracker& tracker() const noexcept { return tracker_; }

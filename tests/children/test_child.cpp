@@ -14,6 +14,8 @@
 //                      forks succeeded to FILE (against a pids limit)
 //   --notify MSG       send MSG (e.g. READY=1) to $NOTIFY_SOCKET (sd_notify)
 //   --exit CODE        exit with CODE right after the above (default: wait)
+//   --ticks MS         then write "tick N" (N = 0, 1, …) to stdout every MS ms,
+//                      at most a million lines (a steady stream to lose none of)
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -25,6 +27,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <ctime>
 #include <dirent.h>
 #include <string>
 
@@ -61,6 +64,7 @@ void write_fds(const char* file) {
 
 int main(int argc, char** argv) {
     int exit_code = -1;
+    int tick_ms = 0;
     for (int i = 1; i < argc; ++i) {
         const std::string a = argv[i];
         const char* v = i + 1 < argc ? argv[i + 1] : "";
@@ -130,8 +134,17 @@ int main(int argc, char** argv) {
         } else if (a == "--exit") {
             exit_code = std::atoi(v);
             ++i;
+        } else if (a == "--ticks") {
+            tick_ms = std::atoi(v);
+            ++i;
         }
     }
     if (exit_code >= 0) return exit_code;
+    for (long n = 0; tick_ms > 0 && n < 1000000; ++n) {
+        std::printf("tick %ld\n", n);
+        std::fflush(stdout);
+        const timespec pace{tick_ms / 1000, (tick_ms % 1000) * 1000000L};
+        ::nanosleep(&pace, nullptr);
+    }
     wait_forever();
 }

@@ -431,3 +431,41 @@ TEST_CASE("scenario 6: host restart, vigild and every child SIGKILLed, then vigi
     CHECK(f.lost == 0);
     CHECK(f.rto <= sc.seed_rto_low / 10);
 }
+
+TEST_CASE("scenario 7: vigild replaced in place under load (vigilctl reexec), every program keeps its pid",
+          "[ha]") {
+    VIGIL_SKIP_UNLESS(stack_prerequisites());
+    const Scenario sc{7, "vigild upgrade in place (vigilctl reexec)", "n/a", 10, 20, "re-executed in place"};
+    const auto f = play(sc, [](Stack& s) {
+        std::map<std::string, pid_t> before;
+        for (const auto& n : kPrograms) before[n] = s.pid_of(n);
+        std::string out;
+        REQUIRE(s.v->ctl({"reexec"}, &out) == 0);
+        // Nothing was restarted: the same processes, still supervised.
+        for (const auto& n : kPrograms) {
+            INFO(n);
+            CHECK(s.pid_of(n) == before[n]);
+        }
+    });
+    CHECK(f.lost == 0);
+    CHECK(f.failed == 0);
+    CHECK(f.refused == 0);
+    CHECK(f.open_failed == 0);
+}
+
+TEST_CASE("scenario 7b: after vigilctl reexec a kill -9 of a service is respawned and still logs", "[ha]") {
+    VIGIL_SKIP_UNLESS(stack_prerequisites());
+    Stack s;
+    REQUIRE(s.wait_all_healthy(60s));
+    REQUIRE(s.v->ctl({"reexec"}) == 0);
+    REQUIRE(s.v->expect("re-executed in place", 10s));
+    const std::string log = s.v->dir() / "log/service-a-1.err.log";
+    const std::size_t lines = lines_of(read_file(log)).size();
+    const pid_t old = s.pid_of("service-a-1");
+    REQUIRE(::kill(old, SIGKILL) == 0);
+    REQUIRE(s.v->expect("service-a-1: RUNNING -> BACKOFF: killed by SIGKILL", 10s));
+    REQUIRE(s.wait_all_healthy(45s));
+    CHECK(s.pid_of("service-a-1") != old);
+    // The new process's start-up line reaches the same log file.
+    CHECK(wait_for_lines(log, lines + 1, 10s));
+}

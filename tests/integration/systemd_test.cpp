@@ -340,6 +340,14 @@ TEST_CASE("systemd: sd_notify READY after start targets, STATUS, WATCHDOG cadenc
     REQUIRE(ready_again);
     REQUIRE(v.expect("reload: 0 added, 0 changed, 0 removed, 2 unchanged"));
 
+    // `vigilctl reexec`: RELOADING=1 from the old image, READY=1 from the
+    // new one, the same pid (MAINPID does not change).
+    const std::size_t before_reexec = notify.notes().size();
+    REQUIRE(v.ctl({"reexec"}) == 0);
+    const auto reexecuting = notify.wait_for("RELOADING=1", before_reexec);
+    REQUIRE(reexecuting);
+    REQUIRE(notify.wait_for("READY=1", *reexecuting));
+
     // SIGTERM: STOPPING=1 first, then the orderly stop; no READY after it.
     const pid_t vigild = v.pid();
     const std::size_t before_term = notify.notes().size();
@@ -348,7 +356,7 @@ TEST_CASE("systemd: sd_notify READY after start targets, STATUS, WATCHDOG cadenc
     REQUIRE(stopping);
     notes = notify.notes();
     for (std::size_t i = *stopping; i < notes.size(); ++i) CHECK(notes[i].text != "READY=1");
-    CHECK(std::count_if(notes.begin(), notes.end(), [](const Note& n) { return n.text == "READY=1"; }) == 2);
+    CHECK(std::count_if(notes.begin(), notes.end(), [](const Note& n) { return n.text == "READY=1"; }) == 3);
 
     // NotifyAccess=main: every message comes from vigild's own pid.
     for (const auto& n : notes) {
@@ -442,6 +450,8 @@ TEST_CASE("systemd: cpack builds a .deb with the binaries, unit, tmpfiles, sysus
     CHECK(contains(control, "systemctl enable vigil.service"));
     CHECK_FALSE(contains(control, "systemctl start"));
     CHECK_FALSE(contains(control, "restart vigil.service"));
+    // An upgrade replaces a running vigild in place, restarting nothing.
+    CHECK(contains(control, "/usr/bin/vigilctl -c /etc/vigil/vigil.ini reexec"));
     REQUIRE(run({"dpkg-deb", "-I", deb, "prerm"}, &control) == 0);
     CHECK(contains(control, "systemctl stop vigil.service"));
     REQUIRE(run({"dpkg-deb", "-I", deb, "postrm"}, &control) == 0);
