@@ -1,9 +1,9 @@
-#include "supervisor/control_protocol.hpp"
 #include "supervisor/ctl/reexec.hpp"
 
 #include <chrono>
 #include <nlohmann/json.hpp>
 
+#include "supervisor/control_protocol.hpp"
 #include "supervisor/ctl/commands.hpp"
 
 namespace vigil::ctl {
