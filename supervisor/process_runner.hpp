@@ -48,9 +48,11 @@ public:
     // `children`: vigild's child table, where each spawned pid is
     // registered so the reaper hands its exit back here. `sockets` holds
     // what p.sockets lists (supervisor/held_sockets.hpp); may be null for a
-    // program without sockets.
+    // program without sockets. `instance`: empty for the program's own
+    // runner; a tag ("h3") for a second one beside it (a proxy handover),
+    // which gets a notify socket and cgroup of its own.
     ProcessRunner(boost::asio::io_context& io, config::Program program, const config::Daemon& daemon, core::Rng& rng,
-                  ChildTable& children, Listener& listener, HeldSockets* sockets = nullptr);
+                  ChildTable& children, Listener& listener, HeldSockets* sockets = nullptr, std::string instance = {});
     ~ProcessRunner();
 
     void send(const core::Event& e);
@@ -61,6 +63,7 @@ public:
     void close();
 
     const std::string& name() const { return program_.name; }
+    const std::string& instance() const { return instance_; }
     const config::Program& program() const { return program_; }
     const core::ProcessMachine& machine() const { return machine_; }
     core::State state() const { return machine_.state(); }
@@ -136,6 +139,7 @@ private:
     ChildTable& children_;
     Listener& listener_;
     HeldSockets* sockets_;
+    std::string instance_;
     core::ProcessMachine machine_;
 
     std::array<boost::asio::steady_timer, core::kTimerCount> timers_;
@@ -164,6 +168,9 @@ private:
     std::string spawn_error_;
     core::OutputTail output_tail_;  // the current run's last lines
     std::string exit_reason_;
+    // The program's name, with the instance tag of a second runner: what
+    // the notify socket and the cgroup are named after.
+    std::string unique_name() const { return instance_.empty() ? program_.name : program_.name + ":" + instance_; }
     void make_monitor();
     void sync_monitor();
     void make_notify_socket();

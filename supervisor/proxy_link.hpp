@@ -67,6 +67,7 @@ private:
     void define_pools();
     void check_pools();
     void drop_queue();
+    void barrier(std::uint64_t id);
     // A hold or release's pushes, answered: `done` once the last one is.
     void tally(std::uint64_t ticket, int status, std::string body);
     std::uint64_t begin_tally(const std::string& process, Reply done);

@@ -86,6 +86,8 @@ public:
     void member_ack(const std::string& pool, const std::string& name, proxy::ServerMode mode, bool ok);
     void pools_report(const std::optional<std::map<std::string, std::string>>& actual);
     void pools_not_defined();
+    // The proxy executor reached handover_barrier `id`: the new proxy has every pool.
+    void pools_handed_over(std::uint64_t id);
     // The whole-set view, for queries (pools, intents, health as last told).
     const core::ProcessSet& set() const { return set_; }
 
@@ -115,6 +117,13 @@ private:
     void carry_out(const core::Command& c);
     void arm_tick();
     void add_runner(const config::Program& p);
+    std::shared_ptr<ProcessRunner> make_runner(const config::Program& p, std::string instance = {});
+    // The set's handover commands (handover_start … drop_retired).
+    void carry_out_handover(const core::Command& c);
+    // Closes a runner now and lets it go once the handlers on the stack are done.
+    void drop(std::shared_ptr<ProcessRunner> r);
+    // The program's runner, or the incoming one of a handover: its settings are the latest.
+    const ProcessRunner* latest(const std::string& name) const;
 
     boost::asio::io_context& io_;
     config::Config config_;
@@ -127,6 +136,12 @@ private:
     std::map<std::string, pid_t> recorded_pid_;
     std::vector<std::string> order_;  // start order
     std::map<std::string, std::shared_ptr<ProcessRunner>> runners_;
+    // A proxy handover (core/process_set_handover.cpp): the new process until
+    // it is ready, and old ones being drained, by the set's id. Each has its
+    // own machine, notify socket and cgroup (runner instance "h<N>").
+    std::shared_ptr<ProcessRunner> incoming_;
+    std::map<std::uint64_t, std::shared_ptr<ProcessRunner>> retiring_;
+    unsigned instances_ = 0;
     std::map<std::uint64_t, Observer> observers_;
     std::map<std::uint64_t, HealthObserver> health_observers_;
     std::map<std::uint64_t, UpdateObserver> update_observers_;
