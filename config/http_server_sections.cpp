@@ -79,10 +79,17 @@ void build_http_servers(const std::vector<RawSection>& sections, const LoadOptio
             }
             credentials(v, http.unix_auth);
         } else if (s.type == "inet_http_server") {
-            static constexpr std::string_view kKnown[] = {"port", "username", "password"};
+            static constexpr std::string_view kKnown[] = {"port", "username", "password", "read_only_username",
+                                                          "read_only_password"};
             Keys keys(s, kKnown, {}, errors);
             Values v(s, keys, vars, errors);
             credentials(v, http.inet_auth);
+            v.string("read_only_username", http.inet_read_auth.username);
+            v.string("read_only_password", http.inet_read_auth.password);
+            if (const ini::Entry* ro = v.entry("read_only_username");
+                ro && (http.inet_auth.username.empty() || http.inet_read_auth.password.empty()))
+                v.error(*ro, "read_only_username needs read_only_password, and username/password for the "
+                             "user who may act (without them the port would let anyone act)");
             const ini::Entry* e = v.entry("port");
             if (!e) {
                 v.missing("[inet_http_server] needs port = [host:]port");

@@ -30,6 +30,9 @@ struct HttpServers {
     std::string inet_host;
     int inet_port = 0;
     Credentials inet_auth;
+    // vigil's read_only_username/read_only_password: a second user who may
+    // only read (supervisor/access.hpp), never program output.
+    Credentials inet_read_auth;
     // [supervisorctl]
     std::string serverurl;  // unix:///path or http://host:port
     // Where vigilctl connects: serverurl's path when it is unix:// and

@@ -235,6 +235,10 @@ struct Proxy {
 struct Daemon {
     std::string control_socket = "/run/vigil/vigil.sock";
     std::string socket_group;  // empty: socket mode 0600
+    // Members may read status, health, upstreams, metrics and events, not
+    // act; program output only if also in log_group (supervisor/access.hpp).
+    std::string read_only_group;
+    std::string log_group;
     std::string state_dir = "/var/lib/vigil";
     std::string log_dir = "/var/log/vigil";
     std::string log_level = "info";

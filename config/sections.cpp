@@ -23,8 +23,8 @@ void sort_by_name(std::vector<T>& v) {
 void build_daemon(const std::vector<RawSection>& sections, const LoadOptions& options, Errors& errors, Daemon& d) {
     for (const auto& s : sections) {
         if (s.type != "vigil") continue;
-        static constexpr std::string_view kKnown[] = {"control_socket", "socket_group", "state_dir", "log_dir",
-                                                      "log_level", "limits"};
+        static constexpr std::string_view kKnown[] = {"control_socket", "socket_group", "read_only_group", "log_group",
+                                                      "state_dir", "log_dir", "log_level", "limits"};
         Keys keys(s, kKnown, {}, errors);
         ExpandVars vars = base_vars(s, options);
         Values v(s, keys, vars, errors);
@@ -47,6 +47,8 @@ void build_daemon(const std::vector<RawSection>& sections, const LoadOptions& op
             v.error(*e, "path is too long for a Unix socket (" + std::to_string(d.control_socket.size()) +
                             " bytes, the limit is " + std::to_string(kMaxSocketPath) + ")");
         v.string("socket_group", d.socket_group);
+        v.string("read_only_group", d.read_only_group);
+        v.string("log_group", d.log_group);
         if (const ini::Entry* e = v.entry("log_level")) {
             if (auto t = v.text(*e)) {
                 std::string level(trim(*t));

@@ -31,12 +31,12 @@ json server_json(const ServerEntry& s, TimePoint now) {
     return {{field::name, s.name},
             {field::address, s.address},
             {field::state, to_string(s.mode)},
-            {"ejected", s.stats->ejected(now)},
+            {field::ejected, s.stats->ejected(now)},
             {field::ejected_ms, ejected_ms(*s.stats, now)},
-            {"active", s.stats->active.load(std::memory_order_relaxed)},
-            {"fails", s.stats->fails.load(std::memory_order_relaxed)},
-            {"failures_total", s.stats->failures.load(std::memory_order_relaxed)},
-            {"ejections_total", s.stats->ejections.load(std::memory_order_relaxed)}};
+            {field::active, s.stats->active.load(std::memory_order_relaxed)},
+            {field::fails, s.stats->fails.load(std::memory_order_relaxed)},
+            {field::failures_total, s.stats->failures.load(std::memory_order_relaxed)},
+            {field::ejections_total, s.stats->ejections.load(std::memory_order_relaxed)}};
 }
 
 json pool_json(const Pool& p, TimePoint now) {
@@ -86,8 +86,8 @@ AdminReply put_pool(Registry& reg, const std::string& name, std::string_view bod
     PoolSpec spec;
     spec.name = name;
     if (j.contains(field::balance)) {
-        if (j[field::balance] == "least_conn") spec.balance = config::Balance::least_conn;
-        else if (j[field::balance] == "round_robin") spec.balance = config::Balance::round_robin;
+        if (j[field::balance] == admin::balance::least_conn) spec.balance = config::Balance::least_conn;
+        else if (j[field::balance] == admin::balance::round_robin) spec.balance = config::Balance::round_robin;
         else return error(400, "balance must be least_conn or round_robin");
     }
     if (j.contains(field::max_fails)) {

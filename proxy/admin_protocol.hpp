@@ -58,12 +58,23 @@ inline constexpr const char* max_ejection_percent = "max_ejection_percent";
 inline constexpr const char* max_ejection_time_ms = "max_ejection_time_ms";
 inline constexpr const char* eject_on_5xx = "eject_on_5xx";
 inline constexpr const char* ejected_ms = "ejected_ms";  // remaining time of the current ejection
+inline constexpr const char* ejected = "ejected";  // passive health took it out for now
+inline constexpr const char* fails = "fails";
+inline constexpr const char* failures_total = "failures_total";
+inline constexpr const char* ejections_total = "ejections_total";
+inline constexpr const char* active = "active";  // requests in flight (a rolling restart's drain counts them)
 inline constexpr const char* servers = "servers";
 inline constexpr const char* name = "name";
 inline constexpr const char* address = "address";
 inline constexpr const char* pools = "pools";
 inline constexpr const char* version = "version";
 }  // namespace field
+
+// The values of field::balance.
+namespace balance {
+inline constexpr const char* round_robin = "round_robin";
+inline constexpr const char* least_conn = "least_conn";
+}  // namespace balance
 
 }  // namespace admin
 }  // namespace vigil::proxy

@@ -218,9 +218,28 @@ int run(const Args& args) {
     }
 
     boost::asio::signal_set signals(io, SIGHUP, SIGTERM, SIGINT);
+    signals.add(SIGUSR1);
     std::function<void()> wait_signal = [&] {
         signals.async_wait([&](boost::system::error_code ec, int sig) {
             if (ec) return;
+            if (sig == SIGUSR1) {
+                // nginx's USR1: after logrotate moved the access log away. The
+                // new file takes the old descriptor's number (dup2), so the
+                // workers write on without being told.
+                if (opts.access_log_fd >= 0 && args.access_log != "-") {
+                    const int fd = ::open(args.access_log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+                    if (fd < 0) {
+                        spdlog::error("cannot reopen access log {}: {}; writing on to the old file", args.access_log,
+                                      std::strerror(errno));
+                    } else {
+                        ::dup3(fd, opts.access_log_fd, O_CLOEXEC);
+                        ::close(fd);
+                        spdlog::info("access log {} reopened", args.access_log);
+                    }
+                }
+                wait_signal();
+                return;
+            }
             if (sig == SIGHUP) {
                 for (std::size_t i = 0; i < shared.size(); ++i) {
                     if (!shared[i].spec.tls()) continue;

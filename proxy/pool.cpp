@@ -5,7 +5,7 @@
 namespace vigil::proxy {
 
 const char* to_string(config::Balance b) noexcept {
-    return b == config::Balance::round_robin ? "round_robin" : "least_conn";
+    return b == config::Balance::round_robin ? admin::balance::round_robin : admin::balance::least_conn;
 }
 
 void ServerStats::observe_latency(std::chrono::nanoseconds d) noexcept {

@@ -22,6 +22,10 @@ packages=(
   # the conformance suite (tests/conformance): nginx as the reference proxy,
   # and real clients beside curl and wrk (Python's http.client, ab)
   nginx python3 apache2-utils
+  # man --warnings, which checks the generated man pages (docs/man)
+  man-db
+  # logrotate -f in the test of `vigilctl reopen` (tests/integration/log_reopen_test.cpp)
+  logrotate
   # unit checks (systemd-analyze, -sysusers, -tmpfiles), packaging (objdump, cpack's dpkg)
   systemd binutils dpkg-dev file
   # promtool, for the test that checks vigild's /metrics (tests/integration/metrics_test.cpp)

@@ -14,7 +14,9 @@
 #include "common/percent.hpp"
 #include "config/units.hpp"
 #include "proxy/admin_protocol.hpp"
+#include "supervisor/control_protocol.hpp"
 #include "supervisor/metrics.hpp"
+#include "supervisor/process_json.hpp"
 #include "supervisor/proxy_link.hpp"
 #include "supervisor/rolling_restart.hpp"
 #include "supervisor/waiter.hpp"
@@ -23,14 +25,8 @@ namespace vigil::supervisor {
 namespace {
 
 using json = nlohmann::json;
-
-std::string uptime_text(std::chrono::seconds s) {
-    const long t = static_cast<long>(s.count());
-    char buf[64];
-    if (t >= 86400) std::snprintf(buf, sizeof buf, "%ld days, %ld:%02ld:%02ld", t / 86400, t % 86400 / 3600, t % 3600 / 60, t % 60);
-    else std::snprintf(buf, sizeof buf, "%ld:%02ld:%02ld", t / 3600, t % 3600 / 60, t % 60);
-    return buf;
-}
+namespace field = control::field;
+namespace route = control::route;
 
 std::vector<std::string> split_path(const std::string& path) {
     std::vector<std::string> parts;
@@ -43,7 +39,7 @@ std::vector<std::string> split_path(const std::string& path) {
     return parts;
 }
 
-std::string query_param(const std::string& query, const std::string& key) {
+std::string query_param(const std::string& query, std::string_view key) {
     std::size_t i = 0;
     while (i < query.size()) {
         const std::size_t amp = std::min(query.find('&', i), query.size());
@@ -72,63 +68,11 @@ ApiResponse json_response(int status, const json& j) {
     return r;
 }
 
-json process_json(const ProcessRunner& r, const Supervisor& sup) {
-    const auto& m = r.machine();
-    json j;
-    j["name"] = r.name();
-    j["group"] = r.program().group;
-    j["program"] = r.program().program;
-    j["state"] = std::string(core::state_name(r.state()));
-    j["pid"] = r.pid();
-    std::string desc;
-    long uptime = 0;
-    switch (r.state()) {
-        case core::State::running:
-        case core::State::starting:
-        case core::State::stopping:
-            uptime = static_cast<long>(
-                std::chrono::duration_cast<std::chrono::seconds>(core::Clock::now() - m.started_at()).count());
-            desc = "pid " + std::to_string(r.pid()) + ", uptime " + uptime_text(std::chrono::seconds(uptime));
-            break;
-        case core::State::backoff:
-            desc = (m.last_exit() ? m.last_exit()->describe() : r.spawn_error()) +
-                   (r.exit_reason().empty() ? "" : ": " + r.exit_reason()) + ", restarting in " +
-                   std::to_string(m.last_delay().count()) + "ms";
-            break;
-        case core::State::exited:
-            desc = m.last_exit() ? m.last_exit()->describe() : "";
-            if (!r.exit_reason().empty()) desc += ": " + r.exit_reason();
-            break;
-        case core::State::fatal:
-            desc = !r.spawn_error().empty() ? r.spawn_error()
-                   : r.exit_reason().empty() ? "exited too quickly"
-                                             : "exited too quickly: " + r.exit_reason();
-            break;
-        case core::State::stopped: {
-            const std::string waiting = sup.waiting_for(r.name());
-            desc = !waiting.empty() ? waiting : m.last_exit() ? "stopped" : "not started";
-            break;
-        }
-    }
-    j["description"] = with_limits_note(desc, r.limits_not_applied());
-    j["limits_not_applied"] = r.limits_not_applied();
-    j["uptime"] = uptime;
-    j["restarts"] = m.restarts();
-    j["exit"] = m.last_exit() ? json(m.last_exit()->describe()) : json(nullptr);
-    j["exit_code"] = m.last_exit() && !m.last_exit()->signaled ? json(m.last_exit()->code) : json(nullptr);
-    j["backoff_delay_ms"] = m.last_delay().count();
-    j["spawn_error"] = r.spawn_error();
-    j["exit_reason"] = r.exit_reason();
-    j["waiting_for"] = sup.waiting_for(r.name());
-    j["stopped_by_hand"] = sup.stopped_by_hand(r.name());
-    j["notify_status"] = r.notify_status();
-    const auto h = r.health();
-    j["health"] = h ? std::string(core::health_status_name(*h)) : "";
-    return j;
-}
-
 json diff_json(const core::ConfigDiff& d) {
-    return json{{"added", d.added}, {"changed", d.changed}, {"removed", d.removed}, {"unchanged", d.unchanged}};
+    return json{{field::added, d.added},
+                {field::changed, d.changed},
+                {field::removed, d.removed},
+                {field::unchanged, d.unchanged}};
 }
 
 json errors_json(const std::vector<config::Error>& errors) {
@@ -140,7 +84,7 @@ json errors_json(const std::vector<config::Error>& errors) {
 }  // namespace
 
 ApiResponse error_response(int status, const std::string& message) {
-    return json_response(status, json{{"error", message}});
+    return json_response(status, json{{field::error, message}});
 }
 
 std::string health_event_line(const ProcessRunner& r, core::HealthStatus from, core::HealthStatus to,
@@ -205,6 +149,12 @@ void ControlApi::handle(const ApiRequest& req, Reply reply) {
         std::vector<std::string> parts = split_path(path);
         for (auto& p : parts) p = url_decode(p);
         const bool get = req.method == "GET", post = req.method == "POST";
+        // Decided on the path as the routes below read it (decoded, empty
+        // segments gone), so no spelling of a route slips past the check.
+        std::string canonical;
+        for (const auto& p : parts) canonical += "/" + p;
+        if (std::string why = refused_route(req.access, req.method, canonical.empty() ? "/" : canonical); !why.empty())
+            return reply(error_response(403, why));
 
         if (supervisord_route(req, path, reply)) return;
         if (path == "/metrics" && get) {
@@ -219,26 +169,33 @@ void ControlApi::handle(const ApiRequest& req, Reply reply) {
                 reply(std::move(r));
             });
         }
-        if (parts.size() < 2 || parts[0] != "v1") return reply(error_response(404, "no such resource: " + path));
+        if (parts.size() < 2 || parts[0] != control::prefix)
+            return reply(error_response(404, "no such resource: " + path));
         const std::string& res = parts[1];
-        if (res == "version" && parts.size() == 2 && get)
-            return reply(json_response(200, json{{"version", kVersion}, {"pid", ::getpid()}}));
-        if (res == "shutdown" && parts.size() == 2 && post) {
+        if (res == route::access && parts.size() == 2 && get)
+            return reply(json_response(200, json{{field::access, req.access.name()}, {field::logs, req.access.logs}}));
+        if (res == route::version && parts.size() == 2 && get)
+            return reply(json_response(200, json{{field::version, kVersion}, {field::pid, ::getpid()}}));
+        if (res == route::shutdown && parts.size() == 2 && post) {
             boost::asio::post(io_, shutdown_);
-            return reply(json_response(202, json{{"ok", true}, {"message", "shutting down"}}));
+            return reply(json_response(202, json{{field::ok, true}, {field::message, "shutting down"}}));
         }
-        if (res == "events" && parts.size() == 2 && get) {
+        if (res == route::reopen && parts.size() == 2 && post) {
+            if (!reopen_) return reply(error_response(404, "no such resource: " + path));
+            return reply(json_response(200, json{{field::ok, true}, {field::reopened, reopen_()}}));
+        }
+        if (res == route::events && parts.size() == 2 && get) {
             ApiResponse r;
             r.content_type = "application/x-ndjson";
             r.stream = ApiResponse::Stream::events;
             return reply(std::move(r));
         }
-        if (res == "config" && parts.size() == 3 && post) {
-            if (parts[2] == "reread") return reply(config_reread());
-            if (parts[2] == "update") return reply(config_update(req.body));
+        if (res == route::config && parts.size() == 3 && post) {
+            if (parts[2] == route::reread) return reply(config_reread());
+            if (parts[2] == route::update) return reply(config_update(req.body));
         }
-        if (res == "reload" && parts.size() == 2 && post) return reply(config_update("{}"));
-        if (res == "upstreams" && parts.size() == 2 && get) {
+        if (res == route::reload && parts.size() == 2 && post) return reply(config_update("{}"));
+        if (res == route::upstreams && parts.size() == 2 && get) {
             if (!proxy_ || !proxy_->enabled()) return reply(error_response(404, "no kind = proxy program is configured"));
             return proxy_->get(std::string(proxy::admin::pools), [reply](int status, std::string body) {
                 if (status == 0) return reply(error_response(503, "vigil-proxy is not answering: " + body));
@@ -248,20 +205,21 @@ void ControlApi::handle(const ApiRequest& req, Reply reply) {
                 reply(std::move(r));
             });
         }
-        if (res == "programs") {
-            if (parts.size() == 2 && get) return reply(programs_list(query_param(query, "fields")));
+        if (res == route::programs) {
+            const std::string_view action = parts.size() == 4 ? std::string_view(parts[3]) : std::string_view();
+            if (parts.size() == 2 && get) return reply(programs_list(query_param(query, control::query::fields)));
             if (parts.size() == 3 && get) return reply(program_one(parts[2]));
-            if (parts.size() == 4 && get && parts[3] == "log") return reply(program_log(parts[2], query));
-            if (parts.size() == 4 && get && parts[3] == "health") return reply(program_health(parts[2]));
-            if (parts.size() == 4 && post && (parts[3] == "start" || parts[3] == "stop" || parts[3] == "restart"))
+            if (get && action == route::log) return reply(program_log(parts[2], query));
+            if (get && action == route::health) return reply(program_health(parts[2]));
+            if (post && (action == route::start || action == route::stop || action == route::restart))
                 return program_action(parts[2], parts[3], req.body, std::move(reply));
-            if (parts.size() == 4 && post && parts[3] == "signal") return reply(program_signal(parts[2], req.body));
-            if (parts.size() == 4 && post && parts[3] == "wait") return program_wait(parts[2], req.body, std::move(reply));
-            if (parts.size() == 4 && post && parts[3] == "rolling-restart")
-                return rolling_restart(parts[2], req.body, std::move(reply));
+            if (post && action == route::signal) return reply(program_signal(parts[2], req.body));
+            if (post && action == route::wait) return program_wait(parts[2], req.body, std::move(reply));
+            if (post && action == route::rolling_restart) return rolling_restart(parts[2], req.body, std::move(reply));
         }
-        const bool known = res == "programs" || res == "config" || res == "version" || res == "shutdown" ||
-                           res == "events" || res == "reload" || res == "upstreams";
+        const bool known = res == route::programs || res == route::config || res == route::version ||
+                           res == route::shutdown || res == route::events || res == route::reload ||
+                           res == route::upstreams || res == route::reopen || res == route::access;
         return reply(known ? error_response(405, req.method + " is not allowed on " + path)
                            : error_response(404, "no such resource: " + path));
     } catch (const std::exception& e) {
@@ -304,13 +262,15 @@ ApiResponse ControlApi::program_one(const std::string& name) const {
     json j = process_json(*r, sup_);
     // Where a data store lives, for `vigilctl backup|restore` (never a secret).
     const config::Program& p = r->program();
-    j["kind"] = p.kind;
-    j["user"] = p.user;
-    j["address"] = p.address;
+    j[field::kind] = p.kind;
+    j[field::user] = p.user;
+    j[field::address] = p.address;
     if (p.kind == "postgres" || p.kind == "redis")
-        j["store"] = {{"data_dir", p.data_dir},     {"pg_bin_dir", p.pg_bin_dir}, {"redis_bin", p.redis_bin},
-                      {"db_user", p.db_user.empty() ? "postgres" : p.db_user},
-                      {"db_name", p.db_name.empty() ? "postgres" : p.db_name}};
+        j[field::store] = {{field::data_dir, p.data_dir},
+                           {field::pg_bin_dir, p.pg_bin_dir},
+                           {field::redis_bin, p.redis_bin},
+                           {field::db_user, p.db_user.empty() ? "postgres" : p.db_user},
+                           {field::db_name, p.db_name.empty() ? "postgres" : p.db_name}};
     return json_response(200, j);
 }
 
@@ -324,8 +284,8 @@ void ControlApi::program_action(const std::string& spec, const std::string& acti
     try {
         opts = body.empty() ? json::object() : json::parse(body);
         if (!opts.is_object()) return reply(error_response(400, "body must be a JSON object"));
-        wait = opts.value("wait", true);
-        timeout_s = opts.value("timeout", 60.0);
+        wait = opts.value(field::wait, true);
+        timeout_s = opts.value(field::timeout, 60.0);
     } catch (const std::exception& e) {
         return reply(error_response(400, std::string("bad request: ") + e.what()));
     }
@@ -335,8 +295,8 @@ void ControlApi::program_action(const std::string& spec, const std::string& acti
     if (runners.empty()) return reply(error_response(404, error));
 
     auto request = [&](ProcessRunner& r) {
-        if (action == "start") sup_.request_start(r);
-        else if (action == "stop") sup_.request_stop(r);
+        if (action == route::start) sup_.request_start(r);
+        else if (action == route::stop) sup_.request_stop(r);
         else sup_.request_restart(r);
     };
     std::vector<std::string> names;
@@ -346,17 +306,20 @@ void ControlApi::program_action(const std::string& spec, const std::string& acti
         for (const auto& n : names) {
             if (ProcessRunner* r = sup_.find(n)) {
                 request(*r);
-                results.push_back({{"name", n}, {"ok", true}, {"state", std::string(core::state_name(r->state()))},
-                                   {"message", action + " requested"}});
+                results.push_back({{field::name, n},
+                                   {field::ok, true},
+                                   {field::state, std::string(core::state_name(r->state()))},
+                                   {field::message, action + " requested"}});
             }
         }
-        return reply(json_response(200, json{{"ok", true}, {"results", results}}));
+        return reply(json_response(200, json{{field::ok, true}, {field::results, results}}));
     }
     auto waiter = std::make_shared<Waiter>(io_, sup_, [reply = std::move(reply)](bool ok, bool, json results) {
-        reply(json_response(ok ? 200 : 409, json{{"ok", ok}, {"results", std::move(results)}}));
+        reply(json_response(ok ? 200 : 409, json{{field::ok, ok}, {field::results, std::move(results)}}));
     });
-    const auto goal = action == "stop" ? Waiter::Goal::down : action == "restart" ? Waiter::Goal::restarted
-                                                                                  : Waiter::Goal::up;
+    const auto goal = action == route::stop      ? Waiter::Goal::down
+                      : action == route::restart ? Waiter::Goal::restarted
+                                                 : Waiter::Goal::up;
     for (ProcessRunner* r : runners) {
         const bool down = r->state() == core::State::stopped || r->state() == core::State::exited ||
                           r->state() == core::State::fatal;
@@ -372,8 +335,8 @@ void ControlApi::program_action(const std::string& spec, const std::string& acti
 
 ApiResponse ControlApi::program_signal(const std::string& spec, const std::string& body) {
     const json opts = json::parse(body.empty() ? "{}" : body);
-    if (!opts.is_object() || !opts.contains("signal")) return error_response(400, "body needs {\"signal\": NAME}");
-    const json& s = opts["signal"];
+    if (!opts.is_object() || !opts.contains(field::signal)) return error_response(400, "body needs {\"signal\": NAME}");
+    const json& s = opts[field::signal];
     const auto sig = s.is_number_integer() ? std::optional<int>(s.get<int>())
                                            : config::parse_signal(s.is_string() ? s.get<std::string>() : "");
     // Only a scalar is quoted back: dump() of a deeply nested array would recurse off the stack.
@@ -388,20 +351,22 @@ ApiResponse ControlApi::program_signal(const std::string& spec, const std::strin
         const bool running = r->pid() > 0;
         ok = ok && running;
         if (running) ::kill(r->pid(), *sig);
-        results.push_back({{"name", r->name()}, {"ok", running}, {"message", running ? "signalled" : "not running"}});
+        results.push_back(
+            {{field::name, r->name()}, {field::ok, running}, {field::message, running ? "signalled" : "not running"}});
     }
-    return json_response(ok ? 200 : 409, json{{"ok", ok}, {"results", results}});
+    return json_response(ok ? 200 : 409, json{{field::ok, ok}, {field::results, results}});
 }
 
 ApiResponse ControlApi::program_log(const std::string& name, const std::string& query) const {
     const ProcessRunner* r = sup_.find(name);
     if (!r) return error_response(404, "no such process: " + name);
-    const std::string stream = query_param(query, "stream").empty() ? "stdout" : query_param(query, "stream");
+    std::string stream = query_param(query, control::query::stream);
+    if (stream.empty()) stream = "stdout";
     if (stream != "stdout" && stream != "stderr") return error_response(400, "stream must be stdout or stderr");
     const auto& target = stream == "stdout" || r->program().redirect_stderr ? r->program().stdout_log
                                                                              : r->program().stderr_log;
     if (target.path.empty()) return error_response(404, name + ": " + stream + " is not logged (NONE)");
-    const std::string off = query_param(query, "offset");
+    const std::string off = query_param(query, control::query::offset);
     long long offset = -1600;
     try {
         if (!off.empty()) offset = std::stoll(off);
@@ -425,7 +390,7 @@ ApiResponse ControlApi::program_log(const std::string& name, const std::string& 
         ::close(fd);
     }
     resp.log_offset = std::to_string(size);
-    if (query_param(query, "follow") == "1") {
+    if (query_param(query, control::query::follow) == "1") {
         resp.stream = ApiResponse::Stream::log;
         resp.stream_process = name;
         resp.stream_fd = stream == "stdout" || r->program().redirect_stderr ? 1 : 2;
@@ -441,22 +406,22 @@ ApiResponse ControlApi::program_health(const std::string& name) const {
     const auto h = r->health();
     json results = json::array();
     for (const auto& rec : m->history()) {
-        results.push_back({{"time", std::chrono::duration<double>(rec.at.time_since_epoch()).count()},
-                           {"ok", rec.ok},
+        results.push_back({{field::time, std::chrono::duration<double>(rec.at.time_since_epoch()).count()},
+                           {field::ok, rec.ok},
                            {"startup", rec.startup},
-                           {"latency_ms", std::chrono::duration<double, std::milli>(rec.latency).count()},
-                           {"detail", rec.detail}});
+                           {field::latency_ms, std::chrono::duration<double, std::milli>(rec.latency).count()},
+                           {field::detail, rec.detail}});
     }
-    return json_response(200, json{{"name", name},
-                                   {"status", h ? std::string(core::health_status_name(*h)) : ""},
-                                   {"check", r->program().health.target},
-                                   {"checks_passed", m->checks_passed()},
-                                   {"checks_failed", m->checks_failed()},
-                                   {"results", results}});
+    return json_response(200, json{{field::name, name},
+                                   {field::status, h ? std::string(core::health_status_name(*h)) : ""},
+                                   {field::check, r->program().health.target},
+                                   {field::checks_passed, m->checks_passed()},
+                                   {field::checks_failed, m->checks_failed()},
+                                   {field::results, results}});
 }
 
 void ControlApi::rolling_restart(const std::string& spec, const std::string& body, Reply reply) {
-    RollingRestart::Options options;
+    core::RollOptions options;
     try {
         const json opts = body.empty() ? json::object() : json::parse(body);
         if (!opts.is_object()) return reply(error_response(400, "body must be a JSON object"));
@@ -466,8 +431,8 @@ void ControlApi::rolling_restart(const std::string& spec, const std::string& bod
             if (!(s >= 0 && s <= 86400)) throw std::invalid_argument(std::string(key) + " must be within [0, 86400] s");
             return std::chrono::milliseconds(static_cast<long>(s * 1000));
         };
-        if (auto t = duration("timeout")) options.timeout = *t;
-        options.drain_timeout = duration("drain_timeout");
+        if (auto t = duration(field::timeout)) options.timeout = *t;
+        options.drain_timeout = duration(field::drain_timeout);
     } catch (const std::exception& e) {
         return reply(error_response(400, std::string("bad request: ") + e.what()));
     }
@@ -477,26 +442,24 @@ void ControlApi::rolling_restart(const std::string& spec, const std::string& bod
     if (runners.empty()) return reply(error_response(404, error));
     std::vector<std::string> names;
     for (ProcessRunner* r : runners) {
-        if (rolling_->count(r->name()))
+        if (sup_.set().rolling(r->name()))
             return reply(error_response(409, r->name() + " is already in a rolling restart"));
         names.push_back(r->name());
     }
-    rolling_->insert(names.begin(), names.end());
     ApiResponse r;
     r.content_type = "application/x-ndjson";
     r.stream = ApiResponse::Stream::feed;
     r.feed = std::make_shared<ProgressFeed>();
-    auto job = std::make_shared<RollingRestart>(io_, sup_, proxy_ && proxy_->enabled() ? proxy_ : nullptr, spec,
-                                                std::move(names), options, r.feed, rolling_);
+    auto job = std::make_shared<RollingRestart>(sup_, spec, r.feed);
     reply(std::move(r));
-    job->start();
+    job->start(names, options);
 }
 
 ApiResponse ControlApi::config_reread() {
     auto loaded = reload_();
     if (!loaded.ok())
-        return json_response(422, json{{"error", "configuration has errors; nothing changed"},
-                                       {"errors", errors_json(loaded.errors)}});
+        return json_response(422, json{{field::error, "configuration has errors; nothing changed"},
+                                       {field::errors, errors_json(loaded.errors)}});
     return json_response(200, diff_json(sup_.plan(*loaded.config)));
 }
 
@@ -504,11 +467,11 @@ ApiResponse ControlApi::config_update(const std::string& body) {
     const json opts = json::parse(body.empty() ? "{}" : body);
     if (!opts.is_object()) return error_response(400, "body must be a JSON object");
     std::vector<std::string> only;
-    if (opts.contains("names")) only = opts["names"].get<std::vector<std::string>>();
+    if (opts.contains(field::names)) only = opts[field::names].get<std::vector<std::string>>();
     auto loaded = reload_();
     if (!loaded.ok())
-        return json_response(422, json{{"error", "configuration has errors; nothing changed"},
-                                       {"errors", errors_json(loaded.errors)}});
+        return json_response(422, json{{field::error, "configuration has errors; nothing changed"},
+                                       {field::errors, errors_json(loaded.errors)}});
     for (const auto& n : only) {
         std::string err;
         const bool known_now = !sup_.resolve(n, err).empty();

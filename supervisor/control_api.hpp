@@ -42,6 +42,7 @@
 
 #include "common/version.hpp"
 #include "config/loader.hpp"
+#include "supervisor/access.hpp"
 #include "supervisor/supervisor.hpp"
 
 namespace vigil::supervisor {
@@ -54,6 +55,7 @@ struct ApiRequest {
     std::string method;
     std::string target;  // path and query
     std::string body;
+    Access access = Access::full();  // what the caller may do (the server has refused what it may not)
 };
 
 // The progress of a long operation (a rolling restart) for one streamed
@@ -100,6 +102,8 @@ public:
 
     // Where `upstreams` and the proxy's metrics come from (may stay unset).
     void set_proxy(class ProxyLink* proxy) { proxy_ = proxy; }
+    // POST /v1/reopen: reopens vigild's log files; returns how many.
+    void set_reopener(std::function<int()> reopen) { reopen_ = std::move(reopen); }
     // Where POST /RPC2 and GET /logtail go (unset: 404).
     void set_xmlrpc(xmlrpc::Interface* rpc) { xmlrpc_ = rpc; }
 
@@ -125,11 +129,9 @@ private:
     Reloader reload_;
     std::function<void()> shutdown_;
     class ProxyLink* proxy_ = nullptr;
+    std::function<int()> reopen_;
     xmlrpc::Interface* xmlrpc_ = nullptr;
     bool supervisord_route(const ApiRequest& req, const std::string& path, Reply& reply);  // xmlrpc/routes.cpp
-    // Processes a rolling restart is working through: a second roll over
-    // any of them is refused (409) until the first ends.
-    std::shared_ptr<std::set<std::string>> rolling_ = std::make_shared<std::set<std::string>>();
 };
 
 ApiResponse error_response(int status, const std::string& message);

@@ -24,21 +24,32 @@ namespace beast = boost::beast;
 namespace http = beast::http;
 using local = boost::asio::local::stream_protocol;
 
-// Root, vigild's own user, or a member of the socket's group.
-bool peer_allowed(int fd, std::optional<gid_t> group) {
+// What the peer may do: root, vigild's own user and members of the
+// socket's group act; members of read_only_group read (and see program
+// output when also in log_group); anyone else is refused.
+Access peer_access(int fd, const ControlServer::Groups& g) {
     ucred cred{};
     socklen_t len = sizeof cred;
-    if (::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) return false;
-    if (cred.uid == 0 || cred.uid == ::geteuid()) return true;
-    if (!group) return false;
-    if (cred.gid == *group) return true;
-    passwd* pw = ::getpwuid(cred.uid);
-    if (!pw) return false;
-    int n = 64;
-    std::vector<gid_t> groups(n);
-    if (::getgrouplist(pw->pw_name, pw->pw_gid, groups.data(), &n) < 0) return false;
-    groups.resize(n);
-    return std::find(groups.begin(), groups.end(), *group) != groups.end();
+    if (::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) return Access::denied();
+    if (cred.uid == 0 || cred.uid == ::geteuid()) return Access::full();
+    if (!g.write && !g.read) return Access::denied();
+    // The groups the peer process has now (SO_PEERGROUPS), not those its
+    // user could have: a client that dropped a group does not get it back.
+    std::vector<gid_t> groups(64);
+    socklen_t glen = static_cast<socklen_t>(groups.size() * sizeof(gid_t));
+    int rc = ::getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups.data(), &glen);
+    if (rc < 0 && errno == ERANGE) {  // glen is now the size needed
+        groups.resize(glen / sizeof(gid_t));
+        rc = ::getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups.data(), &glen);
+    }
+    groups.resize(rc < 0 ? 0 : glen / sizeof(gid_t));  // before Linux 4.13: the primary group alone
+    groups.push_back(cred.gid);
+    auto member = [&](std::optional<gid_t> gid) {
+        return gid && std::find(groups.begin(), groups.end(), *gid) != groups.end();
+    };
+    if (member(g.write)) return Access::full();
+    if (member(g.read)) return Access::read_only(member(g.logs));
+    return Access::denied();
 }
 
 }  // namespace
@@ -57,10 +68,11 @@ class ControlSession : public ControlSessionBase, public std::enable_shared_from
     using std::enable_shared_from_this<ControlSession<Socket>>::weak_from_this;
 
 public:
-    ControlSession(Socket socket, ControlApi& api, Supervisor& sup, bool allowed,
-                   std::optional<config::Credentials> auth)
-        : stream_(std::move(socket)), deadline_(stream_.get_executor()), api_(api), sup_(sup), allowed_(allowed),
-          auth_(std::move(auth)) {}
+    // `read_auth`: a second basic-auth user who only reads.
+    ControlSession(Socket socket, ControlApi& api, Supervisor& sup, Access access,
+                   std::optional<config::Credentials> auth, std::optional<config::Credentials> read_auth = {})
+        : stream_(std::move(socket)), deadline_(stream_.get_executor()), api_(api), sup_(sup), access_(access),
+          auth_(std::move(auth)), read_auth_(std::move(read_auth)) {}
 
     ~ControlSession() override { unsubscribe(); }
 
@@ -118,13 +130,19 @@ private:
         }
         auto req = parser_->release();
         const bool keep_alive = req.keep_alive();
-        if (!allowed_) return send(error_response(403, "permission denied: not root, owner or in socket_group"), false);
+        if (access_.level == Access::Level::none)
+            return send(error_response(403, "permission denied: not root, owner or in socket_group"), false);
+        Access access = access_;
         if (auth_ && !basic_auth_ok(req[http::field::authorization], *auth_)) {
-            ApiResponse r = error_response(401, "authentication required");
-            r.www_authenticate = true;
-            return send(std::move(r), keep_alive);
+            if (read_auth_ && basic_auth_ok(req[http::field::authorization], *read_auth_)) {
+                access = Access::read_only(false);
+            } else {
+                ApiResponse r = error_response(401, "authentication required");
+                r.www_authenticate = true;
+                return send(std::move(r), keep_alive);
+            }
         }
-        ApiRequest api_req{std::string(req.method_string()), std::string(req.target()), std::move(req.body())};
+        ApiRequest api_req{std::string(req.method_string()), std::string(req.target()), std::move(req.body()), access};
         api_.handle(api_req, [self = shared_from_this(), keep_alive](ApiResponse r) {
             self->send(std::move(r), keep_alive);
         });
@@ -240,8 +258,8 @@ private:
     bool timed_out_ = false;
     ControlApi& api_;
     Supervisor& sup_;
-    bool allowed_;
-    std::optional<config::Credentials> auth_;
+    Access access_;
+    std::optional<config::Credentials> auth_, read_auth_;
     beast::flat_buffer buffer_{16384};
     std::optional<http::request_parser<http::string_body>> parser_;
     std::deque<std::string> outbox_;
@@ -257,13 +275,22 @@ private:
 ControlServer::ControlServer(boost::asio::io_context& io, ControlApi& api, Supervisor& sup)
     : io_(io), api_(api), sup_(sup), acceptor_(io), tcp_acceptor_(io), accept_pause_(io), tcp_pause_(io) {}
 
-std::string ControlServer::listen(const std::string& path, const std::string& group) {
+std::string ControlServer::listen(const std::string& path, const std::string& group, const std::string& read_group,
+                                  const std::string& log_group) {
     path_ = path;
-    if (!group.empty()) {
-        struct group* g = ::getgrnam(group.c_str());
-        if (!g) return "socket_group '" + group + "' does not exist";
-        group_ = g->gr_gid;
+    for (auto [key, name, gid] : {std::tuple{"socket_group", &group, &groups_.write},
+                                  std::tuple{"read_only_group", &read_group, &groups_.read},
+                                  std::tuple{"log_group", &log_group, &groups_.logs}}) {
+        if (name->empty()) continue;
+        struct group* g = ::getgrnam(name->c_str());
+        if (!g) return std::string(key) + " '" + *name + "' does not exist";
+        *gid = g->gr_gid;
     }
+    // The file's group is the one that may connect; when two different
+    // groups may (acting and reading), the file is open to all and
+    // SO_PEERCRED refuses everyone else with 403.
+    const std::optional<gid_t> file_group = groups_.write ? groups_.write : groups_.read;
+    const bool two_groups = groups_.write && groups_.read && *groups_.write != *groups_.read;
     std::error_code fec;
     std::filesystem::create_directories(std::filesystem::path(path).parent_path(), fec);
     if (std::filesystem::exists(path)) {
@@ -278,13 +305,14 @@ std::string ControlServer::listen(const std::string& path, const std::string& gr
     boost::system::error_code ec;
     acceptor_.open(local{}, ec);
     // The socket is created 0600 from the start (umask), not chmod'ed after.
-    const mode_t old = ::umask(group_ ? 0117 : 0177);
+    const mode_t old = ::umask(two_groups ? 0111 : file_group ? 0117 : 0177);
     if (!ec) acceptor_.bind(local::endpoint(path), ec);
     ::umask(old);
     if (!ec) acceptor_.listen(64, ec);
     if (ec) return "control socket " + path + ": " + ec.message();
-    if (group_ && ::chown(path.c_str(), static_cast<uid_t>(-1), *group_) < 0)
-        return "control socket " + path + ": chown to group " + group + ": " + std::strerror(errno);
+    if (file_group && ::chown(path.c_str(), static_cast<uid_t>(-1), *file_group) < 0)
+        return "control socket " + path + ": chown to group " + std::to_string(*file_group) + ": " +
+               std::strerror(errno);
     accept();
     return {};
 }
@@ -357,8 +385,8 @@ void ControlServer::accept() {
             socket.close(ignored);
             return accept();
         }
-        const bool allowed = peer_allowed(socket.native_handle(), group_);
-        auto session = std::make_shared<ControlSession<local::socket>>(std::move(socket), api_, sup_, allowed, unix_auth_);
+        const Access access = peer_access(socket.native_handle(), groups_);
+        auto session = std::make_shared<ControlSession<local::socket>>(std::move(socket), api_, sup_, access, unix_auth_);
         sessions_.push_back(session);
         session->start();
         accept();
@@ -398,6 +426,7 @@ std::string ControlServer::listen_tcp(const config::HttpServers& http) {
     if (!ec) tcp_acceptor_.listen(64, ec);
     if (ec) return "[inet_http_server] " + host + ":" + std::to_string(http.inet_port) + ": " + ec.message();
     if (!http.inet_auth.empty()) tcp_auth_ = http.inet_auth;
+    if (!http.inet_read_auth.empty()) tcp_read_auth_ = http.inet_read_auth;
     spdlog::info("inet_http_server: serving the control API on {}:{}{}", host, http.inet_port,
                  tcp_auth_ ? " (basic auth)" : " (loopback, no auth)");
     accept_tcp();
@@ -421,7 +450,8 @@ void ControlServer::accept_tcp() {
             return accept_tcp();
         }
         socket.set_option(tcp::no_delay(true), ec);
-        auto session = std::make_shared<ControlSession<tcp::socket>>(std::move(socket), api_, sup_, true, tcp_auth_);
+        auto session = std::make_shared<ControlSession<tcp::socket>>(std::move(socket), api_, sup_, Access::full(),
+                                                                     tcp_auth_, tcp_read_auth_);
         sessions_.push_back(session);
         session->start();
         accept_tcp();

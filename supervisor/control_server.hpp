@@ -1,7 +1,8 @@
 // HTTP/1.1 on vigild's Unix socket, carrying ControlApi. The socket is 0600
-// (0660 with `socket_group`), and each peer's credentials are checked too
-// (SO_PEERCRED): root, vigild's own user and members of the socket group may
-// act, anyone else gets 403. Every connection has a header and body limit and
+// (0660 with `socket_group` or `read_only_group`, 0666 with both), and each
+// peer's credentials are checked too (SO_PEERCRED): root, vigild's own user
+// and members of the socket group may act, members of read_only_group may
+// read (supervisor/access.hpp), anyone else gets 403. Every connection has a header and body limit and
 // a read deadline, so a slow or hostile client costs one fd, not vigild; at
 // most kMaxSessions connections are served at once, and when descriptors run
 // out accepting pauses instead of spinning.
@@ -19,6 +20,7 @@
 #include <boost/asio/local/stream_protocol.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+#include "supervisor/access.hpp"
 #include "supervisor/control_api.hpp"
 
 namespace vigil::supervisor {
@@ -31,7 +33,13 @@ public:
 
     // Binds the socket. Returns an error message (empty on success): a path
     // another vigild answers on is "in use"; a stale file is replaced.
-    std::string listen(const std::string& path, const std::string& group);
+    // `group` may act, `read_group` may read (program output only if also in
+    // `log_group`): supervisor/access.hpp.
+    std::string listen(const std::string& path, const std::string& group, const std::string& read_group = "",
+                       const std::string& log_group = "");
+    struct Groups {
+        std::optional<gid_t> write, read, logs;
+    };
     // [unix_http_server]: basic auth on the socket too (empty: none), then
     // its chmod and chown. Returns an error message (empty on success).
     std::string secure_socket(const config::HttpServers& http);
@@ -65,9 +73,9 @@ private:
     Supervisor& sup_;
     boost::asio::local::stream_protocol::acceptor acceptor_;
     std::string path_;
-    std::optional<gid_t> group_;
+    Groups groups_;
     boost::asio::ip::tcp::acceptor tcp_acceptor_;
-    std::optional<config::Credentials> unix_auth_, tcp_auth_;
+    std::optional<config::Credentials> unix_auth_, tcp_auth_, tcp_read_auth_;
     std::vector<std::weak_ptr<ControlSessionBase>> sessions_;
     boost::asio::steady_timer accept_pause_;
     boost::asio::steady_timer tcp_pause_;

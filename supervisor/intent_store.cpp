@@ -10,6 +10,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include "common/atomic_file.hpp"
+
 namespace vigil::supervisor {
 
 IntentStore::IntentStore(std::string state_dir) : path_(std::move(state_dir) + "/intent") {
@@ -26,14 +28,10 @@ bool IntentStore::set_stopped(const std::string& name, bool stopped) {
 bool IntentStore::save() const {
     std::string text;
     for (const auto& n : stopped_) text += "stopped " + n + "\n";
-    const std::string tmp = path_ + ".tmp";
-    const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    bool ok = fd >= 0 && ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) &&
-              ::fsync(fd) == 0;
-    if (fd >= 0) ::close(fd);
-    ok = ok && ::rename(tmp.c_str(), path_.c_str()) == 0;
-    if (!ok) spdlog::error("cannot save operator intent to {}: {}", path_, std::strerror(errno));
-    return ok;
+    // Synced: an operator's stop must hold across a power loss too.
+    const std::string error = write_file_atomically(path_, text, Durability::synced);
+    if (!error.empty()) spdlog::error("cannot save operator intent: {}", error);
+    return error.empty();
 }
 
 }  // namespace vigil::supervisor

@@ -51,6 +51,12 @@ void LogFile::rotate() {
     open();
 }
 
+void LogFile::reopen() {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = -1;
+    open();
+}
+
 void LogFile::write(std::string_view data) {
     // Split a large chunk so no file ever passes max_bytes: operators size
     // their disks by maxbytes × (backups + 1).

@@ -19,6 +19,9 @@ public:
 
     // Appends; rotates first when the write would pass max_bytes.
     void write(std::string_view data);
+    // Closes and opens the path again: after logrotate moved the file away,
+    // writes go to a new file at the configured path (`vigilctl reopen`).
+    void reopen();
     const std::string& path() const { return path_; }
     // Last error opening or writing, for the log (empty when fine).
     const std::string& error() const { return error_; }

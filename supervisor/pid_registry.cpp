@@ -12,6 +12,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include "common/atomic_file.hpp"
+
 namespace vigil::supervisor {
 
 PidRegistry::PidRegistry(std::string state_dir, std::function<void(std::function<void()>)> defer)
@@ -97,15 +99,8 @@ void PidRegistry::save() const {
     std::string text;
     for (const auto& [name, e] : entries_)
         text += name + " " + std::to_string(e.pid) + " " + std::to_string(e.start) + "\n";
-    // Temp file + rename: a reader (the next vigild) sees the old or the new
-    // list, never half of one. No fsync: after a power loss none of these
-    // processes exist anyway.
-    const std::string tmp = path_ + ".tmp";
-    const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (fd < 0) return;
-    const bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
-    ::close(fd);
-    if (ok) ::rename(tmp.c_str(), path_.c_str());
+    // Not synced: after a power loss none of these processes exist anyway.
+    write_file_atomically(path_, text, Durability::replace_only);
 }
 
 }  // namespace vigil::supervisor

@@ -221,6 +221,17 @@ ProcessRunner::~ProcessRunner() {
         if (p.write_fd >= 0) ::close(p.write_fd);
 }
 
+int ProcessRunner::reopen_logs() {
+    int n = 0;
+    for (auto& p : pipes_)
+        if (p.log) {
+            p.log->reopen();
+            if (!p.log->error().empty()) spdlog::error("[{}] cannot reopen {}", name(), p.log->error());
+            ++n;
+        }
+    return n;
+}
+
 void ProcessRunner::close() {
     closed_ = true;
     if (machine_.pid() > 0) children_.remove(machine_.pid());  // dropped while it runs: an orphan from now on

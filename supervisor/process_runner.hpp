@@ -65,6 +65,9 @@ public:
     const std::string& name() const { return program_.name; }
     const std::string& instance() const { return instance_; }
     const config::Program& program() const { return program_; }
+    // Closes and opens this program's log files again (`vigilctl reopen`,
+    // SIGUSR2); returns how many.
+    int reopen_logs();
     const core::ProcessMachine& machine() const { return machine_; }
     core::State state() const { return machine_.state(); }
     pid_t pid() const { return machine_.pid(); }

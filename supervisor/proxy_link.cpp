@@ -117,48 +117,9 @@ void ProxyLink::execute(const core::Command& c) {
         case core::Command::Type::check_pools: return check_pools();
         case core::Command::Type::proxy_gone: return drop_queue();
         case core::Command::Type::handover_barrier: return barrier(c.id);
+        case core::Command::Type::count_active: return count_active(c);
         default: return;
     }
-}
-
-std::uint64_t ProxyLink::begin_tally(const std::string& process, Reply done) {
-    const std::uint64_t ticket = next_ticket_++;
-    tallies_[ticket] = Tally{pools_of(process).size(), 200, {}, std::move(done)};
-    return ticket;
-}
-
-void ProxyLink::tally(std::uint64_t ticket, int status, std::string body) {
-    auto it = tallies_.find(ticket);
-    if (it == tallies_.end()) return;
-    Tally& t = it->second;
-    if (status == 0 || (status >= 400 && t.worst != 0)) {
-        t.worst = status;
-        t.body = std::move(body);
-    }
-    if (--t.left > 0) return;
-    Tally done = std::move(t);
-    tallies_.erase(it);
-    if (done.done) done.done(done.worst, std::move(done.body));
-}
-
-void ProxyLink::hold(const std::string& process, const std::string& state, Reply done) {
-    const auto mode = proxy::parse_mode(state).value_or(ServerMode::down);
-    if (pools_of(process).empty() || !proxy_running()) {
-        sup_.hold_member(process, mode, 0);  // remembered for the next resync
-        if (done) done(pools_of(process).empty() ? 200 : 0, pools_of(process).empty() ? "" : "proxy is down");
-        return;
-    }
-    sup_.hold_member(process, mode, begin_tally(process, std::move(done)));
-}
-
-void ProxyLink::release(const std::string& process, Reply done) {
-    if (!held(process) || pools_of(process).empty() || !proxy_running()) {
-        const bool nothing = !held(process) || pools_of(process).empty();
-        sup_.release_member(process, 0);
-        if (done) done(nothing ? 200 : 0, nothing ? "" : "proxy is down");
-        return;
-    }
-    sup_.release_member(process, begin_tally(process, std::move(done)));
 }
 
 // One member's state to one pool; the answer goes back to the set, which
@@ -167,9 +128,7 @@ void ProxyLink::push(const core::Command& c) {
     spdlog::info("{}: {}", c.name, c.reason);
     send("POST", admin::server_state(c.pool, c.name), json{{field::state, proxy::to_string(c.mode)}}.dump(),
          [this, alive = alive_, c](int status, std::string body) {
-             if (!*alive) return;
-             sup_.member_ack(c.pool, c.name, c.mode, status >= 200 && status < 300);
-             if (c.ticket) tally(c.ticket, status, std::move(body));
+             if (*alive) sup_.member_ack(c, status, body);
          },
          c.proxy_starting ? kConnectAttempts : 1);
 }
@@ -186,7 +145,8 @@ void ProxyLink::define_pools() {
                                {field::address, p ? p->address : s},
                                {field::state, proxy::to_string(p ? sup_.set().member_mode(s) : ServerMode::up)}});
         }
-        json spec{{field::balance, u.balance == config::Balance::round_robin ? "round_robin" : "least_conn"},
+        json spec{{field::balance, u.balance == config::Balance::round_robin ? admin::balance::round_robin
+                                                                                  : admin::balance::least_conn},
                   {field::max_fails, u.max_fails},
                   {field::fail_timeout_ms, u.fail_timeout.count()},
                   {field::slow_start_ms, u.slow_start.count()},
@@ -225,6 +185,30 @@ void ProxyLink::barrier(std::uint64_t id) {
     send("", "", "", [this, alive = alive_, id](int, std::string) {
         if (*alive) sup_.pools_handed_over(id);
     });
+}
+
+// A draining instance's requests in flight, summed over its pools; nullopt
+// to the set when some pool did not say.
+void ProxyLink::count_active(const core::Command& c) {
+    struct Tally {
+        std::size_t left;
+        long active = 0;
+        bool known = true;
+    };
+    const auto pools = sup_.set().pools_of(c.name);
+    if (pools.empty()) return sup_.active_count(c.id, c.ticket, std::nullopt);
+    auto tally = std::make_shared<Tally>(Tally{pools.size()});
+    for (const auto& pool : pools)
+        get(admin::server(pool, c.name), [this, alive = alive_, tally, c](int status, std::string body) {
+            if (!*alive) return;
+            const json j = json::parse(body, nullptr, false);
+            if (status == 200 && j.is_object() && j.contains(field::active) && j[field::active].is_number())
+                tally->active += j[field::active].get<long>();
+            else
+                tally->known = false;
+            if (--tally->left == 0)
+                sup_.active_count(c.id, c.ticket, tally->known ? std::optional<long>(tally->active) : std::nullopt);
+        });
 }
 
 // Nobody to tell: drop what is queued (the next start resyncs).

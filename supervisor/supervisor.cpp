@@ -11,7 +11,8 @@
 namespace vigil::supervisor {
 namespace {
 
-core::Change change_of(const ProcessRunner& r, const core::Decision& d) {
+// `last_exit` keeps the text the change points into.
+core::Change change_of(const ProcessRunner& r, const core::Decision& d, const std::string& last_exit) {
     core::Change c;
     c.from = d.from;
     c.to = d.to;
@@ -19,6 +20,7 @@ core::Change change_of(const ProcessRunner& r, const core::Decision& d) {
     c.reason = d.reason;
     c.spawn_error = r.spawn_error();
     c.exit_reason = r.exit_reason();
+    c.last_exit = last_exit;
     return c;
 }
 
@@ -58,6 +60,15 @@ void Supervisor::drop(std::shared_ptr<ProcessRunner> r) {
     if (!r) return;
     r->close();
     boost::asio::post(io_, [r = std::move(r)] {});
+}
+
+int Supervisor::reopen_logs() {
+    int n = 0;
+    for (auto& [name, r] : runners_) {
+        n += r->reopen_logs();
+        if (r->program().kind == "proxy" && r->pid() > 0) ::kill(r->pid(), SIGUSR1);
+    }
+    return n;
 }
 
 ProcessRunner* Supervisor::find(const std::string& name) {
@@ -137,16 +148,18 @@ void Supervisor::wait(const std::vector<std::pair<std::string, core::WaitGoal>>&
     execute(set_.wait(id, goals, now + timeout, now));
 }
 
-void Supervisor::hold_member(const std::string& name, proxy::ServerMode mode, std::uint64_t ticket) {
-    execute(set_.hold_member(name, mode, ticket, core::Clock::now()));
+void Supervisor::member_ack(const core::Command& push, int status, const std::string& detail) {
+    execute(set_.member_ack(push, status, detail, core::Clock::now()));
 }
 
-void Supervisor::release_member(const std::string& name, std::uint64_t ticket) {
-    execute(set_.release_member(name, ticket, core::Clock::now()));
+void Supervisor::active_count(std::uint64_t roll, std::uint64_t ticket, std::optional<long> active) {
+    execute(set_.active_count(roll, ticket, active, core::Clock::now()));
 }
 
-void Supervisor::member_ack(const std::string& pool, const std::string& name, proxy::ServerMode mode, bool ok) {
-    execute(set_.member_ack(pool, name, mode, ok, core::Clock::now()));
+void Supervisor::roll(const std::vector<std::string>& names, const core::RollOptions& options, RollReport report) {
+    const std::uint64_t id = next_roll_++;
+    rolls_[id] = std::move(report);
+    execute(set_.roll(id, names, options, core::Clock::now()));
 }
 
 void Supervisor::pools_report(const std::optional<std::map<std::string, std::string>>& actual) {
@@ -270,7 +283,8 @@ void Supervisor::on_transition(ProcessRunner& runner, const core::Decision& d) {
     } else {
         spdlog::info("{}: {}: {}{}", runner.name(), core::state_name(d.to), d.reason, extra);
     }
-    core::Commands cs = set_.observed(runner.name(), change_of(runner, d), core::Clock::now());
+    const std::string last_exit = runner.machine().last_exit() ? runner.machine().last_exit()->describe() : "";
+    core::Commands cs = set_.observed(runner.name(), change_of(runner, d, last_exit), core::Clock::now());
     // Observers may unsubscribe themselves while being called.
     const auto observers = observers_;
     for (const auto& [_, o] : observers) o(runner, d);
@@ -296,7 +310,8 @@ void Supervisor::carry_out(const core::Command& c) {
     using T = core::Command::Type;
     auto runner = runners_.find(c.name);
     ProcessRunner* r = runner == runners_.end() ? nullptr : runner->second.get();
-    if (!c.reason.empty() && c.type != T::all_down && c.type != T::set_member) {
+    if (!c.reason.empty() && c.type != T::all_down && c.type != T::set_member && c.type != T::roll_step &&
+        c.type != T::roll_done) {
         if (c.name.empty()) spdlog::info("{}", c.reason);
         else spdlog::info("{}: {}", c.name, c.reason);
     }
@@ -322,7 +337,19 @@ void Supervisor::carry_out(const core::Command& c) {
         case T::set_member:
         case T::check_pools:
         case T::proxy_gone:
+        case T::count_active:
             if (proxy_executor_) proxy_executor_(c);
+            // Nobody to ask: a roll waiting on the answer goes on without it.
+            else if (c.type == T::set_member && c.ticket) member_ack(c, 0, "no link to the proxy");
+            else if (c.type == T::count_active) active_count(c.id, c.ticket, std::nullopt);
+            break;
+        case T::roll_step:
+        case T::roll_done:
+            if (auto it = rolls_.find(c.id); it != rolls_.end()) {
+                auto report = it->second;
+                if (c.type == T::roll_done) rolls_.erase(it);
+                report(c);
+            }
             break;
         case T::handover_start:
         case T::handover_swap:

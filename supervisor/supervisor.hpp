@@ -81,13 +81,21 @@ public:
     // The proxy side (ProxyLink): who executes the proxy commands, and what
     // the proxy answered.
     void set_proxy_executor(ProxyExecutor e) { proxy_executor_ = std::move(e); }
-    void hold_member(const std::string& name, proxy::ServerMode mode, std::uint64_t ticket);
-    void release_member(const std::string& name, std::uint64_t ticket);
-    void member_ack(const std::string& pool, const std::string& name, proxy::ServerMode mode, bool ok);
+    // The proxy's answer to a set_member command (HTTP status, 0 when not
+    // reached and `detail` says why).
+    void member_ack(const core::Command& push, int status, const std::string& detail);
     void pools_report(const std::optional<std::map<std::string, std::string>>& actual);
     void pools_not_defined();
     // The proxy executor reached handover_barrier `id`: the new proxy has every pool.
     void pools_handed_over(std::uint64_t id);
+    // The answer to a count_active command.
+    void active_count(std::uint64_t roll, std::uint64_t ticket, std::optional<long> active);
+
+    // Restarts `names` one at a time (the set decides every step: see
+    // core/process_set_rolling.cpp); `report` gets each roll_step command
+    // and, last, the roll_done. The caller checked set().rolling() for each.
+    using RollReport = std::function<void(const core::Command&)>;
+    void roll(const std::vector<std::string>& names, const core::RollOptions& options, RollReport report);
     // The whole-set view, for queries (pools, intents, health as last told).
     const core::ProcessSet& set() const { return set_; }
 
@@ -106,6 +114,10 @@ public:
 
     ProcessRunner* find(const std::string& name);
     const ProcessRunner* find(const std::string& name) const;
+    // Every program's log files closed and opened again, and SIGUSR1 to each
+    // running vigil-proxy (its --access-log): after logrotate has moved them.
+    // Returns how many files vigild reopened.
+    int reopen_logs();
     const std::vector<std::string>& order() const { return order_; }
     const config::Config& config() const { return config_; }
 
@@ -156,6 +168,8 @@ private:
     ProxyExecutor proxy_executor_;
     std::map<std::uint64_t, WaitDone> waits_;
     std::uint64_t next_wait_ = 1;
+    std::map<std::uint64_t, RollReport> rolls_;
+    std::uint64_t next_roll_ = 1;
 };
 
 }  // namespace vigil::supervisor

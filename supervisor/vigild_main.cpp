@@ -243,13 +243,30 @@ int main(int argc, char** argv) {
     vigil::supervisor::ControlApi api(io, sup, reload_source, shutdown);
     vigil::supervisor::ProxyLink proxy_link(io, sup);
     api.set_proxy(&proxy_link);
+    // `vigilctl reopen` and SIGUSR2 (supervisord's signal for it): after
+    // logrotate moved the files, vigild's own log and every program's are
+    // opened again at their paths. vigild's log settings are read at start
+    // only, so the start's are the ones reopened.
+    auto reopen_logs = [&]() -> int {
+        int n = sup.reopen_logs();
+        if (!daemon_settings.logfile.empty()) {
+            if (std::string err = vigil::supervisor::setup_daemon_logging(daemon_settings); !err.empty())
+                spdlog::error("cannot reopen vigild's log: {}", err);
+            else
+                ++n;
+        }
+        spdlog::info("reopened {} log files", n);
+        return n;
+    };
+    api.set_reopener(reopen_logs);
     vigil::supervisor::xmlrpc::Interface rpc(io, sup, reload_source, shutdown);
     api.set_xmlrpc(&rpc);
     rpc.set_remote_events([&events](const std::string& type, const std::string& data) {
         events.remote_communication(type, data);
     });
     vigil::supervisor::ControlServer server(io, api, sup);
-    if (std::string err = server.listen(sup.config().daemon.control_socket, sup.config().daemon.socket_group);
+    if (std::string err = server.listen(sup.config().daemon.control_socket, sup.config().daemon.socket_group,
+                                              sup.config().daemon.read_only_group, sup.config().daemon.log_group);
         !err.empty()) {
         spdlog::error("cannot start: {}", err);
         return 1;
@@ -279,6 +296,7 @@ int main(int argc, char** argv) {
     };
 
     boost::asio::signal_set signals(io, SIGTERM, SIGINT, SIGHUP);
+    signals.add(SIGUSR2);
     signals.add(SIGCHLD);
     signals.add(SIGPWR);
     std::function<void()> wait_signal = [&] {
@@ -287,6 +305,7 @@ int main(int argc, char** argv) {
             switch (sig) {
                 case SIGCHLD: sup.reap_children(); break;
                 case SIGHUP: spdlog::info("SIGHUP received: reloading {}", config_path); reload(); break;
+                case SIGUSR2: reopen_logs(); break;
                 default:
                     spdlog::info("{} received{}", strsignal(sig), sup.shutting_down() ? "; still stopping" : "");
                     shutdown();

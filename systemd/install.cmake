@@ -17,6 +17,7 @@ string(MD5 _key "${_prefix}|$ENV{DESTDIR}")
 set(_work "${VIGIL_INSTALL_WORK_DIR}/install-${_key}")
 file(MAKE_DIRECTORY "${_work}")
 configure_file("${VIGIL_UNIT_TEMPLATE}" "${_work}/vigil.service" @ONLY)
+configure_file("${VIGIL_SYSTEMD_DIR}/vigil.logrotate.in" "${_work}/vigil" @ONLY)
 
 file(INSTALL DESTINATION "${_prefix}/lib/systemd/system" TYPE FILE FILES "${_work}/vigil.service")
 file(INSTALL DESTINATION "${_prefix}/lib/tmpfiles.d" TYPE FILE RENAME vigil.conf
@@ -29,4 +30,8 @@ file(INSTALL DESTINATION "${_prefix}/lib/sysusers.d" TYPE FILE RENAME vigil.conf
 file(INSTALL DESTINATION "${_etc}/vigil" TYPE FILE
      PERMISSIONS OWNER_READ OWNER_WRITE GROUP_READ
      FILES "${VIGIL_EXAMPLE_CONFIG}")
+# logrotate's entry for /var/log/vigil: rotate, then `vigilctl reopen`.
+file(INSTALL DESTINATION "${_etc}/logrotate.d" TYPE FILE
+     PERMISSIONS OWNER_READ OWNER_WRITE GROUP_READ WORLD_READ
+     FILES "${_work}/vigil")
 file(REMOVE_RECURSE "${_work}")

@@ -88,7 +88,7 @@ Response PaymentApi::health() {
     } catch (const DbError&) {
     }
     // Redis down is degraded, not down: tokens fall back to auth-service and
-    // idempotency to the database (seed, scenario 3).
+    // idempotency to the database (docs/services.md, "Redis stops").
     bool redis = redis_.ping();
     const char* status = !database ? "unavailable" : redis ? "ok" : "degraded";
     json body = {{"status", status},

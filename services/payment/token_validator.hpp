@@ -1,4 +1,4 @@
-// Bearer-token validation for payment-service (the seed's scenario 3).
+// Bearer-token validation for payment-service (docs/services.md, "Tokens in B").
 //
 // First Redis: `token:<sha256(T)>` → user name, kept at most 60 s (never
 // longer than the token lives). On a miss, or when Redis is down, ask

@@ -7,12 +7,6 @@
 namespace vigil::core {
 namespace {
 
-std::string join(const std::vector<std::string>& names) {
-    std::string out;
-    for (const auto& n : names) out += (out.empty() ? "" : ", ") + n;
-    return out;
-}
-
 Command make(Command::Type t, const std::string& name, std::string reason = {}) {
     Command c{t};
     c.name = name;
@@ -24,6 +18,12 @@ Command make(Command::Type t, const std::string& name, std::string reason = {}) 
 bool waiting_to_start(Intent i) { return i == Intent::pending || i == Intent::held; }
 
 }  // namespace
+
+std::string join_names(const std::vector<std::string>& names) noexcept {
+    std::string out;
+    for (const auto& n : names) out += (out.empty() ? "" : ", ") + n;
+    return out;
+}
 
 std::string_view intent_name(Intent i) noexcept {
     switch (i) {
@@ -54,6 +54,8 @@ void ProcessSet::adopt(const config::Config& config) noexcept {
         pr.autostart = p.autostart;
         pr.has_healthcheck = p.health.kind != config::HealthKind::none;
         pr.restart_on_unhealthy = p.on_unhealthy == config::OnUnhealthy::restart;
+        pr.stopwaitsecs = p.stopwaitsecs;
+        pr.health_target = p.health.target;
     }
     graph_ = DependencyGraph(config.programs);
     proxy_name_.clear();
@@ -134,7 +136,7 @@ Commands ProcessSet::startup(TimePoint) noexcept {
     return out;
 }
 
-Commands ProcessSet::shutdown(TimePoint) noexcept {
+Commands ProcessSet::shutdown(TimePoint now) noexcept {
     Commands out;
     if (shutting_down_) return out;
     out.push_back(make(Command::Type::log, "",
@@ -143,6 +145,7 @@ Commands ProcessSet::shutdown(TimePoint) noexcept {
     shutting_down_ = true;
     for (auto& [_, p] : procs_)
         if (waiting_to_start(p.intent)) p.intent = Intent::down;
+    fail_rolls(now, out);
     if (handover_) abort_handover("shutting down", handover_->pid, out);
     settle(out);
     return out;
@@ -240,12 +243,13 @@ Commands ProcessSet::observed(const std::string& name, const Change& c, TimePoin
     if (name == proxy_name_) on_proxy_change(c, now, out);
     else refresh_member(name, out);
     check_waits(name, &c, out);
+    check_rolls(name, &c, now, out);
     if (c.to == State::backoff && c.from != c.to) hold_if_dependency_down(name, out);
     settle(out);
     return out;
 }
 
-Commands ProcessSet::health(const std::string& name, std::optional<HealthStatus> h, TimePoint) noexcept {
+Commands ProcessSet::health(const std::string& name, std::optional<HealthStatus> h, TimePoint now) noexcept {
     Commands out;
     auto it = procs_.find(name);
     if (it == procs_.end()) return out;
@@ -257,6 +261,7 @@ Commands ProcessSet::health(const std::string& name, std::optional<HealthStatus>
         out.push_back(make(Command::Type::unhealthy, name));
     refresh_member(name, out);
     check_waits(name, nullptr, out);
+    check_rolls(name, nullptr, now, out);
     settle(out);
     return out;
 }
@@ -271,7 +276,7 @@ void ProcessSet::hold_if_dependency_down(const std::string& name, Commands& out)
     if (unmet.empty()) return;
     p.intent = Intent::held;
     out.push_back(make(Command::Type::stop, name,
-                       "held until " + join(unmet) + (unmet.size() == 1 ? " is" : " are") +
+                       "held until " + join_names(unmet) + (unmet.size() == 1 ? " is" : " are") +
                            " back instead of restarting against " + (unmet.size() == 1 ? "it" : "them")));
 }
 
@@ -317,7 +322,7 @@ void ProcessSet::start_pending(Commands& out) noexcept {
         if (!waiting_to_start(p.intent)) continue;
         auto unmet = graph_.unmet(name, [this](const config::Dependency& d) { return dependency_met(d); });
         if (!unmet.empty()) {
-            std::string msg = "waiting for " + join(unmet);
+            std::string msg = "waiting for " + join_names(unmet);
             if (p.waiting != msg) out.push_back(make(Command::Type::log, name, msg));
             p.waiting = std::move(msg);
             continue;

@@ -26,6 +26,12 @@
 //     with this view every 30 s while it runs;
 //   - a wait ends when each process reached its goal, can no longer reach
 //     it, or its deadline passed;
+//   - a rolling restart takes its instances one at a time: held "draining"
+//     in its pools, its active requests counted down to 0 (or the drain
+//     timeout), restarted, waited on until RUNNING with a new pid and
+//     healthy (or the timeout: the roll stops there, the rest untouched,
+//     the instance released to what its health says), then back "up"
+//     (process_set_rolling.cpp).
 //   - a planned restart of a running proxy (restart, an update that changes
 //     it) is a handover: a second proxy (the incoming) starts on the same
 //     held sockets while the old one serves; once it is RUNNING (READY=1) it
@@ -47,6 +53,7 @@
 
 #include "config/model.hpp"
 #include "proxy/admin_protocol.hpp"
+#include "supervisor/control_protocol.hpp"
 #include "supervisor/core/clock.hpp"
 #include "supervisor/core/config_diff.hpp"
 #include "supervisor/core/dependency_graph.hpp"
@@ -65,6 +72,9 @@ enum class Intent : std::uint8_t {
     replacing,        // an update is stopping it; once down it is replaced (or dropped)
 };
 std::string_view intent_name(Intent i) noexcept;
+
+// "a, b, c"
+std::string join_names(const std::vector<std::string>& names) noexcept;
 
 // Down and staying down: no process, and none coming unless someone asks
 // (is_down() counts BACKOFF too, which comes back).
@@ -88,6 +98,15 @@ struct WaitResult {
     std::string message;
 };
 
+// A rolling restart's progress: one line each on the stream of
+// POST /v1/programs/{spec}/rolling-restart.
+using RollStep = control::RollStep;
+
+struct RollOptions {
+    Duration timeout{60000};              // restart -> RUNNING and healthy, per instance
+    std::optional<Duration> drain_timeout;  // default: the program's stopwaitsecs
+};
+
 struct Command {
     enum class Type {
         start,         // send Event::start to `name`'s machine
@@ -102,6 +121,9 @@ struct Command {
         check_pools,   // ask the proxy for its pools; answer with pools_report()
         proxy_gone,    // the proxy process ended: drop whatever is queued for it
         wait_done,     // wait `id` ended: `results` in the order asked, `ok`, `timed_out`
+        count_active,  // ask the proxy for `name`'s requests in flight in its pools; answer with active_count()
+        roll_step,     // rolling restart `id` reached `step` for `name` (`reason`: the message)
+        roll_done,     // rolling restart `id` ended: `ok`, `names` restarted, `untouched`, `reason`
         log,           // nothing to do but tell the log `reason`
         // Proxy handover (planned restart without a refused connection):
         handover_start,    // start an incoming process of `name` beside the running one, from the current config
@@ -116,11 +138,14 @@ struct Command {
     std::string reason;  // one line for the log (why), may be empty
     std::string pool;
     proxy::ServerMode mode = proxy::ServerMode::down;
-    std::uint64_t ticket = 0;  // set_member: the hold/release that asked for it, 0 for none
+    std::uint64_t ticket = 0;  // set_member, count_active: the roll's request it answers, 0 for none
     bool proxy_starting = false;  // set_member, define_pools: retry while its admin socket is not bound yet
-    std::uint64_t id = 0;      // wait_done
+    std::uint64_t id = 0;      // wait_done, count_active, roll_step, roll_done: the wait or roll
     bool ok = false, timed_out = false;
     std::vector<WaitResult> results;
+    RollStep step = RollStep::start;
+    std::vector<std::string> names, untouched;  // roll_step start: the instances; roll_done: restarted, untouched
+    Duration elapsed{0};  // roll_step: since this instance's turn began; roll_done: since the roll began
 };
 using Commands = std::vector<Command>;
 
@@ -131,6 +156,7 @@ struct Change {
     std::string_view reason;       // the decision's reason
     std::string_view spawn_error;  // why the last spawn failed, or ""
     std::string_view exit_reason;  // the telling line of the last run's output, or ""
+    std::string_view last_exit;    // how the last run ended ("exit status 3"), or ""
     bool handed_over = false;      // a handover's incoming process took over (a restart, seen as done)
 };
 
@@ -140,6 +166,8 @@ public:
     // after a push that was not acknowledged.
     static constexpr Duration kReconcileEvery{30000};
     static constexpr Duration kReconcileAfterFailure{500};
+    // How often a draining instance's requests in flight are counted.
+    static constexpr Duration kDrainPoll{20};
 
     // `stopped_by_hand`: the names an operator stopped before (intent store).
     explicit ProcessSet(const config::Config& config, const std::set<std::string>& stopped_by_hand = {}) noexcept;
@@ -160,15 +188,9 @@ public:
     Commands health(const std::string& name, std::optional<HealthStatus> h, TimePoint now) noexcept;
 
     // --- the proxy ------------------------------------------------------------
-    // A rolling restart holds `name` at `mode` in every pool it is in (its
-    // own state and health changes are not pushed meanwhile); release pushes
-    // this view's state again. Both push even when nothing changed; their
-    // set_member commands carry `ticket`.
-    Commands hold_member(const std::string& name, proxy::ServerMode mode, std::uint64_t ticket, TimePoint now) noexcept;
-    Commands release_member(const std::string& name, std::uint64_t ticket, TimePoint now) noexcept;
-    // The proxy answered a set_member (2xx: ok).
-    Commands member_ack(const std::string& pool, const std::string& name, proxy::ServerMode mode, bool ok,
-                        TimePoint now) noexcept;
+    // The proxy's answer to a set_member command `push`: its HTTP status (2xx:
+    // taken; 0: not reached, `detail` says why).
+    Commands member_ack(const Command& push, int status, std::string_view detail, TimePoint now) noexcept;
     // The proxy did not take a define_pools.
     Commands pools_not_defined(TimePoint now) noexcept;
     // The proxy's answer to check_pools: "pool/server" -> state; nullopt when
@@ -193,6 +215,17 @@ public:
     // may end at once (a wait_done among the commands).
     Commands wait(std::uint64_t id, const std::vector<std::pair<std::string, WaitGoal>>& goals, TimePoint deadline,
                   TimePoint now) noexcept;
+
+    // --- rolling restarts (process_set_rolling.cpp) ----------------------------
+    // Restarts `names` one at a time as roll `id` (roll_step commands, then
+    // one roll_done). The caller checked rolling() for each name.
+    Commands roll(std::uint64_t id, const std::vector<std::string>& names, const RollOptions& options,
+                  TimePoint now) noexcept;
+    // The answer to count_active: the requests in flight summed over its
+    // pools; nullopt when the proxy did not say.
+    Commands active_count(std::uint64_t id, std::uint64_t ticket, std::optional<long> active, TimePoint now) noexcept;
+    // Whether some roll has `name` among the instances it works through.
+    bool rolling(const std::string& name) const noexcept;
 
     // --- the clock ------------------------------------------------------------
     Commands tick(TimePoint now) noexcept;
@@ -234,6 +267,26 @@ private:
         Intent after_replace = Intent::down;  // while replacing: the intent of the new runner
         bool removed = false;                 // while replacing: dropped, not replaced
         bool stop_queued = false;             // shutdown sent a stop and no decision was seen since
+        Duration stopwaitsecs{10000};         // a roll's default drain timeout
+        std::string health_target;            // what its healthcheck checks, for a roll's "healthy" line
+    };
+    struct Roll {
+        enum class Phase { holding, draining, restarting, healthy_wait, returning, failing };
+        std::uint64_t id = 0;
+        std::vector<std::string> names;
+        RollOptions options;
+        std::size_t next = 0;  // index in `names` of the instance after `current`
+        std::string current;
+        Phase phase = Phase::holding;
+        int old_pid = 0;
+        std::uint64_t ticket = 0;  // the hold, release or count being answered
+        std::size_t answers_left = 0;
+        int worst = 200;           // the worst status of the pushes answered
+        std::string detail;        // and why
+        TimePoint began, turn_began, deadline;
+        std::optional<TimePoint> poll_at;
+        std::vector<std::string> restarted;
+        std::string summary;  // failing: the roll_done message once released
     };
     struct Wait {
         std::vector<std::string> order;
@@ -289,6 +342,22 @@ private:
     void finish_wait(std::uint64_t id, Wait& w, bool timed_out, Commands& out) noexcept;
     void fail_restart_waits(const std::string& name, const std::string& message, Commands& out) noexcept;
 
+    // Rolling restarts (process_set_rolling.cpp).
+    void roll_next(std::uint64_t id, TimePoint now, Commands& out) noexcept;
+    void roll_restart(std::uint64_t id, TimePoint now, Commands& out) noexcept;
+    void roll_healthy(std::uint64_t id, TimePoint now, Commands& out) noexcept;
+    void roll_answered(std::uint64_t id, TimePoint now, Commands& out) noexcept;
+    void roll_fail(std::uint64_t id, const std::string& message, TimePoint now, Commands& out) noexcept;
+    void roll_finish(std::uint64_t id, bool ok, const std::string& message, TimePoint now, Commands& out) noexcept;
+    void roll_step(Roll& r, RollStep step, std::string message, TimePoint now, Commands& out) noexcept;
+    // Holds or releases the roll's current instance: pushes with a new ticket,
+    // counted down by member_ack (at once when there is nothing to push).
+    void roll_push(std::uint64_t id, bool hold, TimePoint now, Commands& out) noexcept;
+    void check_rolls(const std::string& name, const Change* c, TimePoint now, Commands& out) noexcept;
+    void roll_tick(TimePoint now, Commands& out) noexcept;
+    std::optional<TimePoint> roll_deadline() const noexcept;
+    void fail_rolls(TimePoint now, Commands& out) noexcept;
+
     std::map<std::string, Proc> procs_;
     std::vector<std::string> order_;  // start order (config order)
     DependencyGraph graph_;
@@ -309,6 +378,9 @@ private:
     std::uint64_t next_retiring_ = 1;
 
     std::map<std::uint64_t, Wait> waits_;
+
+    std::map<std::uint64_t, Roll> rolls_;
+    std::uint64_t next_ticket_ = 1;
 };
 
 }  // namespace vigil::core

@@ -103,32 +103,28 @@ void ProcessSet::schedule_reconcile(TimePoint at) noexcept {
     reconcile_at_ = at;
 }
 
-Commands ProcessSet::hold_member(const std::string& name, proxy::ServerMode mode, std::uint64_t ticket,
-                                 TimePoint) noexcept {
+Commands ProcessSet::member_ack(const Command& push, int status, std::string_view detail, TimePoint now) noexcept {
     Commands out;
-    member_hold_[name] = mode;
-    if (!proxy_up()) return out;
-    for (const auto& pool : pools_of(name)) push(pool, name, mode, ticket, out);
-    return out;
-}
-
-Commands ProcessSet::release_member(const std::string& name, std::uint64_t ticket, TimePoint) noexcept {
-    Commands out;
-    if (!member_hold_.erase(name) || !proxy_up()) return out;
-    for (const auto& pool : pools_of(name)) push(pool, name, member_mode(name), ticket, out);
-    return out;
-}
-
-Commands ProcessSet::member_ack(const std::string& pool, const std::string& name, proxy::ServerMode mode, bool ok,
-                                TimePoint now) noexcept {
+    const bool ok = status >= 200 && status < 300;
     if (!ok) {
-        auto it = sent_.find(key_of(pool, name));
-        if (it != sent_.end() && it->second == mode) {
+        auto it = sent_.find(key_of(push.pool, push.name));
+        if (it != sent_.end() && it->second == push.mode) {
             sent_.erase(it);  // not delivered: the reconcile sends it again
             schedule_reconcile(now + kReconcileAfterFailure);
         }
     }
-    return {};
+    if (push.ticket == 0) return out;
+    // A roll's hold or release: it goes on once every pool has answered.
+    for (auto& [id, r] : rolls_) {
+        if (r.ticket != push.ticket || r.answers_left == 0) continue;
+        if (!ok && r.worst != 0) {
+            r.worst = status;
+            r.detail = status == 0 ? std::string(detail) : "HTTP " + std::to_string(status);
+        }
+        if (--r.answers_left == 0) roll_answered(id, now, out);
+        break;
+    }
+    return out;
 }
 
 Commands ProcessSet::pools_not_defined(TimePoint now) noexcept {

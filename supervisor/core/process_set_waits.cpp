@@ -1,5 +1,5 @@
 // Waits (start, stop and restart replies, POST /v1/programs/{spec}/wait) and
-// the clock.
+// the clock (which also drives the rolls' polls and timeouts).
 #include <algorithm>
 
 #include "supervisor/core/duration_text.hpp"
@@ -191,6 +191,7 @@ Commands ProcessSet::tick(TimePoint now) noexcept {
         expire(it->first, w, out);
         it = waits_.erase(it);
     }
+    roll_tick(now, out);
     return out;
 }
 
@@ -199,6 +200,7 @@ std::optional<TimePoint> ProcessSet::next_deadline() const noexcept {
     if (handover_ && (!next || handover_->deadline < *next)) next = handover_->deadline;
     for (const auto& [_, w] : waits_)
         if (!next || w.deadline < *next) next = w.deadline;
+    if (const auto roll = roll_deadline(); roll && (!next || *roll < *next)) next = roll;
     return next;
 }
 

@@ -13,6 +13,7 @@
 #include <cstring>
 #include <fstream>
 
+#include "common/atomic_file.hpp"
 #include "supervisor/ctl/commands.hpp"
 
 namespace vigil::ctl::backup_io {
@@ -148,15 +149,8 @@ void copy_file_durably(const fs::path& from, const fs::path& to) {
 }
 
 void write_file_durably(const fs::path& to, const std::string& text) {
-    const fs::path tmp = to.string() + ".tmp";
-    {
-        std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
-        f << text;
-        if (!f.flush()) fail(kFailed, "cannot write " + tmp.string());
-    }
-    fsync_path(tmp);
-    fs::rename(tmp, to);
-    fsync_path(to.parent_path());
+    if (auto error = write_file_atomically(to.string(), text, Durability::synced); !error.empty())
+        fail(kFailed, error);
 }
 
 }  // namespace vigil::ctl::backup_io

@@ -15,9 +15,17 @@
 #include <sstream>
 #include <string_view>
 
+#include "proxy/admin_protocol.hpp"
+#include "supervisor/control_protocol.hpp"
+
 namespace vigil::ctl {
 namespace {
 
+namespace field = control::field;
+namespace admin_field = proxy::admin::field;  // `upstreams` shows the proxy's own JSON
+// What `status` shows: a fifth of the bytes of every field.
+const std::string kStatusFields = std::string(field::name) + "," + field::group + "," + field::program + "," +
+                                  field::state + "," + field::description + "," + field::health + "," + field::pid;
 
 using json = nlohmann::json;
 
@@ -56,7 +64,8 @@ public:
 
     static std::string error_of(const HttpReply& r) {
         const auto j = json::parse(r.body, nullptr, false);
-        if (j.is_object() && j.contains("error") && j["error"].is_string()) return j["error"].get<std::string>();
+        if (j.is_object() && j.contains(field::error) && j[field::error].is_string())
+            return j[field::error].get<std::string>();
         return "HTTP " + std::to_string(r.status);
     }
 
@@ -71,12 +80,14 @@ public:
     int health(const Args& a);
     int upstreams(const Args& a);
     int shutdown();
+    int reopen();
     int version(const Args& a);
 
 private:
     std::optional<json> programs(int& code, bool all_fields = false) {
-        auto r = call("GET", all_fields ? "/v1/programs"
-                                        : "/v1/programs?fields=name,group,program,state,description,health,pid");
+        auto r = call("GET", all_fields ? control::route::path(control::route::programs)
+                                        : control::route::path(control::route::programs) + "?" +
+                                              std::string(control::query::fields) + "=" + kStatusFields);
         if (!r) {
             code = kUnreachable;
             return std::nullopt;
@@ -95,8 +106,8 @@ private:
 };
 
 bool matches(const json& p, const std::string& spec) {
-    const auto name = p["name"].get<std::string>(), group = p["group"].get<std::string>(),
-               program = p["program"].get<std::string>();
+    const auto name = p[field::name].get<std::string>(), group = p[field::group].get<std::string>(),
+               program = p[field::program].get<std::string>();
     if (spec == "all" || spec == name || spec == program || spec == group) return true;
     const auto colon = spec.find(':');
     return colon != std::string::npos && spec.substr(0, colon) == group &&
@@ -105,9 +116,9 @@ bool matches(const json& p, const std::string& spec) {
 
 std::string status_line(const json& p) {
     char buf[512];
-    std::string health = p.value("health", "");
-    std::snprintf(buf, sizeof buf, "%-32s %-10s %s%s%s", p["name"].get<std::string>().c_str(),
-                  p["state"].get<std::string>().c_str(), p["description"].get<std::string>().c_str(),
+    std::string health = p.value(field::health, "");
+    std::snprintf(buf, sizeof buf, "%-32s %-10s %s%s%s", p[field::name].get<std::string>().c_str(),
+                  p[field::state].get<std::string>().c_str(), p[field::description].get<std::string>().c_str(),
                   health.empty() ? "" : "  ", health.c_str());
     return buf;
 }
@@ -130,7 +141,7 @@ int Runner::status(const Args& a) {
     else
         for (const auto& p : shown) out_ << status_line(p) << "\n";
     const bool all_running =
-        std::all_of(shown.begin(), shown.end(), [](const json& p) { return p["state"] == "RUNNING"; });
+        std::all_of(shown.begin(), shown.end(), [](const json& p) { return p[field::state] == "RUNNING"; });
     return all_running ? kOk : kNotRunning;
 }
 
@@ -139,7 +150,7 @@ int Runner::action(const std::string& verb, const Args& a) {
         err_ << "vigilctl: " << verb << " needs a name, GROUP:* or all\n";
         return kUsage;
     }
-    json body{{"wait", !a.flags.count("--no-wait")}};
+    json body{{field::wait, !a.flags.count("--no-wait")}};
     long timeout = 60;
     if (a.values.count("timeout")) {
         try {
@@ -148,11 +159,12 @@ int Runner::action(const std::string& verb, const Args& a) {
             err_ << "vigilctl: --timeout takes seconds\n";
             return kUsage;
         }
-        body["timeout"] = timeout;
+        body[field::timeout] = timeout;
     }
     int code = kOk;
     for (const auto& spec : a.words) {
-        auto r = call("POST", "/v1/programs/" + path_segment(spec) + "/" + verb, body.dump(), std::chrono::seconds(timeout + 30));
+        auto r = call("POST", control::route::program(path_segment(spec), verb), body.dump(),
+                      std::chrono::seconds(timeout + 30));
         if (!r) return kUnreachable;
         if (r->status == 404) {
             err_ << spec << ": ERROR (no such process)\n";
@@ -160,16 +172,18 @@ int Runner::action(const std::string& verb, const Args& a) {
             continue;
         }
         const auto j = json::parse(r->body, nullptr, false);
-        if (!j.is_object() || !j.contains("results")) {
+        if (!j.is_object() || !j.contains(field::results)) {
             err_ << spec << ": ERROR (" << error_of(*r) << ")\n";
             code = std::max(code, static_cast<int>(kFailed));
             continue;
         }
-        for (const auto& res : j["results"]) {
-            const bool ok = res.value("ok", false);
-            if (ok) out_ << res["name"].get<std::string>() << ": " << res["message"].get<std::string>() << "\n";
+        for (const auto& res : j[field::results]) {
+            const bool ok = res.value(field::ok, false);
+            if (ok)
+                out_ << res[field::name].get<std::string>() << ": " << res[field::message].get<std::string>() << "\n";
             else {
-                err_ << res["name"].get<std::string>() << ": ERROR (" << res["message"].get<std::string>() << ")\n";
+                err_ << res[field::name].get<std::string>() << ": ERROR (" << res[field::message].get<std::string>()
+                     << ")\n";
                 code = std::max(code, static_cast<int>(kFailed));
             }
         }
@@ -184,7 +198,8 @@ int Runner::signal(const Args& a) {
     }
     int code = kOk;
     for (std::size_t i = 1; i < a.words.size(); ++i) {
-        auto r = call("POST", "/v1/programs/" + path_segment(a.words[i]) + "/signal", json{{"signal", a.words[0]}}.dump());
+        auto r = call("POST", control::route::program(path_segment(a.words[i]), control::route::signal),
+                      json{{field::signal, a.words[0]}}.dump());
         if (!r) return kUnreachable;
         const auto j = json::parse(r->body, nullptr, false);
         if (r->status == 404 || r->status == 400) {
@@ -192,10 +207,11 @@ int Runner::signal(const Args& a) {
             code = kUsage;
             continue;
         }
-        for (const auto& res : j["results"]) {
-            if (res.value("ok", false)) out_ << res["name"].get<std::string>() << ": signalled\n";
+        for (const auto& res : j[field::results]) {
+            if (res.value(field::ok, false)) out_ << res[field::name].get<std::string>() << ": signalled\n";
             else {
-                err_ << res["name"].get<std::string>() << ": ERROR (" << res["message"].get<std::string>() << ")\n";
+                err_ << res[field::name].get<std::string>() << ": ERROR (" << res[field::message].get<std::string>()
+                     << ")\n";
                 code = std::max(code, static_cast<int>(kFailed));
             }
         }
@@ -205,9 +221,9 @@ int Runner::signal(const Args& a) {
 
 int Runner::pid(const Args& a) {
     if (a.words.empty()) {
-        auto r = call("GET", "/v1/version");
+        auto r = call("GET", control::route::path(control::route::version));
         if (!r) return kUnreachable;
-        out_ << json::parse(r->body)["pid"].get<int>() << "\n";
+        out_ << json::parse(r->body)[field::pid].get<int>() << "\n";
         return kOk;
     }
     int code = kOk;
@@ -218,7 +234,7 @@ int Runner::pid(const Args& a) {
         bool any = false;
         for (const auto& p : *all)
             if (matches(p, spec)) {
-                shown.push_back({{"name", p["name"]}, {"pid", p["pid"]}});
+                shown.push_back({{field::name, p[field::name]}, {field::pid, p[field::pid]}});
                 any = true;
             }
         if (!any) {
@@ -228,8 +244,9 @@ int Runner::pid(const Args& a) {
     }
     if (a.flags.count("--json")) out_ << shown.dump(2) << "\n";
     else
-        for (const auto& p : shown) out_ << p["pid"].get<int>() << "\n";
-    const bool all_up = std::all_of(shown.begin(), shown.end(), [](const json& p) { return p["pid"].get<int>() > 0; });
+        for (const auto& p : shown) out_ << p[field::pid].get<int>() << "\n";
+    const bool all_up =
+        std::all_of(shown.begin(), shown.end(), [](const json& p) { return p[field::pid].get<int>() > 0; });
     return all_up ? kOk : kNotRunning;
 }
 
@@ -239,7 +256,9 @@ int Runner::tail(const Args& a) {
         return kUsage;
     }
     const std::string stream = a.words.size() == 2 ? a.words[1] : "stdout";
-    const std::string target = "/v1/programs/" + path_segment(a.words[0]) + "/log?stream=" + stream + "&offset=-1600";
+    const std::string target = control::route::program(path_segment(a.words[0]), control::route::log) + "?" +
+                               std::string(control::query::stream) + "=" + stream + "&" +
+                               std::string(control::query::offset) + "=-1600";
     if (!a.flags.count("-f")) {
         auto r = call("GET", target);
         if (!r) return kUnreachable;
@@ -251,12 +270,13 @@ int Runner::tail(const Args& a) {
         return kOk;
     }
     std::string error;
-    const int status = c_.stream(target + "&follow=1",
-                                 [&](const std::string& data) {
-                                     out_ << data << std::flush;
-                                     return static_cast<bool>(out_);  // stop when the pipe reader went away
-                                 },
-                                 error);
+    const int status = c_.stream(
+        target + "&" + std::string(control::query::follow) + "=1",
+        [&](const std::string& data) {
+            out_ << data << std::flush;
+            return static_cast<bool>(out_);  // stop when the pipe reader went away
+        },
+        error);
     if (status == 0) {
         err_ << "vigilctl: " << error << "\n";
         return kUnreachable;
@@ -269,13 +289,13 @@ int Runner::tail(const Args& a) {
 }
 
 void print_errors(std::ostream& err, const json& j) {
-    err << "ERROR: " << j.value("error", "configuration refused") << "\n";
-    if (j.contains("errors"))
-        for (const auto& e : j["errors"]) err << "  " << e.get<std::string>() << "\n";
+    err << "ERROR: " << j.value(field::error, "configuration refused") << "\n";
+    if (j.contains(field::errors))
+        for (const auto& e : j[field::errors]) err << "  " << e.get<std::string>() << "\n";
 }
 
 int Runner::reread(const Args& a) {
-    auto r = call("POST", "/v1/config/reread");
+    auto r = call("POST", control::route::path(control::route::config, control::route::reread));
     if (!r) return kUnreachable;
     const auto j = json::parse(r->body, nullptr, false);
     if (r->status != 200) {
@@ -286,17 +306,20 @@ int Runner::reread(const Args& a) {
         out_ << j.dump(2) << "\n";
         return kOk;
     }
-    if (j["added"].empty() && j["changed"].empty() && j["removed"].empty()) out_ << "No config updates to processes\n";
-    for (const auto& n : j["added"]) out_ << n.get<std::string>() << ": available\n";
-    for (const auto& n : j["changed"]) out_ << n.get<std::string>() << ": changed\n";
-    for (const auto& n : j["removed"]) out_ << n.get<std::string>() << ": disappeared\n";
+    if (j[field::added].empty() && j[field::changed].empty() && j[field::removed].empty())
+        out_ << "No config updates to processes\n";
+    for (const auto& n : j[field::added]) out_ << n.get<std::string>() << ": available\n";
+    for (const auto& n : j[field::changed]) out_ << n.get<std::string>() << ": changed\n";
+    for (const auto& n : j[field::removed]) out_ << n.get<std::string>() << ": disappeared\n";
     return kOk;
 }
 
 int Runner::update(const std::string& verb, const Args& a) {
     std::optional<HttpReply> r;
-    if (verb == "reload") r = call("POST", "/v1/reload");
-    else r = call("POST", "/v1/config/update", a.words.empty() ? "{}" : json{{"names", a.words}}.dump());
+    if (verb == "reload") r = call("POST", control::route::path(control::route::reload));
+    else
+        r = call("POST", control::route::path(control::route::config, control::route::update),
+                 a.words.empty() ? "{}" : json{{field::names, a.words}}.dump());
     if (!r) return kUnreachable;
     const auto j = json::parse(r->body, nullptr, false);
     if (r->status == 404) {
@@ -311,9 +334,9 @@ int Runner::update(const std::string& verb, const Args& a) {
         out_ << j.dump(2) << "\n";
         return kOk;
     }
-    for (const auto& n : j["added"]) out_ << n.get<std::string>() << ": added\n";
-    for (const auto& n : j["changed"]) out_ << n.get<std::string>() << ": changed, restarted\n";
-    for (const auto& n : j["removed"]) out_ << n.get<std::string>() << ": removed\n";
+    for (const auto& n : j[field::added]) out_ << n.get<std::string>() << ": added\n";
+    for (const auto& n : j[field::changed]) out_ << n.get<std::string>() << ": changed, restarted\n";
+    for (const auto& n : j[field::removed]) out_ << n.get<std::string>() << ": removed\n";
     return kOk;
 }
 
@@ -335,7 +358,7 @@ int Runner::wait(const Args& a) {
         err_ << "vigilctl: --timeout takes seconds (1..86400)\n";
         return kUsage;
     }
-    const std::string goal = a.flags.count("--healthy") ? "healthy" : "running";
+    const control::Goal goal = a.flags.count("--healthy") ? control::Goal::healthy : control::Goal::running;
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout);
     int code = kOk;
     for (const auto& spec : a.words) {
@@ -371,7 +394,7 @@ int Runner::health(const Args& a) {
     for (const auto& p : *all) {
         const bool wanted = a.words.empty() || std::any_of(a.words.begin(), a.words.end(),
                                                            [&](const auto& s) { return matches(p, s); });
-        if (wanted) names.push_back(p["name"].get<std::string>());
+        if (wanted) names.push_back(p[field::name].get<std::string>());
     }
     for (const auto& spec : a.words)
         if (std::none_of(all->begin(), all->end(), [&](const json& p) { return matches(p, spec); })) {
@@ -381,11 +404,11 @@ int Runner::health(const Args& a) {
     json shown = json::array();
     bool all_healthy = true;
     for (const auto& n : names) {
-        auto r = call("GET", "/v1/programs/" + path_segment(n) + "/health");
+        auto r = call("GET", control::route::program(path_segment(n), control::route::health));
         if (!r) return kUnreachable;
         if (r->status == 404) continue;  // no healthcheck
         const auto j = json::parse(r->body);
-        all_healthy = all_healthy && j.value("status", "") == "healthy";
+        all_healthy = all_healthy && j.value(field::status, "") == "healthy";
         shown.push_back(j);
     }
     if (a.flags.count("--json")) {
@@ -393,14 +416,16 @@ int Runner::health(const Args& a) {
     } else {
         for (const auto& j : shown) {
             char head[512];
-            std::snprintf(head, sizeof head, "%-32s %-10s %s  (%llu ok, %llu failed)", j["name"].get<std::string>().c_str(),
-                          j.value("status", "").empty() ? "-" : j["status"].get<std::string>().c_str(),
-                          j.value("check", "").c_str(), j.value("checks_passed", 0ULL), j.value("checks_failed", 0ULL));
+            std::snprintf(head, sizeof head, "%-32s %-10s %s  (%llu ok, %llu failed)",
+                          j[field::name].get<std::string>().c_str(),
+                          j.value(field::status, "").empty() ? "-" : j[field::status].get<std::string>().c_str(),
+                          j.value(field::check, "").c_str(), j.value(field::checks_passed, 0ULL),
+                          j.value(field::checks_failed, 0ULL));
             out_ << head << "\n";
             // Every result vigild keeps (the last 10), oldest first, each
             // with its local time: when did it start failing?
-            for (const auto& res : j["results"]) {
-                const double t = res.value("time", 0.0);
+            for (const auto& res : j[field::results]) {
+                const double t = res.value(field::time, 0.0);
                 const std::time_t secs = static_cast<std::time_t>(t);
                 std::tm tm{};
                 ::localtime_r(&secs, &tm);
@@ -408,8 +433,9 @@ int Runner::health(const Args& a) {
                 std::snprintf(when, sizeof when, "%02d:%02d:%02d.%03d", tm.tm_hour, tm.tm_min, tm.tm_sec,
                               static_cast<int>((t - static_cast<double>(secs)) * 1000) % 1000);
                 char line[512];
-                std::snprintf(line, sizeof line, "    %s  %s %8.1f ms  %s", when, res["ok"].get<bool>() ? "ok  " : "FAIL",
-                              res["latency_ms"].get<double>(), res.value("detail", "").c_str());
+                std::snprintf(line, sizeof line, "    %s  %s %8.1f ms  %s", when,
+                              res[field::ok].get<bool>() ? "ok  " : "FAIL", res[field::latency_ms].get<double>(),
+                              res.value(field::detail, "").c_str());
                 out_ << line << "\n";
             }
         }
@@ -418,7 +444,7 @@ int Runner::health(const Args& a) {
 }
 
 int Runner::upstreams(const Args& a) {
-    auto r = call("GET", "/v1/upstreams");
+    auto r = call("GET", control::route::path(control::route::upstreams));
     if (!r) return kUnreachable;
     if (r->status != 200) {
         err_ << "vigilctl: ERROR (" << error_of(*r) << ")\n";
@@ -429,21 +455,23 @@ int Runner::upstreams(const Args& a) {
         out_ << j.dump(2) << "\n";
         return kOk;
     }
-    for (const auto& pool : j.value("pools", json::array())) {
-        out_ << pool.value("name", "") << " (" << pool.value("balance", "") << ", max_fails "
-             << pool.value("max_fails", 0) << ", fail_timeout " << pool.value("fail_timeout_ms", 0) / 1000.0
-             << "s, max_ejection_percent " << pool.value("max_ejection_percent", 50);
-        if (const int n = pool.value("eject_on_5xx", 0); n > 0) out_ << ", eject_on_5xx " << n;
+    for (const auto& pool : j.value(admin_field::pools, json::array())) {
+        out_ << pool.value(admin_field::name, "") << " (" << pool.value(admin_field::balance, "") << ", max_fails "
+             << pool.value(admin_field::max_fails, 0) << ", fail_timeout "
+             << pool.value(admin_field::fail_timeout_ms, 0) / 1000.0 << "s, max_ejection_percent "
+             << pool.value(admin_field::max_ejection_percent, 50);
+        if (const int n = pool.value(admin_field::eject_on_5xx, 0); n > 0) out_ << ", eject_on_5xx " << n;
         out_ << ")\n";
-        for (const auto& srv : pool.value("servers", json::array())) {
+        for (const auto& srv : pool.value(admin_field::servers, json::array())) {
             char ejected[64] = "";
-            if (srv.value("ejected", false))
-                std::snprintf(ejected, sizeof ejected, " EJECTED %.1fs left", srv.value("ejected_ms", 0LL) / 1000.0);
+            if (srv.value(admin_field::ejected, false))
+                std::snprintf(ejected, sizeof ejected, " EJECTED %.1fs left",
+                              srv.value(admin_field::ejected_ms, 0LL) / 1000.0);
             char line[512];
             std::snprintf(line, sizeof line, "  %-24s %-21s %-9s%s active %-4d fails %d ejections %llu",
-                          srv.value("name", "").c_str(), srv.value("address", "").c_str(),
-                          srv.value("state", "").c_str(), ejected, srv.value("active", 0), srv.value("fails", 0),
-                          srv.value("ejections_total", 0ULL));
+                          srv.value(admin_field::name, "").c_str(), srv.value(admin_field::address, "").c_str(),
+                          srv.value(admin_field::state, "").c_str(), ejected, srv.value(admin_field::active, 0),
+                          srv.value(admin_field::fails, 0), srv.value(admin_field::ejections_total, 0ULL));
             out_ << line << "\n";
         }
     }
@@ -451,17 +479,28 @@ int Runner::upstreams(const Args& a) {
 }
 
 int Runner::shutdown() {
-    auto r = call("POST", "/v1/shutdown");
+    auto r = call("POST", control::route::path(control::route::shutdown));
     if (!r) return kUnreachable;
     out_ << "Shut down\n";
     return r->status == 202 ? kOk : kFailed;
 }
 
+int Runner::reopen() {
+    auto r = call("POST", control::route::path(control::route::reopen));
+    if (!r) return kUnreachable;
+    if (r->status != 200) {
+        err_ << "vigilctl: ERROR (" << error_of(*r) << ")\n";
+        return kFailed;
+    }
+    out_ << "Reopened " << json::parse(r->body).value(control::field::reopened, 0) << " log files\n";
+    return kOk;
+}
+
 int Runner::version(const Args& a) {
-    auto r = call("GET", "/v1/version");
+    auto r = call("GET", control::route::path(control::route::version));
     if (!r) return kUnreachable;
     if (a.flags.count("--json")) out_ << r->body;
-    else out_ << json::parse(r->body)["version"].get<std::string>() << "\n";
+    else out_ << json::parse(r->body)[field::version].get<std::string>() << "\n";
     return kOk;
 }
 
@@ -470,7 +509,7 @@ int Runner::version(const Args& a) {
 const std::vector<std::string>& verbs() {
     static const std::vector<std::string> v{"status", "start",  "stop",   "restart", "signal",   "pid",
                                             "tail",   "reread", "update", "reload",  "wait",     "health",
-                                            "upstreams", "shutdown", "version", "backup", "restore", "help"};
+                                            "upstreams", "shutdown", "reopen", "version", "backup", "restore", "help"};
     return v;
 }
 
@@ -492,6 +531,7 @@ std::string usage() {
            "  health [NAME...] [--json]          health status and the last check results\n"
            "  upstreams [--json]                 vigil-proxy's pools: servers, state, active, fails\n"
            "  shutdown                           stop everything, then vigild\n"
+           "  reopen                             reopen every log file (after logrotate; = SIGUSR2)\n"
            "  version [--json]\n"
            "  backup NAME DIR [--timeout S]      kind = postgres/redis: a consistent copy of the live data into DIR\n"
            "  restore NAME DIR [--timeout S] [--force]\n"
@@ -531,6 +571,7 @@ int run_command(const Client& client, const std::vector<std::string>& argv, std:
         if (verb == "health") return r.health(a);
         if (verb == "upstreams") return r.upstreams(a);
         if (verb == "shutdown") return r.shutdown();
+        if (verb == "reopen") return r.reopen();
         if (verb == "version") return r.version(a);
         if (verb == "help") {
             out << usage();

@@ -3,6 +3,7 @@
 // PodDisruptionBudget per workload of two or more replicas.
 #include <algorithm>
 
+#include "supervisor/core/duration_text.hpp"
 #include "supervisor/ctl/k8s_parts.hpp"
 
 namespace vigil::k8s::detail {
@@ -10,10 +11,7 @@ namespace {
 
 using yaml::Node;
 
-std::string duration_text(config::Duration d) {
-    const auto ms = d.count();
-    return ms % 1000 == 0 ? std::to_string(ms / 1000) + "s" : std::to_string(ms) + "ms";
-}
+using core::duration_text;  // "30s", "1500ms": as the config writes them
 
 bool loopback_listen(const std::string& listen) {
     return listen.rfind("127.", 0) == 0 || listen.rfind("localhost:", 0) == 0 || listen.rfind("[::1]", 0) == 0;

@@ -14,7 +14,7 @@
 namespace vigil::ctl {
 namespace {
 
-namespace bk = core::backup;
+namespace bk = ctl::backup;
 using backup_io::fail;
 
 }  // namespace

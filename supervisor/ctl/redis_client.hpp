@@ -1,6 +1,6 @@
 // A minimal Redis client for `vigilctl backup` (BGSAVE, INFO, CONFIG GET):
 // one blocking TCP connection with 10 s send/receive timeouts, RESP from
-// supervisor/core/backup_plan.hpp. Every error is a backup_io::fail.
+// supervisor/ctl/backup_plan.hpp. Every error is a backup_io::fail.
 #pragma once
 
 #include <cstdint>
@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "supervisor/core/backup_plan.hpp"
+#include "supervisor/ctl/backup_plan.hpp"
 
 namespace vigil::ctl {
 
@@ -18,9 +18,9 @@ public:
     ~Redis();
     Redis(const Redis&) = delete;
     Redis& operator=(const Redis&) = delete;
-    core::backup::RespValue command(const std::vector<std::string>& argv);
+    backup::RespValue command(const std::vector<std::string>& argv);
     // A command whose error reply is a failure.
-    core::backup::RespValue ok(const std::vector<std::string>& argv);
+    backup::RespValue ok(const std::vector<std::string>& argv);
     std::string config_get(const std::string& key);
     std::map<std::string, std::string> info(const std::string& section);
 

@@ -12,10 +12,13 @@
 #include <editline/readline.h>
 
 #include "config/command_line.hpp"
+#include "supervisor/control_protocol.hpp"
 #include "supervisor/ctl/commands.hpp"
 
 namespace vigil::ctl {
 namespace {
+
+namespace field = control::field;
 
 const Client* g_client = nullptr;  // libedit's callbacks take no context
 std::vector<std::string> g_candidates;
@@ -23,7 +26,7 @@ std::vector<std::string> g_candidates;
 std::vector<std::string> process_names() {
     std::vector<std::string> names;
     std::string error;
-    auto r = g_client->call("GET", "/v1/programs", "", error, std::chrono::seconds(2));
+    auto r = g_client->call("GET", control::route::path(control::route::programs), "", error, std::chrono::seconds(2));
     if (!r || r->status != 200) return names;
     const auto j = nlohmann::json::parse(r->body, nullptr, false);
     if (!j.is_array()) return names;
@@ -33,8 +36,8 @@ std::vector<std::string> process_names() {
     auto add = [&](std::string n) {
         if (!n.empty() && seen.insert(n).second) names.push_back(std::move(n));
     };
-    for (const auto& p : j) add(p.value("name", ""));
-    for (const auto& p : j) add(p.value("group", "") + ":*");
+    for (const auto& p : j) add(p.value(field::name, ""));
+    for (const auto& p : j) add(p.value(field::group, "") + ":*");
     add("all");
     return names;
 }

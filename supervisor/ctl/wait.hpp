@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "supervisor/control_protocol.hpp"
 #include "supervisor/ctl/client.hpp"
 
 namespace vigil::ctl {
@@ -21,7 +22,7 @@ struct WaitResult {
     bool ok() const { return status == 200; }
 };
 
-// `goal`: "running", "healthy" or "stopped"; `timeout_s` > 0.
-WaitResult wait_for(const Client& client, const std::string& spec, const std::string& goal, long timeout_s);
+// `timeout_s` > 0.
+WaitResult wait_for(const Client& client, const std::string& spec, control::Goal goal, long timeout_s);
 
 }  // namespace vigil::ctl

@@ -150,13 +150,17 @@ void Interface::add(const std::string& name, std::vector<std::vector<std::string
     methods_[name] = Entry{std::move(fn), std::move(sig), std::move(help)};
 }
 
-void Interface::handle(std::string_view body, Reply reply) {
+void Interface::handle(std::string_view body, Reply reply, Access access) {
     std::string error;
     auto call = decode_call(body, error);
     if (!call) return reply(encode_fault(INCORRECT_PARAMETERS, std::string("INCORRECT_PARAMETERS: ") + error));
+    if (std::string why = refused_method(access, call->method); !why.empty())
+        return reply(encode_fault(FAILED, "FAILED: " + why));
+    calling_ = access;
     dispatch(call->method, call->params, [reply = std::move(reply)](Result r) {
         reply(r.is_fault ? encode_fault(r.code, r.text) : encode_response(r.value));
     });
+    calling_ = Access::full();
 }
 
 void Interface::dispatch(const std::string& method, const std::vector<Value>& params, Done done) {
@@ -192,10 +196,11 @@ void Interface::multicall(const Value& calls, Done done) {
         Done done;
     };
     auto run = std::make_shared<Run>();
+    const Access access = calling_;
     run->calls = calls.items;
     run->done = std::move(done);
     auto step = std::make_shared<std::function<void()>>();
-    *step = [this, run, weak_step = std::weak_ptr<std::function<void()>>(step)] {
+    *step = [this, run, access, weak_step = std::weak_ptr<std::function<void()>>(step)] {
         auto self_step = weak_step.lock();
         while (run->next < run->calls.size()) {
             const Value& c = run->calls[run->next++];
@@ -212,6 +217,10 @@ void Interface::multicall(const Value& calls, Done done) {
             }
             if (name->s == "system.multicall") {
                 run->results.push(fault_struct(Result::fault(INCORRECT_PARAMETERS, "Recursive system.multicall forbidden")));
+                continue;
+            }
+            if (std::string why = refused_method(access, name->s); !why.empty()) {
+                run->results.push(fault_struct(Result::fault(FAILED, why)));
                 continue;
             }
             auto sync = std::make_shared<bool>(true);

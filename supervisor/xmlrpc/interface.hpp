@@ -22,6 +22,7 @@
 #include <boost/asio/io_context.hpp>
 
 #include "config/loader.hpp"
+#include "supervisor/access.hpp"
 #include "supervisor/supervisor.hpp"
 #include "supervisor/xmlrpc/value.hpp"
 
@@ -105,7 +106,9 @@ public:
 
     // One POST /RPC2 body in, one methodResponse out (now, or later for
     // calls that wait). Never throws.
-    void handle(std::string_view body, Reply reply);
+    // `access`: a read-only caller gets a fault for any method that acts
+    // (supervisor/access.hpp), inside system.multicall too.
+    void handle(std::string_view body, Reply reply, Access access = Access::full());
 
     // vigild's own log when its stderr is a regular file (readLog, clearLog,
     // maintail), else empty.
@@ -133,6 +136,9 @@ private:
     void add_admin_methods();    // admin_methods.cpp
     void dispatch(const std::string& method, const std::vector<Value>& params, Done done);
     void multicall(const Value& calls, Done done);
+    // The caller of the request being dispatched: multicall takes it along
+    // to its later calls, which run after handle() has returned.
+    Access calling_ = Access::full();
 
     // supervisord's namespecs: "group:name", "group:*", or "name" (= "name:name").
     // Returns false with `fault` set for an unknown name; `process` stays null

@@ -41,7 +41,7 @@ bool ControlApi::supervisord_route(const ApiRequest& req, const std::string& pat
             r.content_type = "text/xml";
             r.body = std::move(xml);
             reply(std::move(r));
-        });
+        }, req.access);
         return true;
     }
     if (path.rfind("/logtail/", 0) != 0 || req.method != "GET") return false;

@@ -25,6 +25,7 @@
 #include <boost/asio/io_context.hpp>
 #include <spdlog/spdlog.h>
 
+#include "common/percent.hpp"
 #include "config/loader.hpp"
 #include "supervisor/control_api.hpp"
 #include "supervisor/control_server.hpp"
@@ -108,22 +109,7 @@ std::vector<std::string> segments(const std::string& target) {
     std::size_t i = 0;
     while (i < path.size()) {
         const std::size_t j = std::min(path.find('/', i), path.size());
-        if (j > i) {
-            std::string seg;
-            for (std::size_t k = i; k < j; ++k) {
-                auto hex = [](char c) {
-                    return (c >= '0' && c <= '9') || ((c | 0x20) >= 'a' && (c | 0x20) <= 'f');
-                };
-                // The API's url_decode: %XX with both digits inside the segment.
-                if (path[k] == '%' && k + 2 < j && hex(path[k + 1]) && hex(path[k + 2])) {
-                    seg += static_cast<char>(std::stoi(path.substr(k + 1, 2), nullptr, 16));
-                    k += 2;
-                } else {
-                    seg += path[k];
-                }
-            }
-            out.push_back(std::move(seg));
-        }
+        if (j > i) out.push_back(percent_decode(path.substr(i, j - i)));  // as the API decodes a segment
         i = j + 1;
     }
     return out;

@@ -406,7 +406,10 @@ TEST_CASE("systemd: cpack builds a .deb with the binaries, unit, tmpfiles, sysus
     INFO(contents);
     for (const char* path : {"./usr/bin/vigild", "./usr/bin/vigilctl", "./usr/lib/systemd/system/vigil.service",
                              "./usr/lib/tmpfiles.d/vigil.conf", "./usr/lib/sysusers.d/vigil.conf",
-                             "./etc/vigil/vigil.ini", "./usr/share/doc/vigil/README.md"})
+                             "./etc/vigil/vigil.ini", "./usr/share/doc/vigil/README.md",
+                             "./usr/share/man/man1/vigilctl.1.gz", "./usr/share/man/man8/vigild.8.gz",
+                             "./usr/share/man/man8/vigil-proxy.8.gz", "./usr/share/man/man5/vigil.ini.5.gz",
+                             "./etc/logrotate.d/vigil", "./usr/share/bash-completion/completions/vigilctl"})
         CHECK(contains(contents, std::string(" ") + path + "\n"));
     CHECK_FALSE(contains(contents, "/usr/local"));
     CHECK_FALSE(contains(contents, "_CPack_Packages"));
@@ -430,7 +433,7 @@ TEST_CASE("systemd: cpack builds a .deb with the binaries, unit, tmpfiles, sysus
 
     std::string control;
     REQUIRE(run({"dpkg-deb", "-I", deb, "conffiles"}, &control) == 0);
-    CHECK(control == "/etc/vigil/vigil.ini\n");
+    CHECK(control == "/etc/vigil/vigil.ini\n/etc/logrotate.d/vigil\n");
     REQUIRE(run({"dpkg-deb", "-I", deb, "postinst"}, &control) == 0);
     control = code_of(control);
     CHECK(contains(control, "systemd-sysusers"));
@@ -451,6 +454,18 @@ TEST_CASE("systemd: cpack builds a .deb with the binaries, unit, tmpfiles, sysus
     CHECK(contains(read_file(root / "usr/lib/systemd/system/vigil.service"),
                    "\nExecStart=/usr/bin/vigild -c /etc/vigil/vigil.ini\n"));
     REQUIRE(run({root / "usr/bin/vigild", "--check", "-c", root / "etc/vigil/vigil.ini"}, &log) == 0);
+    CHECK(contains(read_file(root / "etc/logrotate.d/vigil"), "\n        /usr/bin/vigilctl reopen "));
+    if (run({"sh", "-c", "command -v man"}) == 0) {
+        // `man vigilctl` as an installed package answers it: found through
+        // the manual path the package fills, rendered without warnings.
+        std::string page, warnings;
+        const std::string man = "MANPATH=\"$1/usr/share/man\" MANWIDTH=80 man --warnings vigilctl";
+        REQUIRE(run({"sh", "-c", man + " 2>/dev/null", "sh", root.path()}, &page) == 0);
+        CHECK(contains(page, "vigilctl - control vigild"));
+        CHECK(contains(page, "restart --rolling GROUP"));
+        REQUIRE(run({"sh", "-c", man + " 2>&1 >/dev/null", "sh", root.path()}, &warnings) == 0);
+        CHECK(warnings.empty());
+    }
     std::string needed;
     const std::string script =
         "set -e; for b in \"$1\"/usr/bin/* \"$1\"/usr/lib/vigil/*.so; do"

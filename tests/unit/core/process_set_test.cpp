@@ -10,7 +10,6 @@ using namespace vigil::core::testing;
 using vigil::config::Config;
 using vigil::config::HealthKind;
 using vigil::config::OnUnhealthy;
-using vigil::proxy::ServerMode;
 using Log = std::vector<std::string>;
 
 namespace {
@@ -276,21 +275,6 @@ TEST_CASE("pools: reconciled every 30 s and an unanswered check is tried again s
     w.proxy_answers = true;
     w.advance(2s);
     CHECK(w.take() == Log{"check_pools"});
-}
-
-TEST_CASE("pools: a rolling restart's hold is pushed and kept over health changes until released") {
-    World w(with_proxy());
-    w.run(w.set.startup(w.now));
-    w.advance(1s);
-    w.take();
-    w.run(w.set.hold_member("b", ServerMode::draining, 7, w.now));
-    CHECK(w.take() == Log{"set_member web/b draining"});
-    CHECK(w.set.held_member("b"));
-    w.run(w.set.restart("b", w.now));
-    w.advance(1s);
-    CHECK(w.take() == Log{"restart b"});  // no push while held
-    w.run(w.set.release_member("b", 8, w.now));
-    CHECK(w.take() == Log{"set_member web/b up"});
 }
 
 TEST_CASE("pools: the proxy going away drops the queue and its return resyncs") {

@@ -68,9 +68,9 @@ void World::run(Commands cs) {
                 log_.push_back("set_member " + c.pool + "/" + c.name + " " + proxy::to_string(c.mode));
                 if (auto_ack) {
                     proxy_pools[c.pool + "/" + c.name] = proxy::to_string(c.mode);
-                    run(set.member_ack(c.pool, c.name, c.mode, true, now));
+                    run(set.member_ack(c, 200, "", now));
                 } else {
-                    unanswered_.push_back({c.pool, c.name, c.mode});
+                    unanswered_.push_back(c);
                 }
                 break;
             case Command::Type::check_pools:
@@ -82,6 +82,18 @@ void World::run(Commands cs) {
             case Command::Type::wait_done:
                 log_.push_back("wait_done " + std::to_string(c.id) + (c.ok ? " ok" : " failed"));
                 waits_done_[c.id] = c;
+                break;
+            case Command::Type::count_active:
+                log_.push_back("count_active " + c.name);
+                if (answer_counts) run(set.active_count(c.id, c.ticket, active[c.name], now));
+                break;
+            case Command::Type::roll_step:
+                log_.push_back("roll " + c.name + (c.name.empty() ? "" : " ") + vigil::control::to_string(c.step));
+                roll_report.push_back(c);
+                break;
+            case Command::Type::roll_done:
+                log_.push_back(std::string("roll done ") + (c.ok ? "ok" : "failed"));
+                roll_report.push_back(c);
                 break;
             case Command::Type::log: break;
             case Command::Type::handover_start: {
@@ -131,7 +143,7 @@ void World::ack_pushes(bool ok) {
     unanswered_.clear();
     for (const auto& p : pushes) {
         if (ok) proxy_pools[p.pool + "/" + p.name] = proxy::to_string(p.mode);
-        run(set.member_ack(p.pool, p.name, p.mode, ok, now));
+        run(set.member_ack(p, ok ? 200 : 503, "", now));
     }
 }
 
@@ -183,6 +195,8 @@ void World::reached(const std::string& key, const Decision& d) {
     c.to = d.to;
     c.pid = m.pid();
     c.reason = d.reason;
+    const std::string last_exit = m.last_exit() ? m.last_exit()->describe() : "";
+    c.last_exit = last_exit;
     if (key.back() == '+') return run(set.incoming_observed(key.substr(0, key.size() - 1), c, now));
     if (const auto tilde = key.rfind('~'); tilde != std::string::npos)
         return run(set.retiring_observed(std::stoull(key.substr(tilde + 1)), c, now));

@@ -27,7 +27,7 @@ public:
     void exit(const std::string& name, int code = 1);    // the process ended on its own
     void health(const std::string& name, HealthStatus h);
     void advance(Duration d);                             // fires timers and the set's deadlines in order
-    void ack_pushes(bool ok);                             // answers every set_member not answered yet
+    void ack_pushes(bool ok);                             // answers every set_member not answered yet (503 when not ok)
     void barriers();                                      // the proxy executor reaches every handover_barrier
 
     // A handover's processes: the incoming one of the proxy, and each
@@ -41,6 +41,8 @@ public:
     State state(const std::string& name) const { return machines_.at(name).state(); }
     int pid(const std::string& name) const { return machines_.at(name).pid(); }
     const Command* wait_done(std::uint64_t id) const;
+    // Every roll_step and roll_done, in order ("b draining: out of pool web, …").
+    std::vector<Command> roll_report;
 
     TimePoint now{};
     config::Config config;
@@ -50,6 +52,8 @@ public:
     bool all_down = false;
     std::map<std::string, std::string> proxy_pools;  // what the proxy has: "pool/name" -> mode
     bool proxy_answers = true;
+    std::map<std::string, long> active;  // requests in flight at the proxy, per member (count_active)
+    bool answer_counts = true;           // count_active answered at once
     bool auto_barrier = true;        // handover_barrier reached at once
 
 private:
@@ -63,11 +67,7 @@ private:
     bool running_ = false;
     int next_pid_ = 100;
     std::vector<std::string> log_;
-    struct Push {
-        std::string pool, name;
-        proxy::ServerMode mode;
-    };
-    std::vector<Push> unanswered_;
+    std::vector<Command> unanswered_;
     std::map<std::uint64_t, Command> waits_done_;
     std::vector<std::uint64_t> barriers_;
     void move_machine(const std::string& from, const std::string& to);

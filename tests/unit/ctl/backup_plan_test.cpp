@@ -2,9 +2,9 @@
 
 #include <set>
 
-#include "supervisor/core/backup_plan.hpp"
+#include "supervisor/ctl/backup_plan.hpp"
 
-using namespace vigil::core::backup;
+using namespace vigil::ctl::backup;
 
 TEST_CASE("backup plan: a manifest round-trips and is checked", "[backup]") {
     Manifest m;

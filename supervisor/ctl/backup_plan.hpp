@@ -19,7 +19,7 @@
 #include <string_view>
 #include <vector>
 
-namespace vigil::core::backup {
+namespace vigil::ctl::backup {
 
 inline constexpr std::string_view kManifestName = "vigil-backup.json";
 inline constexpr std::string_view kDataName = "data";
@@ -87,4 +87,4 @@ struct RespValue {
 // untouched) or malformed (error set).
 std::optional<RespValue> resp_parse(std::string_view buf, std::size_t& consumed, std::string& error);
 
-}  // namespace vigil::core::backup
+}  // namespace vigil::ctl::backup

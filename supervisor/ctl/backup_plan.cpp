@@ -1,10 +1,10 @@
-#include "supervisor/core/backup_plan.hpp"
+#include "supervisor/ctl/backup_plan.hpp"
 
 #include <algorithm>
 #include <cctype>
 #include <nlohmann/json.hpp>
 
-namespace vigil::core::backup {
+namespace vigil::ctl::backup {
 namespace {
 
 using json = nlohmann::json;
@@ -261,4 +261,4 @@ std::optional<RespValue> resp_parse(std::string_view buf, std::size_t& consumed,
     return v;
 }
 
-}  // namespace vigil::core::backup
+}  // namespace vigil::ctl::backup
