@@ -267,8 +267,9 @@ void Supervisor::on_transition(ProcessRunner& runner, const core::Decision& d) {
         spdlog::info("{} ({} pid {}): {} -> {}: {}", runner.name(), retiring ? "retiring" : "incoming", shown,
                      core::state_name(d.from), core::state_name(d.to), d.reason);
         const auto now = core::Clock::now();
-        execute(retiring ? set_.retiring_observed(*retiring, change_of(runner, d), now)
-                         : set_.incoming_observed(runner.name(), change_of(runner, d), now));
+        const std::string last_exit = runner.machine().last_exit() ? runner.machine().last_exit()->describe() : "";
+        execute(retiring ? set_.retiring_observed(*retiring, change_of(runner, d, last_exit), now)
+                         : set_.incoming_observed(runner.name(), change_of(runner, d, last_exit), now));
         return;
     }
     if (find(runner.name()) != &runner) return;  // dropped
