@@ -179,6 +179,9 @@ std::vector<KindError> apply_kind(Program& p, const ExplicitKeys& explicit_keys,
         else if (redis_only && !redis) c.error(std::string(key), "only applies to kind = redis");
         else if (!postgres && !redis) c.error(std::string(key), "only applies to kind = postgres or kind = redis");
     }
+    // vigil-proxy says READY=1 once it listens and its admin socket is up:
+    // RUNNING then, so a handover (docs/proxy.md) waits no longer than that.
+    if (p.kind == "proxy" && !c.has("notify")) p.notify = true;
     if (!postgres && !redis) return std::move(c.errors);
     const std::string kind = p.kind;
 

@@ -26,6 +26,10 @@ struct AdminServer::Impl {
     Handler handler;
     local::acceptor acceptor{io};
     bool bound = false;
+    // The socket file this process made: in a handover the next proxy
+    // replaces it while this one still runs, and must keep it.
+    dev_t dev = 0;
+    ino_t ino = 0;
 
     asio::awaitable<void> accept_loop() {
         for (;;) {
@@ -95,6 +99,10 @@ void AdminServer::start() {
     ::umask(old);
     if (ec) throw boost::system::system_error(ec, "admin socket " + impl_->path);
     ::chmod(impl_->path.c_str(), 0600);
+    if (::lstat(impl_->path.c_str(), &st) == 0) {
+        impl_->dev = st.st_dev;
+        impl_->ino = st.st_ino;
+    }
     impl_->acceptor.listen();
     impl_->bound = true;
     asio::co_spawn(impl_->io, impl_->accept_loop(), asio::detached);
@@ -104,7 +112,9 @@ void AdminServer::stop() {
     if (!impl_ || !impl_->bound) return;
     boost::system::error_code ec;
     impl_->acceptor.close(ec);
-    ::unlink(impl_->path.c_str());
+    struct stat st{};
+    if (::lstat(impl_->path.c_str(), &st) == 0 && st.st_dev == impl_->dev && st.st_ino == impl_->ino)
+        ::unlink(impl_->path.c_str());
     impl_->bound = false;
 }
 

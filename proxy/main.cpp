@@ -5,8 +5,10 @@
 //
 //   SIGHUP           reload every listener's certificate and key (new
 //                    connections get the new context; none is dropped)
-//   SIGTERM, SIGINT  stop accepting, let in-flight requests finish (grace
-//                    period), then exit
+//   SIGTERM, SIGINT  stop accepting, let in-flight requests finish with
+//                    Connection: close, give idle keep-alive connections
+//                    --drain-idle to send one last request, then exit
+//                    (remaining connections are cut after --grace)
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -54,6 +56,8 @@ constexpr const char* usage =
     "  --max-body SIZE         request body limit, 413 (default 64M, 0 = none)\n"
     "  --idle-per-server N     idle upstream connections per server per worker (default 64)\n"
     "  --grace D               graceful stop deadline (default 10s)\n"
+    "  --drain-idle D          graceful stop: idle keep-alive connections may send one\n"
+    "                          more request for this long, then close (default 1s)\n"
     "  --check                 validate the config and exit\n";
 
 struct Args {
@@ -100,6 +104,7 @@ Args parse_args(int argc, char** argv) {
         else if (f == "--max-body") a.opts.max_body = size(i);
         else if (f == "--idle-per-server") a.opts.idle_per_server = static_cast<std::size_t>(std::stoul(need(i)));
         else if (f == "--grace") a.grace = duration(i);
+        else if (f == "--drain-idle") a.opts.drain_idle = duration(i);
         else if (f == "--check") a.check = true;
         else if (f == "-h" || f == "--help") { std::cout << usage; std::exit(0); }
         else die_usage("unknown argument '" + std::string(f) + "'");

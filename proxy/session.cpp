@@ -87,7 +87,10 @@ asio::awaitable<bool> Session<Stream>::serve_one() {
             if (pr != ParseResult::incomplete) break;
         }
         idle_ = in_.empty();
-        if (idle_ && (stop_ || w_.stopping())) co_return false;
+        if (idle_ && (stop_ || w_.stopping())) {
+            if (opts_.drain_idle.count() == 0) co_return false;
+            drain_idle();  // its deadline: the end of the drain window
+        }
         char* at = in_.read_ptr();
         auto [ec, n] = co_await client_read(asio::buffer(at, in_.read_room()));
         idle_ = false;

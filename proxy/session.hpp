@@ -118,9 +118,18 @@ public:
         cancel_all();
     }
 
+    // Graceful stop: a request in flight is answered with Connection: close.
+    // An idle keep-alive connection gets drain_idle to send its next request
+    // (served the same way) before it is closed: closing it at once would
+    // race a request already on its way, which the client would see reset.
     void on_stop() override {
         stop_ = true;
-        if (idle_) cancel_all();
+        if (idle_) drain_idle();
+    }
+    void drain_idle() {
+        if (opts_.drain_idle.count() == 0) return cancel_all();
+        const TimePoint until = coarse_now() + opts_.drain_idle;
+        if (until < deadline) deadline = until;
     }
 
     asio::awaitable<void> run();

@@ -90,7 +90,16 @@ void Worker::join() {
 
 void Worker::accept(std::size_t li) {
     acceptors_[li]->async_accept([this, li](boost::system::error_code ec, tcp::socket sock) {
-        if (stopping_ || ec == asio::error::operation_aborted) return;
+        if (ec == asio::error::operation_aborted) return;
+        if (!ec) {
+            // Even when a graceful stop came between the accept and this
+            // handler: the client is served (with Connection: close), not
+            // dropped with its request on the way.
+            boost::system::error_code ignored;
+            sock.set_option(tcp::no_delay(true), ignored);
+            start_session(li, std::move(sock));
+        }
+        if (stopping_) return;
         if (ec) {
             // EMFILE and friends: back off briefly instead of spinning.
             spdlog::warn("accept on {}: {}", listeners_[li].spec.name, ec.message());
@@ -98,9 +107,6 @@ void Worker::accept(std::size_t li) {
             t->async_wait([this, li, t](boost::system::error_code) { if (!stopping_) accept(li); });
             return;
         }
-        boost::system::error_code ignored;
-        sock.set_option(tcp::no_delay(true), ignored);
-        start_session(li, std::move(sock));
         accept(li);
     });
 }

@@ -50,6 +50,7 @@ struct ProxyOptions {
     std::chrono::milliseconds upstream_timeout{60000};  // waiting on the upstream; 504
     std::chrono::milliseconds connect_timeout{5000};    // connect to an upstream; then the next server
     std::size_t idle_per_server = 64;                // idle upstream connections kept per server, per worker
+    std::chrono::milliseconds drain_idle{1000};        // graceful stop: how long an idle keep-alive connection may still send a request
     std::size_t workers = 0;                         // 0: one per core
     int access_log_fd = 1;                           // -1: no access log
 };

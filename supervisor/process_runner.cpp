@@ -78,7 +78,7 @@ void set_user_env(std::vector<std::string>& env, const config::Program& p, const
 
 ProcessRunner::ProcessRunner(boost::asio::io_context& io, config::Program program, const config::Daemon& daemon,
                              core::Rng& rng, ChildTable& children, Listener& listener, HeldSockets* sockets,
-                             const reexec::CarriedProcess* carried)
+                             const reexec::CarriedProcess* carried, std::string instance)
     : io_(io),
       state_dir_(daemon.state_dir),
       limits_best_effort_(!daemon.limits_required),
@@ -89,6 +89,7 @@ ProcessRunner::ProcessRunner(boost::asio::io_context& io, config::Program progra
       children_(children),
       listener_(listener),
       sockets_(sockets),
+      instance_(std::move(instance)),
       machine_(core::Policy::from(program_)),
       timers_{boost::asio::steady_timer(io), boost::asio::steady_timer(io), boost::asio::steady_timer(io)},
       watchdog_(io) {
@@ -104,7 +105,7 @@ ProcessRunner::ProcessRunner(boost::asio::io_context& io, config::Program progra
 void ProcessRunner::make_cgroup() {
     const auto& limits = program_.limits;
     if (!limits.memory_bytes && !limits.cpu_cores && !limits.pids) return;
-    cgroup_ = std::make_unique<ProgramCgroup>(ProgramCgroup::instance_id(state_dir_), program_.name, limits,
+    cgroup_ = std::make_unique<ProgramCgroup>(ProgramCgroup::instance_id(state_dir_), unique_name(), limits,
                                               limits_best_effort_);
 }
 
@@ -122,7 +123,7 @@ bool ProcessRunner::limit_applied(const std::string& key) const {
 
 void ProcessRunner::make_notify_socket(int carried_fd) {
     if (!program_.notify && !program_.watchdog) return;
-    notify_ = std::make_shared<NotifySocket>(io_, program_.name, [this](pid_t sender, std::string_view k, std::string_view v) {
+    notify_ = std::make_shared<NotifySocket>(io_, unique_name(), [this](pid_t sender, std::string_view k, std::string_view v) {
         if (!closed_) on_notify(sender, k, v);
     }, carried_fd);
     if (!notify_->error().empty()) {
@@ -291,8 +292,9 @@ void ProcessRunner::execute(const core::Decision& d) {
     sync_watchdog();
     if (d.changed() || !d.reason.empty()) listener_.on_transition(*this, d);
     // Spawning feeds the machine again (spawned / spawn_failed), so it runs
-    // after this decision has been reported, keeping the log in order.
-    if (spawn) do_spawn();
+    // after this decision has been reported, keeping the log in order (and
+    // not at all when the listener dropped this runner meanwhile).
+    if (spawn && !closed_) do_spawn();
 }
 
 void ProcessRunner::do_spawn() {

@@ -53,10 +53,12 @@ public:
     // what p.sockets lists (supervisor/held_sockets.hpp); may be null for a
     // program without sockets. `carried`: what a re-executed vigild took
     // over for this program (its notify socket is the old one); adopt() it
-    // once the runner is owned by a shared_ptr.
+    // once the runner is owned by a shared_ptr. `instance`: empty for the
+    // program's own runner; a tag ("h3") for a second one beside it (a
+    // proxy handover), which gets a notify socket and cgroup of its own.
     ProcessRunner(boost::asio::io_context& io, config::Program program, const config::Daemon& daemon, core::Rng& rng,
                   ChildTable& children, Listener& listener, HeldSockets* sockets = nullptr,
-                  const reexec::CarriedProcess* carried = nullptr);
+                  const reexec::CarriedProcess* carried = nullptr, std::string instance = {});
     ~ProcessRunner();
 
     void send(const core::Event& e);
@@ -76,6 +78,7 @@ public:
     void adopt(const reexec::CarriedProcess& c);
 
     const std::string& name() const { return program_.name; }
+    const std::string& instance() const { return instance_; }
     const config::Program& program() const { return program_; }
     // Closes and opens this program's log files again (`vigilctl reopen`,
     // SIGUSR2); returns how many.
@@ -156,6 +159,7 @@ private:
     ChildTable& children_;
     Listener& listener_;
     HeldSockets* sockets_;
+    std::string instance_;
     core::ProcessMachine machine_;
 
     std::array<boost::asio::steady_timer, core::kTimerCount> timers_;
@@ -185,6 +189,9 @@ private:
     std::string spawn_error_;
     core::OutputTail output_tail_;  // the current run's last lines
     std::string exit_reason_;
+    // The program's name, with the instance tag of a second runner: what
+    // the notify socket and the cgroup are named after.
+    std::string unique_name() const { return instance_.empty() ? program_.name : program_.name + ":" + instance_; }
     void make_monitor();
     void sync_monitor();
     void make_notify_socket(int carried_fd = -1);

@@ -87,10 +87,12 @@ std::string find_proxy_binary() {
 void fill_proxy_command(config::Config& config, const std::string& config_path) {
     std::error_code ec;
     const std::string abs = std::filesystem::absolute(config_path, ec).string();
+    // Its drain ends (remaining connections cut, exit 0) a little before
+    // vigild's SIGKILL at stopwaitsecs.
     for (auto& p : config.programs)
         if (p.kind == "proxy" && p.command.empty())
             p.command = "'" + find_proxy_binary() + "' -c '" + abs + "' --admin '" + config.daemon.state_dir +
-                        "/proxy.sock'";
+                        "/proxy.sock' --grace " + std::to_string(p.stopwaitsecs.count() * 9 / 10) + "ms";
 }
 
 ProxyLink::ProxyLink(boost::asio::io_context& io, Supervisor& sup) : io_(io), sup_(sup), retry_(io) {
@@ -114,6 +116,7 @@ void ProxyLink::execute(const core::Command& c) {
         case core::Command::Type::define_pools: return define_pools();
         case core::Command::Type::check_pools: return check_pools();
         case core::Command::Type::proxy_gone: return drop_queue();
+        case core::Command::Type::handover_barrier: return barrier(c.id);
         case core::Command::Type::count_active: return count_active(c);
         default: return;
     }
@@ -176,6 +179,14 @@ void ProxyLink::check_pools() {
     });
 }
 
+// A handover's new proxy has its pools once everything queued before this
+// point has been answered (or given up on): then the old one may stop.
+void ProxyLink::barrier(std::uint64_t id) {
+    send("", "", "", [this, alive = alive_, id](int, std::string) {
+        if (*alive) sup_.pools_handed_over(id);
+    });
+}
+
 // A draining instance's requests in flight, summed over its pools; nullopt
 // to the set when some pool did not say.
 void ProxyLink::count_active(const core::Command& c) {
@@ -222,6 +233,11 @@ void ProxyLink::send(std::string method, std::string target, std::string body, R
 }
 
 void ProxyLink::pump() {
+    while (!busy_ && !queue_.empty() && queue_.front().method.empty()) {  // a barrier: all before it answered
+        Request b = std::move(queue_.front());
+        queue_.pop_front();
+        if (b.reply) b.reply(200, "");
+    }
     if (busy_ || queue_.empty()) return;
     busy_ = true;
     const Request& r = queue_.front();
@@ -243,8 +259,11 @@ void ProxyLink::finish(int status, std::string body) {
         });
         return;
     }
+    // A proxy that is stopping or gone cannot be told anything, and that
+    // is no news: its stop or exit is in the log already.
     if (status == 0 || status >= 400)
-        spdlog::warn("proxy admin {} {}: {}", r.method, r.target, status == 0 ? body : "HTTP " + std::to_string(status));
+        spdlog::log(status == 0 && !sup_.set().proxy_up() ? spdlog::level::debug : spdlog::level::warn,
+                    "proxy admin {} {}: {}", r.method, r.target, status == 0 ? body : "HTTP " + std::to_string(status));
     Request done = std::move(r);
     queue_.pop_front();
     busy_ = false;

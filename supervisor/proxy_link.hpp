@@ -54,6 +54,7 @@ private:
     void check_pools();
     void count_active(const core::Command& c);
     void drop_queue();
+    void barrier(std::uint64_t id);
     void send(std::string method, std::string target, std::string body, Reply reply = nullptr, int attempts = 1);
     void pump();
     void finish(int status, std::string body);

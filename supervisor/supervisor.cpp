@@ -45,12 +45,30 @@ Supervisor::Supervisor(boost::asio::io_context& io, config::Config config, std::
 
 Supervisor::~Supervisor() {
     for (auto& [_, r] : runners_) r->close();
+    if (incoming_) incoming_->close();
+    for (auto& [_, r] : retiring_) r->close();
+}
+
+std::shared_ptr<ProcessRunner> Supervisor::make_runner(const config::Program& p, std::string instance,
+                                                      const reexec::CarriedProcess* carried) {
+    return std::make_shared<ProcessRunner>(io_, p, config_.daemon, rng_, children_, *this, &sockets_, carried,
+                                           std::move(instance));
 }
 
 void Supervisor::add_runner(const config::Program& p, const reexec::CarriedProcess* carried) {
     if (std::find(order_.begin(), order_.end(), p.name) == order_.end()) order_.push_back(p.name);
-    runners_[p.name] =
-        std::make_shared<ProcessRunner>(io_, p, config_.daemon, rng_, children_, *this, &sockets_, carried);
+    runners_[p.name] = make_runner(p, {}, carried);
+}
+
+const ProcessRunner* Supervisor::latest(const std::string& name) const {
+    if (incoming_ && incoming_->name() == name) return incoming_.get();
+    return find(name);
+}
+
+void Supervisor::drop(std::shared_ptr<ProcessRunner> r) {
+    if (!r) return;
+    r->close();
+    boost::asio::post(io_, [r = std::move(r)] {});
 }
 
 int Supervisor::reopen_logs() {
@@ -159,10 +177,12 @@ void Supervisor::pools_report(const std::optional<std::map<std::string, std::str
 
 void Supervisor::pools_not_defined() { execute(set_.pools_not_defined(core::Clock::now())); }
 
+void Supervisor::pools_handed_over(std::uint64_t id) { execute(set_.pools_handed_over(id, core::Clock::now())); }
+
 // --- config edits ----------------------------------------------------------
 
 core::ConfigDiff Supervisor::plan(const config::Config& next, const std::vector<std::string>& only) const {
-    return core::select(core::diff_programs(config_.programs, next.programs), config_.programs, next.programs, only);
+    return core::select(core::diff_config(config_, next), config_.programs, next.programs, only);
 }
 
 core::ConfigDiff Supervisor::update(config::Config next, const std::vector<std::string>& only) {
@@ -176,7 +196,7 @@ core::ConfigDiff Supervisor::update(config::Config next, const std::vector<std::
     std::vector<config::Program> merged;
     for (const auto& p : next.programs) {
         if (in(d.added, p.name) || in(d.changed, p.name)) merged.push_back(p);
-        else if (const ProcessRunner* r = find(p.name)) merged.push_back(r->program());
+        else if (const ProcessRunner* r = latest(p.name)) merged.push_back(r->program());
     }
     for (const auto& p : config_.programs)
         if (!next.find(p.name) && !in(d.removed, p.name)) merged.push_back(p);
@@ -221,11 +241,13 @@ void Supervisor::unsubscribe(std::uint64_t id) {
 
 void Supervisor::on_health(ProcessRunner& runner, core::HealthStatus from, core::HealthStatus to,
                            const std::string& detail) {
+    const bool own = find(runner.name()) == &runner;  // not a handover's incoming or retiring process
     if (from != to) {
-        const auto level = to == core::HealthStatus::unhealthy ? spdlog::level::warn : spdlog::level::info;
-        spdlog::log(level, "{}: health {} -> {}{}{}", runner.name(), core::health_status_name(from),
-                    core::health_status_name(to), detail.empty() ? "" : ": ", detail);
+        const auto level = to == core::HealthStatus::unhealthy && own ? spdlog::level::warn : spdlog::level::info;
+        spdlog::log(level, "{}{}: health {} -> {}{}{}", runner.name(), own ? "" : " (pid " + std::to_string(runner.pid()) + ")",
+                    core::health_status_name(from), core::health_status_name(to), detail.empty() ? "" : ": ", detail);
     }
+    if (!own) return;  // the set hears of it once it is the program's process
     // The set learns first, so observers (a rolling restart releasing its
     // hold, READY=1) see the new view; its commands run after them.
     core::Commands cs = set_.health(runner.name(), runner.health(), core::Clock::now());
@@ -235,13 +257,31 @@ void Supervisor::on_health(ProcessRunner& runner, core::HealthStatus from, core:
 }
 
 void Supervisor::on_transition(ProcessRunner& runner, const core::Decision& d) {
-    // Keep <state_dir>/pids in step with what runs, for the next vigild.
-    pid_t& recorded = recorded_pid_[runner.name()];
+    // Keep <state_dir>/pids in step with what runs, for the next vigild (a
+    // handover's processes under NAME:INSTANCE: both of them run).
+    const std::string key = runner.instance().empty() ? runner.name() : runner.name() + ":" + runner.instance();
+    pid_t& recorded = recorded_pid_[key];
+    const pid_t shown = runner.pid() > 0 ? runner.pid() : recorded;  // the one that just ended, if it did
     if (runner.pid() != recorded) {
-        if (runner.pid() > 0) pids_.record(runner.name(), runner.pid());
-        else pids_.forget(runner.name());
+        if (runner.pid() > 0) pids_.record(key, runner.pid());
+        else pids_.forget(key);
         recorded = runner.pid();
     }
+    // A handover's incoming or retiring process: the log and the set's
+    // handover rules; observers (status, events) see only the program's own.
+    std::optional<std::uint64_t> retiring;
+    for (const auto& [id, r] : retiring_)
+        if (r.get() == &runner) retiring = id;
+    if (incoming_.get() == &runner || retiring) {
+        spdlog::info("{} ({} pid {}): {} -> {}: {}", runner.name(), retiring ? "retiring" : "incoming", shown,
+                     core::state_name(d.from), core::state_name(d.to), d.reason);
+        const auto now = core::Clock::now();
+        const std::string last_exit = runner.machine().last_exit() ? runner.machine().last_exit()->describe() : "";
+        execute(retiring ? set_.retiring_observed(*retiring, change_of(runner, d, last_exit), now)
+                         : set_.incoming_observed(runner.name(), change_of(runner, d, last_exit), now));
+        return;
+    }
+    if (find(runner.name()) != &runner) return;  // dropped
     std::string extra;
     if (!runner.spawn_error().empty() && (d.to == core::State::backoff || d.to == core::State::fatal))
         extra = " [" + runner.spawn_error() + "]";
@@ -321,6 +361,12 @@ void Supervisor::carry_out(const core::Command& c) {
                 report(c);
             }
             break;
+        case T::handover_start:
+        case T::handover_swap:
+        case T::handover_barrier:
+        case T::retire:
+        case T::handover_abort:
+        case T::drop_retired: carry_out_handover(c); break;
         case T::wait_done:
             if (auto w = waits_.find(c.id); w != waits_.end()) {
                 auto done = std::move(w->second);
@@ -329,6 +375,51 @@ void Supervisor::carry_out(const core::Command& c) {
             }
             break;
         case T::log: break;
+    }
+}
+
+void Supervisor::carry_out_handover(const core::Command& c) {
+    using T = core::Command::Type;
+    auto current = runners_.find(c.name);
+    auto old = retiring_.find(c.id);
+    switch (c.type) {
+        case T::handover_start:
+            if (const config::Program* p = config_.find(c.name)) {
+                drop(std::exchange(incoming_, nullptr));  // defensive: the set starts one at a time
+                incoming_ = make_runner(*p, "h" + std::to_string(++instances_));
+                incoming_->send(core::Event::start());
+            }
+            break;
+        case T::handover_swap:
+            if (!incoming_ || current == runners_.end()) break;
+            retiring_[c.id] = std::exchange(current->second, std::move(incoming_));
+            // Its checks ran while it was the incoming one: the set learns
+            // where they stand now.
+            for (auto& next : set_.health(c.name, current->second->health(), core::Clock::now()))
+                queue_.push_back(std::move(next));
+            break;
+        case T::handover_barrier:
+            if (proxy_executor_) proxy_executor_(c);
+            else for (auto& next : set_.pools_handed_over(c.id, core::Clock::now())) queue_.push_back(std::move(next));
+            break;
+        case T::retire:
+            if (old != retiring_.end()) old->second->send(core::Event::stop());
+            break;
+        case T::handover_abort:
+            if (!incoming_) break;
+            if (c.id == 0) {
+                drop(std::exchange(incoming_, nullptr));
+                break;
+            }
+            retiring_[c.id] = std::exchange(incoming_, nullptr);
+            retiring_[c.id]->send(core::Event::stop());
+            break;
+        case T::drop_retired:
+            if (old == retiring_.end()) break;
+            drop(std::move(old->second));
+            retiring_.erase(old);
+            break;
+        default: break;
     }
 }
 

@@ -99,6 +99,8 @@ public:
     void member_ack(const core::Command& push, int status, const std::string& detail);
     void pools_report(const std::optional<std::map<std::string, std::string>>& actual);
     void pools_not_defined();
+    // The proxy executor reached handover_barrier `id`: the new proxy has every pool.
+    void pools_handed_over(std::uint64_t id);
     // The answer to a count_active command.
     void active_count(std::uint64_t roll, std::uint64_t ticket, std::optional<long> active);
 
@@ -140,6 +142,14 @@ private:
     void carry_out(const core::Command& c);
     void arm_tick();
     void add_runner(const config::Program& p, const reexec::CarriedProcess* carried = nullptr);
+    std::shared_ptr<ProcessRunner> make_runner(const config::Program& p, std::string instance = {},
+                                               const reexec::CarriedProcess* carried = nullptr);
+    // The set's handover commands (handover_start … drop_retired).
+    void carry_out_handover(const core::Command& c);
+    // Closes a runner now and lets it go once the handlers on the stack are done.
+    void drop(std::shared_ptr<ProcessRunner> r);
+    // The program's runner, or the incoming one of a handover: its settings are the latest.
+    const ProcessRunner* latest(const std::string& name) const;
 
     boost::asio::io_context& io_;
     config::Config config_;
@@ -152,6 +162,12 @@ private:
     std::map<std::string, pid_t> recorded_pid_;
     std::vector<std::string> order_;  // start order
     std::map<std::string, std::shared_ptr<ProcessRunner>> runners_;
+    // A proxy handover (core/process_set_handover.cpp): the new process until
+    // it is ready, and old ones being drained, by the set's id. Each has its
+    // own machine, notify socket and cgroup (runner instance "h<N>").
+    std::shared_ptr<ProcessRunner> incoming_;
+    std::map<std::uint64_t, std::shared_ptr<ProcessRunner>> retiring_;
+    unsigned instances_ = 0;
     std::map<std::uint64_t, Observer> observers_;
     std::map<std::uint64_t, HealthObserver> health_observers_;
     std::map<std::uint64_t, UpdateObserver> update_observers_;

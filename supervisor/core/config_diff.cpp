@@ -41,6 +41,23 @@ ConfigDiff diff_programs(const std::vector<config::Program>& running, const std:
     return d;
 }
 
+ConfigDiff diff_config(const config::Config& running, const config::Config& next) {
+    ConfigDiff d = diff_programs(running.programs, next.programs);
+    auto sections = [](std::vector<config::Proxy> ps) {
+        for (auto& p : ps) p.loc = {};
+        return ps;
+    };
+    if (sections(running.proxies) == sections(next.proxies)) return d;
+    for (const auto& p : next.programs) {
+        if (p.kind != "proxy") continue;
+        auto it = std::find(d.unchanged.begin(), d.unchanged.end(), p.name);
+        if (it == d.unchanged.end()) continue;
+        d.unchanged.erase(it);
+        d.changed.insert(std::upper_bound(d.changed.begin(), d.changed.end(), p.name), p.name);
+    }
+    return d;
+}
+
 ConfigDiff select(const ConfigDiff& d, const std::vector<config::Program>& running,
                   const std::vector<config::Program>& next, const std::vector<std::string>& only) {
     if (only.empty()) return d;

@@ -59,8 +59,13 @@ void ProcessSet::adopt(const config::Config& config) noexcept {
     }
     graph_ = DependencyGraph(config.programs);
     proxy_name_.clear();
+    proxy_hands_over_ = false;
     for (const auto& p : config.programs)
-        if (p.kind == "proxy") proxy_name_ = p.name;
+        if (p.kind == "proxy") {
+            proxy_name_ = p.name;
+            proxy_hands_over_ = !p.sockets.empty();
+            proxy_startsecs_ = p.notify ? Duration{0} : p.startsecs;
+        }
     pools_.clear();
     for (const auto& u : config.upstreams)
         for (const auto& s : u.servers)
@@ -141,6 +146,7 @@ Commands ProcessSet::shutdown(TimePoint now) noexcept {
     for (auto& [_, p] : procs_)
         if (waiting_to_start(p.intent)) p.intent = Intent::down;
     fail_rolls(now, out);
+    if (handover_) abort_handover("shutting down", handover_->pid, out);
     settle(out);
     return out;
 }
@@ -166,6 +172,7 @@ Commands ProcessSet::stop(const std::string& name, TimePoint) noexcept {
     if (p.intent == Intent::replacing) p.after_replace = Intent::stopped_by_hand;
     else p.intent = Intent::stopped_by_hand;
     p.waiting.clear();
+    if (name == proxy_name_ && handover_) abort_handover("stop requested", handover_->pid, out);
     out.push_back(make(Command::Type::stop, name));
     settle(out);
     return out;
@@ -178,12 +185,14 @@ Commands ProcessSet::restart(const std::string& name, TimePoint now) noexcept {
     if (stays_down(p.state)) return begin_start(name, now);
     if (p.intent == Intent::replacing) p.after_replace = Intent::pending;
     else p.intent = Intent::up;
-    Commands out{make(Command::Type::restart, name)};
+    Commands out;
+    if (can_hand_over(name)) begin_handover("restart requested", now, out);
+    else out.push_back(make(Command::Type::restart, name));
     settle(out);
     return out;
 }
 
-Commands ProcessSet::update(const config::Config& config, const ConfigDiff& d, TimePoint) noexcept {
+Commands ProcessSet::update(const config::Config& config, const ConfigDiff& d, TimePoint now) noexcept {
     Commands out;
     adopt(config);
     for (const auto& name : d.removed) {
@@ -194,6 +203,10 @@ Commands ProcessSet::update(const config::Config& config, const ConfigDiff& d, T
     }
     for (const auto& name : d.changed) {
         Proc& p = procs_[name];
+        if (can_hand_over(name)) {  // the new settings come with the incoming proxy
+            begin_handover("settings changed", now, out);
+            continue;
+        }
         const bool was_up = !stays_down(p.state) || waiting_to_start(p.intent);
         const bool by_hand = (p.intent == Intent::replacing ? p.after_replace : p.intent) == Intent::stopped_by_hand;
         p.after_replace = was_up || (p.autostart && !by_hand) ? Intent::pending
@@ -321,7 +334,9 @@ void ProcessSet::start_pending(Commands& out) noexcept {
 }
 
 void ProcessSet::stop_for_shutdown(Commands& out) noexcept {
-    bool all_down = true;
+    bool all_down = retiring_.empty() && !handover_;
+    for (auto& [id, r] : retiring_)
+        if (!r.told) retire(id, "shutting down", out);
     for (auto it = order_.rbegin(); it != order_.rend(); ++it) {
         Proc& p = procs_[*it];
         if (stays_down(p.state)) continue;
@@ -332,6 +347,8 @@ void ProcessSet::stop_for_shutdown(Commands& out) noexcept {
             return d == procs_.end() || stays_down(d->second.state);
         });
         if (!up.empty()) continue;
+        // The proxy drains against live servers: its pool members wait.
+        if (*it != proxy_name_ && proxy_draining() && !pools_of(*it).empty()) continue;
         if (p.intent != Intent::replacing && p.intent != Intent::stopped_by_hand) p.intent = Intent::down;
         p.stop_queued = true;
         out.push_back(make(Command::Type::stop, *it));

@@ -32,6 +32,15 @@
 //     healthy (or the timeout: the roll stops there, the rest untouched,
 //     the instance released to what its health says), then back "up"
 //     (process_set_rolling.cpp).
+//   - a planned restart of a running proxy (restart, an update that changes
+//     it) is a handover: a second proxy (the incoming) starts on the same
+//     held sockets while the old one serves; once it is RUNNING (READY=1) it
+//     becomes the program's process, gets every pool, and only then is the
+//     old one (now retiring) told to stop accepting and drain. An incoming
+//     that fails or is not ready within kHandoverReady is stopped and the
+//     old one keeps serving (process_set_handover.cpp);
+//   - shutdown stops the proxy (and any retiring one) before the pool
+//     members it routes to, so it drains against live servers.
 #pragma once
 
 #include <cstdint>
@@ -116,6 +125,13 @@ struct Command {
         roll_step,     // rolling restart `id` reached `step` for `name` (`reason`: the message)
         roll_done,     // rolling restart `id` ended: `ok`, `names` restarted, `untouched`, `reason`
         log,           // nothing to do but tell the log `reason`
+        // Proxy handover (planned restart without a refused connection):
+        handover_start,    // start an incoming process of `name` beside the running one, from the current config
+        handover_swap,     // the incoming is ready: it becomes `name`'s process; the old one is retiring `id`, still serving
+        handover_barrier,  // to the proxy executor: once every request queued before it is answered, pools_handed_over(id)
+        retire,            // retiring `id`: its stop signal (stop accepting, drain, exit), SIGKILL after stopwaitsecs
+        handover_abort,    // the incoming did not come up: stop it as retiring `id`; id 0: it has no process, drop it
+        drop_retired,      // retiring `id` is down: drop its runner
     };
     Type type;
     std::string name;
@@ -141,6 +157,7 @@ struct Change {
     std::string_view spawn_error;  // why the last spawn failed, or ""
     std::string_view exit_reason;  // the telling line of the last run's output, or ""
     std::string_view last_exit;    // how the last run ended ("exit status 3"), or ""
+    bool handed_over = false;      // a handover's incoming process took over (a restart, seen as done)
 };
 
 class ProcessSet {
@@ -196,6 +213,19 @@ public:
     // The proxy's answer to check_pools: "pool/server" -> state; nullopt when
     // it did not answer.
     Commands pools_report(const std::optional<std::map<std::string, std::string>>& actual, TimePoint now) noexcept;
+
+    // --- proxy handover (process_set_handover.cpp) ------------------------------
+    // How long an incoming proxy has to become RUNNING (READY=1, or its
+    // startsecs on top) before the handover is given up.
+    static constexpr Duration kHandoverReady{10000};
+    // Decisions of the incoming process of `name`, and of retiring `id`.
+    Commands incoming_observed(const std::string& name, const Change& c, TimePoint now) noexcept;
+    Commands retiring_observed(std::uint64_t id, const Change& c, TimePoint now) noexcept;
+    // The proxy executor reached handover_barrier `id`: the new proxy has
+    // been given every pool.
+    Commands pools_handed_over(std::uint64_t id, TimePoint now) noexcept;
+    bool handover_under_way() const noexcept { return handover_.has_value(); }
+    std::size_t retiring_count() const noexcept { return retiring_.size(); }
 
     // --- waits ----------------------------------------------------------------
     // Starts wait `id` on `goals` (in the order given) until `deadline`; it
@@ -302,12 +332,32 @@ private:
     void schedule_reconcile(TimePoint at) noexcept;
     proxy::ServerMode desired_mode(const std::string& name) const noexcept;
 
+    // Handover (process_set_handover.cpp).
+    struct Handover {
+        int pid = 0;  // the incoming's, once spawned
+        TimePoint deadline;
+        bool again = false;  // another restart or change asked for meanwhile: one more handover after this one
+    };
+    struct Retiring {
+        int pid = 0;
+        State state = State::running;
+        bool told = false;  // retire sent
+    };
+    bool can_hand_over(const std::string& name) const noexcept;
+    void begin_handover(const std::string& why, TimePoint now, Commands& out) noexcept;
+    void abort_handover(const std::string& why, int incoming_pid, Commands& out) noexcept;
+    void swap_in(const Change& c, TimePoint now, Commands& out) noexcept;
+    void retire(std::uint64_t id, std::string why, Commands& out) noexcept;
+    void handover_tick(TimePoint now, Commands& out) noexcept;
+    bool proxy_draining() const noexcept;  // shutdown: the proxy or a retiring one still runs
+
     // Waits (process_set_waits.cpp).
     void check_waits(const std::string& name, const Change* c, Commands& out) noexcept;
     bool check_goal(Wait& w, const std::string& name, WaitGoal goal, const Change* c) noexcept;
     bool record(Wait& w, const std::string& name, bool ok, std::string message) noexcept;
     void expire(std::uint64_t id, Wait& w, Commands& out) noexcept;
     void finish_wait(std::uint64_t id, Wait& w, bool timed_out, Commands& out) noexcept;
+    void fail_restart_waits(const std::string& name, const std::string& message, Commands& out) noexcept;
 
     // Rolling restarts (process_set_rolling.cpp).
     void roll_next(std::uint64_t id, TimePoint now, Commands& out) noexcept;
@@ -338,6 +388,11 @@ private:
     std::map<std::string, proxy::ServerMode> member_hold_;    // name -> mode a rolling restart holds
     std::optional<TimePoint> reconcile_at_;
     bool reconcile_in_flight_ = false;
+    bool proxy_hands_over_ = false;  // the proxy program has held sockets: a restart can be a handover
+    Duration proxy_startsecs_{0};     // without notify, RUNNING comes only after startsecs
+    std::optional<Handover> handover_;
+    std::map<std::uint64_t, Retiring> retiring_;
+    std::uint64_t next_retiring_ = 1;
 
     std::map<std::uint64_t, Wait> waits_;
 

@@ -101,9 +101,13 @@ void ProcessSet::check_waits(const std::string& name, const Change* c, Commands&
             continue;
         }
         if (g->second == WaitGoal::restarted) {
-            if (c && (c->to == State::stopping || c->to == State::starting)) g->second = WaitGoal::up;
-            ++it;
-            continue;
+            if (c && (c->to == State::stopping || c->to == State::starting || c->handed_over))
+                g->second = WaitGoal::up;
+            // A handover is a restart already done: the new process is up.
+            if (!c || !c->handed_over) {
+                ++it;
+                continue;
+            }
         }
         if (check_goal(w, name, g->second, c)) w.pending.erase(g);
         if (w.pending.empty()) {
@@ -126,6 +130,27 @@ bool ProcessSet::record(Wait& w, const std::string& name, bool ok, std::string m
     w.results[name] = std::move(r);
     w.ok = w.ok && ok;
     return true;
+}
+
+// A restart that was a handover and did not happen: the old process still
+// runs, so the wait would otherwise last until its timeout.
+void ProcessSet::fail_restart_waits(const std::string& name, const std::string& message, Commands& out) noexcept {
+    for (auto it = waits_.begin(); it != waits_.end();) {
+        Wait& w = it->second;
+        auto g = w.pending.find(name);
+        if (g == w.pending.end() || g->second != WaitGoal::restarted) {
+            ++it;
+            continue;
+        }
+        record(w, name, false, message);
+        w.pending.erase(g);
+        if (w.pending.empty()) {
+            finish_wait(it->first, w, false, out);
+            it = waits_.erase(it);
+        } else {
+            ++it;
+        }
+    }
 }
 
 void ProcessSet::finish_wait(std::uint64_t id, Wait& w, bool timed_out, Commands& out) noexcept {
@@ -156,6 +181,7 @@ Commands ProcessSet::tick(TimePoint now) noexcept {
         reconcile_at_.reset();
         if (proxy_up()) out.push_back(Command{Command::Type::check_pools});
     }
+    handover_tick(now, out);
     for (auto it = waits_.begin(); it != waits_.end();) {
         Wait& w = it->second;
         if (now < w.deadline) {
@@ -171,6 +197,7 @@ Commands ProcessSet::tick(TimePoint now) noexcept {
 
 std::optional<TimePoint> ProcessSet::next_deadline() const noexcept {
     std::optional<TimePoint> next = reconcile_at_;
+    if (handover_ && (!next || handover_->deadline < *next)) next = handover_->deadline;
     for (const auto& [_, w] : waits_)
         if (!next || w.deadline < *next) next = w.deadline;
     if (const auto roll = roll_deadline(); roll && (!next || *roll < *next)) next = roll;

@@ -137,6 +137,17 @@ void Stack::skip_log() {
     }
 }
 
+std::string Stack::login(const std::string& user) const {
+    const std::string creds = R"({"username":")" + user + R"(","password":"secret-123"})";
+    KeepAliveClient setup(internal);
+    REQUIRE(setup.request("POST", "/auth/register", "", creds).status == 201);
+    const Reply r = setup.request("POST", "/auth/login", "", creds);
+    REQUIRE(r.status == 200);
+    std::smatch m;
+    REQUIRE(std::regex_search(r.body, m, std::regex(R"re("token":"([0-9a-f]{64})")re")));
+    return m[1].str();
+}
+
 std::set<std::string> Stack::stored_payment_keys() const {
     std::string out;
     const int rc = run({"psql", "-X", "-A", "-t", "-q", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-p",

@@ -52,6 +52,9 @@ struct Stack {
     pid_t pid_of(const std::string& name) const;
     // Moves the log cursor past everything logged so far.
     void skip_log();
+    // Registers `user` with Service A through the proxy's internal listener
+    // and logs in: the bearer token for the load.
+    std::string login(const std::string& user) const;
     // Idempotency keys of every row of payments_db.payments on postgres-b.
     std::set<std::string> stored_payment_keys() const;
 };

@@ -1,5 +1,6 @@
 // vigild driving a real vigil-proxy: pool members go up and down with their
-// state and health, and a restarted proxy is brought up to date.
+// state and health, a restarted proxy is brought up to date, and a failed
+// handover leaves the old proxy serving.
 #include <catch2/catch.hpp>
 
 #include <netinet/in.h>
@@ -147,4 +148,31 @@ TEST_CASE("proxy link: vigild holds the proxy's listening socket, so a killed pr
     ::close(fd);
     CHECK(answer.rfind("HTTP/1.1 200", 0) == 0);
     CHECK(answer.find("b1") != std::string::npos);
+}
+
+TEST_CASE("proxy link: a new proxy that fails to start leaves the old one serving", "[proxy-link]") {
+    const int p1 = free_port(), listen = free_port();
+    const std::string head = backend("b1", p1) + "[upstream:pool]\nservers = b1\n\n[program:proxy]\nkind = proxy\n"
+                             "\n[proxy:main]\nlisten = 127.0.0.1:" + std::to_string(listen) + "\nroute = / pool\n";
+    Vigild v(head);
+    v.start();
+    REQUIRE(v.expect("b1: up in pool pool"));
+    CHECK(proxy_state_becomes(v, "b1", "up"));
+    std::string before;
+    REQUIRE(v.ctl({"pid", "proxy"}, &before) == 0);
+
+    // A certificate that is not there: vigil-proxy reads it only when it
+    // starts, so the update hands over to a proxy that exits at once.
+    std::string ini = read_file(v.config_path());
+    ini += "tls_cert = " + (v.dir() / "missing.pem") + "\ntls_key = " + (v.dir() / "missing.key") + "\n";
+    write_file(v.config_path(), ini);
+    std::string out;
+    v.ctl({"update"}, &out);
+    REQUIRE(v.expect("handover given up: the new proxy did not start", 15s));
+    std::string after;
+    REQUIRE(v.ctl({"pid", "proxy"}, &after) == 0);
+    CHECK(after == before);
+    CHECK(backend_behind(listen) == "b1");  // the old proxy serves on
+    CHECK(proxy_state_becomes(v, "b1", "up"));  // and still takes vigild's pushes
+    CHECK_FALSE(v.find_line("proxy: RUNNING -> "));
 }

@@ -18,7 +18,7 @@ TEST_CASE("SIGTERM: in-flight requests finish, then the proxy exits 0", "[lifecy
     auto p = start_proxy("[upstream:web]\nservers = " + a.address() +
                              "\n\n[proxy:public]\nlisten = 127.0.0.1:{PORT}\nroute = / web\n",
                          {"--access-log", "off", "--grace", "5s"});
-    auto idle = Conn::tcp(p->port);  // an idle keep-alive client is closed at once
+    auto idle = Conn::tcp(p->port);  // an idle keep-alive client is closed after --drain-idle (1s)
     REQUIRE(idle);
     auto slow = Conn::tcp(p->port);
     REQUIRE(slow->send(get_request("/slow/800")));
@@ -34,6 +34,32 @@ TEST_CASE("SIGTERM: in-flight requests finish, then the proxy exits 0", "[lifecy
     CHECK(WIFEXITED(st));
     CHECK(WEXITSTATUS(st) == 0);
     CHECK_FALSE(Conn::tcp(p->port).has_value());
+}
+
+TEST_CASE("SIGTERM: an idle keep-alive connection may send one more request, answered with Connection: close",
+          "[lifecycle]") {
+    Backend a = start_backend("a");
+    auto p = start_proxy("[upstream:web]\nservers = " + a.address() +
+                             "\n\n[proxy:public]\nlisten = 127.0.0.1:{PORT}\nroute = / web\n",
+                         {"--access-log", "off", "--grace", "5s", "--drain-idle", "3s"});
+    auto c = Conn::tcp(p->port);
+    REQUIRE(c->send(get_request("/first")));
+    auto r = c->read_response();
+    REQUIRE(r);
+    CHECK(r->keep_alive);
+    p->proc->signal(SIGTERM);
+    REQUIRE(p->proc->wait_line("stopping"));
+    // The request a client sends on its kept-alive connection as the proxy
+    // stops is answered, not reset: closing it at once would race it.
+    REQUIRE(c->send(get_request("/second")));
+    r = c->read_response(false, 5000ms);
+    REQUIRE(r);
+    CHECK(r->status == 200);
+    CHECK_FALSE(r->keep_alive);
+    CHECK(c->closed(3000ms));
+    const int st = p->proc->wait_exit(5000ms);
+    REQUIRE(st != -1);
+    CHECK(WEXITSTATUS(st) == 0);
 }
 
 TEST_CASE("a refused connection is retried on another server for any method", "[lifecycle][failover]") {

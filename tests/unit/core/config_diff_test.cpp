@@ -68,3 +68,21 @@ TEST_CASE("config diff: a new image (read only by vigilctl export) restarts noth
     CHECK(d.unchanged == Names{"a"});
     CHECK(d.changed.empty());
 }
+
+TEST_CASE("config diff: a changed [proxy:*] section changes the kind = proxy program", "[diff]") {
+    vigil::config::Config a;
+    a.programs = {prog("app", "x"), prog("proxy", "")};
+    a.programs[1].kind = "proxy";
+    vigil::config::Proxy px;
+    px.name = "web";
+    px.listen = "127.0.0.1:8080";
+    px.routes = {{"/", "app"}};
+    a.proxies = {px};
+    vigil::config::Config b = a;
+    b.proxies[0].loc.line = 12;  // moved in the file: no change
+    CHECK(vigil::core::diff_config(a, b).changed.empty());
+    b.proxies[0].routes.push_back({"/api/", "app"});
+    const auto d = vigil::core::diff_config(a, b);
+    CHECK(d.changed == Names{"proxy"});
+    CHECK(d.unchanged == Names{"app"});
+}

@@ -96,6 +96,43 @@ void World::run(Commands cs) {
                 roll_report.push_back(c);
                 break;
             case Command::Type::log: break;
+            case Command::Type::handover_start: {
+                log_.push_back("handover_start " + c.name);
+                const std::string key = incoming(c.name);
+                machines_.erase(key);
+                machines_.emplace(key, ProcessMachine(Policy::from(*config.find(c.name))));
+                send(key, Event::start());
+                break;
+            }
+            case Command::Type::handover_swap:
+                log_.push_back("handover_swap " + c.name + " " + std::to_string(c.id));
+                move_machine(c.name, retiring(c.name, c.id));
+                move_machine(incoming(c.name), c.name);
+                break;
+            case Command::Type::handover_barrier:
+                log_.push_back("handover_barrier " + std::to_string(c.id));
+                barriers_.push_back(c.id);
+                if (auto_barrier) barriers();
+                break;
+            case Command::Type::retire:
+                log_.push_back("retire " + std::to_string(c.id));
+                send(retiring(c.name, c.id), Event::stop());
+                break;
+            case Command::Type::handover_abort:
+                log_.push_back("handover_abort " + c.name + " " + std::to_string(c.id));
+                if (c.id) {
+                    move_machine(incoming(c.name), retiring(c.name, c.id));
+                    send(retiring(c.name, c.id), Event::stop());
+                } else {
+                    machines_.erase(incoming(c.name));
+                    timers_.erase(incoming(c.name));
+                }
+                break;
+            case Command::Type::drop_retired:
+                log_.push_back("drop_retired " + std::to_string(c.id));
+                machines_.erase(retiring(c.name, c.id));
+                timers_.erase(retiring(c.name, c.id));
+                break;
         }
     }
     running_ = false;
@@ -108,6 +145,22 @@ void World::ack_pushes(bool ok) {
         if (ok) proxy_pools[p.pool + "/" + p.name] = proxy::to_string(p.mode);
         run(set.member_ack(p, ok ? 200 : 503, "", now));
     }
+}
+
+void World::barriers() {
+    auto ids = std::move(barriers_);
+    barriers_.clear();
+    for (auto id : ids) run(set.pools_handed_over(id, now));
+}
+
+void World::move_machine(const std::string& from, const std::string& to) {
+    auto it = machines_.find(from);
+    if (it == machines_.end()) return;
+    machines_.erase(to);
+    machines_.emplace(to, std::move(it->second));
+    machines_.erase(from);
+    timers_[to] = std::move(timers_[from]);
+    timers_.erase(from);
 }
 
 void World::send(const std::string& name, const Event& e) {
@@ -133,8 +186,10 @@ void World::apply(const std::string& name, const Decision& d) {
     if (dies) send(name, Event::exited({true, 0, 15}));
 }
 
-void World::reached(const std::string& name, const Decision& d) {
-    const ProcessMachine& m = machines_.at(name);
+// As Supervisor::on_transition: the program's own process, its incoming
+// one, or a retiring one, each told to the set its own way.
+void World::reached(const std::string& key, const Decision& d) {
+    const ProcessMachine& m = machines_.at(key);
     Change c;
     c.from = d.from;
     c.to = d.to;
@@ -142,7 +197,10 @@ void World::reached(const std::string& name, const Decision& d) {
     c.reason = d.reason;
     const std::string last_exit = m.last_exit() ? m.last_exit()->describe() : "";
     c.last_exit = last_exit;
-    run(set.observed(name, c, now));
+    if (key.back() == '+') return run(set.incoming_observed(key.substr(0, key.size() - 1), c, now));
+    if (const auto tilde = key.rfind('~'); tilde != std::string::npos)
+        return run(set.retiring_observed(std::stoull(key.substr(tilde + 1)), c, now));
+    run(set.observed(key, c, now));
 }
 
 void World::exit(const std::string& name, int code) { send(name, Event::exited({false, code, 0})); }

@@ -28,6 +28,13 @@ public:
     void health(const std::string& name, HealthStatus h);
     void advance(Duration d);                             // fires timers and the set's deadlines in order
     void ack_pushes(bool ok);                             // answers every set_member not answered yet (503 when not ok)
+    void barriers();                                      // the proxy executor reaches every handover_barrier
+
+    // A handover's processes: the incoming one of the proxy, and each
+    // retiring one by id (machines keyed "NAME+" and "NAME~ID").
+    static std::string incoming(const std::string& name) { return name + "+"; }
+    static std::string retiring(const std::string& name, std::uint64_t id) { return name + "~" + std::to_string(id); }
+    bool exists(const std::string& key) const { return machines_.count(key) > 0; }
 
     // Commands out: everything logged since the last call, then cleared.
     std::vector<std::string> take();
@@ -47,6 +54,7 @@ public:
     bool proxy_answers = true;
     std::map<std::string, long> active;  // requests in flight at the proxy, per member (count_active)
     bool answer_counts = true;           // count_active answered at once
+    bool auto_barrier = true;        // handover_barrier reached at once
 
 private:
     void apply(const std::string& name, const Decision& d);
@@ -61,6 +69,8 @@ private:
     std::vector<std::string> log_;
     std::vector<Command> unanswered_;
     std::map<std::uint64_t, Command> waits_done_;
+    std::vector<std::uint64_t> barriers_;
+    void move_machine(const std::string& from, const std::string& to);
 };
 
 }  // namespace vigil::core::testing
