@@ -255,6 +255,10 @@ ApiResponse ControlApi::reexec() {
     for (const auto& name : sup_.order())
         if (why.empty() && sup_.set().rolling(name))
             why = "a rolling restart is working on " + name + "; try again once it is done";
+    // The incoming and retiring proxies of a handover are runners beside the
+    // program's own, which the carried state does not hold.
+    if (why.empty() && (sup_.set().handover_under_way() || sup_.set().retiring_count() > 0))
+        why = "a proxy handover is under way (an old vigil-proxy still draining); try again once it is done";
     if (why.empty()) why = reexec_->refusal();
     if (!why.empty()) {
         spdlog::warn("re-exec refused: {}", why);
