@@ -217,7 +217,7 @@ TEST_CASE("reexec: refused with the reason while an update is half-way or the fi
     CHECK(v.terminate() == 0);
 }
 
-TEST_CASE("reexec: a failed exec leaves the old image running; a replaced binary is the one executed",
+TEST_CASE("reexec: a failed exec leaves the old image running, a replaced binary is the one executed",
           "[reexec]") {
     TempDir bin;
     const std::string copy = install_reachable(bin, VIGILD_PATH);
