@@ -222,8 +222,8 @@ void ControlApi::handle(const ApiRequest& req, Reply reply) {
         }
         if (res == route::programs) {
             const std::string_view action = parts.size() == 4 ? std::string_view(parts[3]) : std::string_view();
-            if (parts.size() == 2 && get) return reply(programs_list(query_param(query, control::query::fields)));
-            if (parts.size() == 3 && get) return reply(program_one(parts[2]));
+            if (parts.size() == 2 && get) return reply(programs_list(query_param(query, control::query::fields), req.access.logs));
+            if (parts.size() == 3 && get) return reply(program_one(parts[2], req.access.logs));
             if (get && action == route::log) return reply(program_log(parts[2], query));
             if (get && action == route::health) return reply(program_health(parts[2]));
             if (post && (action == route::start || action == route::stop || action == route::restart))
@@ -273,7 +273,7 @@ ApiResponse ControlApi::reexec() {
 
 // `fields=a,b,c` keeps only those keys: `vigilctl status` of 200 programs
 // then moves a fifth of the bytes and parses a fifth of the JSON.
-ApiResponse ControlApi::programs_list(const std::string& fields) const {
+ApiResponse ControlApi::programs_list(const std::string& fields, bool with_output) const {
     std::set<std::string> keep;
     for (std::size_t i = 0; i < fields.size();) {
         const std::size_t comma = std::min(fields.find(',', i), fields.size());
@@ -284,7 +284,7 @@ ApiResponse ControlApi::programs_list(const std::string& fields) const {
     for (const auto& name : sup_.order()) {
         const ProcessRunner* r = sup_.find(name);
         if (!r) continue;
-        json p = process_json(*r, sup_);
+        json p = process_json(*r, sup_, with_output);
         if (!keep.empty()) {
             json slim = json::object();
             for (const auto& k : keep)
@@ -296,10 +296,10 @@ ApiResponse ControlApi::programs_list(const std::string& fields) const {
     return json_response(200, arr);
 }
 
-ApiResponse ControlApi::program_one(const std::string& name) const {
+ApiResponse ControlApi::program_one(const std::string& name, bool with_output) const {
     const ProcessRunner* r = sup_.find(name);
     if (!r) return error_response(404, "no such process: " + name);
-    json j = process_json(*r, sup_);
+    json j = process_json(*r, sup_, with_output);
     // Where a data store lives, for `vigilctl backup|restore` (never a secret).
     const config::Program& p = r->program();
     j[field::kind] = p.kind;

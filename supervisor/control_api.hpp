@@ -138,8 +138,8 @@ public:
     static constexpr const char* kVersion = vigil::kVersion;  // common/version.hpp.in
 
 private:
-    ApiResponse programs_list(const std::string& fields) const;
-    ApiResponse program_one(const std::string& name) const;
+    ApiResponse programs_list(const std::string& fields, bool with_output) const;
+    ApiResponse program_one(const std::string& name, bool with_output) const;
     void program_action(const std::string& spec, const std::string& action, const std::string& body, Reply reply);
     ApiResponse program_signal(const std::string& spec, const std::string& body);
     void program_wait(const std::string& spec, const std::string& body, Reply reply);  // wait_api.cpp

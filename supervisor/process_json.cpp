@@ -22,7 +22,8 @@ std::string uptime_text(std::chrono::seconds s) {
 
 }  // namespace
 
-json process_json(const ProcessRunner& r, const Supervisor& sup) {
+json process_json(const ProcessRunner& r, const Supervisor& sup, bool with_output) {
+    const std::string reason = with_output ? r.exit_reason() : std::string();
     const auto& m = r.machine();
     json j;
     j[field::name] = r.name();
@@ -42,17 +43,17 @@ json process_json(const ProcessRunner& r, const Supervisor& sup) {
             break;
         case core::State::backoff:
             desc = (m.last_exit() ? m.last_exit()->describe() : r.spawn_error()) +
-                   (r.exit_reason().empty() ? "" : ": " + r.exit_reason()) + ", restarting in " +
+                   (reason.empty() ? "" : ": " + reason) + ", restarting in " +
                    std::to_string(m.last_delay().count()) + "ms";
             break;
         case core::State::exited:
             desc = m.last_exit() ? m.last_exit()->describe() : "";
-            if (!r.exit_reason().empty()) desc += ": " + r.exit_reason();
+            if (!reason.empty()) desc += ": " + reason;
             break;
         case core::State::fatal:
             desc = !r.spawn_error().empty()  ? r.spawn_error()
-                   : r.exit_reason().empty() ? "exited too quickly"
-                                             : "exited too quickly: " + r.exit_reason();
+                   : reason.empty() ? "exited too quickly"
+                                             : "exited too quickly: " + reason;
             break;
         case core::State::stopped: {
             const std::string waiting = sup.waiting_for(r.name());
@@ -68,7 +69,7 @@ json process_json(const ProcessRunner& r, const Supervisor& sup) {
     j["exit_code"] = m.last_exit() && !m.last_exit()->signaled ? json(m.last_exit()->code) : json(nullptr);
     j["backoff_delay_ms"] = m.last_delay().count();
     j["spawn_error"] = r.spawn_error();
-    j["exit_reason"] = r.exit_reason();
+    j["exit_reason"] = reason;
     j["waiting_for"] = sup.waiting_for(r.name());
     j["stopped_by_hand"] = sup.stopped_by_hand(r.name());
     j["notify_status"] = r.notify_status();

@@ -10,6 +10,8 @@
 
 namespace vigil::supervisor {
 
-nlohmann::json process_json(const ProcessRunner& r, const Supervisor& sup);
+// `with_output`: false leaves out the line of program output that explains
+// an exit (exit_reason), for readers without log_group (supervisor/access.hpp).
+nlohmann::json process_json(const ProcessRunner& r, const Supervisor& sup, bool with_output = true);
 
 }  // namespace vigil::supervisor

@@ -226,12 +226,14 @@ void Interface::multicall(const Value& calls, Done done) {
             auto sync = std::make_shared<bool>(true);
             auto resumed = std::make_shared<bool>(false);
             static const std::vector<Value> kNone;
+            calling_ = access;  // for this call's synchronous part, as handle() does
             dispatch(name->s, params ? params->items : kNone,
                      [run, fault_struct, sync, resumed, self_step](Result r) {
                          run->results.push(r.is_fault ? fault_struct(r) : Value::array().push(std::move(r.value)));
                          *resumed = true;
                          if (!*sync && self_step) (*self_step)();  // a waiting call finished: go on
                      });
+            calling_ = Access::full();
             *sync = false;
             if (!*resumed) return;  // the call waits; its answer resumes the loop
         }
@@ -338,7 +340,9 @@ Value Interface::process_info(const ProcessRunner& r) const {
     std::string spawnerr;
     if (s == core::State::backoff || s == core::State::fatal) {
         spawnerr = !r.spawn_error().empty() ? r.spawn_error() : "Exited too quickly (process log may have details)";
-        if (r.spawn_error().empty() && !r.exit_reason().empty()) spawnerr += ": " + r.exit_reason();
+        // The line of output that explains the exit, unless the caller may
+        // not read program output (a reader without log_group).
+        if (r.spawn_error().empty() && !r.exit_reason().empty() && calling_.logs) spawnerr += ": " + r.exit_reason();
     }
     std::string desc;
     if (s == core::State::running) {

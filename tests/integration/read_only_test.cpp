@@ -47,9 +47,14 @@ void need() {
 TEST_CASE("read-only: a read_only_group member sees status but cannot act or read output, others are refused",
           "[integration]") {
     need();
-    Vigild v(talker(), "info", "read_only_group = daemon\n");
+    // crasher's last line of output explains its exit: status shows it to
+    // those who may read output, not to a reader without log_group.
+    Vigild v(talker() + "\n[program:crasher]\ncommand = /bin/sh -c 'echo fatal: secret-line-42 >&2; exit 3'\n"
+                        "startsecs = 0\nautorestart = false\n",
+             "info", "read_only_group = daemon\n");
     v.start();
     REQUIRE(v.expect("talker: STARTING -> RUNNING"));
+    REQUIRE(v.expect("crasher: RUNNING -> EXITED"));
     wait_for_output(v);
     REQUIRE(::chmod(v.dir().path().c_str(), 0711) == 0);  // nobody may reach the socket in it
 
@@ -60,7 +65,7 @@ TEST_CASE("read-only: a read_only_group member sees status but cannot act or rea
 
     const std::string ctl = VIGILCTL_PATH, sock = v.socket_path();
     std::string out;
-    CHECK(as_nobody("daemon", {ctl, "-s", sock, "status"}, &out) == 0);
+    CHECK(as_nobody("daemon", {ctl, "-s", sock, "status", "talker"}, &out) == 0);
     CHECK_THAT(out, Catch::Contains("talker") && Catch::Contains("RUNNING"));
     CHECK(as_nobody("daemon", {ctl, "-s", sock, "health"}, &out) != 4);
     CHECK(as_nobody("daemon", {ctl, "-s", sock, "stop", "talker"}, &out) == 1);
@@ -71,8 +76,16 @@ TEST_CASE("read-only: a read_only_group member sees status but cannot act or rea
     CHECK(as_nobody("daemon", {"curl", "-s", "--unix-socket", sock, "http://vigil/v1/access"}, &out) == 0);
     CHECK(out == R"({"access":"read","logs":false})" "\n");
 
+    std::string full;
+    REQUIRE(v.ctl({"status", "crasher"}, &full) == 3);
+    REQUIRE_THAT(full, Catch::Contains("secret-line-42"));
+    as_nobody("daemon", {ctl, "-s", sock, "status", "crasher"}, &out);
+    CHECK_THAT(out, Catch::Contains("EXITED") && !Catch::Contains("secret-line-42"));
+    as_nobody("daemon", {"curl", "-s", "--unix-socket", sock, "http://vigil/v1/programs/crasher"}, &out);
+    CHECK_THAT(out, Catch::Contains("\"exit_reason\":\"\"") && !Catch::Contains("secret-line-42"));
+
     // supervisorctl, as the same reader: status answers, stop is a fault.
-    CHECK(as_nobody("daemon", {kSupervisorctl, "-s", "unix://" + sock, "status"}, &out) == 0);
+    CHECK(as_nobody("daemon", {kSupervisorctl, "-s", "unix://" + sock, "status", "talker"}, &out) == 0);
     CHECK_THAT(out, Catch::Contains("talker") && Catch::Contains("RUNNING"));
     as_nobody("daemon", {kSupervisorctl, "-s", "unix://" + sock, "stop", "talker"}, &out);
     CHECK_THAT(out, Catch::Contains("read-only"));
