@@ -6,6 +6,8 @@
 // from nginx".
 #include <catch2/catch.hpp>
 
+#include <algorithm>
+
 #include "sequences.hpp"
 
 namespace conformance {
@@ -292,7 +294,18 @@ std::vector<Sequence> differences() {
                     REQUIRE(o.replies.size() == 2);
                     CHECK(o.replies[0].status == 200);
                     CHECK(o.replies[1].body == "POST 3\n");
-                    CHECK(got.size() == 2);
+                    // The POST exactly once. The GET may reach the backend
+                    // twice: a GET whose pooled upstream connection fails
+                    // before an answer is retried on a fresh one (as nginx's
+                    // proxy_next_upstream error), and one CI run saw that
+                    // here (conn 7, then conn 9).
+                    const auto posts = std::count_if(got.begin(), got.end(),
+                                                     [](const Received& r) { return r.target == "/d/2"; });
+                    const auto gets = std::count_if(got.begin(), got.end(),
+                                                    [](const Received& r) { return r.target == "/d/1"; });
+                    CHECK(posts == 1);
+                    CHECK(gets >= 1);
+                    CHECK(got.size() == static_cast<std::size_t>(posts + gets));
                 }),
         differs("chunk extensions and trailers are relayed",
                 {send(chunked("POST", "/d/ext", "5;a=1\r\nhello\r\n0\r\nX-Sum: 1\r\n\r\n")), read()},
