@@ -1,12 +1,10 @@
 #include "supervisor/access.hpp"
 
+#include <algorithm>
 #include <array>
 
 namespace vigil::supervisor {
 namespace {
-
-bool starts_with(std::string_view s, std::string_view p) { return s.substr(0, p.size()) == p; }
-bool ends_with(std::string_view s, std::string_view p) { return s.size() >= p.size() && s.substr(s.size() - p.size()) == p; }
 
 // What supervisorctl's status, pid and avail ask, and the introspection.
 // getAllConfigInfo is not here: it carries every program's command line.
@@ -22,9 +20,7 @@ constexpr std::array<std::string_view, 8> kLogMethods{
 
 template <std::size_t N>
 bool listed(const std::array<std::string_view, N>& list, std::string_view m) {
-    for (auto x : list)
-        if (x == m) return true;
-    return false;
+    return std::find(list.begin(), list.end(), m) != list.end();
 }
 
 }  // namespace
@@ -32,7 +28,8 @@ bool listed(const std::array<std::string_view, N>& list, std::string_view m) {
 std::string refused_route(const Access& a, std::string_view method, std::string_view path) {
     if (a.level == Access::Level::write) return {};
     if (a.level == Access::Level::none) return "permission denied: not root, owner or in socket_group";
-    const bool log_route = starts_with(path, "/logtail/") || (starts_with(path, "/v1/programs/") && ends_with(path, "/log"));
+    const bool log_route =
+        path.starts_with("/logtail/") || (path.starts_with("/v1/programs/") && path.ends_with("/log"));
     if (log_route) return a.logs ? "" : "permission denied: program output needs log_group (read-only access)";
     // XML-RPC's methods are checked one by one (refused_method).
     if (path == "/RPC2") return {};
