@@ -21,6 +21,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <condition_variable>
 #include <csignal>
 #include <cstdlib>
@@ -255,10 +256,14 @@ int run(const Args& args) {
                 wait_signal();
                 return;
             }
-            spdlog::info("signal {}: stopping (grace {} ms)", sig, args.grace.count());
             admin.stop();
             signals.cancel();
-            for (auto& w : workers) w->post_stop();
+            auto left = std::make_shared<std::atomic<std::size_t>>(workers.size());
+            const auto grace_ms = args.grace.count();
+            for (auto& w : workers)
+                w->post_stop([left, sig, grace_ms] {
+                    if (left->fetch_sub(1) == 1) spdlog::info("signal {}: stopping (grace {} ms)", sig, grace_ms);
+                });
         });
     };
     wait_signal();

@@ -148,8 +148,8 @@ void Worker::post_tls(std::size_t listener, std::shared_ptr<asio::ssl::context> 
     asio::post(io_, [this, listener, ctx = std::move(ctx)]() mutable { tls_[listener] = std::move(ctx); });
 }
 
-void Worker::post_stop() {
-    asio::post(io_, [this] {
+void Worker::post_stop(std::function<void()> taken) {
+    asio::post(io_, [this, taken = std::move(taken)] {
         if (stopping_) return;
         stopping_ = true;
         for (auto& a : acceptors_) {
@@ -161,6 +161,7 @@ void Worker::post_stop() {
             s->on_stop();
             s = next;
         }
+        if (taken) taken();
         maybe_finish();
     });
 }

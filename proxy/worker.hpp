@@ -13,6 +13,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <ctime>
 #include <memory>
 #include <string>
@@ -102,7 +103,10 @@ public:
     // From other threads: hand over new state, or ask for a graceful stop.
     void post_snapshot(std::shared_ptr<const Snapshot> snap);
     void post_tls(std::size_t listener, std::shared_ptr<asio::ssl::context> ctx);
-    void post_stop();
+    // `taken` runs on this worker's thread once it has stopped accepting and
+    // told its sessions; the log line that says so must not come earlier, as
+    // a client reading it may rely on Connection: close from then on.
+    void post_stop(std::function<void()> taken = {});
     void force_stop() { io_.stop(); }
 
     // --- for sessions (worker thread only) ---
