@@ -1,7 +1,11 @@
 #include "supervisor/access.hpp"
 
+#include <arpa/inet.h>
+
 #include <algorithm>
 #include <array>
+#include <cctype>
+#include <string>
 
 namespace vigil::supervisor {
 namespace {
@@ -44,6 +48,36 @@ std::string refused_method(const Access& a, std::string_view method) {
     if (listed(kLogMethods, method))
         return a.logs ? "" : "permission denied: program output needs log_group (read-only access)";
     return "permission denied: read-only access allows only status and info methods";
+}
+
+bool host_safe_without_auth(std::string_view host) {
+    if (host.empty()) return true;
+    std::string name;
+    if (host.front() == '[') {  // [v6] or [v6]:port
+        const auto close = host.find(']');
+        if (close == std::string_view::npos) return false;
+        const auto rest = host.substr(close + 1);
+        if (!rest.empty() && (rest.front() != ':' || rest.size() == 1 ||
+                              !std::all_of(rest.begin() + 1, rest.end(), [](char c) { return c >= '0' && c <= '9'; })))
+            return false;
+        name.assign(host.substr(1, close - 1));
+        unsigned char buf[16];
+        return ::inet_pton(AF_INET6, name.c_str(), buf) == 1;
+    }
+    const auto colon = host.rfind(':');
+    if (colon != std::string_view::npos) {
+        const auto port = host.substr(colon + 1);
+        if (port.empty() || !std::all_of(port.begin(), port.end(), [](char c) { return c >= '0' && c <= '9'; }))
+            return false;
+        host = host.substr(0, colon);
+    }
+    name.assign(host);
+    std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) { return std::tolower(c); });
+    if (name == "localhost" || name == "localhost.") return true;
+    // inet_pton, not inet_aton: "127.1" or "0x7f.1" are names to a browser's
+    // resolver only in part; dotted quads are the one spelling let through.
+    unsigned char buf[4];
+    return ::inet_pton(AF_INET, name.c_str(), buf) == 1;
 }
 
 }  // namespace vigil::supervisor

@@ -29,4 +29,12 @@ std::string refused_route(const Access& a, std::string_view method, std::string_
 // An XML-RPC method name: "" when `a` allows it, else why not.
 std::string refused_method(const Access& a, std::string_view method);
 
+// [inet_http_server] without credentials answers only requests whose Host
+// header names it by address or as localhost: a web page that points a name
+// of its own at 127.0.0.1 (DNS rebinding) is then same-origin with vigild in
+// the browser, and could read the page's token and act. No such page can
+// make the browser send an IP address or localhost as Host. An absent Host
+// (HTTP/1.0 tools) is not a browser's request and passes.
+bool host_safe_without_auth(std::string_view host_header);
+
 }  // namespace vigil::supervisor

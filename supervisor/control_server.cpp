@@ -11,6 +11,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <deque>
+#include <type_traits>
 #include <filesystem>
 
 #include <spdlog/spdlog.h>
@@ -147,6 +148,14 @@ private:
                                             "user (root, vigild's user, socket_group, read_only_group, "
                                             "[unix_http_server] chmod/chown)"),
                         false);
+        if constexpr (std::is_same_v<Socket, boost::asio::ip::tcp::socket>) {
+            if (!auth_ && !host_safe_without_auth(req[http::field::host]))
+                return send(error_response(403, "Host '" + std::string(req[http::field::host]) +
+                                                    "' is not this server's address: [inet_http_server] without "
+                                                    "username and password answers only requests for its IP address "
+                                                    "or localhost (a guard against DNS rebinding)"),
+                            false);
+        }
         Access access = access_;
         if (auth_ && !basic_auth_ok(req[http::field::authorization], *auth_)) {
             if (read_auth_ && basic_auth_ok(req[http::field::authorization], *read_auth_)) {

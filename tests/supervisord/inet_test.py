@@ -23,9 +23,11 @@ def free_port():
     return port
 
 
-def post(port, auth=None):
+def post(port, auth=None, host=None):
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
     headers = {"Content-Type": "text/xml"}
+    if host:
+        headers["Host"] = host
     if auth:
         import base64
         headers["Authorization"] = "Basic " + base64.b64encode(auth.encode()).decode()
@@ -61,7 +63,29 @@ def main():
                 f"supervisorctl with a wrong password: {r.stdout}{r.stderr}")
     finally:
         v.close()
+    no_auth_rebinding(c)
     return c.done()
+
+
+def no_auth_rebinding(c):
+    """Without credentials, only a Host that is an address or localhost is
+    answered: a page whose own name resolves to 127.0.0.1 is refused."""
+    port = free_port()
+    v = Vigild(extra=f"\n[inet_http_server]\nport = 127.0.0.1:{port}\n")
+    try:
+        for host in ("evil.example", f"evil.example:{port}", "127.0.0.1.nip.io"):
+            status, _, body = post(port, host=host)
+            c.check(status == 403 and b"DNS rebinding" in body, f"Host {host} without auth: {status} {body[:200]!r}")
+        for host in (f"127.0.0.1:{port}", f"localhost:{port}"):
+            status, _, body = post(port, host=host)
+            c.check(status == 200 and b"RUNNING" in body, f"Host {host} without auth: {status} {body[:200]!r}")
+        r = subprocess.run([SUPERVISORCTL, "-s", f"http://localhost:{port}", "status", "sleeper"],
+                           capture_output=True, text=True, timeout=60)
+        c.check(r.returncode == 0 and "RUNNING" in r.stdout, f"supervisorctl to localhost without auth: {r.stdout}{r.stderr}")
+        still = post(port, host=f"127.0.0.1:{port}")[0]
+        c.check(still == 200, f"vigild still answers after the refusals: {still}")
+    finally:
+        v.close()
 
 
 if __name__ == "__main__":

@@ -61,3 +61,16 @@ TEST_CASE("access: no access refuses everything") {
     CHECK(Access::read_only(true).name() == "read");
     CHECK(Access::full().name() == "write");
 }
+
+TEST_CASE("without credentials, [inet_http_server] answers a Host that is an address or localhost", "[access]") {
+    using vigil::supervisor::host_safe_without_auth;
+    for (const char* ok : {"", "127.0.0.1", "127.0.0.1:9001", "localhost", "LocalHost:9001", "localhost.", "[::1]",
+                           "[::1]:9001", "10.1.2.3:80"})
+        CHECK(host_safe_without_auth(ok));
+    // Names a page can point at 127.0.0.1; spellings that are names to a
+    // browser; malformed ports and brackets.
+    for (const char* bad : {"evil.example", "evil.example:9001", "localhost.evil.example", "127.0.0.1.nip.io",
+                            "127.1", "0x7f000001", "127.0.0.1:", "127.0.0.1:90a", "[::1", "[::1]x", "[evil]:1",
+                            "localhost:9001:1"})
+        CHECK_FALSE(host_safe_without_auth(bad));
+}
