@@ -167,7 +167,11 @@ private:
                 return send(std::move(r), keep_alive);
             }
         }
-        ApiRequest api_req{std::string(req.method_string()), std::string(req.target()), std::move(req.body()), access};
+        // HEAD is GET without the body (uptime checks and curl -I use it):
+        // routed as GET, answered with GET's status and headers.
+        head_ = req.method() == http::verb::head;
+        ApiRequest api_req{head_ ? std::string("GET") : std::string(req.method_string()), std::string(req.target()),
+                           std::move(req.body()), access};
         if (auto it = req.find(http::field::origin); it != req.end()) api_req.origin = std::string(it->value());
         api_req.fetch_site = std::string(req["Sec-Fetch-Site"]);
         api_req.token = std::string(req["X-Vigil-Token"]);
@@ -178,6 +182,13 @@ private:
 
     void send(ApiResponse r, bool keep_alive) {
         in_request_ = true;
+        if (r.stream != ApiResponse::Stream::none && head_) {
+            // A stream's head, then the end of the connection: a chunked
+            // reply to HEAD has no chunks and no terminator to frame it.
+            queue(stream_head(r) + "\r\n", false);
+            close_when_written_ = true;
+            return;
+        }
         if (r.stream != ApiResponse::Stream::none) {
             in_request_ = false;
             streaming_ = true;
@@ -192,22 +203,34 @@ private:
         res->keep_alive(keep_alive);
         res->body() = std::move(r.body);
         res->prepare_payload();
-        http::async_write(stream_, *res, [self = shared_from_this(), res, after = std::move(r.after_write)](
-                                             beast::error_code ec, std::size_t) {
+        auto done = [self = shared_from_this(), res, after = std::move(r.after_write)](beast::error_code ec,
+                                                                                        std::size_t) {
             self->in_request_ = false;
             if (after) after();
             if (ec || !res->keep_alive()) return self->close();
             self->read();
-        });
+        };
+        if (head_) {
+            auto sr = std::make_shared<http::response_serializer<http::string_body>>(*res);
+            return http::async_write_header(stream_, *sr,
+                                            [sr, done = std::move(done)](beast::error_code ec, std::size_t n) mutable {
+                                                done(ec, n);
+                                            });
+        }
+        http::async_write(stream_, *res, std::move(done));
     }
 
     // Streams (events, log follow) are written as HTTP chunks by hand: the
     // header once, then one chunk per event, until the client goes away.
-    void start_stream(ApiResponse r) {
+    static std::string stream_head(const ApiResponse& r) {
         std::string head = "HTTP/1.1 200 OK\r\nServer: vigild\r\nContent-Type: " + r.content_type +
                            "\r\nTransfer-Encoding: chunked\r\nCache-Control: no-cache\r\n";
         if (!r.log_offset.empty()) head += "X-Log-Offset: " + r.log_offset + "\r\n";
-        queue(head + "\r\n", false);
+        return head;
+    }
+
+    void start_stream(ApiResponse r) {
+        queue(stream_head(r) + "\r\n", false);
         if (!r.body.empty()) queue(r.body, true);
         auto weak = weak_from_this();
         if (r.stream == ApiResponse::Stream::events) {
@@ -308,6 +331,7 @@ private:
     std::uint64_t output_observer_ = 0;
     std::string process_;
     bool closed_ = false;
+    bool head_ = false;  // the request being answered is a HEAD
     bool close_when_written_ = false;
 };
 

@@ -67,6 +67,26 @@ def main():
     return c.done()
 
 
+def head_answers(c, port):
+    """HEAD is GET without the body, on one kept-alive connection: the
+    status and Content-Length of GET, no body bytes, and the next request
+    on the same connection is read as a request."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    for path in ("/", "/v1/programs", "/nope"):
+        conn.request("GET", path)
+        g = conn.getresponse()
+        body = g.read()
+        conn.request("HEAD", path)
+        h = conn.getresponse()
+        rest = h.read()
+        c.check(h.status == g.status and h.getheader("Content-Length") == str(len(body)) and rest == b"",
+                f"HEAD {path}: {h.status} {h.getheader('Content-Length')} vs GET {g.status} {len(body)}")
+    conn.request("GET", "/v1/programs")
+    r = conn.getresponse()
+    c.check(r.status == 200 and b"sleeper" in r.read(), "a GET after HEADs on the same connection")
+    conn.close()
+
+
 def no_auth_rebinding(c):
     """Without credentials, only a Host that is an address or localhost is
     answered: a page whose own name resolves to 127.0.0.1 is refused."""
@@ -82,6 +102,7 @@ def no_auth_rebinding(c):
         r = subprocess.run([SUPERVISORCTL, "-s", f"http://localhost:{port}", "status", "sleeper"],
                            capture_output=True, text=True, timeout=60)
         c.check(r.returncode == 0 and "RUNNING" in r.stdout, f"supervisorctl to localhost without auth: {r.stdout}{r.stderr}")
+        head_answers(c, port)
         still = post(port, host=f"127.0.0.1:{port}")[0]
         c.check(still == 200, f"vigild still answers after the refusals: {still}")
     finally:
