@@ -22,6 +22,7 @@ inline constexpr std::string_view programs = "programs";  // GET list, /NAME: on
 inline constexpr std::string_view version = "version";
 inline constexpr std::string_view shutdown = "shutdown";
 inline constexpr std::string_view events = "events";
+inline constexpr std::string_view recent = "recent";  // GET /v1/events/recent: the web page's backlog
 inline constexpr std::string_view config = "config";  // POST /config/reread, /config/update
 inline constexpr std::string_view reread = "reread";
 inline constexpr std::string_view update = "update";

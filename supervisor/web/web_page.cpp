@@ -4,6 +4,7 @@
 
 #include <stdexcept>
 
+#include "supervisor/control_protocol.hpp"
 #include "supervisor/web/web_assets.hpp"
 
 namespace vigil::supervisor::web {
@@ -91,7 +92,7 @@ bool WebPage::route(const ApiRequest& req, const std::string& path, ControlApi::
         reply(asset(std::string(assets::app_css), "text/css; charset=utf-8"));
         return true;
     }
-    if (path == "/v1/events/recent") {
+    if (path == control::route::path(control::route::events, control::route::recent)) {
         ApiResponse r;
         r.body = "[";
         for (const auto& line : recent_) r.body += (r.body.size() > 1 ? ",\n" : "") + line;
