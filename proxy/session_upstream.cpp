@@ -139,6 +139,7 @@ asio::awaitable<std::unique_ptr<UpstreamConn>> Session<Stream>::connect(const Se
     up_ = nullptr;
     if (cec) co_return nullptr;
     c->sock.set_option(tcp::no_delay(true), ec);
+    drained::enable(c->sock);  // pooled: worth its system call (drained_read.hpp)
     co_return c;
 }
 
@@ -188,7 +189,7 @@ asio::awaitable<Outcome> Session<Stream>::attempt(UpstreamConn& conn, const Serv
     std::size_t got = 0;
     for (;;) {
         arm(opts_.upstream_timeout);
-        auto [ec, n] = co_await conn.sock.async_read_some(asio::buffer(up_buf_.get() + got, up_cap - got), use_tuple);
+        auto [ec, n] = co_await upstream_read(conn, asio::buffer(up_buf_.get() + got, up_cap - got), got == 0);
         if (ec) {
             if (timed_out_) co_return fail(Outcome::failed, 504);
             const bool again = replayable || (body_buffered && never_arrived(conn.sock, sent_before, ec));
@@ -314,7 +315,7 @@ asio::awaitable<Outcome> Session<Stream>::relay_response(UpstreamConn& conn, con
 
     while (!done) {
         arm(opts_.upstream_timeout);
-        auto [ec, n] = co_await conn.sock.async_read_some(asio::buffer(up_buf_.get(), up_cap), use_tuple);
+        auto [ec, n] = co_await upstream_read(conn, asio::buffer(up_buf_.get(), up_cap), false);
         if (ec) {
             if (resp_.body == BodyKind::until_close && ec == asio::error::eof) break;
             fail_counts_ = true;  // reset or silent mid-body: the server's fault
@@ -336,6 +337,7 @@ asio::awaitable<Outcome> Session<Stream>::relay_response(UpstreamConn& conn, con
                      !body_cut_;
     l_.stats->count_response(cls);
     log_request(status_);
+    answered_ = true;
     co_return Outcome::served;
 }
 
