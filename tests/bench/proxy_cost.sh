@@ -16,7 +16,8 @@
 #              posix_memalign, / requests.
 # BIN may be the word nginx: nginx 1.22 as the proxy in front of the same
 # backend (the yardstick), configured as proxy_bench.sh's (HTTP/1.1 and
-# keepalive to the upstream, no access log), one process
+# keepalive to the upstream, no access log, the forwarding fields vigil-proxy
+# sends; FORWARD_HEADERS=0: without them), one process
 # (`master_process off`) so that perf and callgrind see its only worker.
 # Prints every run and the medians. wrk -t1 -c10, keep-alive; POST: 1 KiB
 # body (as proxy_bench.sh). Traffic stays on 127.0.0.1, every run bounded.
@@ -135,6 +136,15 @@ http {
     listen 127.0.0.1:$1;
     location / {
       proxy_pass http://be; proxy_http_version 1.1; proxy_set_header Connection "";
+$([ "${FORWARD_HEADERS:-1}" = 1 ] && cat <<'FWD'
+      proxy_set_header Host $http_host;
+      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+      proxy_set_header X-Forwarded-Proto $scheme;
+      proxy_set_header X-Real-IP $remote_addr;
+      proxy_set_header Forwarded "for=$remote_addr;proto=$scheme";
+      proxy_set_header X-Request-Id $request_id;
+FWD
+)
     }
   }
 }
