@@ -23,15 +23,14 @@
 // What TCP_CM_INQ does not tell is a socket error (a reset) that came before
 // the read and whose event was spent: a read after it would wait for an
 // event that never comes. A send fails on such an error, so the caller says
-// which reads may trust the flag: a read that follows a send on the same
-// socket since the last read (the session's two turns: the client's next
-// request after our answer, the upstream's answer after our request). Any
-// other read after a read that left the socket empty first tries at once,
-// as Asio would ("force"); the caller learns whether a read left the socket
-// empty through `emptied`.
+// which reads may trust the flag (`trust`): a read that follows a send on the
+// same socket since the last read (the session's two turns: the client's
+// next request after our answer, the upstream's answer after our request).
+// Any other read sets the flag first, and tries at once as Asio would.
 //
 // Built on Asio's detail layer (its epoll reactor, reactor_op, the socket's
-// implementation): Debian 12's Boost 1.81. Other versions, or another
+// implementation, the reactor's flag), for an io_context run by one thread
+// (a worker's): Debian 12's Boost 1.81. Other versions, or another
 // reactor, fall back to the plain async_read_some (the extra system call
 // only).
 #pragma once
@@ -82,9 +81,8 @@ struct SocketAccess : tcp::socket {
 
 class RecvOpBase : public ad::reactor_op {
 public:
-    RecvOpBase(ad::socket_type s, asio::mutable_buffer b, bool* emptied, func_type complete)
-        : reactor_op(boost::system::error_code(), &RecvOpBase::do_perform, complete), socket_(s), buf_(b),
-          emptied_(emptied) {}
+    RecvOpBase(ad::socket_type s, asio::mutable_buffer b, func_type complete)
+        : reactor_op(boost::system::error_code(), &RecvOpBase::do_perform, complete), socket_(s), buf_(b) {}
 
     static status do_perform(reactor_op* base) {
         auto* o = static_cast<RecvOpBase*>(base);
@@ -102,11 +100,9 @@ public:
             if (errno == EAGAIN || errno == EWOULDBLOCK) return not_done;
             o->ec_ = boost::system::error_code(errno, asio::error::get_system_category());
             o->bytes_transferred_ = 0;
-            *o->emptied_ = false;
-            return done;
+                return done;
         }
         o->bytes_transferred_ = static_cast<std::size_t>(r);
-        *o->emptied_ = false;
         if (r == 0) {
             o->ec_ = asio::error::eof;
             return done;
@@ -116,10 +112,7 @@ public:
             if (c->cmsg_level != SOL_TCP || c->cmsg_type != TCP_CM_INQ) continue;
             int inq;
             std::memcpy(&inq, CMSG_DATA(c), sizeof inq);
-            if (inq == 0) {
-                *o->emptied_ = true;
-                return done_and_exhausted;
-            }
+            if (inq == 0) return done_and_exhausted;
         }
         return done;
     }
@@ -127,7 +120,6 @@ public:
 private:
     ad::socket_type socket_;
     asio::mutable_buffer buf_;
-    bool* emptied_;
 };
 
 // Asio's reactive_socket_recv_op, on the base above.
@@ -136,8 +128,8 @@ class RecvOp : public RecvOpBase {
 public:
     BOOST_ASIO_DEFINE_HANDLER_PTR(RecvOp);
 
-    RecvOp(ad::socket_type s, asio::mutable_buffer b, bool* emptied, Handler& h, const IoExecutor& io_ex)
-        : RecvOpBase(s, b, emptied, &RecvOp::do_complete), handler_(std::move(h)), work_(handler_, io_ex) {}
+    RecvOp(ad::socket_type s, asio::mutable_buffer b, Handler& h, const IoExecutor& io_ex)
+        : RecvOpBase(s, b, &RecvOp::do_complete), handler_(std::move(h)), work_(handler_, io_ex) {}
 
     static void do_complete(void* owner, ad::operation* base, const boost::system::error_code&, std::size_t) {
         auto* o = static_cast<RecvOp*>(base);
@@ -174,24 +166,37 @@ private:
     ad::socket_type s_;
 };
 
+// The reactor's per-socket "try the read first" flag, a private member of
+// its descriptor_state, named through an explicit instantiation (which C++
+// exempts from access checks).
+struct TryFirst {
+    using type = bool (Reactor::descriptor_state::*)[Reactor::max_ops];
+    friend type member(TryFirst);
+};
+template <class Tag, typename Tag::type M>
+struct Expose {
+    friend typename Tag::type member(Tag) { return M; }
+};
+template struct Expose<TryFirst, &Reactor::descriptor_state::try_speculative_>;
+
 template <class Handler>
-void start(Reactor& r, tcp::socket& s, asio::mutable_buffer b, bool trust, bool* emptied, Handler& h) {
+void start(Reactor& r, tcp::socket& s, asio::mutable_buffer b, bool trust, Handler& h) {
     using Op = RecvOp<Handler, tcp::socket::executor_type>;
     auto& impl = SocketAccess::impl(s);
     const bool is_continuation = boost_asio_handler_cont_helpers::is_continuation(h);
     auto slot = asio::get_associated_cancellation_slot(h);
     typename Op::ptr p = {std::addressof(h), Op::ptr::allocate(h), nullptr};
-    p.p = new (p.v) Op(impl.socket_, b, emptied, h, s.get_executor());
+    p.p = new (p.v) Op(impl.socket_, b, h, s.get_executor());
     if (slot.is_connected())
         p.p->cancellation_key_ = &slot.template emplace<Cancel>(&r, &impl.reactor_data_, impl.socket_);
     if (b.size() == 0 ||
         (!(impl.state_ & ad::socket_ops::non_blocking) &&
          !ad::socket_ops::set_internal_non_blocking(impl.socket_, impl.state_, true, p.p->ec_)))
         r.post_immediate_completion(p.p, is_continuation);  // as Asio: an empty read completes at once
-    else if (!trust && *emptied && p.p->perform() != ad::reactor_op::not_done)
-        r.post_immediate_completion(p.p, is_continuation);  // forced: the reactor's flag may be stale
-    else
+    else {
+        if (!trust && impl.reactor_data_) (impl.reactor_data_->*member(TryFirst{}))[Reactor::read_op] = true;
         r.start_op(Reactor::read_op, impl.socket_, impl.reactor_data_, p.p, is_continuation, true);
+    }
     p.v = p.p = nullptr;
 }
 
@@ -203,14 +208,11 @@ inline bool enable(tcp::socket& s) noexcept {
 }
 
 // async_read_some(b, token) on `s`, whose io_context's reactor is `r`.
-// `trust`: a send on `s` came after its last read (see above). `emptied`:
-// the socket's own bit, kept by the caller (false at first), set by each
-// read to whether it left the socket provably empty.
+// `trust`: a send on `s` came after its last read (see above).
 template <class Token>
-auto read_some(Reactor& r, tcp::socket& s, asio::mutable_buffer b, bool trust, bool& emptied, Token&& token) {
+auto read_some(Reactor& r, tcp::socket& s, asio::mutable_buffer b, bool trust, Token&& token) {
     return asio::async_initiate<Token, void(boost::system::error_code, std::size_t)>(
-        [&r, &s, trust, e = &emptied](auto handler, asio::mutable_buffer buf) { start(r, s, buf, trust, e, handler); },
-        token, b);
+        [&r, &s, trust](auto handler, asio::mutable_buffer buf) { start(r, s, buf, trust, handler); }, token, b);
 }
 #else
 struct Reactor {};
@@ -220,7 +222,7 @@ inline Reactor& reactor_of(asio::io_context&) {
     return none;
 }
 template <class Token>
-auto read_some(Reactor&, tcp::socket& s, asio::mutable_buffer b, bool, bool&, Token&& token) {
+auto read_some(Reactor&, tcp::socket& s, asio::mutable_buffer b, bool, Token&& token) {
     return s.async_read_some(b, std::forward<Token>(token));
 }
 #endif

@@ -156,11 +156,11 @@ private:
         const bool turn = answered_;
         answered_ = false;
         if constexpr (is_tls) return stream_.read_some(b);
-        else return drained::read_some(reactor_, stream_, b, turn, client_emptied_, use_tuple);
+        else return drained::read_some(reactor_, stream_, b, turn, use_tuple);
     }
     // `turn`: the first read for the answer after the request went out.
     auto upstream_read(UpstreamConn& conn, asio::mutable_buffer b, bool turn) {
-        return drained::read_some(reactor_, conn.sock, b, turn, up_emptied_, use_tuple);
+        return drained::read_some(reactor_, conn.sock, b, turn, use_tuple);
     }
     auto client_write(asio::const_buffer b) {
         if constexpr (is_tls) return stream_.write_all(b);
@@ -244,11 +244,9 @@ private:
     UpstreamConn* up_ = nullptr;
 
     bool timed_out_ = false, stop_ = false, idle_ = false;
-    // drained::read_some's bits: the last read left the socket empty (the
-    // client's; the upstream connection's of the current exchange), and
-    // whether the client socket has TCP_INQ (turned on once it is kept alive).
-    bool client_emptied_ = false, up_emptied_ = false, client_inq_ = false;
-    bool answered_ = false;  // an answer went out whole since the client's last read
+    // For drained::read_some: the client socket has TCP_INQ (turned on once
+    // it is kept alive); an answer went out whole since its last read.
+    bool client_inq_ = false, answered_ = false;
     bool keep_ = false, conn_reusable_ = false, fail_counts_ = true;
     bool body_cut_ = false;  // the upstream stopped taking the body: answer early, or 502
     bool idempotent_ = false, head_method_ = false;
