@@ -16,9 +16,9 @@
 // Anything that comes later raises a new edge-triggered event, and the
 // reactor marks the socket worth trying again when it sees that event,
 // whether or not a read is waiting: so the reactor's own per-socket flag (set
-// on every event, cleared here under the same lock) stays exact, where a
-// flag kept by the caller would miss an event that came between the read and
-// its completion.
+// by the reactor on every event, cleared by the reactor when this read says
+// "empty") stays exact, where a flag kept by the caller would miss an event
+// that came between the read and its completion.
 //
 // What TCP_CM_INQ does not tell is a socket error (a reset) that came before
 // the read and whose event was spent: a read after it would wait for an
@@ -35,6 +35,7 @@
 // only).
 #pragma once
 
+#include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/version.hpp>
 
@@ -100,7 +101,7 @@ public:
             if (errno == EAGAIN || errno == EWOULDBLOCK) return not_done;
             o->ec_ = boost::system::error_code(errno, asio::error::get_system_category());
             o->bytes_transferred_ = 0;
-                return done;
+            return done;
         }
         o->bytes_transferred_ = static_cast<std::size_t>(r);
         if (r == 0) {
