@@ -187,9 +187,11 @@ asio::awaitable<Outcome> Session<Stream>::attempt(UpstreamConn& conn, const Serv
     // Response head; interim 1xx responses are dropped (100 Continue was
     // answered by us already).
     std::size_t got = 0;
+    bool turn = true;  // only the first read follows our send (a 1xx dropped below leaves got at 0)
     for (;;) {
         arm(opts_.upstream_timeout);
-        auto [ec, n] = co_await upstream_read(conn, asio::buffer(up_buf_.get() + got, up_cap - got), got == 0);
+        auto [ec, n] = co_await upstream_read(conn, asio::buffer(up_buf_.get() + got, up_cap - got), turn);
+        turn = false;
         if (ec) {
             if (timed_out_) co_return fail(Outcome::failed, 504);
             const bool again = replayable || (body_buffered && never_arrived(conn.sock, sent_before, ec));
