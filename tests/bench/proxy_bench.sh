@@ -35,6 +35,14 @@
 # sees the exit at once), `up` once the restarted backend accepts connections
 # (its health check).
 #
+# Same work on the way to the backend: vigil-proxy always sends the client's
+# Host and X-Forwarded-For, X-Forwarded-Proto, X-Real-IP, Forwarded and
+# X-Request-Id (docs/proxy.md); nginx and HAProxy are configured to send the
+# same fields, as a deployment in front of an API sets them (before
+# 2026-12-04 they sent none, and their backends parsed ~170 bytes less per
+# request, on the proxy's core when pinned). FORWARD_HEADERS=0 runs them
+# without, as before.
+#
 # Installs nginx-light, haproxy and wrk with apt-get when they are missing.
 set -euo pipefail
 
@@ -138,6 +146,25 @@ EOF
   "$NGINX" -p "$DIR/be$i" -c "$DIR/be$i/nginx.conf" & PIDS+=($!)
 done
 
+# --- the forwarding fields vigil-proxy sends, for nginx and HAProxy ------------
+NGINX_FORWARD="" HAPROXY_FORWARD=""
+if [ "${FORWARD_HEADERS:-1}" = 1 ]; then
+  NGINX_FORWARD='      proxy_set_header Host $http_host;
+      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+      proxy_set_header X-Forwarded-Proto $scheme;
+      proxy_set_header X-Real-IP $remote_addr;
+      proxy_set_header Forwarded "for=$remote_addr;proto=$scheme";
+      proxy_set_header X-Request-Id $request_id;'
+  HAPROXY_FORWARD='  option forwardfor
+  http-request set-header X-Forwarded-Proto https if { ssl_fc }
+  http-request set-header X-Forwarded-Proto http if !{ ssl_fc }
+  http-request set-header X-Real-IP %[src]
+  http-request set-header Forwarded for=%[src];proto=https if { ssl_fc }
+  http-request set-header Forwarded for=%[src];proto=http if !{ ssl_fc }
+  unique-id-format %{+X}o%ci%cp%fp%Ts%rt%pid
+  http-request set-header X-Request-Id %[unique-id]'
+fi
+
 # --- nginx as the proxy ---------------------------------------------------------
 mkdir -p "$DIR/np"
 cat > "$DIR/np/nginx.conf" <<EOF
@@ -157,7 +184,10 @@ http {
     listen 127.0.0.1:$NT ssl;
     ssl_certificate $DIR/cert.pem; ssl_certificate_key $DIR/key.pem;
     ssl_protocols TLSv1.2 TLSv1.3;
-    location / { proxy_pass http://be; proxy_http_version 1.1; proxy_set_header Connection ""; }
+    location / {
+      proxy_pass http://be; proxy_http_version 1.1; proxy_set_header Connection "";
+$NGINX_FORWARD
+    }
   }
 }
 EOF
@@ -179,6 +209,7 @@ defaults
 frontend fe
   bind 127.0.0.1:$HP
   bind 127.0.0.1:$HT ssl crt $DIR/combined.pem ssl-min-ver TLSv1.2
+$HAPROXY_FORWARD
   default_backend be
 backend be
   balance leastconn

@@ -12,8 +12,13 @@
 #              fallback, and always once for the per-call breakdown);
 #   instr      callgrind over the whole process, counters zeroed after the
 #              warm-up and dumped before the stop: Ir / requests;
-#   allocs     the same callgrind dump: calls to malloc, calloc and realloc,
-#              / requests.
+#   allocs     the same callgrind dump: calls to malloc, calloc, realloc and
+#              posix_memalign, / requests.
+# BIN may be the word nginx: nginx 1.22 as the proxy in front of the same
+# backend (the yardstick), configured as proxy_bench.sh's (HTTP/1.1 and
+# keepalive to the upstream, no access log, the forwarding fields vigil-proxy
+# sends; FORWARD_HEADERS=0: without them), one process
+# (`master_process off`) so that perf and callgrind see its only worker.
 # Prints every run and the medians. wrk -t1 -c10, keep-alive; POST: 1 KiB
 # body (as proxy_bench.sh). Traffic stays on 127.0.0.1, every run bounded.
 set -euo pipefail
@@ -34,7 +39,7 @@ while [ $# -gt 0 ]; do
   esac
 done
 [ ${#BINS[@]} -gt 0 ] || { echo "no vigil-proxy binary given" >&2; exit 2; }
-for b in "${BINS[@]}"; do [ -x "$b" ] || { echo "$b is not executable" >&2; exit 2; }; done
+for b in "${BINS[@]}"; do [ "$b" = nginx ] || [ -x "$b" ] || { echo "$b is not executable" >&2; exit 2; }; done
 for t in nginx wrk valgrind callgrind_annotate; do
   command -v "$t" >/dev/null || [ -x "/usr/sbin/$t" ] || { echo "$t is missing" >&2; exit 2; }
 done
@@ -113,6 +118,39 @@ route = / be
 EOF
 }
 
+nginx_config() {  # port dir: nginx as the proxy, proxy_bench.sh's settings
+  cat <<EOF
+worker_processes 1;
+master_process off;
+daemon off;
+pid $2/nginx.pid;
+error_log $2/error.log;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  client_body_temp_path $2; proxy_temp_path $2; fastcgi_temp_path $2;
+  uwsgi_temp_path $2; scgi_temp_path $2;
+  keepalive_requests 1000000;
+  upstream be { server 127.0.0.1:$BE; keepalive 64; }
+  server {
+    listen 127.0.0.1:$1;
+    location / {
+      proxy_pass http://be; proxy_http_version 1.1; proxy_set_header Connection "";
+$([ "${FORWARD_HEADERS:-1}" = 1 ] && cat <<'FWD'
+      proxy_set_header Host $http_host;
+      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+      proxy_set_header X-Forwarded-Proto $scheme;
+      proxy_set_header X-Real-IP $remote_addr;
+      proxy_set_header Forwarded "for=$remote_addr;proto=$scheme";
+      proxy_set_header X-Request-Id $request_id;
+FWD
+)
+    }
+  }
+}
+EOF
+}
+
 # Starts BIN under an optional wrapper, loads it with wrk, stops it; prints
 # wrk's request count. $1 = label, $2 = bin, rest = wrapper command.
 load() {
@@ -121,7 +159,12 @@ load() {
   mkdir -p "$DIR/$label"
   config "$port" > "$DIR/$label/vigil.ini"
   sed -i "s|^state_dir = .*|state_dir = $DIR/$label|; s|^control_socket = .*|control_socket = $DIR/$label/vigil.sock|" "$DIR/$label/vigil.ini"
-  "$@" "$bin" -c "$DIR/$label/vigil.ini" --workers 1 --access-log off 2>"$DIR/$label/proxy.log" &
+  if [ "$bin" = nginx ]; then
+    nginx_config "$port" "$DIR/$label" > "$DIR/$label/nginx.conf"
+    "$@" "$NGINX" -p "$DIR/$label" -c "$DIR/$label/nginx.conf" 2>"$DIR/$label/proxy.log" &
+  else
+    "$@" "$bin" -c "$DIR/$label/vigil.ini" --workers 1 --access-log off 2>"$DIR/$label/proxy.log" &
+  fi
   local pid=$!
   wait_port "$port"
   wrk -t1 -c10 -d1s "${WRK_EXTRA[@]}" "http://127.0.0.1:$port$PATH_" >/dev/null 2>&1 || true  # warm: pools, caches
@@ -172,7 +215,7 @@ for r in $(seq 1 "$RUNS"); do
       }
       /^fn=/ { named(substr($0, 4)); next }
       /^cfn=/ { cur = named(substr($0, 5)); next }
-      /^calls=/ { split(substr($0, 7), a, " "); if (cur == "malloc" || cur == "calloc" || cur == "realloc") t += a[1]; next }
+      /^calls=/ { split(substr($0, 7), a, " "); if (cur == "malloc" || cur == "calloc" || cur == "realloc" || cur == "posix_memalign") t += a[1]; next }
       END { print t + 0 }' "$dump")
     ins=$(awk -v c="$ir" -v n="$n2" 'BEGIN{printf "%.0f", c / n}')
     al=$(awk -v c="$mallocs" -v n="$n2" 'BEGIN{printf "%.2f", c / n}')

@@ -7,6 +7,7 @@
 // request reached it.
 #include <catch2/catch.hpp>
 
+#include <sys/socket.h>
 #include <sys/wait.h>
 
 #include <cstdio>
@@ -56,6 +57,32 @@ TEST_CASE("keep-alive: a POST then a GET on one connection, however the bytes ar
             CHECK(r->keep_alive);
         }
         CHECK(backend_count(p->port, "/api/count") == before + 5);  // four requests and this count
+    }
+}
+
+// The proxy skips the read that would find nothing before a kept-alive
+// client's next request (proxy/drained_read.hpp); an end of stream that came
+// with that request must still be seen at once, not after client_timeout.
+TEST_CASE("keep-alive: a request sent with the end of the stream is answered, then the connection ends at once",
+          "[http][keepalive]") {
+    Backend web = start_backend("web"), api = start_backend("api");
+    auto p = start_proxy(pools(web, api), {"--access-log", "off"});
+    for (const std::string& last : {get_request("/api/b"), post("/api/b", "xyz")}) {
+        INFO(last);
+        auto c = Conn::tcp(p->port);
+        REQUIRE(c);
+        for (int i = 0; i < 3; ++i) {  // kept alive: the proxy's reads now trust "empty"
+            REQUIRE(c->send(get_request("/api/a")));
+            auto r = c->read_response();
+            REQUIRE(r);
+            CHECK(r->keep_alive);
+        }
+        REQUIRE(c->send(last));
+        REQUIRE(::shutdown(c->fd(), SHUT_WR) == 0);
+        auto r = c->read_response();
+        REQUIRE(r);
+        CHECK(r->body == "api /api/b\n");
+        CHECK(c->closed(3000ms));  // client_timeout is 60 s
     }
 }
 
