@@ -140,6 +140,7 @@ int run(const Args& args) {
     for (const ListenerSpec& l : registry->listeners()) {
         stats.push_back(std::make_unique<ListenerStats>());
         stats.back()->name = l.name;
+        stats.back()->tcp = l.tcp;
         ListenerShared ls{l, stats.back().get(), nullptr};
         ls.inherited_fd = find_inherited(inherited, l.host, l.port);
         if (l.rate_limit_per_min) {
@@ -271,7 +272,8 @@ int run(const Args& args) {
     for (auto& w : workers) w->start();
     for (const auto& l : shared)
         spdlog::info("[proxy:{}] listening on {}:{}{}{}", l.spec.name, l.spec.host, l.spec.port,
-                     l.spec.tls() ? " (TLS)" : "", l.inherited_fd >= 0 ? " (socket held by vigild)" : "");
+                     l.spec.tcp ? " (TCP)" : l.spec.tls() ? " (TLS)" : "",
+                     l.inherited_fd >= 0 ? " (socket held by vigild)" : "");
     spdlog::info("ready: {} worker(s), admin socket {}", n, admin_path);
     vigil::supervisor::SdNotify().send("READY=1");  // for vigild's kind = proxy, and systemd
 
