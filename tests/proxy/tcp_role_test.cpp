@@ -39,13 +39,14 @@ std::pair<std::string, int> check(const std::string& sections) {
     const std::string ini = d.path + "/bad.ini";
     std::ofstream(ini) << "[vigil]\nstate_dir = " << d.path << "\n[program:proxy]\nkind = proxy\n" << sections;
     Child c({VIGIL_PROXY_PATH, "-c", ini, "--check"});
+    c.wait_line("\x01 never printed", 5000ms);  // reads all of its output, until EOF
     const int st = c.wait_exit(5000ms);
     return {c.output(), st == -1 ? -1 : WEXITSTATUS(st)};
 }
 
 }  // namespace
 
-TEST_CASE("tcp role pool: members are held until vigild's first push; a client waits, then reaches the primary",
+TEST_CASE("tcp role pool: members are held until vigild's first push, a client waits, then reaches the primary",
           "[tcp][role]") {
     Backend a = start_echo("a"), b = start_echo("b");
     auto p = start_proxy(role_config(a, b));

@@ -14,6 +14,7 @@ namespace {
 
 namespace svc = vigil::services::test;
 using proxytest::Conn;
+using namespace std::chrono_literals;
 
 std::unique_ptr<proxytest::Proxy> tcp_to(int server_port) {
     return proxytest::start_proxy("[upstream:store]\nservers = 127.0.0.1:" + std::to_string(server_port) +
@@ -62,14 +63,14 @@ TEST_CASE("tcp: PostgreSQL through the listener: queries, a transaction, COPY, a
     PGresult* r = PQexec(db.conn, "COPY t FROM STDIN");
     REQUIRE(PQresultStatus(r) == PGRES_COPY_IN);
     PQclear(r);
-    const std::string row = "9\t" + std::string(4000, 'y') + "\n";
+    const std::string row = "-1\t" + std::string(4000, 'y') + "\n";
     for (int i = 0; i < 1000; ++i) REQUIRE(PQputCopyData(db.conn, row.data(), static_cast<int>(row.size())) == 1);
     REQUIRE(PQputCopyEnd(db.conn, nullptr) == 1);
     r = PQgetResult(db.conn);
     CHECK(PQresultStatus(r) == PGRES_COMMAND_OK);
     PQclear(r);
     while ((r = PQgetResult(db.conn))) PQclear(r);
-    CHECK(db.value("SELECT count(*) FROM t WHERE id = 9") == "1000");
+    CHECK(db.value("SELECT count(*) FROM t WHERE id = -1") == "1000");
 
     // The server set down (a demoted primary): the session is cut, and its
     // backend goes away with it — nothing can be written there through us.

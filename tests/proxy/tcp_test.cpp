@@ -123,7 +123,7 @@ TEST_CASE("tcp: least_conn spreads open connections over the servers", "[tcp]") 
     CHECK(to_a == 3);  // each new connection goes to the server with fewer open
 }
 
-TEST_CASE("tcp: `down` closes the server's relayed connections at once; `draining` lets them go on",
+TEST_CASE("tcp: `down` closes the server's relayed connections at once, `draining` lets them go on",
           "[tcp][failover]") {
     Backend a = start_echo("a"), b = start_echo("b");
     auto p = start_proxy(tcp_proxy(a.address() + " " + b.address()));
