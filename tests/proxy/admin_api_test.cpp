@@ -179,7 +179,7 @@ route = / web
     CHECK(call(reg, "PUT", "/v1/pools/web", R"({"slow_start_ms":-1})").status == 400);
 }
 
-TEST_CASE("role pool members start held and down; the first state vigild sets releases each", "[admin][role]") {
+TEST_CASE("role pool members start held and down, the first state vigild sets releases each", "[admin][role]") {
     Registry reg = make_registry(R"([vigil]
 state_dir = /tmp
 [program:proxy]
