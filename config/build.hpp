@@ -142,6 +142,7 @@ struct Where {
     std::map<std::string, SourceLoc> group_programs;             // by group name
     std::map<std::string, SourceLoc> upstream_servers;           // by upstream name
     std::map<std::string, std::vector<SourceLoc>> proxy_routes;  // by proxy, parallel to Proxy::routes
+    std::map<std::string, SourceLoc> upstream_role;              // by upstream name, when role is set
 };
 
 // %(here)s, %(host_node_name)s and %(ENV_X)s: what every section may use.
@@ -200,5 +201,9 @@ std::vector<EventListenerPool> build_event_listeners(const std::vector<RawSectio
 
 // Cross-section checks, name resolution, and the start order of programs.
 void link(Config& config, const Where& where, Errors& errors);
+// Part of link(), once upstream servers are resolved to process names
+// (routing_checks.cpp): role pools hold data stores, TCP listeners route to
+// them and HTTP listeners do not.
+void check_routing(const Config& config, const Where& where, Errors& errors);
 
 }  // namespace vigil::config::detail

@@ -34,6 +34,7 @@ public:
         bool cycles = find_cycles();
         resolve_upstreams();
         check_proxies();
+        check_routing(config_, where_, errors_);
         if (!cycles) order();
     }
 

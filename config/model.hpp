@@ -204,6 +204,11 @@ struct EventListenerPool {
 
 enum class Balance { least_conn, round_robin };
 
+// Which servers of a pool of replicated data stores take connections, as
+// vigild decides them (docs/proxy.md, "TCP listeners"): only the current
+// primary, or the healthy replicas (the primary when none is).
+enum class Role { primary, replica };
+
 struct Upstream {
     std::string name;
     Balance balance = Balance::least_conn;
@@ -215,6 +220,10 @@ struct Upstream {
     int max_ejection_percent = 50;   // of the pool's servers ejected at once
     Duration max_ejection_time{300000};  // cap of k × fail_timeout
     int eject_on_5xx = 0;            // 5xx answers in a row that eject; 0 = off
+    // Unset: every server is in rotation as vigild's health says (today's
+    // pools). Set: vigil-proxy holds every server until vigild's first state
+    // push, and vigild pushes `up` only for the servers of that role.
+    std::optional<Role> role;
     SourceLoc loc;
     bool operator==(const Upstream&) const = default;
 };
@@ -225,12 +234,22 @@ struct Route {
     bool operator==(const Route&) const = default;
 };
 
+// `http`: vigil-proxy's HTTP/1.1 reverse proxy. `tcp`: an L4 listener that
+// relays bytes to one server of its one pool (PostgreSQL, Redis).
+enum class ProxyMode { http, tcp };
+
 struct Proxy {
     std::string name;
+    ProxyMode mode = ProxyMode::http;
     std::string listen;  // host:port
     std::string tls_cert, tls_key;
-    std::vector<Route> routes;
+    std::vector<Route> routes;  // mode = tcp: exactly one, with an empty prefix
     std::optional<int> rate_limit_per_min;
+    // mode = tcp only: a relayed connection with no byte either way for
+    // idle_timeout is closed (0: never); a new connection waits at most
+    // connect_timeout for a usable server (unset: vigil-proxy's --connect-timeout).
+    Duration idle_timeout{3600000};
+    std::optional<Duration> connect_timeout;
     SourceLoc loc;
     bool operator==(const Proxy&) const = default;
 };

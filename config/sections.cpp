@@ -111,7 +111,7 @@ std::vector<Upstream> build_upstreams(const std::vector<RawSection>& sections, c
         if (s.type != "upstream") continue;
         static constexpr std::string_view kKnown[] = {"balance", "servers", "max_fails", "fail_timeout",
                                                       "slow_start", "max_ejection_percent",
-                                                      "max_ejection_time", "eject_on_5xx"};
+                                                      "max_ejection_time", "eject_on_5xx", "role"};
         Keys keys(s, kKnown, {}, errors);
         ExpandVars vars = base_vars(s, options);
         Values v(s, keys, vars, errors);
@@ -132,6 +132,15 @@ std::vector<Upstream> build_upstreams(const std::vector<RawSection>& sections, c
         v.integer("max_ejection_percent", u.max_ejection_percent, 0, 100);
         v.duration("max_ejection_time", u.max_ejection_time, Duration{1});
         v.integer("eject_on_5xx", u.eject_on_5xx, 0, 1000000);
+        if (const ini::Entry* e = v.entry("role")) {
+            if (auto t = v.text(*e)) {
+                std::string_view r = trim(*t);
+                if (r == "primary") u.role = Role::primary;
+                else if (r == "replica") u.role = Role::replica;
+                else v.error(*e, "expected primary or replica, got '" + *t + "'");
+                if (u.role) where.upstream_role[u.name] = v.loc(*e);
+            }
+        }
         if (u.max_ejection_time > std::chrono::hours(24))
             v.error(*v.entry("max_ejection_time"), "must be at most 24h");
         const ini::Entry* e = v.entry("servers");
@@ -163,7 +172,8 @@ std::vector<Proxy> build_proxies(const std::vector<RawSection>& sections, const 
     std::map<std::string, std::string> listeners;  // normalised listen → proxy
     for (const auto& s : sections) {
         if (s.type != "proxy") continue;
-        static constexpr std::string_view kKnown[] = {"listen", "tls_cert", "tls_key", "route", "rate_limit"};
+        static constexpr std::string_view kKnown[] = {"listen",     "tls_cert",     "tls_key",        "route",
+                                                      "rate_limit", "mode",         "idle_timeout",   "connect_timeout"};
         static constexpr std::string_view kRepeatable[] = {"route"};
         Keys keys(s, kKnown, kRepeatable, errors);
         ExpandVars vars = base_vars(s, options);
@@ -171,6 +181,14 @@ std::vector<Proxy> build_proxies(const std::vector<RawSection>& sections, const 
         Proxy p;
         p.name = s.name;
         p.loc = s.loc;
+        if (const ini::Entry* e = v.entry("mode")) {
+            if (auto t = v.text(*e)) {
+                std::string_view m = trim(*t);
+                if (m == "tcp") p.mode = ProxyMode::tcp;
+                else if (m != "http") v.error(*e, "expected http or tcp, got '" + *t + "'");
+            }
+        }
+        const bool tcp = p.mode == ProxyMode::tcp;
         if (const ini::Entry* e = v.entry("listen")) {
             std::string why;
             if (auto t = v.text(*e)) {
@@ -186,18 +204,53 @@ std::vector<Proxy> build_proxies(const std::vector<RawSection>& sections, const 
         } else {
             v.missing("[proxy:" + s.name + "] needs listen = HOST:PORT");
         }
-        v.string("tls_cert", p.tls_cert);
-        v.string("tls_key", p.tls_key);
-        if (p.tls_cert.empty() != p.tls_key.empty())
-            v.section_error("[proxy:" + s.name + "] needs both tls_cert and tls_key, or neither");
-        v.parsed("rate_limit", p.rate_limit_per_min, [](const std::string& t, std::string& why) {
-            return parse_rate_limit(t, why);
-        });
+        if (tcp) {
+            // Bytes are relayed as they are: TLS, when used, is between the
+            // client and the server (PostgreSQL's sslmode), and a rate per
+            // request has no request to count.
+            for (std::string_view key : {"tls_cert", "tls_key", "rate_limit"})
+                if (const ini::Entry* e = v.entry(key))
+                    v.error(*e, "not with mode = tcp (a TCP listener relays bytes as they are; " +
+                                    std::string(key == "rate_limit" ? "there is no request to count)"
+                                                                    : "TLS is the client's and the server's business)"));
+            v.duration("idle_timeout", p.idle_timeout, Duration{0});
+            Duration ct{0};
+            if (v.has("connect_timeout")) {
+                v.duration("connect_timeout", ct, Duration{1});
+                if (ct.count() > 0) p.connect_timeout = ct;
+            }
+        } else {
+            for (std::string_view key : {"idle_timeout", "connect_timeout"})
+                if (const ini::Entry* e = v.entry(key))
+                    v.error(*e, "only with mode = tcp (an HTTP listener takes vigil-proxy's --client-timeout and "
+                                "--connect-timeout)");
+            v.string("tls_cert", p.tls_cert);
+            v.string("tls_key", p.tls_key);
+            if (p.tls_cert.empty() != p.tls_key.empty())
+                v.section_error("[proxy:" + s.name + "] needs both tls_cert and tls_key, or neither");
+            v.parsed("rate_limit", p.rate_limit_per_min, [](const std::string& t, std::string& why) {
+                return parse_rate_limit(t, why);
+            });
+        }
         auto& route_locs = where.proxy_routes[p.name];
-        for (const ini::Entry* e : keys.all("route")) {
+        const auto routes = keys.all("route");
+        for (const ini::Entry* e : routes) {
             auto t = v.text(*e);
             if (!t) continue;
             auto fields = split_list(*t);
+            if (tcp) {
+                if (fields.size() != 1 || fields[0].front() == '/') {
+                    v.error(*e, "mode = tcp takes one route = UPSTREAM, without a path; got '" + *t + "'");
+                    continue;
+                }
+                if (!p.routes.empty()) {
+                    v.error(*e, "mode = tcp takes exactly one route (a TCP connection carries no path to choose by)");
+                    continue;
+                }
+                p.routes.push_back(Route{"", fields[0]});
+                route_locs.push_back(v.loc(*e));
+                continue;
+            }
             if (fields.size() != 2 || fields[0].empty() || fields[0].front() != '/') {
                 v.error(*e, "expected 'route = /PREFIX UPSTREAM', got '" + *t + "'");
                 continue;
@@ -212,8 +265,9 @@ std::vector<Proxy> build_proxies(const std::vector<RawSection>& sections, const 
             p.routes.push_back(Route{fields[0], fields[1]});
             route_locs.push_back(v.loc(*e));
         }
-        if (p.routes.empty() && keys.all("route").empty())
-            v.missing("[proxy:" + s.name + "] needs at least one route = /PREFIX UPSTREAM");
+        if (p.routes.empty() && routes.empty())
+            v.missing(tcp ? "[proxy:" + s.name + "] needs route = UPSTREAM"
+                          : "[proxy:" + s.name + "] needs at least one route = /PREFIX UPSTREAM");
         out.push_back(std::move(p));
     }
     sort_by_name(out);

@@ -26,6 +26,15 @@ public:
         int tries = 0;
     };
     void write(const Entry& e);
+    // A whole line formatted elsewhere, '\n' included (a TCP connection's:
+    // proxy/tcp_session.cpp); it must hold no client-controlled text.
+    void write_line(std::string_view line) {
+        if (fd_ < 0) return;
+        if (stamp_time_ == 0) set_time(std::time(nullptr));
+        buf_.append(line);
+        if (buf_.size() >= buffer_limit) flush();
+    }
+    std::string_view stamp() const noexcept { return stamp_; }
     void flush();
     // Called by the worker's ticker: the timestamp is formatted once a second.
     void set_time(std::time_t now);

@@ -31,6 +31,7 @@ json server_json(const ServerEntry& s, TimePoint now) {
     return {{field::name, s.name},
             {field::address, s.address},
             {field::state, to_string(s.mode)},
+            {field::held, s.held},
             {field::ejected, s.stats->ejected(now)},
             {field::ejected_ms, ejected_ms(*s.stats, now)},
             {field::active, s.stats->active.load(std::memory_order_relaxed)},
@@ -50,6 +51,7 @@ json pool_json(const Pool& p, TimePoint now) {
             {field::max_ejection_percent, p.max_ejection_percent},
             {field::max_ejection_time_ms, p.max_ejection_time.count()},
             {field::eject_on_5xx, p.eject_on_5xx},
+            {field::role, p.role ? json(*p.role == config::Role::primary ? "primary" : "replica") : json()},
             {field::servers, std::move(servers)}};
 }
 
@@ -140,6 +142,11 @@ AdminReply put_pool(Registry& reg, const std::string& name, std::string_view bod
                 !s[field::address].is_string())
                 return error(400, "each server needs a string name and address");
             spec.servers.emplace_back(s[field::name].get<std::string>(), s[field::address].get<std::string>());
+            std::optional<ServerMode> mode;
+            if (s.contains(field::state) &&
+                (!s[field::state].is_string() || !(mode = parse_mode(s[field::state].get<std::string>()))))
+                return error(400, "a server's state must be up, down or draining");
+            spec.modes.push_back(mode);
         }
     }
     return from_status(reg.put_pool(spec), true);

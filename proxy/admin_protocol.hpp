@@ -59,6 +59,9 @@ inline constexpr const char* max_ejection_time_ms = "max_ejection_time_ms";
 inline constexpr const char* eject_on_5xx = "eject_on_5xx";
 inline constexpr const char* ejected_ms = "ejected_ms";  // remaining time of the current ejection
 inline constexpr const char* ejected = "ejected";  // passive health took it out for now
+// A role pool's member vigild has not pushed a state for yet: down until it does.
+inline constexpr const char* held = "held";
+inline constexpr const char* role = "role";  // primary, replica, or null
 inline constexpr const char* fails = "fails";
 inline constexpr const char* failures_total = "failures_total";
 inline constexpr const char* ejections_total = "ejections_total";

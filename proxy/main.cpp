@@ -52,7 +52,8 @@ constexpr const char* usage =
     "  --access-log PATH|-|off access log file, stdout (default) or none\n"
     "  --client-timeout D      idle keep-alive / request read timeout, 408 (default 60s)\n"
     "  --upstream-timeout D    upstream response timeout, 504 (default 60s)\n"
-    "  --connect-timeout D     upstream connect timeout, then next server (default 5s)\n"
+    "  --connect-timeout D     upstream connect timeout, then next server (default 5s);\n"
+    "                          for mode = tcp listeners also the wait for a usable server\n"
     "  --max-header SIZE       request head limit, 431 (default 16K)\n"
     "  --max-body SIZE         request body limit, 413 (default 64M, 0 = none)\n"
     "  --idle-per-server N     idle upstream connections per server per worker (default 64)\n"
@@ -140,6 +141,7 @@ int run(const Args& args) {
     for (const ListenerSpec& l : registry->listeners()) {
         stats.push_back(std::make_unique<ListenerStats>());
         stats.back()->name = l.name;
+        stats.back()->tcp = l.tcp;
         ListenerShared ls{l, stats.back().get(), nullptr};
         ls.inherited_fd = find_inherited(inherited, l.host, l.port);
         if (l.rate_limit_per_min) {
@@ -271,7 +273,8 @@ int run(const Args& args) {
     for (auto& w : workers) w->start();
     for (const auto& l : shared)
         spdlog::info("[proxy:{}] listening on {}:{}{}{}", l.spec.name, l.spec.host, l.spec.port,
-                     l.spec.tls() ? " (TLS)" : "", l.inherited_fd >= 0 ? " (socket held by vigild)" : "");
+                     l.spec.tcp ? " (TCP)" : l.spec.tls() ? " (TLS)" : "",
+                     l.inherited_fd >= 0 ? " (socket held by vigild)" : "");
     spdlog::info("ready: {} worker(s), admin socket {}", n, admin_path);
     vigil::supervisor::SdNotify().send("READY=1");  // for vigild's kind = proxy, and systemd
 

@@ -1,5 +1,6 @@
 #include "proxy/metrics.hpp"
 
+#include <algorithm>
 #include <cstdio>
 
 namespace vigil::proxy {
@@ -26,6 +27,60 @@ void line(std::string& out, const char* name, const std::string& labels, std::ui
     out += "} ";
     out += std::to_string(v);
     out += '\n';
+}
+
+// mode = tcp listeners and the pools they route to: bytes and connections
+// instead of requests. Only those pools, so an HTTP-only proxy's page does
+// not grow.
+void render_tcp(std::string& out, const Snapshot& snap, const std::vector<std::unique_ptr<ListenerStats>>& listeners) {
+    std::vector<const Pool*> pools;
+    for (std::size_t i = 0; i < listeners.size() && i < snap.routes.size(); ++i) {
+        if (!listeners[i]->tcp) continue;
+        for (const auto& e : snap.routes[i].entries())
+            if (e.pool_index >= 0) {
+                const Pool* p = &snap.pools[static_cast<std::size_t>(e.pool_index)];
+                if (std::find(pools.begin(), pools.end(), p) == pools.end()) pools.push_back(p);
+            }
+    }
+    if (pools.empty()) return;
+    auto per_server = [&](const char* name, const char* help, const char* type, auto value) {
+        out += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " " + type + "\n";
+        for (const Pool* p : pools)
+            for (const ServerEntry& s : p->servers) value("pool=\"" + esc(p->name) + "\",server=\"" + esc(s.name) + "\"", *s.stats);
+    };
+    per_server("vigil_proxy_tcp_connections_total", "TCP connections relayed to the server.", "counter",
+               [&](const std::string& l, const ServerStats& s) {
+                   line(out, "vigil_proxy_tcp_connections_total", l, s.total(&ServerCounters::tcp_connections));
+               });
+    per_server("vigil_proxy_tcp_bytes_total", "Bytes relayed: sent = client to server, received = server to client.",
+               "counter", [&](const std::string& l, const ServerStats& s) {
+                   line(out, "vigil_proxy_tcp_bytes_total", l + ",direction=\"sent\"", s.total(&ServerCounters::tcp_bytes_sent));
+                   line(out, "vigil_proxy_tcp_bytes_total", l + ",direction=\"received\"",
+                        s.total(&ServerCounters::tcp_bytes_received));
+               });
+    per_server("vigil_proxy_tcp_connection_seconds", "Lifetime of closed relayed connections.", "summary",
+               [&](const std::string& l, const ServerStats& s) {
+                   char sum[48];
+                   std::snprintf(sum, sizeof sum, "%.6f", static_cast<double>(s.total(&ServerCounters::tcp_seconds_us)) / 1e6);
+                   out += "vigil_proxy_tcp_connection_seconds_sum{" + l + "} " + sum + "\n";
+                   line(out, "vigil_proxy_tcp_connection_seconds_count", l, s.total(&ServerCounters::tcp_closed));
+               });
+    per_server("vigil_proxy_tcp_cut_total", "Relayed connections closed because the server was set down.", "counter",
+               [&](const std::string& l, const ServerStats& s) {
+                   line(out, "vigil_proxy_tcp_cut_total", l, s.tcp_cut.load(std::memory_order_relaxed));
+               });
+    out += "# HELP vigil_proxy_tcp_unserved_total TCP connections closed with no usable server within connect_timeout.\n"
+           "# TYPE vigil_proxy_tcp_unserved_total counter\n";
+    for (const Pool* p : pools)
+        line(out, "vigil_proxy_tcp_unserved_total", "pool=\"" + esc(p->name) + "\"",
+             p->counters->tcp_unserved.load(std::memory_order_relaxed));
+    out += "# HELP vigil_proxy_listener_bytes_total Bytes a mode = tcp listener relayed: in = from clients, out = to clients.\n"
+           "# TYPE vigil_proxy_listener_bytes_total counter\n";
+    for (const auto& l : listeners) {
+        if (!l->tcp) continue;
+        line(out, "vigil_proxy_listener_bytes_total", "listener=\"" + esc(l->name) + "\",direction=\"in\"", l->bytes(true));
+        line(out, "vigil_proxy_listener_bytes_total", "listener=\"" + esc(l->name) + "\",direction=\"out\"", l->bytes(false));
+    }
 }
 
 }  // namespace
@@ -137,6 +192,7 @@ std::string render_metrics(const Snapshot& snap, const std::vector<std::unique_p
     for (const auto& l : listeners)
         line(out, "vigil_proxy_connections_active", "listener=\"" + esc(l->name) + "\"",
              static_cast<std::uint64_t>(std::max<std::int64_t>(0, l->connections_active.load(std::memory_order_relaxed))));
+    render_tcp(out, snap, listeners);
     out += "# HELP vigil_proxy_tls_handshake_failures_total TLS handshakes with clients that failed.\n"
            "# TYPE vigil_proxy_tls_handshake_failures_total counter\n";
     for (const auto& l : listeners)

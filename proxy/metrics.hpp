@@ -18,6 +18,7 @@ struct ListenerStats {
     // Responses sent by status class, sharded by worker like ServerStats' (pool.hpp).
     struct alignas(64) Shard {
         std::array<std::atomic<std::uint64_t>, 6> responses{};
+        std::atomic<std::uint64_t> bytes_in{0}, bytes_out{0};  // mode = tcp: from and to clients
     };
     std::array<Shard, stat_shards> shards{};
     void count_response(int status_class) noexcept {
@@ -33,6 +34,13 @@ struct ListenerStats {
     std::atomic<std::uint64_t> connections_total{0};
     std::atomic<std::int64_t> connections_active{0};
     std::atomic<std::uint64_t> tls_handshake_failures{0};
+    bool tcp = false;  // a mode = tcp listener: bytes, not responses
+    Shard& shard() noexcept { return shards[stat_shard]; }
+    std::uint64_t bytes(bool in) const noexcept {
+        std::uint64_t n = 0;
+        for (const Shard& s : shards) n += (in ? s.bytes_in : s.bytes_out).load(std::memory_order_relaxed);
+        return n;
+    }
 };
 
 std::string render_metrics(const Snapshot& snap, const std::vector<std::unique_ptr<ListenerStats>>& listeners);

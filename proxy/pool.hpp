@@ -79,6 +79,10 @@ struct alignas(64) ServerCounters {
     std::array<std::atomic<std::uint64_t>, 6> responses{};
     std::array<std::atomic<std::uint64_t>, latency_bounds.size() + 1> latency_buckets{};
     std::atomic<std::uint64_t> latency_count{0}, latency_sum_us{0};
+    // TCP relays (proxy/tcp_session.cpp): connections, bytes each way
+    // (sent: client to server), and closed connections' total time.
+    std::atomic<std::uint64_t> tcp_connections{0}, tcp_bytes_sent{0}, tcp_bytes_received{0};
+    std::atomic<std::uint64_t> tcp_closed{0}, tcp_seconds_us{0};
 };
 
 struct ServerStats {
@@ -108,12 +112,21 @@ struct ServerStats {
     std::uint64_t latency_bucket(std::size_t b) const noexcept;
     std::uint64_t latency_count() const noexcept;
     std::uint64_t latency_sum_us() const noexcept;
+    ServerCounters& shard() noexcept { return shards[stat_shard]; }
+    // Sum over the shards of one counter, for /metrics.
+    std::uint64_t total(std::atomic<std::uint64_t> ServerCounters::*counter) const noexcept {
+        std::uint64_t n = 0;
+        for (const ServerCounters& c : shards) n += (c.*counter).load(std::memory_order_relaxed);
+        return n;
+    }
+    std::atomic<std::uint64_t> tcp_cut{0};  // relays closed because the server was set down
 };
 
 struct PoolCounters {
     std::atomic<std::uint64_t> rr{0};  // round-robin ticket; also breaks least_conn ties
     std::atomic<std::uint64_t> retries{0};
     std::array<std::atomic<std::uint64_t>, 6> unserved{};  // answered by the proxy itself, by class
+    std::atomic<std::uint64_t> tcp_unserved{0};  // TCP connections closed with no server within connect_timeout
     std::mutex health_mu;  // taken on failures only: fail windows and ejection
 };
 
@@ -123,6 +136,9 @@ struct ServerEntry {
     std::string ip;       // numeric, resolved when the snapshot was built
     std::uint16_t port = 0;
     ServerMode mode = ServerMode::up;
+    // A role pool's member vigild has not pushed a state for yet (down
+    // until it does): shown by the admin API, so the wait has a reason.
+    bool held = false;
     std::shared_ptr<ServerStats> stats;
 };
 
@@ -135,6 +151,7 @@ struct Pool {
     int max_ejection_percent = 50;            // of the pool's `up` servers, ejected at once
     std::chrono::milliseconds max_ejection_time{300000};
     int eject_on_5xx = 0;  // 5xx answers in a row that eject; 0 = off
+    std::optional<config::Role> role;  // set: members start held (ServerEntry::held)
     std::vector<ServerEntry> servers;
     std::shared_ptr<PoolCounters> counters;
 };

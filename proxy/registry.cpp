@@ -75,6 +75,9 @@ std::optional<Registry> Registry::from_config(const config::Config& cfg, std::ve
         l.tls_key = p.tls_key;
         l.routes = p.routes;
         l.rate_limit_per_min = p.rate_limit_per_min;
+        l.tcp = p.mode == config::ProxyMode::tcp;
+        l.idle_timeout = p.idle_timeout;
+        l.connect_timeout = p.connect_timeout;
         r.listeners_.push_back(std::move(l));
     }
 
@@ -89,6 +92,7 @@ std::optional<Registry> Registry::from_config(const config::Config& cfg, std::ve
         pool.max_ejection_percent = u.max_ejection_percent;
         pool.max_ejection_time = u.max_ejection_time;
         pool.eject_on_5xx = u.eject_on_5xx;
+        pool.role = u.role;
         pool.counters = std::make_shared<PoolCounters>();
         for (const std::string& s : u.servers) {
             // A program name with numprocs > 1 stands for all its processes.
@@ -105,8 +109,12 @@ std::optional<Registry> Registry::from_config(const config::Config& cfg, std::ve
                     errors.push_back(at(u.loc) + "[upstream:" + u.name + "] server '" + name + "' has no address");
                     continue;
                 }
+                // Which member of a role pool is the primary only vigild
+                // knows: none takes a connection before it says (a restarted
+                // proxy must not send writes to a demoted server).
                 ServerEntry e;
-                Status st = r.make_entry(name, address, ServerMode::up, e);
+                Status st = r.make_entry(name, address, u.role ? ServerMode::down : ServerMode::up, e);
+                e.held = u.role.has_value();
                 if (!st.ok()) errors.push_back(at(u.loc) + "[upstream:" + u.name + "] " + st.message);
                 else pool.servers.push_back(std::move(e));
             }
@@ -174,8 +182,9 @@ Registry::Status Registry::set_mode(std::string_view pool, std::string_view serv
     for (ServerEntry& e : p->servers) {
         if (e.name != server) continue;
         if (mode == ServerMode::up) bring_up(e, now);
-        if (e.mode == mode) return {200, "unchanged"};
+        if (e.mode == mode && !e.held) return {200, "unchanged"};
         e.mode = mode;
+        e.held = false;
         publish(std::move(pools));
         return {};
     }
@@ -190,9 +199,10 @@ Registry::Status Registry::put_server(std::string_view pool, std::string_view se
     for (ServerEntry& e : p->servers) {
         if (e.name != server) continue;
         if (e.address == address) {
-            if (mode && *mode != e.mode) {
+            if (mode && (*mode != e.mode || e.held)) {
                 if (*mode == ServerMode::up) bring_up(e, now);
                 e.mode = *mode;
+                e.held = false;
                 publish(std::move(pools));
             }
             return {200, "unchanged address"};
@@ -201,14 +211,16 @@ Registry::Status Registry::put_server(std::string_view pool, std::string_view se
         ServerEntry fresh;
         Status st = make_entry(server, address, mode.value_or(e.mode), fresh);
         if (!st.ok()) return st;
+        fresh.held = e.held && !mode;
         start_ramp(*fresh.stats, now);  // a new instance: ramps up when it takes traffic
         e = std::move(fresh);
         publish(std::move(pools));
         return {};
     }
     ServerEntry e;
-    Status st = make_entry(server, address, mode.value_or(ServerMode::up), e);
+    Status st = make_entry(server, address, mode.value_or(p->role ? ServerMode::down : ServerMode::up), e);
     if (!st.ok()) return st;
+    e.held = p->role && !mode;
     start_ramp(*e.stats, now);  // added to a live pool
     p->servers.push_back(std::move(e));
     publish(std::move(pools));
@@ -243,8 +255,12 @@ Registry::Status Registry::put_pool(const PoolSpec& spec, TimePoint now) {
     pool.max_ejection_percent = spec.max_ejection_percent.value_or(was.max_ejection_percent);
     pool.max_ejection_time = spec.max_ejection_time.value_or(was.max_ejection_time);
     pool.eject_on_5xx = spec.eject_on_5xx.value_or(was.eject_on_5xx);
+    pool.role = was.role;  // from the config: vigild's PUT does not carry it
     pool.counters = existing ? existing->counters : std::make_shared<PoolCounters>();
-    for (const auto& [name, address] : spec.servers) {
+    for (std::size_t k = 0; k < spec.servers.size(); ++k) {
+        const auto& [name, address] = spec.servers[k];
+        const bool given = k < spec.modes.size() && spec.modes[k].has_value();
+        const ServerMode fresh_mode = given ? *spec.modes[k] : pool.role ? ServerMode::down : ServerMode::up;
         // Keep a server's live counters when it stays with the same address.
         const ServerEntry* old = nullptr;
         if (existing)
@@ -252,11 +268,20 @@ Registry::Status Registry::put_pool(const PoolSpec& spec, TimePoint now) {
                 if (e.name == name && e.address == address) old = &e;
         if (old) {
             pool.servers.push_back(*old);
+            // A held member's first word from vigild may come with its
+            // resync's PUT; any other member keeps its state.
+            ServerEntry& kept = pool.servers.back();
+            if (given && kept.held) {
+                if (fresh_mode == ServerMode::up) bring_up(kept, now);
+                kept.mode = fresh_mode;
+                kept.held = false;
+            }
             continue;
         }
         ServerEntry e;
-        Status st = make_entry(name, address, ServerMode::up, e);
+        Status st = make_entry(name, address, fresh_mode, e);
         if (!st.ok()) return st;
+        e.held = pool.role && !given;
         if (existing) start_ramp(*e.stats, now);  // a new member of a live pool
         pool.servers.push_back(std::move(e));
     }

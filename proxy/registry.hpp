@@ -24,6 +24,11 @@ struct ListenerSpec {
     std::string tls_cert, tls_key;  // both empty: plain HTTP
     std::vector<config::Route> routes;
     std::optional<int> rate_limit_per_min;
+    // mode = tcp (proxy/tcp_session.hpp): bytes relayed to one server of
+    // routes[0]'s pool; no HTTP, no TLS.
+    bool tcp = false;
+    std::chrono::milliseconds idle_timeout{3600000};             // 0: none
+    std::optional<std::chrono::milliseconds> connect_timeout;    // unset: --connect-timeout
     bool tls() const { return !tls_cert.empty(); }
 };
 
@@ -50,6 +55,9 @@ struct PoolSpec {
     std::optional<std::chrono::milliseconds> max_ejection_time;
     std::optional<int> eject_on_5xx;
     std::vector<std::pair<std::string, std::string>> servers;  // name, address
+    // Parallel to servers when given: the state of a server new to the pool
+    // (one it already has keeps its own). Unset: up, or held in a role pool.
+    std::vector<std::optional<ServerMode>> modes;
 };
 
 class Registry {

@@ -97,7 +97,8 @@ void Worker::accept(std::size_t li) {
             // dropped with its request on the way.
             boost::system::error_code ignored;
             sock.set_option(tcp::no_delay(true), ignored);
-            start_session(li, std::move(sock));
+            if (listeners_[li].spec.tcp) start_tcp_session(li, std::move(sock));
+            else start_session(li, std::move(sock));
         }
         if (stopping_) return;
         if (ec) {
@@ -175,15 +176,23 @@ void Worker::maybe_finish() {
 
 void Worker::apply_snapshot(std::shared_ptr<const Snapshot> snap) {
     usable_.assign(snap->server_ids, 0);
+    cut_.assign(snap->server_ids, 1);
     for (const Pool& p : snap->pools)
-        for (const ServerEntry& s : p.servers)
+        for (const ServerEntry& s : p.servers) {
             if (s.mode == ServerMode::up) usable_[s.stats->id] = 1;
+            if (s.mode != ServerMode::down) cut_[s.stats->id] = 0;
+        }
     if (idle_.size() < snap->server_ids) idle_.resize(snap->server_ids);
     // Drained, downed and removed servers lose their idle connections now;
     // in-flight requests keep theirs until they finish.
     for (std::size_t id = 0; id < idle_.size(); ++id)
         if (!usable_[id]) idle_[id].clear();
     snap_ = std::move(snap);
+    for (SessionBase* s = sessions_; s;) {
+        SessionBase* next = s->next;  // never unlinks synchronously
+        s->on_pools_changed();
+        s = next;
+    }
 }
 
 std::unique_ptr<UpstreamConn> Worker::take_idle(std::uint32_t id) {

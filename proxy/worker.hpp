@@ -81,6 +81,9 @@ public:
     virtual ~SessionBase() = default;
     virtual void on_timeout() = 0;  // the deadline passed: cancel whatever is pending
     virtual void on_stop() = 0;     // graceful stop: close now if idle, else after this request
+    // A new pool snapshot is in place (Worker::snapshot()): a TCP relay to a
+    // server now down closes, a connection waiting for a server looks again.
+    virtual void on_pools_changed() {}
     TimePoint deadline = TimePoint::max();
     SessionBase* prev = nullptr;
     SessionBase* next = nullptr;
@@ -120,6 +123,11 @@ public:
     std::unique_ptr<UpstreamConn> take_idle(std::uint32_t server_id);
     void give_back(std::unique_ptr<UpstreamConn> conn);  // closes it when the server is not usable
     void purge_idle(std::uint32_t server_id);
+    // The server is down or gone from its pool in the current snapshot:
+    // its relayed TCP connections close (a demoted primary takes no writes).
+    bool server_cut(std::uint32_t server_id) const noexcept {
+        return server_id >= cut_.size() || cut_[server_id] != 0;
+    }
 
     void link(SessionBase* s) noexcept;
     void unlink(SessionBase* s) noexcept;
@@ -129,6 +137,7 @@ public:
 
 private:
     void start_session(std::size_t listener, tcp::socket sock);  // session.cpp
+    void start_tcp_session(std::size_t listener, tcp::socket sock);  // tcp_session.cpp
     void accept(std::size_t listener);
     void tick();
     void apply_snapshot(std::shared_ptr<const Snapshot> snap);
@@ -141,6 +150,7 @@ private:
     std::vector<std::unique_ptr<tcp::acceptor>> acceptors_;
     std::shared_ptr<const Snapshot> snap_;
     std::vector<std::uint8_t> usable_;  // by server id: up in the current snapshot
+    std::vector<std::uint8_t> cut_;     // by server id: down or absent in the current snapshot
     std::vector<std::vector<std::unique_ptr<UpstreamConn>>> idle_;  // by server id
     std::vector<std::shared_ptr<asio::ssl::context>> tls_;
     asio::steady_timer ticker_;

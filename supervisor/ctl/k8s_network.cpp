@@ -51,6 +51,11 @@ std::optional<std::int64_t> upstream_port(const std::vector<Object>& services, c
 std::optional<Object> ingress(Context& ctx, const config::Proxy& px, const std::vector<Object>& services,
                               std::vector<const config::Proxy*>& exported) {
     const std::string name = dns_label(px.name);
+    if (px.mode == config::ProxyMode::tcp) {
+        ctx.note("[proxy:" + px.name + "] mode = tcp: an Ingress routes HTTP only; in the cluster, clients connect "
+                 "to the Service of its upstream directly");
+        return std::nullopt;
+    }
     if (loopback_listen(px.listen)) {
         ctx.note("[proxy:" + px.name + "] listens on " + px.listen +
                  " only: not exported as an Ingress (that would be public); in the cluster, clients call the "

@@ -176,3 +176,40 @@ TEST_CASE("proxy link: a new proxy that fails to start leaves the old one servin
     CHECK(proxy_state_becomes(v, "b1", "up"));  // and still takes vigild's pushes
     CHECK_FALSE(v.find_line("proxy: RUNNING -> "));
 }
+
+TEST_CASE("proxy link: a mode = tcp listener's socket is held by vigild too, so a killed proxy refuses no client",
+          "[proxy-link][tcp]") {
+    const int p1 = free_port(), listen = free_port();
+    const std::string p = std::to_string(p1);
+    Vigild v("[program:echo]\ncommand = " + std::string(VIGIL_PROXY_BACKEND_PATH) + " --echo --name echo --port " + p +
+             "\naddress = 127.0.0.1:" + p + "\nstartsecs = 0\nhealthcheck = tcp://127.0.0.1:" + p +
+             "\nhealth_interval = 100ms\nhealth_timeout = 1s\nhealth_retries = 1\n\n[upstream:db]\nservers = echo\n\n"
+             "[proxy:db]\nmode = tcp\nlisten = 127.0.0.1:" + std::to_string(listen) +
+             "\nroute = db\n\n[program:proxy]\nkind = proxy\nstartsecs = 0\nbackoff = 300ms,1,300ms\n");
+    v.start();
+    REQUIRE(v.expect("proxy: holding tcp://127.0.0.1:" + std::to_string(listen)));
+    REQUIRE(v.expect("echo: up in pool db"));
+    CHECK(proxy_state_becomes(v, "echo", "up"));
+
+    std::string pid;
+    REQUIRE(v.ctl({"pid", "proxy"}, &pid) == 0);
+    REQUIRE(::kill(std::stoi(pid), SIGKILL) == 0);
+    REQUIRE(wait_gone(std::stoi(pid)));
+    // No proxy now: the connection waits in vigild's socket, and the next
+    // proxy relays it (the echo server greets, then echoes).
+    const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    const timeval bound{10, 0};
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &bound, sizeof bound);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(static_cast<std::uint16_t>(listen));
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+    REQUIRE(::write(fd, "ping\n", 5) == 5);
+    ::shutdown(fd, SHUT_WR);  // the echo answers our EOF with its own
+    std::string answer;
+    char buf[4096];
+    for (ssize_t n; (n = ::read(fd, buf, sizeof buf)) > 0;) answer.append(buf, static_cast<std::size_t>(n));
+    ::close(fd);
+    CHECK(answer == "HELLO echo\nping\n");
+}

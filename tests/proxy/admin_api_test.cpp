@@ -178,3 +178,57 @@ route = / web
     CHECK(pool["slow_start_ms"] == 2000);
     CHECK(call(reg, "PUT", "/v1/pools/web", R"({"slow_start_ms":-1})").status == 400);
 }
+
+TEST_CASE("role pool members start held and down, the first state vigild sets releases each", "[admin][role]") {
+    Registry reg = make_registry(R"([vigil]
+state_dir = /tmp
+[program:proxy]
+kind = proxy
+[program:pg-a]
+kind = redis
+data_dir = /tmp/a
+address = 127.0.0.1:7001
+[program:pg-b]
+kind = redis
+data_dir = /tmp/b
+address = 127.0.0.1:7002
+[upstream:db]
+servers = pg-a pg-b
+role = replica
+[proxy:db]
+mode = tcp
+listen = 127.0.0.1:6433
+route = db
+)");
+    const Pool* p = reg.snapshot()->find_pool("db");
+    REQUIRE(p);
+    REQUIRE(p->role == config::Role::replica);
+    for (const ServerEntry& s : p->servers) {
+        CHECK(s.mode == ServerMode::down);
+        CHECK(s.held);
+    }
+    CHECK(reg.listeners().at(0).tcp);
+    CHECK(reg.listeners().at(0).idle_timeout == std::chrono::hours(1));
+    // `down` for a held member is news (vigild's word), not "unchanged".
+    auto r = call(reg, "POST", "/v1/pools/db/servers/pg-a/state", R"({"state":"down"})");
+    CHECK(r.status == 200);
+    CHECK(r.changed);
+    p = reg.snapshot()->find_pool("db");
+    CHECK_FALSE(p->servers[0].held);
+    CHECK(p->servers[1].held);
+    r = call(reg, "POST", "/v1/pools/db/servers/pg-a/state", R"({"state":"down"})");
+    CHECK_FALSE(r.changed);  // now it is
+    r = call(reg, "GET", "/v1/pools/db");
+    const json j = json::parse(r.body);
+    CHECK(j["role"] == "replica");
+    CHECK(j["servers"][0]["held"] == false);
+    CHECK(j["servers"][1]["held"] == true);
+    // A member added to a live role pool is held too, unless a state comes with it.
+    CHECK(call(reg, "PUT", "/v1/pools/db/servers/pg-c", R"({"address":"127.0.0.1:7003"})").status == 201);
+    CHECK(call(reg, "PUT", "/v1/pools/db/servers/pg-d", R"({"address":"127.0.0.1:7004","state":"up"})").status == 201);
+    p = reg.snapshot()->find_pool("db");
+    CHECK(p->servers[2].held);
+    CHECK(p->servers[2].mode == ServerMode::down);
+    CHECK_FALSE(p->servers[3].held);
+    CHECK(p->servers[3].mode == ServerMode::up);
+}

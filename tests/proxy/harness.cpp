@@ -136,6 +136,14 @@ Backend start_backend(const std::string& name) {
     return b;
 }
 
+Backend start_echo(const std::string& name, int port) {
+    Backend b{Child({PROXY_BACKEND_PATH, "--echo", "--name", name, "--port", std::to_string(port)}), 0, name};
+    auto line = b.proc.wait_line("PORT ");
+    if (!line) throw std::runtime_error("echo backend did not start");
+    b.port = std::stoi(line->substr(5));
+    return b;
+}
+
 int free_port() {
     int fd = ::socket(AF_INET, SOCK_STREAM, 0);
     sockaddr_in a{};
@@ -302,6 +310,40 @@ bool Conn::closed(ms timeout) {
     }
     return true;
 }
+
+std::optional<std::string> Conn::read_until(std::string_view needle, ms timeout) {
+    const auto deadline = Clock::now() + timeout;
+    for (;;) {
+        if (auto at = buf_.find(needle); at != std::string::npos) {
+            std::string out = buf_.substr(0, at + needle.size());
+            buf_.erase(0, at + needle.size());
+            return out;
+        }
+        if (!fill(ms(remaining_ms(deadline)))) return std::nullopt;
+    }
+}
+
+std::optional<std::string> Conn::read_to_eof(ms timeout) {
+    const auto deadline = Clock::now() + timeout;
+    while (!eof_) {
+        if (Clock::now() >= deadline) return std::nullopt;
+        fill(ms(remaining_ms(deadline)));
+    }
+    std::string out = std::move(buf_);
+    buf_.clear();
+    return out;
+}
+
+std::string Conn::read_for(ms timeout) {
+    const auto deadline = Clock::now() + timeout;
+    while (Clock::now() < deadline && fill(ms(remaining_ms(deadline)))) {
+    }
+    std::string out = std::move(buf_);
+    buf_.clear();
+    return out;
+}
+
+void Conn::shutdown_write() { ::shutdown(fd_, SHUT_WR); }
 
 std::string get_request(const std::string& path, const std::string& extra_headers) {
     return "GET " + path + " HTTP/1.1\r\nHost: test\r\n" + extra_headers + "\r\n";

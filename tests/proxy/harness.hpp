@@ -52,6 +52,8 @@ struct Backend {
     std::string address() const { return "127.0.0.1:" + std::to_string(port); }
 };
 Backend start_backend(const std::string& name);
+// test_backend --echo: a raw TCP server for the mode = tcp tests.
+Backend start_echo(const std::string& name, int port = 0);
 
 int free_port();
 
@@ -84,6 +86,14 @@ public:
     std::optional<Response> read_response(bool head_request = false, ms timeout = 5000ms);
     // True when the peer closes within the timeout (data before it is dropped).
     bool closed(ms timeout = 5000ms);
+    // Raw bytes (mode = tcp tests): up to and including `needle`, removed
+    // from what was read; nullopt on timeout or EOF first.
+    std::optional<std::string> read_until(std::string_view needle, ms timeout = 5000ms);
+    // Everything until the peer's EOF; nullopt when it does not come in time.
+    std::optional<std::string> read_to_eof(ms timeout = 5000ms);
+    // Whatever arrived within `timeout` (for "nothing came yet" checks).
+    std::string read_for(ms timeout);
+    void shutdown_write();
     int fd() const { return fd_; }
 
 private:

@@ -12,6 +12,11 @@
 //                  upstream's keep-alive timeout, at a moment tests choose)
 //   /early-reset   answer 401 before reading the body, then reset
 //   anything else  "<name> <path>\n"
+// With --echo, a raw TCP server instead (the mode = tcp tests): it greets
+// each connection with "HELLO <name>\n", echoes every byte, answers the
+// client's EOF with its own (half-close), and prints "CONN <n>", "EOF <n>"
+// and "CLOSED <n>" for the tests to wait on.
+//
 // Every response carries X-Backend: <name> and X-Conn: <connection number>,
 // so tests can see balancing and keep-alive reuse, and X-Requests: how many
 // requests this backend has read so far (smuggling tests count them). A
@@ -147,21 +152,53 @@ asio::awaitable<void> serve(tcp::socket sock, unsigned conn_no) {
     }
 }
 
+asio::awaitable<void> echo(tcp::socket sock, unsigned conn_no) {
+    std::cout << "CONN " << conn_no << std::endl;
+    const std::string hello = "HELLO " + g_name + "\n";
+    auto [hec, hn] = co_await asio::async_write(sock, asio::buffer(hello), use_tuple);
+    std::array<char, 65536> tmp;
+    bool eof = false;
+    while (!hec) {
+        auto [ec, n] = co_await sock.async_read_some(asio::buffer(tmp), use_tuple);
+        if (ec) {
+            eof = ec == asio::error::eof;
+            break;
+        }
+        auto [wec, wn] = co_await asio::async_write(sock, asio::buffer(tmp.data(), n), use_tuple);
+        if (wec) break;
+    }
+    if (eof) {
+        std::cout << "EOF " << conn_no << std::endl;
+        boost::system::error_code ignored;
+        sock.shutdown(tcp::socket::shutdown_send, ignored);
+    }
+    std::cout << "CLOSED " << conn_no << std::endl;
+}
+
+bool g_echo = false;
+
 asio::awaitable<void> listen(tcp::acceptor& acc) {
     for (;;) {
         auto [ec, sock] = co_await acc.async_accept(use_tuple);
         if (ec) continue;
         sock.set_option(tcp::no_delay(true));
-        asio::co_spawn(acc.get_executor(), serve(std::move(sock), ++g_conns), asio::detached);
+        if (g_echo) asio::co_spawn(acc.get_executor(), echo(std::move(sock), ++g_conns), asio::detached);
+        else asio::co_spawn(acc.get_executor(), serve(std::move(sock), ++g_conns), asio::detached);
     }
 }
 
 int main(int argc, char** argv) {
     unsigned short port = 0;
-    for (int i = 1; i + 1 < argc; i += 2) {
+    for (int i = 1; i < argc; ++i) {
         std::string f = argv[i];
+        if (f == "--echo") {
+            g_echo = true;
+            continue;
+        }
+        if (i + 1 >= argc) break;
         if (f == "--port") port = static_cast<unsigned short>(std::stoi(argv[i + 1]));
         else if (f == "--name") g_name = argv[i + 1];
+        ++i;
     }
     asio::io_context io(1);
     tcp::acceptor acc(io);

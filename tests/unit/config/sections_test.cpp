@@ -209,6 +209,71 @@ TEST_CASE("config: [proxy] errors") {
                "listen: '0.0.0.0:80' is also the listen address of [proxy:p]");
 }
 
+TEST_CASE("config: [proxy] mode = tcp and [upstream] role") {
+    Config c = ok(kProxyProgram + R"([program:pg]
+kind = redis
+data_dir = /var/lib/vigil/r
+address = 127.0.0.1:6379
+[upstream:db]
+servers = pg
+role = primary
+[upstream:web]
+servers = 127.0.0.1:9001
+[proxy:db]
+mode = tcp
+listen = 127.0.0.1:6380
+route = db
+idle_timeout = 30m
+connect_timeout = 2s
+[proxy:public]
+listen = 127.0.0.1:80
+route = / web
+)");
+    REQUIRE(c.proxies.size() == 2);
+    const Proxy& db = c.proxies[0];
+    CHECK(db.mode == ProxyMode::tcp);
+    CHECK(db.routes == std::vector<Route>{{"", "db"}});
+    CHECK(db.idle_timeout == std::chrono::minutes(30));
+    CHECK(db.connect_timeout == std::chrono::seconds(2));
+    CHECK(c.proxies[1].mode == ProxyMode::http);
+    CHECK(c.proxies[1].idle_timeout == std::chrono::hours(1));
+    CHECK_FALSE(c.proxies[1].connect_timeout);
+    REQUIRE(c.upstreams.size() == 2);
+    CHECK(c.upstreams[0].role == Role::primary);
+    CHECK_FALSE(c.upstreams[1].role);
+}
+
+TEST_CASE("config: mode = tcp and role errors") {
+    const std::string up = kProxyProgram + "[upstream:u]\nservers = 127.0.0.1:1\n";  // 4 lines
+    only_error(up + "[proxy:p]\nmode = udp\nlisten = 0.0.0.0:80\nroute = / u\n", 6, "mode: expected http or tcp, got 'udp'");
+    only_error(up + "[proxy:p]\nmode = tcp\nlisten = 0.0.0.0:80\nroute = / u\n", 8,
+               "route: mode = tcp takes one route = UPSTREAM, without a path; got '/ u'");
+    only_error(up + "[proxy:p]\nmode = tcp\nlisten = 0.0.0.0:80\nroute = u\nroute = u\n", 9,
+               "route: mode = tcp takes exactly one route");
+    only_error(up + "[proxy:p]\nmode = tcp\nlisten = 0.0.0.0:80\n", 5, "[proxy:p] needs route = UPSTREAM");
+    only_error(up + "[proxy:p]\nmode = tcp\nlisten = 0.0.0.0:80\nroute = u\ntls_cert = /c\n", 9,
+               "tls_cert: not with mode = tcp");
+    only_error(up + "[proxy:p]\nmode = tcp\nlisten = 0.0.0.0:80\nroute = u\nrate_limit = 5/s\n", 9,
+               "rate_limit: not with mode = tcp");
+    only_error(up + "[proxy:p]\nlisten = 0.0.0.0:80\nroute = / u\nconnect_timeout = 1s\n", 8,
+               "connect_timeout: only with mode = tcp");
+    only_error(up + "[proxy:p]\nlisten = 0.0.0.0:80\nroute = u\n", 7, "route: expected 'route = /PREFIX UPSTREAM'");
+    // role: only data stores vigild runs, only behind a TCP listener.
+    const std::string proc = kProxyProgram + "[program:foo]\ncommand = /bin/true\naddress = 127.0.0.1:2\n";  // 5 lines
+    only_error(proc + "[upstream:x]\nservers = foo\nrole = primary\n[proxy:p]\nmode = tcp\nlisten = 0.0.0.0:80\nroute = x\n",
+               8, "[upstream:x] role = primary needs servers that are kind = postgres or kind = redis programs; "
+                  "'foo' is kind = process");
+    only_error(kProxyProgram + "[upstream:x]\nservers = 127.0.0.1:1\nrole = replica\n[proxy:p]\nmode = tcp\n"
+                               "listen = 0.0.0.0:80\nroute = x\n",
+               5, "'127.0.0.1:1' is an address, not a program");
+    only_error("[upstream:x]\nservers = 127.0.0.1:1\nrole = leader\n", 3,
+               "role: expected primary or replica, got 'leader'");
+    const std::string redis = kProxyProgram + "[program:r]\nkind = redis\ndata_dir = /var/lib/r\naddress = 127.0.0.1:2\n";  // 6 lines
+    only_error(redis + "[upstream:x]\nservers = r\nrole = primary\n[proxy:p]\nlisten = 0.0.0.0:80\nroute = / x\n", 12,
+               "route: [upstream:x] has role = primary: its servers speak their own protocol, so only a mode = tcp "
+               "listener routes to it");
+}
+
 TEST_CASE("config: [proxy] sections need exactly one kind = proxy program") {
     only_error("[upstream:u]\nservers = 127.0.0.1:1\n[proxy:p]\nlisten = 0.0.0.0:80\nroute = / u\n", 3,
                "is served by a program with kind = proxy, and there is none");
