@@ -111,6 +111,8 @@ public:
     void roll(const std::vector<std::string>& names, const core::RollOptions& options, RollReport report);
     // The whole-set view, for queries (pools, intents, health as last told).
     const core::ProcessSet& set() const { return set_; }
+    // The replication manager's view of each data store, for role = pools.
+    void set_replica_roles(std::map<std::string, core::ProcessSet::ReplicaRole> roles);
 
     // Config edits: the plan, and carrying it out. update() stops removed
     // processes, replaces changed ones (stop, then start with the new

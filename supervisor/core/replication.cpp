@@ -75,8 +75,9 @@ ReplAction ReplicationPair::make(ReplAction::Type t, std::string name, std::stri
     return a;
 }
 
-void ReplicationPair::log(ReplActions& out, std::string reason) {
+void ReplicationPair::log(ReplActions& out, std::string reason, bool warning) {
     out.push_back(make(ReplAction::Type::log, primary_, {}, std::move(reason)));
+    out.back().warning = warning;
 }
 
 // The moment the primary stops serving is "the moment of failure": the
@@ -95,7 +96,7 @@ ReplActions ReplicationPair::on_running(const std::string& name, TimePoint now) 
     if (mem.rejoining) {
         mem.rejoining = false;
         mem.fenced = false;
-        log(out, name + " rejoined as a replica of " + primary_);
+        log(out, name + " rejoined as a replica of " + primary_, false);
     }
     // The server may keep a synchronous standby from an earlier run (its
     // configuration survives restarts): say "none" until one has caught up,
@@ -167,7 +168,7 @@ ReplActions ReplicationPair::on_lag(const std::string& replica, const ReplicaLag
             drop_sync(out, replica + " is not streaming");
         } else if (lag.sync && !sync_confirmed_) {
             sync_confirmed_ = true;
-            log(out, "synchronous replication to " + replica + ": a commit is acknowledged once it is on both");
+            log(out, "synchronous replication to " + replica + ": a commit is acknowledged once it is on both", false);
         }
     }
     maybe_restore_sync(out);
@@ -330,7 +331,7 @@ void ReplicationPair::step_done(ReplActions& out, bool ok, const std::string& de
             sync_pending_ = a.id;
             out.push_back(std::move(a));
             out.push_back(make(ReplAction::Type::routes_changed, primary_, old, primary_ + " is the primary now"));
-            log(out, primary_ + " is the primary now (was " + old + ")");
+            log(out, primary_ + " is the primary now (was " + old + ")", false);
             for (const auto& name : members_)
                 if (name != primary_) rejoin(out, name);
             return;

@@ -76,6 +76,7 @@ struct ReplAction {
     RejoinMethod method = RejoinMethod::rewind;
     std::string reason;
     std::uint64_t id = 0;  // on_done() answers with it; 0 for routes_changed and log
+    bool warning = false;  // log: something went wrong (else news)
 };
 using ReplActions = std::vector<ReplAction>;
 std::string_view repl_action_name(ReplAction::Type t) noexcept;  // "promote"
@@ -156,7 +157,7 @@ private:
     };
 
     ReplAction make(ReplAction::Type t, std::string name, std::string peer = {}, std::string reason = {});
-    void log(ReplActions& out, std::string reason);
+    void log(ReplActions& out, std::string reason, bool warning = true);
     Member& m(const std::string& name) { return members_state_.at(name); }
     const Member* find(const std::string& name) const noexcept;
     void note_down(Member& mem, TimePoint now);
