@@ -265,6 +265,7 @@ int main(int argc, char** argv) {
     // replica_of pairs: roles, sync mode, failover (docs/replication.md).
     vigil::supervisor::ReplicationManager replication(io, sup);
     replication.start();
+    api.set_replication(&replication);
     api.set_proxy(&proxy_link);
     // `vigilctl reopen` and SIGUSR2 (supervisord's signal for it): after
     // logrotate moved the files, vigild's own log and every program's are

@@ -322,6 +322,7 @@ void ReplicationPair::step_done(ReplActions& out, bool ok, const std::string& de
             sync_confirmed_ = false;
             writes_paused_ = false;
             Member& np = m(primary_);
+            np.fenced = false;  // an operator's switchover to a member fenced earlier is that operator's word
             np.down_since.reset();
             np.have_lag = false;
             np.start_failures.clear();

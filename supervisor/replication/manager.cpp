@@ -65,6 +65,7 @@ ReplicationManager::ReplicationManager(boost::asio::io_context& io, Supervisor& 
         }
     }
     if (pairs_.empty()) return;
+    sup_.set_replication(this);
     load();
     actions_ = std::make_unique<replication::SqlWorker>();
     polls_ = std::make_unique<replication::SqlWorker>();
@@ -79,6 +80,7 @@ ReplicationManager::ReplicationManager(boost::asio::io_context& io, Supervisor& 
 
 ReplicationManager::~ReplicationManager() {
     *alive_ = false;
+    if (!pairs_.empty()) sup_.set_replication(nullptr);
     if (observer_) sup_.unsubscribe(observer_);
     if (health_observer_) sup_.unsubscribe(health_observer_);
 }
@@ -188,6 +190,7 @@ void ReplicationManager::on_health(const ProcessRunner& r, core::HealthStatus to
 
 void ReplicationManager::run(Pair& p, core::ReplActions actions) {
     for (const auto& a : actions) run_one(p, a);
+    save();  // when the primary, a fence or `paired` changed
     arm_deadline(p);
     push_roles();
 }
@@ -379,6 +382,21 @@ std::optional<ReplicationManager::View> ReplicationManager::view(const std::stri
     return v;
 }
 
+std::string ReplicationManager::View::text() const {
+    std::string t = role;
+    if (role == "replica") {
+        t += " of " + primary;
+        if (lag) {
+            t += lag->streaming ? (lag->sync ? ", sync" : ", async") : ", not streaming";
+            t += ", lag " + std::to_string(lag->bytes) + " B " + std::to_string(lag->seconds.count() / 1000.0).substr(0, 5) + " s";
+        }
+    } else {
+        t += synchronous ? ", synchronous" : ", asynchronous";
+    }
+    if (!operation.empty()) t += "; " + operation;
+    return t;
+}
+
 bool ReplicationManager::busy(const std::string& name) const {
     const Pair* p = pair_of(name);
     return p && p->core.busy();
@@ -403,7 +421,7 @@ std::string ReplicationManager::switchover(const std::string& target) {
 }
 
 // One line per pair: "pair KEY primary NAME paired 0|1 fenced A B …".
-void ReplicationManager::save() const {
+void ReplicationManager::save() {
     std::string text;
     for (const auto& p : pairs_) {
         text += "pair " + p->key + " primary " + p->core.primary() + " paired " + (p->paired ? "1" : "0") + " fenced";
@@ -411,6 +429,8 @@ void ReplicationManager::save() const {
             if (p->core.fenced(m)) text += " " + m;
         text += "\n";
     }
+    if (text == saved_) return;
+    saved_ = text;
     const std::string error = write_file_atomically(state_path_, text, Durability::synced);
     if (!error.empty()) spdlog::error("replication: cannot save {}: {}", state_path_, error);
 }

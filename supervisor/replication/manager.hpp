@@ -47,6 +47,8 @@ public:
         bool synchronous = false;  // the pair
         std::optional<core::ReplicaLag> lag;  // replicas, as the primary last said
         std::string operation;  // a failover or switchover under way
+        // "replica of pg, sync, lag 0 B 0.000 s", "primary, synchronous"
+        std::string text() const;
     };
     std::optional<View> view(const std::string& name) const;
 
@@ -79,7 +81,7 @@ private:
     void arm_deadline(Pair& p);
     void poll();
     void poll_result(const std::string& key, const std::string& error, const replication::Rows& rows);
-    void save() const;
+    void save();
     void load();
     replication::PgTarget target_of(const std::string& member) const;
 
@@ -87,6 +89,7 @@ private:
     Supervisor& sup_;
     std::vector<std::unique_ptr<Pair>> pairs_;
     std::string state_path_;
+    std::string saved_;  // what the file holds
     std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
     std::uint64_t observer_ = 0, health_observer_ = 0;
     boost::asio::steady_timer poll_timer_;

@@ -342,3 +342,21 @@ TEST_CASE("replication: restored state keeps a fenced member from starting as pr
     CHECK_FALSE(pair.may_start_as_primary("pg"));
     CHECK(pair.may_start_as_primary("r"));
 }
+
+TEST_CASE("replication: a member promoted by an operator is no longer fenced", "[replication]") {
+    ReplicationPair pair("pg", {"r"}, PairPolicy{});
+    pair.restore("r", {"pg"});
+    TimePoint t{};
+    pair.on_running("pg", t);
+    pair.on_health("pg", true, t);
+    pair.on_running("r", t);
+    pair.on_health("r", true, t);
+    std::string error;
+    auto out = pair.failover("pg", true, t, error);
+    REQUIRE(error.empty());
+    out = pair.on_done(find(out, Type::fence)->id, true, "", t);
+    pair.on_done(find(out, Type::promote)->id, true, "", t);
+    CHECK(pair.primary() == "pg");
+    CHECK_FALSE(pair.fenced("pg"));
+    CHECK(pair.takes_writes("pg"));
+}
