@@ -196,7 +196,7 @@ void ReplicationPair::maybe_restore_sync(ReplActions& out) {
     for (const auto& name : members_) {
         if (name == primary_) continue;
         const Member& r = m(name);
-        if (!r.running || !r.healthy || r.rejoining || !r.have_lag || !r.lag.streaming || r.lag.bytes != 0) continue;
+        if (!r.running || !r.healthy || r.rejoining || !r.have_lag || !r.lag.streaming || r.lag.bytes > policy_.sync_lag_bytes) continue;
         sync_standby_ = name;
         sync_confirmed_ = false;
         auto a = make(ReplAction::Type::set_sync, primary_, name, name + " has caught up: synchronous replication");

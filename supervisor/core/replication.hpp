@@ -53,6 +53,10 @@ struct PairPolicy {
     int start_failures = 3;            // failed starts of the primary …
     Duration start_window{60000};      // … within this window trigger a failover
     Duration failover_after{30000};    // down or unhealthy this long triggers one
+    // A streaming replica this close to the primary is made the synchronous
+    // standby: under a steady write load replay is never exactly level, and
+    // once synchronous, commits wait the few kilobytes it still has to take.
+    std::uint64_t sync_lag_bytes = 64 * 1024;
 };
 
 enum class RejoinMethod { rewind, base_backup };

@@ -268,3 +268,37 @@ TEST_CASE("scenario 9: vigilctl switchover under write load: 0 lost, write pause
     CHECK(missing == 0);
     CHECK(w.longest_gap <= 1000ms);
 }
+
+TEST_CASE("scenario 10: the replica killed: writes go on asynchronously, synchronous again once it is back",
+          "[ha][replication]") {
+    VIGIL_SKIP_UNLESS(stack_prerequisites());
+    Pair p;
+    Writer w;
+    setup(p, w);
+    std::string pid_text;
+    {
+        std::ifstream in(p.data + "/pg-replica/postmaster.pid");
+        std::getline(in, pid_text);
+    }
+    const pid_t pid = std::atoi(pid_text.c_str());
+    REQUIRE(pid > 0);
+    REQUIRE(p.v->expect("synchronous replication to pg-replica", 10s));  // the first one, before the fault
+    w.mark(p.port_a);
+    const auto killed = Clock::now();
+    REQUIRE(::kill(pid, SIGKILL) == 0);
+    REQUIRE(p.v->expect("replication: set_async pg: asynchronous replication: pg-replica stopped", 10s));
+    const auto async_at = Clock::now();
+    REQUIRE(w.wait_more(50, 10s));  // writes go on without the replica
+    REQUIRE(p.v->expect("replication: synchronous replication to pg-replica", 60s));
+    const auto sync_at = Clock::now();
+    CHECK(p.wait_status("pg", "primary, synchronous", 10s));
+    REQUIRE(w.wait_more(20, 20s));
+    w.finish();
+    const long missing = lost(p, p.port_a, w);
+    const auto ms = [&](Clock::time_point t) { return std::chrono::duration_cast<Ms>(t - killed).count(); };
+    std::cout << "scenario 10: replica kill -9 -> asynchronous " << ms(async_at) << " ms, synchronous again "
+              << ms(sync_at) << " ms; longest write gap " << w.longest_gap.count() << " ms; acknowledged "
+              << w.acked.size() << " of " << w.attempts << " INSERTs, lost " << missing << "\n";
+    CHECK(missing == 0);
+    CHECK(w.longest_gap <= 1000ms);
+}

@@ -88,8 +88,8 @@ TEST_CASE("replication: a replica lagging behind is not made synchronous", "[rep
     pair.on_health("pg", true, t);
     pair.on_running("r", t);
     pair.on_health("r", true, t);
-    CHECK_FALSE(find(pair.on_lag("r", streaming(4096), t), Type::set_sync));
-    CHECK(find(pair.on_lag("r", streaming(0), t), Type::set_sync));
+    CHECK_FALSE(find(pair.on_lag("r", streaming(65537), t), Type::set_sync));
+    CHECK(find(pair.on_lag("r", streaming(65536), t), Type::set_sync));
 }
 
 TEST_CASE("replication: the replica down drops to asynchronous at once, caught up restores sync",
