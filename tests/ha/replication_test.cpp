@@ -56,6 +56,13 @@ struct Pair {
         REQUIRE(::chown(data.c_str(), pw->pw_uid, pw->pw_gid) == 0);
         v->start();
     }
+    // The first line of postmaster.pid; 0 when there is none.
+    pid_t postmaster(const std::string& name) const {
+        std::ifstream in(data + "/" + name + "/postmaster.pid");
+        std::string line;
+        std::getline(in, line);
+        return static_cast<pid_t>(std::atoi(line.c_str()));
+    }
     std::string conninfo() const {
         return "host=127.0.0.1,127.0.0.1 port=" + std::to_string(port_a) + "," + std::to_string(port_b) +
                " user=postgres dbname=postgres target_session_attrs=read-write connect_timeout=2";
@@ -208,12 +215,7 @@ TEST_CASE("scenario 8: the primary's data directory deleted and its server kille
     Writer w;
     setup(p, w);
 
-    std::string pid_text;
-    {
-        std::ifstream in(p.data + "/pg/postmaster.pid");
-        std::getline(in, pid_text);
-    }
-    const pid_t pid = std::atoi(pid_text.c_str());
+    const pid_t pid = p.postmaster("pg");
     REQUIRE(pid > 0);
     std::filesystem::remove_all(p.data + "/pg");
     w.mark(p.port_b);
@@ -275,12 +277,7 @@ TEST_CASE("scenario 10: the replica killed: writes go on asynchronously, synchro
     Pair p;
     Writer w;
     setup(p, w);
-    std::string pid_text;
-    {
-        std::ifstream in(p.data + "/pg-replica/postmaster.pid");
-        std::getline(in, pid_text);
-    }
-    const pid_t pid = std::atoi(pid_text.c_str());
+    const pid_t pid = p.postmaster("pg-replica");
     REQUIRE(pid > 0);
     REQUIRE(p.v->expect("synchronous replication to pg-replica", 10s));  // the first one, before the fault
     w.mark(p.port_a);
