@@ -90,10 +90,15 @@ void ProcessSet::push(const std::string& pool, const std::string& name, proxy::S
 void ProcessSet::refresh_member(const std::string& name, Commands& out) noexcept {
     if (!proxy_up()) return;  // resync when it is
     for (const auto& pool : pools_of(name)) {
-        const proxy::ServerMode want = member_mode(pool, name);
-        auto it = sent_.find(key_of(pool, name));
-        if (it != sent_.end() && it->second == want) continue;
-        push(pool, name, want, 0, out);
+        // In a role = replica pool one member's change can move the primary
+        // in or out (it serves reads only while no replica does).
+        const bool whole = pool_roles_.count(pool) != 0;
+        for (const auto& m : whole ? pools_.at(pool) : std::vector<std::string>{name}) {
+            const proxy::ServerMode want = member_mode(pool, m);
+            auto it = sent_.find(key_of(pool, m));
+            if (it != sent_.end() && it->second == want) continue;
+            push(pool, m, want, 0, out);
+        }
     }
 }
 
