@@ -472,12 +472,16 @@ ApiResponse ControlApi::program_health(const std::string& name) const {
                            {field::latency_ms, std::chrono::duration<double, std::milli>(rec.latency).count()},
                            {field::detail, rec.detail}});
     }
-    return json_response(200, json{{field::name, name},
-                                   {field::status, h ? std::string(core::health_status_name(*h)) : ""},
-                                   {field::check, r->program().health.target},
-                                   {field::checks_passed, m->checks_passed()},
-                                   {field::checks_failed, m->checks_failed()},
-                                   {field::results, results}});
+    json out{{field::name, name},
+             {field::status, h ? std::string(core::health_status_name(*h)) : ""},
+             {field::check, r->program().health.target},
+             {field::checks_passed, m->checks_passed()},
+             {field::checks_failed, m->checks_failed()},
+             {field::results, results}};
+    // A data store's health includes where it stands in its pair.
+    if (const auto* repl = sup_.replication())
+        if (auto v = repl->view(name)) out["replication"] = v->text();
+    return json_response(200, out);
 }
 
 void ControlApi::rolling_restart(const std::string& spec, const std::string& body, Reply reply) {

@@ -425,6 +425,7 @@ int Runner::health(const Args& a) {
                           j.value(field::check, "").c_str(), j.value(field::checks_passed, 0ULL),
                           j.value(field::checks_failed, 0ULL));
             out_ << head << "\n";
+            if (j.contains("replication")) out_ << "    replication: " << j["replication"].get<std::string>() << "\n";
             // Every result vigild keeps (the last 10), oldest first, each
             // with its local time: when did it start failing?
             for (const auto& res : j[field::results]) {
