@@ -508,9 +508,9 @@ int Runner::promote(const std::string& verb, const Args& a) {
         return kUsage;
     }
     const std::string& name = a.words[0];
-    json body{{"force", a.flags.count("--force") > 0}};
     const auto t0 = std::chrono::steady_clock::now();
-    auto r = call("POST", control::route::program(path_segment(name), verb), body.dump());
+    auto r = call("POST", control::route::program(path_segment(name), verb),
+                  json{{"force", a.flags.count("--force") > 0}}.dump());
     if (!r) return kUnreachable;
     if (r->status != 202) {
         err_ << "vigilctl: ERROR (" << error_of(*r) << ")\n";
