@@ -503,10 +503,8 @@ int Runner::reopen() {
 // switchover / failover NAME [--force]: begun by vigild, then followed
 // until NAME is the primary with nothing under way (or --timeout, 60 s).
 int Runner::promote(const std::string& verb, const Args& a) {
-    if (a.words.size() != 1) {
-        err_ << "vigilctl: " << verb << " takes one NAME, the replica to make primary\n";
-        return kUsage;
-    }
+    if (a.words.size() != 1)
+        return err_ << "vigilctl: " << verb << " takes one NAME, the replica to make primary\n", kUsage;
     const std::string& name = a.words[0];
     const auto t0 = std::chrono::steady_clock::now();
     auto r = call("POST", control::route::program(path_segment(name), verb),
@@ -525,8 +523,8 @@ int Runner::promote(const std::string& verb, const Args& a) {
         if (j.is_object() && j.contains("replication")) {
             const auto& rj = j["replication"];
             if (rj.value("role", "") == "primary" && rj.value("operation", "").empty()) {
-                const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0);
-                out_ << name << ": primary (" << verb << " took " << ms.count() << " ms)\n";
+                out_ << name << ": primary (" << verb << " took " << std::chrono::duration_cast<std::chrono::milliseconds>(
+                            std::chrono::steady_clock::now() - t0).count() << " ms)\n";
                 return kOk;
             }
         }
