@@ -27,10 +27,49 @@ namespace vigil::config {
 // Runs as the program's user (vigild switches before exec). Initialises the
 // data directory once (PG_VERSION missing), creates db_name, then becomes
 // the postmaster, so vigild's pid is the server's and its signals reach it.
+//
+// In a replicated pair (docs/replication.md) vigild says at each start what
+// the server is, in the environment: VIGIL_ROLE (primary, replica, fenced),
+// VIGIL_UPSTREAM_HOST/PORT and VIGIL_SLOT (a replica's primary and its
+// replication slot), VIGIL_PAIRED (the pair has been initialised). A replica
+// without data is made by pg_basebackup from its primary; a former primary
+// that still has its data is rewound with pg_rewind (moved aside and backed
+// up afresh when that fails); a member of an initialised pair is never
+// initdb'ed into a new, empty primary.
 const std::string_view kPostgresScript =
     "set -e\n"
     VIGIL_KIND_OWNER_CHECK
-    "if [ ! -s \"$2/PG_VERSION\" ]; then\n"
+    "role=${VIGIL_ROLE:-primary} name=${VIGIL_NAME:-} slot=${VIGIL_SLOT:-} hints=off conn=\n"
+    "[ -z \"${VIGIL_ROLE:-}\" ] || hints=on\n"
+    "if [ \"$role\" = fenced ]; then\n"
+    "  echo \"vigil: error: $name is fenced (a primary that failed): vigild rejoins it as a replica; it never \"\\\n"
+    "\"starts as a primary on its own\" >&2\n"
+    "  exit 1\n"
+    "fi\n"
+    "if [ \"$role\" = replica ]; then\n"
+    "  conn=\"host=$VIGIL_UPSTREAM_HOST port=$VIGIL_UPSTREAM_PORT user=$5 application_name=$name\"\n"
+    "  if [ -s \"$2/PG_VERSION\" ] && [ ! -f \"$2/standby.signal\" ]; then\n"
+    "    echo \"vigil: $2 was a primary: rewinding it onto $VIGIL_UPSTREAM_HOST:$VIGIL_UPSTREAM_PORT with pg_rewind\" >&2\n"
+    "    if ! \"$1/pg_rewind\" -D \"$2\" --source-server=\"$conn dbname=postgres\"; then\n"
+    "      aside=\"$2.before-rejoin-$(date +%Y%m%dT%H%M%S)\"\n"
+    "      echo \"vigil: pg_rewind failed: keeping $2 as $aside and taking a fresh base backup\" >&2\n"
+    "      mv \"$2\" \"$aside\"\n"
+    "    fi\n"
+    "  fi\n"
+    "  \"$1/psql\" -X -q -w -d \"$conn dbname=postgres\" -c \"SELECT pg_create_physical_replication_slot('$slot') \"\\\n"
+    "\"WHERE NOT EXISTS (SELECT 1 FROM pg_replication_slots WHERE slot_name = '$slot')\" >/dev/null\n"
+    "  if [ ! -s \"$2/PG_VERSION\" ]; then\n"
+    "    echo \"vigil: $2 has no PG_VERSION: base backup from $VIGIL_UPSTREAM_HOST:$VIGIL_UPSTREAM_PORT\" >&2\n"
+    "    install -d -m 0700 \"$2\"\n"
+    "    \"$1/pg_basebackup\" -D \"$2\" -d \"$conn\" -X stream -S \"$slot\" -c fast\n"
+    "  fi\n"
+    "  touch \"$2/standby.signal\"\n"
+    "elif [ ! -s \"$2/PG_VERSION\" ]; then\n"
+    "  if [ -n \"${VIGIL_PAIRED:-}\" ]; then\n"
+    "    echo \"vigil: error: $2 has no PG_VERSION, and $name is part of a replicated pair: it is not initialised \"\\\n"
+    "\"into a new, empty primary (vigild fails over to the replica instead)\" >&2\n"
+    "    exit 3\n"
+    "  fi\n"
     "  echo \"vigil: $2 has no PG_VERSION: initialising it with $1/initdb\" >&2\n"
     "  install -d -m 0700 \"$2\"\n"
     "  \"$1/initdb\" -D \"$2\" --username=\"$5\" --auth=trust --encoding=UTF8 --locale=C.UTF-8\n"
@@ -41,7 +80,8 @@ const std::string_view kPostgresScript =
     "fi\n"
     "exec \"$1/postgres\" -D \"$2\" -c listen_addresses=\"$3\" -p \"$4\" -c unix_socket_directories=\"$2\" "
     "-c fsync=on -c synchronous_commit=on -c wal_level=replica -c full_page_writes=on "
-    "-c recovery_init_sync_method=syncfs\n";
+    "-c recovery_init_sync_method=syncfs -c wal_log_hints=\"$hints\" -c cluster_name=\"$name\" "
+    "-c primary_conninfo=\"$conn\" -c primary_slot_name=\"$slot\"\n";
 
 // AOF first (redis loads it before the RDB when appendonly is on), fsync
 // every second, and the RDB schedule of the seed as a second copy.

@@ -33,6 +33,7 @@ public:
         resolve_dependencies();
         bool cycles = find_cycles();
         resolve_upstreams();
+        check_replication();
         check_proxies();
         check_routing(config_, where_, errors_);
         if (!cycles) order();
@@ -153,6 +154,52 @@ private:
             any = true;
         }
         return any;
+    }
+
+    // replica_of: one primary of the same kind, no chains, no cycles.
+    void check_replication() {
+        for (auto& p : config_.programs) {
+            if (p.replica_of.empty()) continue;
+            const std::string& want = p.replica_of;
+            auto procs = lookup(want);
+            if (procs.empty()) {
+                errors_.add(p.replica_of_loc, "replica_of: unknown program '" + want + "'");
+                continue;
+            }
+            if (want == p.program || want == p.name) {
+                errors_.add(p.replica_of_loc, "replica_of: " + p.name + " cannot be a replica of itself");
+                continue;
+            }
+            if (procs.size() != 1 || p.numprocs != 1) {
+                errors_.add(p.replica_of_loc, "replica_of: a replicated pair is one process each; " +
+                                                  (p.numprocs != 1 ? p.name + " has" : want + " has") +
+                                                  " numprocs > 1");
+                continue;
+            }
+            Program& primary = config_.programs[index_.at(procs.front())];
+            if (primary.kind != p.kind) {
+                errors_.add(p.replica_of_loc, "replica_of: " + want + " is kind = " + primary.kind + ", but " + p.name +
+                                                  " is kind = " + p.kind + " (a replica needs a primary of its kind)");
+                continue;
+            }
+            if (!primary.replica_of.empty()) {
+                if (primary.replica_of == p.program || primary.replica_of == p.name)
+                    errors_.add(p.replica_of_loc, "replica_of: a cycle: " + p.name + " -> " + want + " -> " + p.name +
+                                                      " (one of them must be the primary)");
+                else
+                    errors_.add(p.replica_of_loc, "replica_of: " + want + " is itself a replica (of " +
+                                                      primary.replica_of + "); name the primary, " +
+                                                      primary.replica_of + " (replicas of replicas are not supported)");
+                continue;
+            }
+            if (p.kind == "redis") {
+                errors_.add(p.replica_of_loc, "replica_of: kind = redis replication is not supported yet "
+                                              "(kind = postgres only, docs/replication.md)");
+                continue;
+            }
+            p.replicated = true;
+            primary.replicated = true;
+        }
     }
 
     void resolve_upstreams() {

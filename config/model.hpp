@@ -144,6 +144,14 @@ struct Program {
     Limits limits;
     std::string address;  // host:port this instance serves, for upstream pools
 
+    // Replication (kind = postgres | redis, docs/replication.md): the program
+    // this one is a replica of, and how long its primary may stay down or
+    // unhealthy before vigild fails over (the primary's value counts).
+    std::string replica_of;
+    SourceLoc replica_of_loc;
+    Duration failover_after{10000};
+    bool replicated = false;  // set by link(): a replica, or the primary of one
+
     // The sd_notify protocol: vigild serves NOTIFY_SOCKET to the child. With
     // notify, READY=1 (not startsecs) makes it RUNNING; with a watchdog, a
     // child whose WATCHDOG=1 pings stop for that long is restarted.
@@ -213,6 +221,7 @@ struct Upstream {
     std::string name;
     Balance balance = Balance::least_conn;
     std::vector<std::string> servers;  // process names or host:port
+    std::string role;  // "", "primary" or "replica"
     int max_fails = 3;
     Duration fail_timeout{30000};
     Duration slow_start{0};  // a server back up ramps from ~0 to full weight over this; 0 = off

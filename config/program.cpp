@@ -29,7 +29,7 @@ constexpr std::string_view kProgramKeys[] = {
     "health_expect_body", "startup_check", "on_unhealthy", "depends_on", "memory_limit", "cpu_limit",
     "pids_limit", "address", "data_dir", "pg_bin_dir", "redis_bin", "db_user", "db_name", "notify", "watchdog",
     "sockets", "socket_owner", "socket_mode", "socket_backlog",
-    "image",
+    "image", "replica_of", "failover_after",
     // supervisord's, honoured:
     "stdout_syslog", "stderr_syslog",
     // supervisord's, for event listeners (docs/event-listeners.md):
@@ -146,10 +146,35 @@ public:
         }
         sockets(p);
         kind_defaults(p);
+        replication(p);
         return p;
     }
 
 private:
+    // replica_of names a program; link() checks it (kind, cycles, chains).
+    void replication(Program& p) {
+        const bool data_store = p.kind == "postgres" || p.kind == "redis";
+        for (const char* key : {"replica_of", "failover_after"})
+            if (const ini::Entry* e = v_.entry(key); e && !data_store)
+                v_.error(*e, "only applies to kind = postgres or kind = redis");
+        if (!data_store) return;
+        if (const ini::Entry* e = v_.entry("replica_of")) {
+            if (auto t = v_.text(*e)) {
+                p.replica_of = std::string(trim(*t));
+                p.replica_of_loc = v_.loc(*e);
+                if (p.replica_of.empty() || p.replica_of.find_first_of(" \t,:") != std::string::npos) {
+                    v_.error(*e, "expected the name of one program, got '" + p.replica_of + "'");
+                    p.replica_of.clear();
+                }
+            }
+        }
+        v_.parsed("failover_after", p.failover_after, [](const std::string& t, std::string& why) -> std::optional<Duration> {
+            auto d = parse_duration(t);
+            if (!d || d->count() < 1000) why = "expected a duration of at least 1s such as 10s, got '" + t + "'";
+            return d && d->count() >= 1000 ? d : std::nullopt;
+        });
+    }
+
     // kind = postgres | redis: the kind keys, then the kind's defaults for
     // every key not written (config/kinds.hpp).
     void kind_defaults(Program& p) {

@@ -18,6 +18,7 @@
 #include "supervisor/control_protocol.hpp"
 #include "supervisor/metrics.hpp"
 #include "supervisor/process_json.hpp"
+#include "supervisor/replication/manager.hpp"
 #include "supervisor/proxy_link.hpp"
 #include "supervisor/reexec.hpp"
 #include "supervisor/rolling_restart.hpp"
@@ -229,6 +230,8 @@ void ControlApi::handle(const ApiRequest& req, Reply reply) {
             if (post && (action == route::start || action == route::stop || action == route::restart))
                 return program_action(parts[2], parts[3], req.body, std::move(reply));
             if (post && action == route::signal) return reply(program_signal(parts[2], req.body));
+            if (post && (action == route::switchover || action == route::failover))
+                return reply(program_promote(parts[2], parts[3], req.body));
             if (post && action == route::wait) return program_wait(parts[2], req.body, std::move(reply));
             if (post && action == route::rolling_restart) return rolling_restart(parts[2], req.body, std::move(reply));
         }
@@ -401,6 +404,19 @@ ApiResponse ControlApi::program_signal(const std::string& spec, const std::strin
     return json_response(ok ? 200 : 409, json{{field::ok, ok}, {field::results, results}});
 }
 
+// Begins the switchover or failover; the caller follows it in GET
+// /v1/programs/NAME (replication.role, replication.operation).
+ApiResponse ControlApi::program_promote(const std::string& name, const std::string& action, const std::string& body) {
+    if (!sup_.find(name)) return error_response(404, "no such process: " + name);
+    if (!replication_) return error_response(409, name + " is not part of a replicated pair (replica_of)");
+    const json opts = json::parse(body.empty() ? "{}" : body);
+    const bool force = opts.is_object() && opts.value("force", false);
+    const std::string error =
+        action == route::switchover ? replication_->switchover(name) : replication_->failover(name, force);
+    if (!error.empty()) return error_response(409, error);
+    return json_response(202, json{{field::ok, true}, {field::message, std::string(action) + " to " + name + " begun"}});
+}
+
 ApiResponse ControlApi::program_log(const std::string& name, const std::string& query) const {
     const ProcessRunner* r = sup_.find(name);
     if (!r) return error_response(404, "no such process: " + name);
@@ -456,12 +472,16 @@ ApiResponse ControlApi::program_health(const std::string& name) const {
                            {field::latency_ms, std::chrono::duration<double, std::milli>(rec.latency).count()},
                            {field::detail, rec.detail}});
     }
-    return json_response(200, json{{field::name, name},
-                                   {field::status, h ? std::string(core::health_status_name(*h)) : ""},
-                                   {field::check, r->program().health.target},
-                                   {field::checks_passed, m->checks_passed()},
-                                   {field::checks_failed, m->checks_failed()},
-                                   {field::results, results}});
+    json out{{field::name, name},
+             {field::status, h ? std::string(core::health_status_name(*h)) : ""},
+             {field::check, r->program().health.target},
+             {field::checks_passed, m->checks_passed()},
+             {field::checks_failed, m->checks_failed()},
+             {field::results, results}};
+    // A data store's health includes where it stands in its pair.
+    if (const auto* repl = sup_.replication())
+        if (auto v = repl->view(name)) out["replication"] = v->text();
+    return json_response(200, out);
 }
 
 void ControlApi::rolling_restart(const std::string& spec, const std::string& body, Reply reply) {

@@ -114,6 +114,8 @@ struct ApiResponse {
     std::function<void()> after_write;
 };
 
+class ReplicationManager;
+
 class ControlApi {
 public:
     using Reply = std::function<void(ApiResponse)>;
@@ -129,6 +131,8 @@ public:
     void set_xmlrpc(xmlrpc::Interface* rpc) { xmlrpc_ = rpc; }
     // The status page at / and its CSRF rule for every request (unset: no page).
     void set_web(web::WebPage* page) { web_ = page; }
+    // replica_of pairs: switchover and failover.
+    void set_replication(ReplicationManager* m) { replication_ = m; }
     // Who carries out POST /v1/reexec (unset: 404).
     void set_reexec(Reexecutor* r) { reexec_ = r; }
 
@@ -142,6 +146,7 @@ private:
     ApiResponse program_one(const std::string& name, bool with_output) const;
     void program_action(const std::string& spec, const std::string& action, const std::string& body, Reply reply);
     ApiResponse program_signal(const std::string& spec, const std::string& body);
+    ApiResponse program_promote(const std::string& name, const std::string& action, const std::string& body);
     void program_wait(const std::string& spec, const std::string& body, Reply reply);  // wait_api.cpp
     ApiResponse program_log(const std::string& name, const std::string& query) const;
     ApiResponse program_health(const std::string& name) const;
@@ -157,6 +162,7 @@ private:
     std::function<int()> reopen_;
     xmlrpc::Interface* xmlrpc_ = nullptr;
     web::WebPage* web_ = nullptr;
+    ReplicationManager* replication_ = nullptr;
     Reexecutor* reexec_ = nullptr;
     ApiResponse reexec();
     bool supervisord_route(const ApiRequest& req, const std::string& path, Reply& reply);  // xmlrpc/routes.cpp

@@ -40,6 +40,10 @@ inline constexpr std::string_view wait = "wait";
 inline constexpr std::string_view log = "log";
 inline constexpr std::string_view health = "health";
 inline constexpr std::string_view rolling_restart = "rolling-restart";
+// POST /v1/programs/NAME/switchover, …/failover {"force": bool}: NAME, a
+// replica, becomes the primary of its pair (docs/replication.md).
+inline constexpr std::string_view switchover = "switchover";
+inline constexpr std::string_view failover = "failover";
 
 // "/v1/<resource>[/<sub>]"
 inline std::string path(std::string_view resource, std::string_view sub = {}) {

@@ -1,4 +1,5 @@
 #include "supervisor/metrics.hpp"
+#include "supervisor/replication/manager.hpp"
 
 #include <sstream>
 
@@ -99,6 +100,27 @@ std::string render_metrics(const Supervisor& sup) {
         out << "vigil_health_probe_duration_seconds_bucket{" << label(*r) << ",le=\"+Inf\"} " << h.count << '\n';
         out << "vigil_health_probe_duration_seconds_sum{" << label(*r) << "} " << h.sum << '\n';
         out << "vigil_health_probe_duration_seconds_count{" << label(*r) << "} " << h.count << '\n';
+    }
+
+    if (const ReplicationManager* repl = sup.replication()) {
+        family(out, "vigil_replication_primary", "gauge",
+               "1 for the primary of a replicated pair, 0 for a replica (replica_of).");
+        for (const auto* r : runners)
+            if (auto v = repl->view(r->name()))
+                out << "vigil_replication_primary{" << label(*r) << "} " << (v->role == "primary") << '\n';
+        family(out, "vigil_replication_synchronous", "gauge",
+               "1 while the pair's primary waits for a replica on every commit.");
+        for (const auto* r : runners)
+            if (auto v = repl->view(r->name()); v && v->role == "primary")
+                out << "vigil_replication_synchronous{" << label(*r) << "} " << v->synchronous << '\n';
+        family(out, "vigil_replication_lag_bytes", "gauge", "WAL the replica has yet to replay, as its primary says.");
+        for (const auto* r : runners)
+            if (auto v = repl->view(r->name()); v && v->lag)
+                out << "vigil_replication_lag_bytes{" << label(*r) << "} " << v->lag->bytes << '\n';
+        family(out, "vigil_replication_lag_seconds", "gauge", "The replica's replay lag, as its primary says.");
+        for (const auto* r : runners)
+            if (auto v = repl->view(r->name()); v && v->lag)
+                out << "vigil_replication_lag_seconds{" << label(*r) << "} " << v->lag->seconds.count() / 1000.0 << '\n';
     }
 
     family(out, "vigil_programs", "gauge", "Processes vigild supervises.");

@@ -4,6 +4,7 @@
 
 #include "supervisor/cgroup.hpp"
 #include "supervisor/control_protocol.hpp"
+#include "supervisor/replication/manager.hpp"
 
 namespace vigil::supervisor {
 namespace {
@@ -60,6 +61,20 @@ json process_json(const ProcessRunner& r, const Supervisor& sup, bool with_outpu
             desc = !waiting.empty() ? waiting : m.last_exit() ? "stopped" : "not started";
             break;
         }
+    }
+    // A replicated data store's role and lag, in status' one line too.
+    const auto repl = sup.replication() ? sup.replication()->view(r.name()) : std::nullopt;
+    if (repl) {
+        desc += (desc.empty() ? "" : "; ") + repl->text();
+        json rj{{"role", repl->role}, {"primary", repl->primary}, {"synchronous", repl->synchronous},
+                {"operation", repl->operation}};
+        if (repl->lag) {
+            rj["streaming"] = repl->lag->streaming;
+            rj["sync"] = repl->lag->sync;
+            rj["lag_bytes"] = repl->lag->bytes;
+            rj["lag_seconds"] = repl->lag->seconds.count() / 1000.0;
+        }
+        j["replication"] = std::move(rj);
     }
     j[field::description] = with_limits_note(desc, r.limits_not_applied());
     j["limits_not_applied"] = r.limits_not_applied();

@@ -83,6 +83,7 @@ void ProcessRunner::make_notify_socket(int carried_fd) {
 // every runner would cost a few KB per program for the daemon's whole life.
 std::vector<std::string> ProcessRunner::child_env() const {
     auto env = child_environment(program_, server_url_);
+    env.insert(env.end(), extra_env_.begin(), extra_env_.end());
     if (notify_ && notify_->error().empty()) {
         env.push_back("NOTIFY_SOCKET=" + notify_->address());
         if (program_.watchdog) env.push_back("WATCHDOG_USEC=" + std::to_string(program_.watchdog->count() * 1000));

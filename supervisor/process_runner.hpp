@@ -78,6 +78,9 @@ public:
     void adopt(const reexec::CarriedProcess& c);
 
     const std::string& name() const { return program_.name; }
+    // KEY=value pairs added to the environment of every later spawn (a
+    // replicated data store's role, supervisor/replication_manager.hpp).
+    void set_extra_env(std::vector<std::string> env) { extra_env_ = std::move(env); }
     const std::string& instance() const { return instance_; }
     const config::Program& program() const { return program_; }
     // Closes and opens this program's log files again (`vigilctl reopen`,
@@ -192,6 +195,7 @@ private:
     // The program's name, with the instance tag of a second runner: what
     // the notify socket and the cgroup are named after.
     std::string unique_name() const { return instance_.empty() ? program_.name : program_.name + ":" + instance_; }
+    std::vector<std::string> extra_env_;
     void make_monitor();
     void sync_monitor();
     void make_notify_socket(int carried_fd = -1);

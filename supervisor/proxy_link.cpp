@@ -143,7 +143,7 @@ void ProxyLink::define_pools() {
             const config::Program* p = c.find(s);
             servers.push_back({{field::name, s},
                                {field::address, p ? p->address : s},
-                               {field::state, proxy::to_string(p ? sup_.set().member_mode(s) : ServerMode::up)}});
+                               {field::state, proxy::to_string(p ? sup_.set().member_mode(u.name, s) : ServerMode::up)}});
         }
         json spec{{field::balance, u.balance == config::Balance::round_robin ? admin::balance::round_robin
                                                                                   : admin::balance::least_conn},

@@ -459,3 +459,11 @@ void Supervisor::reap_children() {
 }
 
 }  // namespace vigil::supervisor
+
+namespace vigil::supervisor {
+
+void Supervisor::set_replica_roles(std::map<std::string, core::ProcessSet::ReplicaRole> roles) {
+    execute(set_.set_replica_roles(std::move(roles)));
+}
+
+}  // namespace vigil::supervisor

@@ -32,6 +32,8 @@
 
 namespace vigil::supervisor {
 
+class ReplicationManager;
+
 class Supervisor : public ProcessRunner::Listener {
 public:
     using Observer = std::function<void(const ProcessRunner&, const core::Decision&)>;
@@ -111,6 +113,11 @@ public:
     void roll(const std::vector<std::string>& names, const core::RollOptions& options, RollReport report);
     // The whole-set view, for queries (pools, intents, health as last told).
     const core::ProcessSet& set() const { return set_; }
+    // The replication manager's view of each data store, for role = pools.
+    void set_replica_roles(std::map<std::string, core::ProcessSet::ReplicaRole> roles);
+    // For status, the API and /metrics: each data store's role and lag.
+    void set_replication(const ReplicationManager* m) { replication_ = m; }
+    const ReplicationManager* replication() const { return replication_; }
 
     // Config edits: the plan, and carrying it out. update() stops removed
     // processes, replaces changed ones (stop, then start with the new
@@ -180,6 +187,7 @@ private:
     boost::asio::steady_timer tick_;  // the set's next deadline (reconcile, wait timeouts)
     std::optional<core::TimePoint> tick_at_;
     ProxyExecutor proxy_executor_;
+    const ReplicationManager* replication_ = nullptr;
     std::map<std::uint64_t, WaitDone> waits_;
     std::uint64_t next_wait_ = 1;
     std::map<std::uint64_t, RollReport> rolls_;

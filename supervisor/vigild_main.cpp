@@ -35,6 +35,7 @@
 #include "supervisor/sd_notify.hpp"
 #include "supervisor/events/event_bus.hpp"
 #include "supervisor/supervisor.hpp"
+#include "supervisor/replication/manager.hpp"
 
 namespace {
 
@@ -261,6 +262,10 @@ int main(int argc, char** argv) {
     };
     vigil::supervisor::ControlApi api(io, sup, reload_source, shutdown);
     vigil::supervisor::ProxyLink proxy_link(io, sup);
+    // replica_of pairs: roles, sync mode, failover (docs/replication.md).
+    vigil::supervisor::ReplicationManager replication(io, sup);
+    replication.start();
+    api.set_replication(&replication);
     api.set_proxy(&proxy_link);
     // `vigilctl reopen` and SIGUSR2 (supervisord's signal for it): after
     // logrotate moved the files, vigild's own log and every program's are

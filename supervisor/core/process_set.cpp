@@ -67,9 +67,12 @@ void ProcessSet::adopt(const config::Config& config) noexcept {
             proxy_startsecs_ = p.notify ? Duration{0} : p.startsecs;
         }
     pools_.clear();
-    for (const auto& u : config.upstreams)
+    pool_roles_.clear();
+    for (const auto& u : config.upstreams) {
         for (const auto& s : u.servers)
             if (config.find(s)) pools_[u.name].push_back(s);
+        if (!u.role.empty()) pool_roles_[u.name] = u.role;
+    }
 }
 
 Intent ProcessSet::intent(const std::string& name) const noexcept {

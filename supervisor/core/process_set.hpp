@@ -264,6 +264,18 @@ public:
     // Pools `name` serves in, and the mode it should have there now.
     std::vector<std::string> pools_of(const std::string& name) const noexcept;
     proxy::ServerMode member_mode(const std::string& name) const noexcept;
+    // The mode in one pool: a pool with `role = primary` or `role = replica`
+    // (docs/replication.md) also asks what the member is in its replicated pair.
+    proxy::ServerMode member_mode(const std::string& pool, const std::string& name) const noexcept;
+    // What the replication manager says of each data store: takes writes
+    // (the current primary, writes not paused), serves reads (a healthy
+    // replica). Pushes every member whose mode changed.
+    struct ReplicaRole {
+        bool writes = false;
+        bool reads = false;
+        bool operator==(const ReplicaRole&) const = default;
+    };
+    Commands set_replica_roles(std::map<std::string, ReplicaRole> roles) noexcept;
     bool held_member(const std::string& name) const noexcept { return member_hold_.count(name) > 0; }
     bool proxy_up() const noexcept;
     const std::string& proxy_name() const noexcept { return proxy_name_; }
@@ -384,6 +396,8 @@ private:
     std::string proxy_name_;
     int proxy_pid_ = 0;
     std::map<std::string, std::vector<std::string>> pools_;   // pool -> member process names
+    std::map<std::string, std::string> pool_roles_;            // pool -> "primary" | "replica" (config)
+    std::map<std::string, ReplicaRole> replica_roles_;          // data store -> its role now
     std::map<std::string, proxy::ServerMode> sent_;           // "pool/name" -> sent and not failed
     std::map<std::string, proxy::ServerMode> member_hold_;    // name -> mode a rolling restart holds
     std::optional<TimePoint> reconcile_at_;

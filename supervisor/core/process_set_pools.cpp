@@ -40,6 +40,38 @@ proxy::ServerMode ProcessSet::member_mode(const std::string& name) const noexcep
     return it != member_hold_.end() ? it->second : desired_mode(name);
 }
 
+proxy::ServerMode ProcessSet::member_mode(const std::string& pool, const std::string& name) const noexcept {
+    const proxy::ServerMode base = member_mode(name);
+    auto role = pool_roles_.find(pool);
+    if (role == pool_roles_.end() || base != proxy::ServerMode::up) return base;
+    auto role_of = [&](const std::string& n) {
+        auto it = replica_roles_.find(n);
+        return it == replica_roles_.end() ? ReplicaRole{} : it->second;
+    };
+    if (role->second == "primary") return role_of(name).writes ? base : proxy::ServerMode::down;
+    // role = replica: healthy replicas; the primary only while none is.
+    const ReplicaRole r = role_of(name);
+    if (r.reads) return base;
+    if (!r.writes) return proxy::ServerMode::down;
+    auto members = pools_.find(pool);
+    if (members == pools_.end()) return base;
+    for (const auto& other : members->second)
+        if (other != name && role_of(other).reads && member_mode(other) == proxy::ServerMode::up)
+            return proxy::ServerMode::down;
+    return base;
+}
+
+Commands ProcessSet::set_replica_roles(std::map<std::string, ReplicaRole> roles) noexcept {
+    Commands out;
+    if (roles == replica_roles_) return out;
+    replica_roles_ = std::move(roles);
+    for (const auto& [pool, members] : pools_) {
+        if (!pool_roles_.count(pool)) continue;
+        for (const auto& m : members) refresh_member(m, out);
+    }
+    return out;
+}
+
 // A push counts only once the proxy has acknowledged it: until then `sent_`
 // says what is on its way, and one that failed is forgotten (member_ack), so
 // the next change or the reconcile after it sends it again.
@@ -58,10 +90,15 @@ void ProcessSet::push(const std::string& pool, const std::string& name, proxy::S
 void ProcessSet::refresh_member(const std::string& name, Commands& out) noexcept {
     if (!proxy_up()) return;  // resync when it is
     for (const auto& pool : pools_of(name)) {
-        const proxy::ServerMode want = member_mode(name);
-        auto it = sent_.find(key_of(pool, name));
-        if (it != sent_.end() && it->second == want) continue;
-        push(pool, name, want, 0, out);
+        // In a role = replica pool one member's change can move the primary
+        // in or out (it serves reads only while no replica does).
+        const bool whole = pool_roles_.count(pool) != 0;
+        for (const auto& m : whole ? pools_.at(pool) : std::vector<std::string>{name}) {
+            const proxy::ServerMode want = member_mode(pool, m);
+            auto it = sent_.find(key_of(pool, m));
+            if (it != sent_.end() && it->second == want) continue;
+            push(pool, m, want, 0, out);
+        }
     }
 }
 
@@ -74,7 +111,7 @@ void ProcessSet::resync(Commands& out) noexcept {
     out.push_back(std::move(def));
     for (const auto& [pool, members] : pools_)
         for (const auto& m : members) {
-            push(pool, m, member_mode(m), 0, out);
+            push(pool, m, member_mode(pool, m), 0, out);
             out.back().proxy_starting = true;
         }
 }
@@ -144,7 +181,7 @@ Commands ProcessSet::pools_report(const std::optional<std::map<std::string, std:
     if (!proxy_up()) return out;
     for (const auto& [pool, members] : pools_)
         for (const auto& m : members) {
-            const proxy::ServerMode want = member_mode(m);
+            const proxy::ServerMode want = member_mode(pool, m);
             auto it = actual->find(key_of(pool, m));
             if (it != actual->end() && it->second == proxy::to_string(want)) continue;
             Command note{Command::Type::log};

@@ -101,7 +101,7 @@ void ProcessSet::roll_push(std::uint64_t id, bool hold, TimePoint now, Commands&
     else member_hold_.erase(r.current);
     const std::size_t before = out.size();
     if (proxy_up())
-        for (const auto& pool : pools_of(r.current)) push(pool, r.current, member_mode(r.current), r.ticket, out);
+        for (const auto& pool : pools_of(r.current)) push(pool, r.current, member_mode(pool, r.current), r.ticket, out);
     r.answers_left = out.size() - before;
     if (r.answers_left > 0) return;  // member_ack counts them down
     if (!pools_of(r.current).empty()) {

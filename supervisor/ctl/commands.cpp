@@ -5,6 +5,7 @@
 #include "supervisor/ctl/rolling.hpp"
 #include "supervisor/ctl/wait.hpp"
 
+#include <thread>
 #include <algorithm>
 #include <cctype>
 #include <cstdio>
@@ -83,6 +84,7 @@ public:
     int shutdown();
     int reopen();
     int version(const Args& a);
+    int promote(const std::string& verb, const Args& a);
 
 private:
     std::optional<json> programs(int& code, bool all_fields = false) {
@@ -423,6 +425,7 @@ int Runner::health(const Args& a) {
                           j.value(field::check, "").c_str(), j.value(field::checks_passed, 0ULL),
                           j.value(field::checks_failed, 0ULL));
             out_ << head << "\n";
+            if (j.contains("replication")) out_ << "    replication: " << j["replication"].get<std::string>() << "\n";
             // Every result vigild keeps (the last 10), oldest first, each
             // with its local time: when did it start failing?
             for (const auto& res : j[field::results]) {
@@ -497,6 +500,40 @@ int Runner::reopen() {
     return kOk;
 }
 
+// switchover / failover NAME [--force]: begun by vigild, then followed
+// until NAME is the primary with nothing under way (or --timeout, 60 s).
+int Runner::promote(const std::string& verb, const Args& a) {
+    if (a.words.size() != 1)
+        return err_ << "vigilctl: " << verb << " takes one NAME, the replica to make primary\n", kUsage;
+    const std::string& name = a.words[0];
+    const auto t0 = std::chrono::steady_clock::now();
+    auto r = call("POST", control::route::program(path_segment(name), verb),
+                  json{{"force", a.flags.count("--force") > 0}}.dump());
+    if (!r) return kUnreachable;
+    if (r->status != 202) {
+        err_ << "vigilctl: ERROR (" << error_of(*r) << ")\n";
+        return r->status == 404 ? kUsage : kFailed;
+    }
+    const double timeout = a.values.count("timeout") ? std::atof(a.values.at("timeout").c_str()) : 60.0;
+    const auto until = t0 + std::chrono::milliseconds(static_cast<long>(timeout * 1000));
+    while (std::chrono::steady_clock::now() < until) {
+        auto s = call("GET", control::route::program(path_segment(name)));
+        if (!s) return kUnreachable;
+        const auto j = json::parse(s->body, nullptr, false);
+        if (j.is_object() && j.contains("replication")) {
+            const auto& rj = j["replication"];
+            if (rj.value("role", "") == "primary" && rj.value("operation", "").empty()) {
+                out_ << name << ": primary (" << verb << " took " << std::chrono::duration_cast<std::chrono::milliseconds>(
+                            std::chrono::steady_clock::now() - t0).count() << " ms)\n";
+                return kOk;
+            }
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));  // a short CLI poll, bounded by --timeout
+    }
+    err_ << "vigilctl: " << name << " is not the primary after " << timeout << " s: see vigild's log\n";
+    return kFailed;
+}
+
 int Runner::version(const Args& a) {
     auto r = call("GET", control::route::path(control::route::version));
     if (!r) return kUnreachable;
@@ -537,6 +574,7 @@ int run_command(const Client& client, const std::vector<std::string>& argv, std:
         if (verb == "upstreams") return r.upstreams(a);
         if (verb == "shutdown") return r.shutdown();
         if (verb == "reopen") return r.reopen();
+        if (verb == "switchover" || verb == "failover") return r.promote(verb, a);
         if (verb == "reexec")
             return reexec(client, a.values.count("timeout") ? std::optional<std::string>(a.values.at("timeout"))
                                                             : std::nullopt,

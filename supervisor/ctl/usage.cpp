@@ -8,6 +8,7 @@ const std::vector<std::string>& verbs() {
     static const std::vector<std::string> v{"status", "start",  "stop",   "restart", "signal",   "pid",
                                             "tail",   "reread", "update", "reload",  "wait",     "health",
                                             "upstreams", "shutdown", "reopen", "reexec", "version", "backup", "restore",
+                                            "switchover", "failover",
                                             "help"};
     return v;
 }
@@ -34,6 +35,11 @@ std::string usage() {
            "  reopen                             reopen every log file (after logrotate; = SIGUSR2)\n"
            "  reexec [--timeout S] [--json]      vigild re-executes its binary in place (after an upgrade):\n"
            "                                     same pid, every program keeps running\n"
+           "  switchover NAME [--timeout S]     planned: the replica NAME becomes the primary (writes paused\n"
+           "                                     while the old one stops and NAME replays its last WAL)\n"
+           "  failover NAME [--force] [--timeout S]\n"
+           "                                     the replica NAME becomes the primary now; --force: even if it\n"
+           "                                     was not in sync (acknowledged writes may be lost)\n"
            "  version [--json]\n"
            "  backup NAME DIR [--timeout S]      kind = postgres/redis: a consistent copy of the live data into DIR\n"
            "  restore NAME DIR [--timeout S] [--force]\n"

@@ -73,6 +73,9 @@ _vigilctl() {
             else
                 COMPREPLY=($(compgen -W "stdout stderr" -- "$cur"))
             fi ;;
+        switchover|failover)
+            [[ $cur == -* ]] && { COMPREPLY=($(compgen -W "--timeout $([[ $verb == failover ]] && echo --force)" -- "$cur")); return; }
+            ((nth == 1)) && COMPREPLY=($(compgen -W "$(_vigilctl_names "$bin" "${conn[@]}")" -- "$cur")) ;;
         backup|restore)
             [[ $cur == -* ]] && { COMPREPLY=($(compgen -W "--timeout --force" -- "$cur")); return; }
             if ((nth == 1)); then

@@ -359,3 +359,33 @@ TEST_CASE("waits: :healthy waits for the check and a zero timeout answers at onc
     CHECK(w.wait_done(7)->results[0].ok);
     CHECK(w.wait_done(7)->results[1].message == "no such process");
 }
+
+TEST_CASE("pools: role = primary has only the primary up, role = replica the replicas, the primary when none is") {
+    Config c;
+    c.programs = {program("pg"), program("pg-r"), program("proxy")};
+    c.programs[2].kind = "proxy";
+    vigil::config::Upstream rw, ro;
+    rw.name = "rw";
+    rw.servers = {"pg", "pg-r"};
+    rw.role = "primary";
+    ro.name = "ro";
+    ro.servers = {"pg", "pg-r"};
+    ro.role = "replica";
+    c.upstreams = {rw, ro};
+    World w(c);
+    using Role = ProcessSet::ReplicaRole;
+    w.run(w.set.set_replica_roles({{"pg", Role{true, false}}, {"pg-r", Role{false, true}}}));
+    w.run(w.set.startup(w.now));
+    w.advance(1s);
+    w.take();
+    CHECK(w.proxy_pools["rw/pg"] == "up");
+    CHECK(w.proxy_pools["rw/pg-r"] == "down");
+    CHECK(w.proxy_pools["ro/pg"] == "down");
+    CHECK(w.proxy_pools["ro/pg-r"] == "up");
+    // failover: pg-r takes writes, pg (fenced, stopped) nothing
+    w.run(w.set.set_replica_roles({{"pg", Role{false, false}}, {"pg-r", Role{true, false}}}));
+    CHECK(w.proxy_pools["rw/pg"] == "down");
+    CHECK(w.proxy_pools["rw/pg-r"] == "up");
+    CHECK(w.proxy_pools["ro/pg-r"] == "up");  // the primary serves reads while no replica does
+    CHECK(w.proxy_pools["ro/pg"] == "down");
+}

@@ -1,0 +1,301 @@
+// HA scenarios 8 and 9 (README.md here): a replicated PostgreSQL pair under
+// vigild (replica_of, docs/replication.md), real servers on free ports in a
+// temp dir, and a client that INSERTs one row at a time through libpq's
+// multi-host connection string (target_session_attrs=read-write: it finds
+// whichever server is the primary) and counts every acknowledged INSERT.
+// 8: the primary's data directory deleted and its server killed → the
+// replica is promoted, writes go on, 0 acknowledged rows lost, the old
+// primary rejoins as a replica. 9: `vigilctl switchover` under the same
+// load → 0 lost, the write pause measured.
+#include <catch2/catch.hpp>
+
+#include <libpq-fe.h>
+#include <pwd.h>
+#include <sys/stat.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <mutex>
+#include <set>
+#include <string>
+#include <thread>
+
+#include "stack.hpp"
+
+using namespace std::chrono_literals;
+using Clock = std::chrono::steady_clock;
+using namespace vigil::test;
+
+namespace {
+
+struct Pair {
+    std::unique_ptr<Vigild> v;
+    int port_a = 0, port_b = 0;
+    std::string data;
+
+    Pair() {
+        auto ports = free_ports(2);
+        port_a = ports[0];
+        port_b = ports[1];
+        auto program = [&](const std::string& name, int port, const std::string& extra) {
+            return "[program:" + name + "]\nkind = postgres\nuser = postgres\ndata_dir = %(here)s/data/" + name +
+                   "\naddress = 127.0.0.1:" + std::to_string(port) + "\nhealth_interval = 500ms\n" + extra + "\n";
+        };
+        v = std::make_unique<Vigild>(program("pg", port_a, "failover_after = 5s") +
+                                     program("pg-replica", port_b, "replica_of = pg"));
+        data = v->dir() / "data";
+        std::filesystem::create_directories(data);
+        REQUIRE(::chmod(v->dir().path().c_str(), 0755) == 0);  // postgres must reach its data_dir inside
+        passwd* pw = ::getpwnam("postgres");
+        REQUIRE(pw);
+        REQUIRE(::chown(data.c_str(), pw->pw_uid, pw->pw_gid) == 0);
+        v->start();
+    }
+    // The first line of postmaster.pid; 0 when there is none.
+    pid_t postmaster(const std::string& name) const {
+        std::ifstream in(data + "/" + name + "/postmaster.pid");
+        std::string line;
+        std::getline(in, line);
+        return static_cast<pid_t>(std::atoi(line.c_str()));
+    }
+    std::string conninfo() const {
+        return "host=127.0.0.1,127.0.0.1 port=" + std::to_string(port_a) + "," + std::to_string(port_b) +
+               " user=postgres dbname=postgres target_session_attrs=read-write connect_timeout=2";
+    }
+    // `vigilctl status NAME` holds `needle`.
+    bool status_has(const std::string& name, const std::string& needle) const {
+        std::string out;
+        v->ctl({"status", name}, &out);
+        return out.find(needle) != std::string::npos;
+    }
+    // Re-checks at every line vigild logs, up to `timeout`.
+    bool wait_status(const std::string& name, const std::string& needle, Ms timeout) const {
+        const auto until = Clock::now() + timeout;
+        while (Clock::now() < until) {
+            const auto seen = v->line_count();
+            if (status_has(name, needle)) return true;
+            v->wait_for_more(seen, std::chrono::duration_cast<Ms>(until - Clock::now()));
+        }
+        if (status_has(name, needle)) return true;
+        std::string out;
+        v->ctl({"status"}, &out);
+        std::cerr << "waited in vain for '" << needle << "' in " << name << "'s status:\n" << out << v->log_text();
+        return false;
+    }
+};
+
+std::string query_one(const std::string& conninfo, const std::string& sql) {
+    PGconn* c = PQconnectdb(conninfo.c_str());
+    std::string out;
+    if (PQstatus(c) == CONNECTION_OK) {
+        PGresult* r = PQexec(c, sql.c_str());
+        if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) > 0) out = PQgetvalue(r, 0, 0);
+        PQclear(r);
+    }
+    PQfinish(c);
+    return out;
+}
+
+// INSERTs ids 1, 2, … one at a time, each its own commit; records the
+// acknowledged ones and the longest time between two acknowledgements.
+struct Writer {
+    std::string conninfo;
+    std::atomic<bool> stop{false};
+    std::mutex mu;
+    std::set<long> acked;
+    long attempts = 0;
+    Clock::time_point last_ack{};
+    Ms longest_gap{0};
+    Clock::time_point first_ack_after{};  // set by mark(): the first ack by `new_port` after that moment
+    std::string new_port;
+    Clock::time_point mark_at{};
+    std::thread thread;
+
+    void start() {
+        thread = std::thread([this] { run(); });
+    }
+    void mark(int port) {
+        std::lock_guard lock(mu);
+        mark_at = Clock::now();
+        first_ack_after = {};
+        new_port = std::to_string(port);
+        longest_gap = Ms{0};
+    }
+    void run() {
+        PGconn* c = nullptr;
+        long next = 1;
+        const auto until = Clock::now() + 120s;  // bounded whatever happens
+        while (!stop && Clock::now() < until) {
+            if (!c || PQstatus(c) != CONNECTION_OK) {
+                if (c) PQfinish(c);
+                c = PQconnectdb(conninfo.c_str());
+                if (PQstatus(c) != CONNECTION_OK) {
+                    std::this_thread::sleep_for(20ms);  // a retry pace, not a wait for a state
+                    continue;
+                }
+            }
+            const long id = next++;
+            ++attempts;
+            PGresult* r = PQexec(c, ("INSERT INTO t VALUES (" + std::to_string(id) + ")").c_str());
+            const bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+            PQclear(r);
+            if (!ok) {
+                PQfinish(c);
+                c = nullptr;
+                continue;
+            }
+            std::lock_guard lock(mu);
+            const auto now = Clock::now();
+            acked.insert(id);
+            if (last_ack != Clock::time_point{})
+                longest_gap = std::max(longest_gap, std::chrono::duration_cast<Ms>(now - last_ack));
+            last_ack = now;
+            if (mark_at != Clock::time_point{} && first_ack_after == Clock::time_point{} && PQport(c) == new_port)
+                first_ack_after = now;
+        }
+        if (c) PQfinish(c);
+    }
+    long count() {
+        std::lock_guard lock(mu);
+        return static_cast<long>(acked.size());
+    }
+    // Waits (bounded) until `n` more rows are acknowledged.
+    bool wait_more(long n, Ms timeout) {
+        const long target = count() + n;
+        const auto until = Clock::now() + timeout;
+        while (Clock::now() < until) {
+            if (count() >= target) return true;
+            std::this_thread::sleep_for(10ms);  // polls the writer's counter, bounded by the deadline
+        }
+        return false;
+    }
+    void finish() {
+        stop = true;
+        if (thread.joinable()) thread.join();
+    }
+};
+
+// Acknowledged ids missing from the primary `port`.
+long lost(const Pair& p, int port, Writer& w) {
+    const std::string conn = "host=127.0.0.1 port=" + std::to_string(port) + " user=postgres dbname=postgres";
+    PGconn* c = PQconnectdb(conn.c_str());
+    REQUIRE(PQstatus(c) == CONNECTION_OK);
+    PGresult* r = PQexec(c, "SELECT i FROM t");
+    REQUIRE(PQresultStatus(r) == PGRES_TUPLES_OK);
+    std::set<long> stored;
+    for (int i = 0; i < PQntuples(r); ++i) stored.insert(std::atol(PQgetvalue(r, i, 0)));
+    PQclear(r);
+    PQfinish(c);
+    long missing = 0;
+    std::lock_guard lock(w.mu);
+    for (long id : w.acked) missing += stored.count(id) == 0;
+    return missing;
+}
+
+void setup(Pair& p, Writer& w) {
+    REQUIRE(p.wait_status("pg-replica", "replica of pg, sync", 60s));
+    REQUIRE(p.wait_status("pg", "primary, synchronous", 10s));
+    REQUIRE(query_one(p.conninfo(), "CREATE TABLE t (i bigint PRIMARY KEY); SELECT 'ok'") == "ok");
+    w.conninfo = p.conninfo();
+    w.start();
+    REQUIRE(w.wait_more(50, 20s));
+}
+
+}  // namespace
+
+TEST_CASE("scenario 8: the primary's data directory deleted and its server killed: failover, 0 lost, rejoin",
+          "[ha][replication]") {
+    VIGIL_SKIP_UNLESS(stack_prerequisites());
+    Pair p;
+    Writer w;
+    setup(p, w);
+
+    const pid_t pid = p.postmaster("pg");
+    REQUIRE(pid > 0);
+    std::filesystem::remove_all(p.data + "/pg");
+    w.mark(p.port_b);
+    const auto killed = Clock::now();
+    REQUIRE(::kill(pid, SIGKILL) == 0);
+
+    REQUIRE(p.v->expect("replication: pg-replica is the primary now", 20s));
+    REQUIRE(w.wait_more(50, 20s));  // writes go on through the new primary
+    Ms to_write{0};
+    {
+        std::lock_guard lock(w.mu);
+        to_write = std::chrono::duration_cast<Ms>(w.first_ack_after - killed);
+    }
+    CHECK(p.wait_status("pg", "replica of pg-replica", 60s));  // the old primary rejoins (base backup)
+    CHECK(p.wait_status("pg", "healthy", 30s));
+    CHECK(p.wait_status("pg-replica", "primary, synchronous", 30s));
+    REQUIRE(w.wait_more(20, 20s));
+    w.finish();
+    const long missing = lost(p, p.port_b, w);
+    std::cout << "scenario 8: kill -9 + data dir deleted -> first accepted write " << to_write.count()
+              << " ms; longest write gap " << w.longest_gap.count() << " ms; acknowledged " << w.acked.size()
+              << " of " << w.attempts << " INSERTs, lost " << missing << "\n";
+    CHECK(missing == 0);
+    CHECK(to_write <= 3000ms);
+}
+
+TEST_CASE("scenario 9: vigilctl switchover under write load: 0 lost, write pause measured", "[ha][replication]") {
+    VIGIL_SKIP_UNLESS(stack_prerequisites());
+    Pair p;
+    Writer w;
+    setup(p, w);
+    w.mark(p.port_b);
+    std::string out;
+    const auto t0 = Clock::now();
+    REQUIRE(p.v->ctl({"switchover", "pg-replica"}, &out) == 0);
+    const auto took = std::chrono::duration_cast<Ms>(Clock::now() - t0);
+    REQUIRE(w.wait_more(1, 10s));
+    Ms to_write{0};
+    {
+        std::lock_guard lock(w.mu);
+        to_write = std::chrono::duration_cast<Ms>(w.first_ack_after - t0);
+    }
+    REQUIRE(w.wait_more(50, 20s));
+    CHECK(p.wait_status("pg", "replica of pg-replica", 60s));  // rejoined with pg_rewind
+    CHECK(p.wait_status("pg-replica", "primary, synchronous", 30s));
+    w.finish();
+    const long missing = lost(p, p.port_b, w);
+    std::cout << "scenario 9: switchover " << took.count() << " ms (vigilctl), first write on the new primary "
+              << to_write.count() << " ms after the command; longest write gap "
+              << w.longest_gap.count() << " ms; acknowledged " << w.acked.size() << " of " << w.attempts
+              << " INSERTs, lost " << missing << "\n";
+    CHECK(missing == 0);
+    CHECK(w.longest_gap <= 1000ms);
+}
+
+TEST_CASE("scenario 10: the replica killed: writes go on asynchronously, synchronous again once it is back",
+          "[ha][replication]") {
+    VIGIL_SKIP_UNLESS(stack_prerequisites());
+    Pair p;
+    Writer w;
+    setup(p, w);
+    const pid_t pid = p.postmaster("pg-replica");
+    REQUIRE(pid > 0);
+    REQUIRE(p.v->expect("synchronous replication to pg-replica", 10s));  // the first one, before the fault
+    w.mark(p.port_a);
+    const auto killed = Clock::now();
+    REQUIRE(::kill(pid, SIGKILL) == 0);
+    REQUIRE(p.v->expect("replication: set_async pg: asynchronous replication: pg-replica stopped", 10s));
+    const auto async_at = Clock::now();
+    REQUIRE(w.wait_more(50, 10s));  // writes go on without the replica
+    REQUIRE(p.v->expect("replication: synchronous replication to pg-replica", 60s));
+    const auto sync_at = Clock::now();
+    CHECK(p.wait_status("pg", "primary, synchronous", 10s));
+    REQUIRE(w.wait_more(20, 20s));
+    w.finish();
+    const long missing = lost(p, p.port_a, w);
+    const auto ms = [&](Clock::time_point t) { return std::chrono::duration_cast<Ms>(t - killed).count(); };
+    std::cout << "scenario 10: replica kill -9 -> asynchronous " << ms(async_at) << " ms, synchronous again "
+              << ms(sync_at) << " ms; longest write gap " << w.longest_gap.count() << " ms; acknowledged "
+              << w.acked.size() << " of " << w.attempts << " INSERTs, lost " << missing << "\n";
+    CHECK(missing == 0);
+    CHECK(w.longest_gap <= 1000ms);
+}
