@@ -221,7 +221,6 @@ struct Upstream {
     std::string name;
     Balance balance = Balance::least_conn;
     std::vector<std::string> servers;  // process names or host:port
-    std::string role;  // "", "primary" or "replica"
     int max_fails = 3;
     Duration fail_timeout{30000};
     Duration slow_start{0};  // a server back up ramps from ~0 to full weight over this; 0 = off

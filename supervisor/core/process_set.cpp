@@ -71,7 +71,7 @@ void ProcessSet::adopt(const config::Config& config) noexcept {
     for (const auto& u : config.upstreams) {
         for (const auto& s : u.servers)
             if (config.find(s)) pools_[u.name].push_back(s);
-        if (!u.role.empty()) pool_roles_[u.name] = u.role;
+        if (u.role) pool_roles_[u.name] = *u.role;
     }
 }
 

@@ -396,7 +396,7 @@ private:
     std::string proxy_name_;
     int proxy_pid_ = 0;
     std::map<std::string, std::vector<std::string>> pools_;   // pool -> member process names
-    std::map<std::string, std::string> pool_roles_;            // pool -> "primary" | "replica" (config)
+    std::map<std::string, config::Role> pool_roles_;           // pool -> its role (config)
     std::map<std::string, ReplicaRole> replica_roles_;          // data store -> its role now
     std::map<std::string, proxy::ServerMode> sent_;           // "pool/name" -> sent and not failed
     std::map<std::string, proxy::ServerMode> member_hold_;    // name -> mode a rolling restart holds

@@ -48,7 +48,7 @@ proxy::ServerMode ProcessSet::member_mode(const std::string& pool, const std::st
         auto it = replica_roles_.find(n);
         return it == replica_roles_.end() ? ReplicaRole{} : it->second;
     };
-    if (role->second == "primary") return role_of(name).writes ? base : proxy::ServerMode::down;
+    if (role->second == config::Role::primary) return role_of(name).writes ? base : proxy::ServerMode::down;
     // role = replica: healthy replicas; the primary only while none is.
     const ReplicaRole r = role_of(name);
     if (r.reads) return base;

@@ -367,10 +367,10 @@ TEST_CASE("pools: role = primary has only the primary up, role = replica the rep
     vigil::config::Upstream rw, ro;
     rw.name = "rw";
     rw.servers = {"pg", "pg-r"};
-    rw.role = "primary";
+    rw.role = vigil::config::Role::primary;
     ro.name = "ro";
     ro.servers = {"pg", "pg-r"};
-    ro.role = "replica";
+    ro.role = vigil::config::Role::replica;
     c.upstreams = {rw, ro};
     World w(c);
     using Role = ProcessSet::ReplicaRole;
