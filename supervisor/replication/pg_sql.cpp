@@ -1,23 +1,117 @@
 #include "supervisor/replication/pg_sql.hpp"
 
-#include <libpq-fe.h>
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "supervisor/core/pg_handshake.hpp"
+#include "supervisor/core/pg_query.hpp"
 
 namespace vigil::supervisor::replication {
 namespace {
 
-std::string quote_conninfo(const std::string& v) {
-    std::string out = "'";
-    for (char c : v) {
-        if (c == '\'' || c == '\\') out += '\\';
-        out += c;
+namespace pg = core::pg;
+
+// A socket closed on every path out.
+struct Fd {
+    int fd = -1;
+    ~Fd() {
+        if (fd >= 0) ::close(fd);
     }
-    return out + "'";
+};
+
+// Connects within `timeout_ms`, then leaves the socket blocking with
+// send and receive timeouts of `io_timeout_s`.
+std::string connect_to(const PgTarget& t, Fd& s, int timeout_ms, int io_timeout_s) {
+    sockaddr_storage addr{};
+    socklen_t len = 0;
+    auto* v4 = reinterpret_cast<sockaddr_in*>(&addr);
+    auto* v6 = reinterpret_cast<sockaddr_in6*>(&addr);
+    if (::inet_pton(AF_INET, t.host.c_str(), &v4->sin_addr) == 1) {
+        v4->sin_family = AF_INET;
+        v4->sin_port = htons(static_cast<std::uint16_t>(t.port));
+        len = sizeof *v4;
+    } else if (::inet_pton(AF_INET6, t.host.c_str(), &v6->sin6_addr) == 1) {
+        v6->sin6_family = AF_INET6;
+        v6->sin6_port = htons(static_cast<std::uint16_t>(t.port));
+        len = sizeof *v6;
+    } else {
+        return "not a numeric address: " + t.host;
+    }
+    s.fd = ::socket(addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (s.fd < 0) return std::string("socket: ") + std::strerror(errno);
+    if (::connect(s.fd, reinterpret_cast<sockaddr*>(&addr), len) != 0) {
+        if (errno != EINPROGRESS) return "connect to " + t.host + ":" + std::to_string(t.port) + ": " + std::strerror(errno);
+        pollfd p{s.fd, POLLOUT, 0};
+        int r;
+        do r = ::poll(&p, 1, timeout_ms);
+        while (r < 0 && errno == EINTR);
+        if (r == 0) return "connect to " + t.host + ":" + std::to_string(t.port) + ": timed out";
+        int err = 0;
+        socklen_t el = sizeof err;
+        ::getsockopt(s.fd, SOL_SOCKET, SO_ERROR, &err, &el);
+        if (r < 0 || err != 0)
+            return "connect to " + t.host + ":" + std::to_string(t.port) + ": " + std::strerror(r < 0 ? errno : err);
+    }
+    ::fcntl(s.fd, F_SETFL, ::fcntl(s.fd, F_GETFL) & ~O_NONBLOCK);
+    timeval tv{io_timeout_s, 0};
+    ::setsockopt(s.fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    ::setsockopt(s.fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    const int one = 1;
+    ::setsockopt(s.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    return {};
 }
 
-std::string trimmed_error(PGconn* c) {
-    std::string e = PQerrorMessage(c);
-    while (!e.empty() && (e.back() == '\n' || e.back() == ' ')) e.pop_back();
-    return e;
+std::string send_all(int fd, std::string_view data) {
+    while (!data.empty()) {
+        const ssize_t n = ::send(fd, data.data(), data.size(), MSG_NOSIGNAL);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) return std::string("send: ") + (n < 0 ? std::strerror(errno) : "nothing sent");
+        data.remove_prefix(static_cast<std::size_t>(n));
+    }
+    return {};
+}
+
+// Reads messages up to ReadyForQuery. The first error is kept (the server
+// still ends with ReadyForQuery); rows go to `rows` when given.
+std::string until_ready(int fd, pg::QueryReader& in, Rows* rows) {
+    std::string error;
+    pg::ServerMessage m;
+    char buf[16384];
+    for (;;) {
+        while (in.next(m)) {
+            switch (m.kind) {
+                case pg::ServerMessage::Kind::ready: return error;
+                case pg::ServerMessage::Kind::error:
+                    if (error.empty()) error = m.text;
+                    break;
+                case pg::ServerMessage::Kind::auth_request:
+                    // kind = postgres servers are initialised with trust for
+                    // local connections (config/kinds.cpp); a server that asks
+                    // for a password is not one vigild made.
+                    return "the server asks for authentication (method " + std::to_string(m.code) +
+                           "): vigild's replication speaks to trust-authenticated local servers only";
+                case pg::ServerMessage::Kind::row:
+                    if (rows) rows->push_back(std::move(m.row));
+                    break;
+                default: break;
+            }
+        }
+        if (in.bad()) return in.why_bad();
+        const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return "the server did not answer in time";
+        if (n < 0) return std::string("recv: ") + std::strerror(errno);
+        if (n == 0) return error.empty() ? "the server closed the connection" : error;
+        in.feed(std::string_view(buf, static_cast<std::size_t>(n)));
+    }
 }
 
 }  // namespace
@@ -33,39 +127,23 @@ std::string standby_name_literal(const std::string& name) {
 }
 
 std::string pg_exec(const PgTarget& t, const std::vector<std::string>& statements, Rows* rows, int timeout_s) {
-    const std::string conninfo = "hostaddr=" + quote_conninfo(t.host) + " port=" + std::to_string(t.port) +
-                                 " user=" + quote_conninfo(t.user) +
-                                 " dbname=postgres connect_timeout=2 application_name=vigild options='-c statement_timeout=" +
-                                 std::to_string(timeout_s * 1000) + "'";
-    PGconn* c = PQconnectdb(conninfo.c_str());
-    if (PQstatus(c) != CONNECTION_OK) {
-        std::string e = trimmed_error(c);
-        PQfinish(c);
-        return e.empty() ? "cannot connect" : e;
+    Fd s;
+    if (auto e = connect_to(t, s, 2000, timeout_s + 2); !e.empty()) return e;
+    pg::QueryReader in;
+    std::string e = send_all(s.fd, pg::startup_message(t.user, "postgres", "vigild"));
+    if (e.empty()) e = until_ready(s.fd, in, nullptr);
+    if (e.empty()) {
+        e = send_all(s.fd, pg::query_message("SET statement_timeout = " + std::to_string(timeout_s * 1000)));
+        if (e.empty()) e = until_ready(s.fd, in, nullptr);
     }
-    std::string error;
-    for (const auto& sql : statements) {
-        PGresult* r = PQexec(c, sql.c_str());
-        const auto st = PQresultStatus(r);
-        if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
-            error = PQresultErrorMessage(r);
-            while (!error.empty() && error.back() == '\n') error.pop_back();
-            if (error.empty()) error = trimmed_error(c);
-            PQclear(r);
-            break;
-        }
-        if (rows && &sql == &statements.back()) {
-            rows->clear();
-            for (int i = 0; i < PQntuples(r); ++i) {
-                std::vector<std::string> row;
-                for (int j = 0; j < PQnfields(r); ++j) row.emplace_back(PQgetisnull(r, i, j) ? "" : PQgetvalue(r, i, j));
-                rows->push_back(std::move(row));
-            }
-        }
-        PQclear(r);
+    for (std::size_t i = 0; e.empty() && i < statements.size(); ++i) {
+        const bool last = i + 1 == statements.size();
+        if (rows && last) rows->clear();
+        e = send_all(s.fd, pg::query_message(statements[i]));
+        if (e.empty()) e = until_ready(s.fd, in, last ? rows : nullptr);
     }
-    PQfinish(c);
-    return error;
+    send_all(s.fd, pg::kTerminate);
+    return e;
 }
 
 SqlWorker::SqlWorker() : thread_([this] { run(); }) {}

@@ -1,5 +1,6 @@
-// SQL to a replicated pair's servers for the replication manager: libpq's
-// blocking calls, run on a thread of their own (SqlWorker) so a server that
+// SQL to a replicated pair's servers for the replication manager: the
+// simple query protocol (core/pg_query.hpp) on a blocking socket with
+// timeouts, run on a thread of their own (SqlWorker) so a server that
 // hangs never stalls vigild's event loop; results go back to the loop by
 // boost::asio::post.
 #pragma once
