@@ -70,12 +70,6 @@ asio::awaitable<void> Session<Stream>::run() {
         if (stop_) break;
         const bool keep = co_await serve_one();
         if (!keep) break;
-        // Kept alive: the next request's read may skip the try that finds
-        // nothing, with the proof TCP_INQ gives (drained_read.hpp). Not for
-        // a connection that ends with its first answer: one system call.
-        if constexpr (!is_tls) {
-            if (!client_inq_) client_inq_ = drained::enable(stream_);
-        }
     }
     if constexpr (is_tls) {
         if (!timed_out_) stream_.shutdown();
@@ -224,8 +218,6 @@ asio::awaitable<void> Session<Stream>::reply(int status, bool keep, int retry_af
     auto [ec, written] = co_await client_write(asio::buffer(o));
     l_.stats->count_response(status_class(status));
     log_request(status);
-    if (ec) stop_ = true;  // the client is gone: no next read (which would wait for it)
-    answered_ = !ec;
     if (ec || keep) co_return;
     co_await linger();
 }

@@ -6,7 +6,6 @@
 // there; nothing else includes this header.
 #pragma once
 
-#include "proxy/drained_read.hpp"
 #include "proxy/http_parse.hpp"
 #include "proxy/request_framer.hpp"
 #include "proxy/tls_stream.hpp"
@@ -85,8 +84,7 @@ public:
     static constexpr bool is_tls = std::is_same_v<Stream, Tls>;
 
     Session(Worker& w, std::size_t li, tcp::socket sock, std::shared_ptr<ssl::context> tls = nullptr)
-        : w_(w), li_(li), l_(w.listener(li)), opts_(w.options()), reactor_(drained::reactor_of(w.io())),
-          tls_(std::move(tls)),
+        : w_(w), li_(li), l_(w.listener(li)), opts_(w.options()), tls_(std::move(tls)),
           stream_(make_stream(std::move(sock))),
           in_(std::max<std::size_t>(opts_.max_header + 4096, 16 * 1024), opts_.max_header, opts_.max_body),
           up_buf_(new char[up_cap]) {
@@ -146,21 +144,12 @@ private:
     // TSC read) is plenty.
     void arm(std::chrono::milliseconds d) { deadline = coarse_now() + d; }
 
-    // Client I/O: for plain TCP Asio's reactor, awaited in place (deferred:
-    // no frame), reads through drained::read_some; for TLS, SSL_read /
-    // SSL_write on the socket (tls_stream.hpp, one frame per call). Both
-    // yield (error, bytes). A read right after a whole answer went out may
-    // skip the try that finds nothing (drained_read.hpp: a send since the
-    // last read).
+    // Client I/O: Asio's own operations for plain TCP (deferred, awaited in
+    // place: no frame); for TLS, SSL_read / SSL_write on the socket
+    // (tls_stream.hpp, one frame per call). Both yield (error, bytes).
     auto client_read(asio::mutable_buffer b) {
-        const bool turn = answered_;
-        answered_ = false;
         if constexpr (is_tls) return stream_.read_some(b);
-        else return drained::read_some(reactor_, stream_, b, turn, use_tuple);
-    }
-    // `turn`: the first read for the answer after the request went out.
-    auto upstream_read(UpstreamConn& conn, asio::mutable_buffer b, bool turn) {
-        return drained::read_some(reactor_, conn.sock, b, turn, use_tuple);
+        else return stream_.async_read_some(b, use_tuple);
     }
     auto client_write(asio::const_buffer b) {
         if constexpr (is_tls) return stream_.write_all(b);
@@ -230,7 +219,6 @@ private:
     std::size_t li_;
     const ListenerShared& l_;
     const ProxyOptions& opts_;
-    drained::Reactor& reactor_;  // the worker's, for drained::read_some
     std::shared_ptr<ssl::context> tls_;  // keeps this connection's context alive across reloads
     Stream stream_;
     std::string ip_;
@@ -244,9 +232,6 @@ private:
     UpstreamConn* up_ = nullptr;
 
     bool timed_out_ = false, stop_ = false, idle_ = false;
-    // For drained::read_some: the client socket has TCP_INQ (turned on once
-    // it is kept alive); an answer went out whole since its last read.
-    bool client_inq_ = false, answered_ = false;
     bool keep_ = false, conn_reusable_ = false, fail_counts_ = true;
     bool body_cut_ = false;  // the upstream stopped taking the body: answer early, or 502
     bool idempotent_ = false, head_method_ = false;

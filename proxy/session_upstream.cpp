@@ -139,7 +139,6 @@ asio::awaitable<std::unique_ptr<UpstreamConn>> Session<Stream>::connect(const Se
     up_ = nullptr;
     if (cec) co_return nullptr;
     c->sock.set_option(tcp::no_delay(true), ec);
-    drained::enable(c->sock);  // pooled: worth its system call (drained_read.hpp)
     co_return c;
 }
 
@@ -187,11 +186,9 @@ asio::awaitable<Outcome> Session<Stream>::attempt(UpstreamConn& conn, const Serv
     // Response head; interim 1xx responses are dropped (100 Continue was
     // answered by us already).
     std::size_t got = 0;
-    bool turn = true;  // only the first read follows our send (a 1xx dropped below leaves got at 0)
     for (;;) {
         arm(opts_.upstream_timeout);
-        auto [ec, n] = co_await upstream_read(conn, asio::buffer(up_buf_.get() + got, up_cap - got), turn);
-        turn = false;
+        auto [ec, n] = co_await conn.sock.async_read_some(asio::buffer(up_buf_.get() + got, up_cap - got), use_tuple);
         if (ec) {
             if (timed_out_) co_return fail(Outcome::failed, 504);
             const bool again = replayable || (body_buffered && never_arrived(conn.sock, sent_before, ec));
@@ -317,7 +314,7 @@ asio::awaitable<Outcome> Session<Stream>::relay_response(UpstreamConn& conn, con
 
     while (!done) {
         arm(opts_.upstream_timeout);
-        auto [ec, n] = co_await upstream_read(conn, asio::buffer(up_buf_.get(), up_cap), false);
+        auto [ec, n] = co_await conn.sock.async_read_some(asio::buffer(up_buf_.get(), up_cap), use_tuple);
         if (ec) {
             if (resp_.body == BodyKind::until_close && ec == asio::error::eof) break;
             fail_counts_ = true;  // reset or silent mid-body: the server's fault
@@ -339,7 +336,6 @@ asio::awaitable<Outcome> Session<Stream>::relay_response(UpstreamConn& conn, con
                      !body_cut_;
     l_.stats->count_response(cls);
     log_request(status_);
-    answered_ = true;
     co_return Outcome::served;
 }
 
