@@ -170,15 +170,17 @@ void ReplicationManager::on_transition(const ProcessRunner& r, core::State from,
         }
     }
     // A fence is done once the member is down.
-    if (down(to))
-        for (auto it = p->fences.begin(); it != p->fences.end();)
-            if (it->second == r.name()) {
-                auto more = p->core.on_done(it->first, true, "", now);
-                out.insert(out.end(), more.begin(), more.end());
-                it = p->fences.erase(it);
-            } else {
+    if (down(to)) {
+        for (auto it = p->fences.begin(); it != p->fences.end();) {
+            if (it->second != r.name()) {
                 ++it;
+                continue;
             }
+            auto more = p->core.on_done(it->first, true, "", now);
+            out.insert(out.end(), more.begin(), more.end());
+            it = p->fences.erase(it);
+        }
+    }
     run(*p, std::move(out));
 }
 

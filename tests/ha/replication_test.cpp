@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <condition_variable>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -107,6 +108,7 @@ struct Writer {
     std::string conninfo;
     std::atomic<bool> stop{false};
     std::mutex mu;
+    std::condition_variable acked_cv;  // each acknowledgement: wait_more() wakes on it
     std::set<long> acked;
     long attempts = 0;
     Clock::time_point last_ack{};
@@ -157,6 +159,7 @@ struct Writer {
             last_ack = now;
             if (mark_at != Clock::time_point{} && first_ack_after == Clock::time_point{} && PQport(c) == new_port)
                 first_ack_after = now;
+            acked_cv.notify_all();
         }
         if (c) PQfinish(c);
     }
@@ -166,13 +169,9 @@ struct Writer {
     }
     // Waits (bounded) until `n` more rows are acknowledged.
     bool wait_more(long n, Ms timeout) {
-        const long target = count() + n;
-        const auto until = Clock::now() + timeout;
-        while (Clock::now() < until) {
-            if (count() >= target) return true;
-            std::this_thread::sleep_for(10ms);  // polls the writer's counter, bounded by the deadline
-        }
-        return false;
+        std::unique_lock lock(mu);
+        const auto target = acked.size() + static_cast<std::size_t>(n);
+        return acked_cv.wait_for(lock, timeout, [&] { return acked.size() >= target; });
     }
     void finish() {
         stop = true;
