@@ -403,4 +403,42 @@ ReplActions ReplicationPair::switchover(const std::string& target, TimePoint now
     return out;
 }
 
+// The operator takes on what vigild would not: `name` may lack writes a
+// promoted member acknowledged while it was fenced. Only refused where it
+// would make two primaries or collide with an operation under way.
+ReplActions ReplicationPair::unfence(const std::string& name, TimePoint now, std::string& error) {
+    (void)now;
+    ReplActions out;
+    Member* mem = members_state_.count(name) ? &m(name) : nullptr;
+    if (!mem) error = name + " is not a member of " + primary_ + "'s replicated pair";
+    else if (!mem->fenced) error = name + " is not fenced";
+    else if (busy()) error = "busy: " + operation();
+    else if (name != primary_ && m(primary_).running)
+        error = primary_ + " is the primary and running: " + name +
+                " rejoins it as a replica (vigild does that itself; see its log if it does not)";
+    if (!error.empty()) return out;
+    const std::string old = primary_;
+    primary_ = name;
+    mem->fenced = false;
+    mem->rejoining = false;
+    mem->data_dir_lost = false;  // seen again at its next exit, if still so
+    mem->down_since.reset();
+    mem->start_failures.clear();
+    mem->have_lag = false;
+    candidate_.clear();
+    refused_logged_ = false;
+    sync_standby_.clear();
+    sync_confirmed_ = false;
+    sync_pending_ = 0;  // an answer about the server that went down is no news about this one
+    writes_paused_ = false;
+    log(out, name + " unfenced by an operator: it is the primary " + (old == name ? "again" : "now (was " + old + ")"),
+        false);
+    out.push_back(make(ReplAction::Type::unfence, name, {}, "unfenced by an operator: starting it as the primary"));
+    out.push_back(make(ReplAction::Type::routes_changed, name, old, name + " is the primary"));
+    if (old != name)
+        for (const auto& other : members_)
+            if (other != name) rejoin(out, other);
+    return out;
+}
+
 }  // namespace vigil::core

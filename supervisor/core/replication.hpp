@@ -31,6 +31,10 @@
 //    stopped cleanly (its last WAL reaches the replica before it exits), the
 //    replica waited for until it has replayed everything, promoted, the pools
 //    moved, the old primary rejoined.
+//  * Unfence (an operator's word): a fenced member is made the primary
+//    again and started, when no other member serves as the primary (a
+//    failover that could not take place, or one whose new primary is down
+//    too); the other members rejoin it as replicas.
 //
 // One operation (failover, switchover) at a time; each step waits for the
 // result of the action before it, by the action's id.
@@ -65,7 +69,8 @@ std::string_view rejoin_method_name(RejoinMethod m) noexcept;  // "pg_rewind", "
 struct ReplAction {
     enum class Type {
         fence,           // stop `name`, record it fenced (never primary again without an operator)
-        unfence,         // a switchover abandoned before the promotion: `name` is the primary again, start it
+        unfence,         // `name` is the primary again, start it (a switchover abandoned
+                         // before the promotion; an operator's unfence)
         promote,         // make the replica `name` a primary
         set_sync,        // on primary `name`: `peer` is the synchronous standby
         set_async,       // on primary `name`: no synchronous standby
@@ -118,6 +123,10 @@ public:
     // Operators. `error` is set and nothing returned when refused.
     ReplActions failover(const std::string& target, bool force, TimePoint now, std::string& error);
     ReplActions switchover(const std::string& target, TimePoint now, std::string& error);
+    // The fenced member `name` becomes the primary again and is started.
+    // Refused when it is not fenced, during an operation, or while another
+    // member is the primary and running (then `name` rejoins it as a replica).
+    ReplActions unfence(const std::string& name, TimePoint now, std::string& error);
 
     // Queries.
     const std::string& primary() const noexcept { return primary_; }
