@@ -66,7 +66,8 @@ json process_json(const ProcessRunner& r, const Supervisor& sup, bool with_outpu
     const auto repl = sup.replication() ? sup.replication()->view(r.name()) : std::nullopt;
     if (repl) {
         desc += (desc.empty() ? "" : "; ") + repl->text();
-        json rj{{"role", repl->role}, {"primary", repl->primary}, {"synchronous", repl->synchronous},
+        json rj{{"role", repl->role}, {"primary", repl->primary}, {"pair", repl->pair},
+                {"synchronous", repl->synchronous},
                 {"operation", repl->operation}};
         if (repl->lag) {
             rj["streaming"] = repl->lag->streaming;

@@ -377,6 +377,7 @@ std::optional<ReplicationManager::View> ReplicationManager::view(const std::stri
     if (!p) return std::nullopt;
     View v;
     v.primary = p->core.primary();
+    v.pair = p->key;
     v.role = name == v.primary ? (p->core.fenced(name) ? "fenced" : "primary") : "replica";
     v.synchronous = p->core.synchronous();
     if (const auto* l = p->core.lag(name)) v.lag = *l;
@@ -418,6 +419,22 @@ std::string ReplicationManager::switchover(const std::string& target) {
     if (!p) return target + " is not part of a replicated pair (replica_of)";
     std::string error;
     auto out = p->core.switchover(target, core::Clock::now(), error);
+    if (error.empty()) run(*p, std::move(out));
+    return error;
+}
+
+std::string ReplicationManager::unfence(const std::string& name) {
+    Pair* p = pair_of(name);
+    if (!p) return name + " is not part of a replicated pair (replica_of)";
+    // A rejoin that wrote standby.signal and did not get further left a
+    // replica's data: started as the primary it would wait for WAL, read-only.
+    struct stat st {};
+    if (const config::Program* prog = sup_.config().find(name);
+        prog && p->core.fenced(name) && ::stat((prog->data_dir + "/standby.signal").c_str(), &st) == 0)
+        return name + "'s data directory is a replica's (standby.signal, from a rejoin that did not finish): it "
+                      "would not start as a primary; start the pair's primary " + p->core.primary() + " instead";
+    std::string error;
+    auto out = p->core.unfence(name, core::Clock::now(), error);
     if (error.empty()) run(*p, std::move(out));
     return error;
 }

@@ -44,6 +44,7 @@ public:
     struct View {
         std::string role;  // "primary", "replica", "fenced"
         std::string primary;
+        std::string pair;  // the configured primary's name: what names the pair (backups)
         bool synchronous = false;  // the pair
         std::optional<core::ReplicaLag> lag;  // replicas, as the primary last said
         std::string operation;  // a failover or switchover under way
@@ -55,6 +56,7 @@ public:
     // Operators (vigilctl failover/switchover). "" when begun, else why not.
     std::string failover(const std::string& target, bool force);
     std::string switchover(const std::string& target);
+    std::string unfence(const std::string& name);
     // Whether a switchover or failover involving `name` is under way.
     bool busy(const std::string& name) const;
 
