@@ -225,7 +225,11 @@ void ReplicationManager::run_one(Pair& p, const ReplAction& a) {
         case ReplAction::Type::unfence: {
             save();
             apply_env(p);
-            if (ProcessRunner* r = sup_.find(a.name)) sup_.request_start(*r);
+            // A start already under way runs the script with the role it had (fenced): start anew.
+            if (ProcessRunner* r = sup_.find(a.name)) {
+                if (down(r->state())) sup_.request_start(*r);
+                else sup_.request_restart(*r);
+            }
             return;
         }
         case ReplAction::Type::promote:
