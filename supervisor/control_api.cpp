@@ -104,6 +104,13 @@ std::string health_event_line(const ProcessRunner& r, core::HealthStatus from, c
            "\n";
 }
 
+std::string note_event_line(const std::string& name, const std::string& topic, const std::string& text, bool warning) {
+    const auto now = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+    return json{{"type", topic}, {"time", now}, {"name", name}, {"text", text}, {"warning", warning}}.dump(
+               -1, ' ', false, json::error_handler_t::replace) +
+           "\n";
+}
+
 std::string event_line(const ProcessRunner& r, const core::Decision& d) {
     const auto now = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
     return json{{"type", "state"},

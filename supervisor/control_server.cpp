@@ -237,6 +237,10 @@ private:
             observer_ = sup_.subscribe([weak](const ProcessRunner& pr, const core::Decision& d) {
                 if (auto self = weak.lock()) self->queue(event_line(pr, d), true);
             });
+            note_observer_ = sup_.subscribe_notes(
+                [weak](const std::string& name, const std::string& topic, const std::string& text, bool warning) {
+                    if (auto self = weak.lock()) self->queue(note_event_line(name, topic, text, warning), true);
+                });
             health_observer_ = sup_.subscribe_health(
                 [weak](const ProcessRunner& pr, core::HealthStatus from, core::HealthStatus to, const std::string& detail) {
                     if (from == to) return;
@@ -306,7 +310,8 @@ private:
     void unsubscribe() {
         if (observer_) sup_.unsubscribe(observer_);
         if (health_observer_) sup_.unsubscribe(health_observer_);
-        observer_ = health_observer_ = 0;
+        if (note_observer_) sup_.unsubscribe(note_observer_);
+        observer_ = health_observer_ = note_observer_ = 0;
         if (output_observer_) {
             if (ProcessRunner* pr = sup_.find(process_)) pr->unsubscribe_output(output_observer_);
             output_observer_ = 0;
@@ -327,7 +332,7 @@ private:
     std::deque<std::string> outbox_;
     std::array<char, 256> discard_{};
     std::uint64_t observer_ = 0;
-    std::uint64_t health_observer_ = 0;
+    std::uint64_t health_observer_ = 0, note_observer_ = 0;
     std::uint64_t output_observer_ = 0;
     std::string process_;
     bool closed_ = false;

@@ -237,7 +237,8 @@ void recreate_replica(Context& cx, const Program& r, const Program& primary) {
             fs::rename(r.data_dir, aside, ec);
             if (ec)
                 fail(kFailed, done + "cannot move its replica " + r.name + "'s data " + r.data_dir + " aside: " +
-                                  ec.message() + "; " + r.name + " stays stopped: move that directory away, then vigilctl start " + r.name);
+                                  ec.message() + "; " + r.name +
+                                  " stays stopped: move that directory away, then vigilctl start " + r.name);
             fsync_path(fs::path(r.data_dir).parent_path());
             cx.out << say(r) << "its data, of the history before the restore, is kept in " << aside << "\n";
         }

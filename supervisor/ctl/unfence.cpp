@@ -45,8 +45,9 @@ int unfence(const Client& client, const std::vector<std::string>& args, std::ost
     }
     if (r->status != 202) {
         const auto j = json::parse(r->body, nullptr, false);
-        const std::string why = j.is_object() && j.contains(control::field::error) && j[control::field::error].is_string()
-                                    ? j[control::field::error].get<std::string>()
+        const auto& field = control::field::error;
+        const std::string why = j.is_object() && j.contains(field) && j[field].is_string()
+                                    ? j[field].get<std::string>()
                                     : "HTTP " + std::to_string(r->status);
         err << name << ": ERROR (" << why << ")\n";
         return r->status == 404 ? kUsage : kFailed;

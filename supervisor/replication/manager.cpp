@@ -204,6 +204,7 @@ void ReplicationManager::run_one(Pair& p, const ReplAction& a) {
         case ReplAction::Type::log:
             if (a.warning) spdlog::warn("replication: {}", a.reason);
             else spdlog::info("replication: {}", a.reason);
+            sup_.note(a.name, "replication", a.reason, a.warning);
             return;
         case ReplAction::Type::routes_changed: return;  // push_roles() follows every batch
         case ReplAction::Type::fence: {

@@ -177,6 +177,9 @@ TEST_CASE("unfence: a fenced primary whose replica is down is made the primary a
     REQUIRE(p.v->expect("pg: STARTING -> BACKOFF", 5s));
     CHECK(p.status_has("pg", "fenced"));
 
+    SocketClient events(p.v->socket_path());
+    events.send("GET /v1/events HTTP/1.1\r\nHost: v\r\n\r\n");
+    REQUIRE(events.read_until("\r\n\r\n"));  // subscribed before the unfence
     const auto t0 = Clock::now();
     REQUIRE(p.v->ctl({"unfence", "pg", "--timeout", "60"}, &out, 90s) == 0);
     const auto took = std::chrono::duration_cast<Ms>(Clock::now() - t0);
@@ -185,6 +188,8 @@ TEST_CASE("unfence: a fenced primary whose replica is down is made the primary a
     CHECK(out.find("pg: primary, RUNNING") != std::string::npos);
     std::cout << "unfence: fenced primary back and healthy in " << took.count() << " ms\n";
     CHECK(p.v->find_line("replication: pg unfenced by an operator: it is the primary again"));
+    CHECK(events.read_until(R"("name":"pg","text":"pg unfenced by an operator: it is the primary again")"));
+    CHECK(events.received().find(R"("type":"replication")") != std::string::npos);
     CHECK(read_file(state) == "pair pg primary pg paired 1 fenced\n");
     CHECK(p.status_has("pg", "primary, asynchronous"));
     CHECK(psql(p.port_a, "insert into t values (2); select count(*) from t") == "2");  // its data, and it serves writes
