@@ -112,6 +112,11 @@ TEST_CASE("backup: a replicated pair is backed up from its replica, restored int
     CHECK(manifest.find("\"program\": \"pg\"") != std::string::npos);
     CHECK(manifest.find("\"pair\": \"pg\"") != std::string::npos);
     CHECK(manifest.find("\"source\": \"pg-replica\"") != std::string::npos);
+    // By the replica's name: the same pair, the same manifest's naming.
+    const std::string dir2 = p.v->dir() / "backup-2";
+    REQUIRE(p.v->ctl({"backup", "pg-replica", dir2}, &out, 120s) == 0);
+    CHECK(out.find("pg-replica: the replicated pair pg's data, read from pg-replica") != std::string::npos);
+    CHECK(read_file(dir2 + "/vigil-backup.json").find("\"program\": \"pg\"") != std::string::npos);
 
     REQUIRE(write(p.port_a, "insert into t select g, 'later' from generate_series(1001, 1500) g") == "1500");
     REQUIRE(psql(p.port_b, "select count(*) from t") == "1500");
@@ -195,6 +200,10 @@ TEST_CASE("unfence: a fenced primary whose replica is down is made the primary a
     CHECK(psql(p.port_a, "insert into t values (2); select count(*) from t") == "2");  // its data, and it serves writes
     CHECK(p.v->ctl({"unfence", "pg"}, &out) == 1);
     CHECK(out.find("pg is not fenced") != std::string::npos);
+    // With the replica down a backup of the pair reads the primary.
+    REQUIRE(p.v->ctl({"backup", "pg-replica", p.v->dir() / "backup"}, &out, 120s) == 0);
+    CHECK(out.find("read from pg, the primary: no replica is RUNNING, healthy and streaming") != std::string::npos);
+    CHECK(out.find("pg: backed up to") != std::string::npos);
 
     // The replica back: it follows pg again and the pair is synchronous.
     REQUIRE(p.v->ctl({"start", "pg-replica"}, &out) == 0);
