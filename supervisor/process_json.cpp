@@ -66,8 +66,7 @@ json process_json(const ProcessRunner& r, const Supervisor& sup, bool with_outpu
     const auto repl = sup.replication() ? sup.replication()->view(r.name()) : std::nullopt;
     if (repl) {
         desc += (desc.empty() ? "" : "; ") + repl->text();
-        json rj{{"role", repl->role}, {"primary", repl->primary}, {"pair", repl->pair},
-                {"synchronous", repl->synchronous},
+        json rj{{"role", repl->role}, {"primary", repl->primary}, {"synchronous", repl->synchronous},
                 {"operation", repl->operation}};
         if (repl->lag) {
             rj["streaming"] = repl->lag->streaming;
@@ -75,6 +74,7 @@ json process_json(const ProcessRunner& r, const Supervisor& sup, bool with_outpu
             rj["lag_bytes"] = repl->lag->bytes;
             rj["lag_seconds"] = repl->lag->seconds.count() / 1000.0;
         }
+        rj["pair"] = repl->pair;
         j["replication"] = std::move(rj);
     }
     j[field::description] = with_limits_note(desc, r.limits_not_applied());

@@ -44,10 +44,10 @@ public:
     struct View {
         std::string role;  // "primary", "replica", "fenced"
         std::string primary;
-        std::string pair;  // the configured primary's name: what names the pair (backups)
         bool synchronous = false;  // the pair
         std::optional<core::ReplicaLag> lag;  // replicas, as the primary last said
         std::string operation;  // a failover or switchover under way
+        std::string pair;  // the configured primary's name: what names the pair (backups)
         // "replica of pg, sync, lag 0 B 0.000 s", "primary, synchronous"
         std::string text() const;
     };
