@@ -182,6 +182,14 @@ long lost(int port, Writer& w) {
 void setup(RedisPair& p, Writer& w) {
     REQUIRE(p.wait_status("cache-replica", "replica of cache, sync", 60s));
     REQUIRE(p.wait_status("cache", "primary, asynchronous, replica in sync", 10s));
+    // The API and /metrics show the pair as they do a PostgreSQL one.
+    std::string out;
+    p.v->ctl({"status", "--json", "cache-replica"}, &out);
+    INFO(out);
+    CHECK(out.find(R"("asynchronous_only": true)") != std::string::npos);  // vigilctl prints it indented
+    CHECK(out.find(R"("role": "replica")") != std::string::npos);
+    p.v->ctl({"health", "cache-replica"}, &out);
+    CHECK(out.find("replication: replica of cache, sync") != std::string::npos);
     w.port = p.listen;
     w.start();
     REQUIRE(w.wait_more(200, 20s));
