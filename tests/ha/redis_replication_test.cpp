@@ -1,4 +1,4 @@
-// HA scenarios 11 and 11b (README.md here): a replicated Redis pair under
+// HA scenarios 11, 11b and 11c (README.md here): a replicated Redis pair under
 // vigild (kind = redis, replica_of: docs/replication.md), real redis-server
 // processes on free ports in a temp dir, vigil-proxy's `mode = tcp`
 // listener in front of a `role = primary` pool, and a client that SETs one
@@ -6,7 +6,8 @@
 // SET. 11: the master's data directory deleted and its server killed → the
 // replica is promoted (REPLICAOF NO ONE), writes go on through the listener,
 // the old master rejoins as a replica; acknowledged writes lost counted.
-// 11b: `vigilctl switchover` under the same load.
+// 11b: `vigilctl switchover` under the same load. 11c: the replica killed:
+// writes go on, it comes back, resynchronises and is in sync again.
 #include <catch2/catch.hpp>
 
 #include <arpa/inet.h>
@@ -251,6 +252,32 @@ TEST_CASE("scenario 11b: vigilctl switchover of a Redis pair under write load", 
     std::cout << "scenario 11b: redis switchover " << took.count() << " ms (vigilctl); longest write gap "
               << w.longest_gap.count() << " ms; acknowledged " << w.acked.size() << " of " << w.attempts
               << " SETs, lost " << missing << "\n";
+    CHECK(missing == 0);
+    CHECK(w.longest_gap <= 1000ms);
+}
+
+TEST_CASE("scenario 11c: the Redis replica killed: writes go on, it resynchronises and is in sync again",
+          "[ha][replication][redis]") {
+    VIGIL_SKIP_UNLESS(Prerequisites().root().user("redis").executable("/usr/bin/redis-server"));
+    RedisPair p;
+    Writer w;
+    setup(p, w);
+    const pid_t pid = p.pid("cache-replica");
+    REQUIRE(pid > 0);
+    w.mark();
+    const auto killed = Clock::now();
+    REQUIRE(::kill(pid, SIGKILL) == 0);
+    REQUIRE(p.v->expect("replication is asynchronous and cache-replica stopped: not promoted automatically", 10s));
+    const auto out_of_sync = std::chrono::duration_cast<Ms>(Clock::now() - killed);
+    REQUIRE(w.wait_more(200, 10s));  // the master never waits for a replica
+    REQUIRE(p.v->expect("replication: cache-replica is in sync with cache", 60s));
+    const auto in_sync = std::chrono::duration_cast<Ms>(Clock::now() - killed);
+    CHECK(p.wait_status("cache", "primary, asynchronous, replica in sync", 10s));
+    w.finish();
+    const long missing = lost(p.port_a, w);
+    std::cout << "scenario 11c: redis replica kill -9 -> out of sync " << out_of_sync.count() << " ms, in sync again "
+              << in_sync.count() << " ms; longest write gap " << w.longest_gap.count() << " ms; acknowledged "
+              << w.acked.size() << " of " << w.attempts << " SETs, lost " << missing << "\n";
     CHECK(missing == 0);
     CHECK(w.longest_gap <= 1000ms);
 }
