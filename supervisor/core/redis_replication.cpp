@@ -119,6 +119,7 @@ ReplicaLag replica_lag(const Info& master, const Info& replica, const std::strin
     lag.streaming = true;
     lag.bytes = static_cast<std::uint64_t>(std::max<std::int64_t>(0, ours - theirs));
     lag.seconds = Duration(std::max<std::int64_t>(0, number(line, "lag", 0)) * 1000);
+    lag.full_syncs = static_cast<std::uint64_t>(std::max<std::int64_t>(0, number(master, "sync_full", 0)));
     return lag;
 }
 

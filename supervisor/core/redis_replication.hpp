@@ -40,6 +40,8 @@ Info parse_info(std::string_view text);
 // host matches any) as the master's and its own INFO replication show it.
 // Streaming only when the master lists it online, the replica's link to
 // that master (master_port) is up and both have the same replication id.
+// `master` holds INFO's replication and stats sections (sync_full: the
+// core restarts its in-sync clock after each full resynchronisation).
 ReplicaLag replica_lag(const Info& master, const Info& replica, const std::string& host, int port, int master_port);
 
 // A replica has applied everything it received, and its master is gone

@@ -117,6 +117,7 @@ ReplActions ReplicationPair::on_exited(const std::string& name, bool start_failu
     mem.running = false;
     mem.healthy = false;
     mem.have_lag = false;
+    mem.streaming_since.reset();
     note_down(mem, now);
     if (name == sync_standby_) drop_sync(out, name + " stopped");
     if (name == primary_ && start_failure) mem.start_failures.push_back(now);
@@ -158,18 +159,23 @@ ReplActions ReplicationPair::on_data_dir_lost(const std::string& name, TimePoint
 
 ReplActions ReplicationPair::on_lag(const std::string& replica, const ReplicaLag& lag, TimePoint now) {
     ReplActions out;
-    (void)now;
     if (!has(replica) || replica == primary_) return out;
     Member& mem = m(replica);
-    mem.lag = lag;
-    mem.have_lag = true;
     if (!policy_.synchronous_capable) {
         // Nothing on the server says "synchronous": the core judges the poll.
-        mem.lag.sync = in_sync(lag);
-        if (replica == sync_standby_ && !mem.lag.sync) drop_sync(out, replica + " " + out_of_sync_reason(lag));
+        const bool resynced = mem.have_lag && lag.full_syncs != mem.lag.full_syncs;
+        if (!lag.streaming || resynced) mem.streaming_since.reset();
+        if (lag.streaming && !mem.streaming_since) mem.streaming_since = now;
+        mem.lag = lag;
+        mem.have_lag = true;
+        const std::string why = out_of_sync_reason(lag, mem, now);
+        mem.lag.sync = why.empty();
+        if (replica == sync_standby_ && !mem.lag.sync) drop_sync(out, replica + " " + why);
         maybe_restore_sync(out);
         return out;
     }
+    mem.lag = lag;
+    mem.have_lag = true;
     if (replica == sync_standby_) {
         if (!lag.streaming) {
             drop_sync(out, replica + " is not streaming");
@@ -228,14 +234,15 @@ void ReplicationPair::maybe_restore_sync(ReplActions& out) {
     }
 }
 
-bool ReplicationPair::in_sync(const ReplicaLag& lag) const noexcept {
-    return lag.streaming && lag.bytes <= policy_.in_sync_bytes && lag.seconds <= policy_.in_sync_lag;
-}
-
-std::string ReplicationPair::out_of_sync_reason(const ReplicaLag& lag) const {
-    if (!lag.streaming) return "is not streaming";
+// "" when in sync (asynchronous-only pairs), else why not.
+std::string ReplicationPair::out_of_sync_reason(const ReplicaLag& lag, const Member& mem, TimePoint now) const {
+    if (!lag.streaming || !mem.streaming_since) return "is not streaming";
     if (lag.bytes > policy_.in_sync_bytes) return "is " + std::to_string(lag.bytes) + " bytes behind";
-    return "last acknowledged " + std::to_string(lag.seconds.count()) + " ms ago";
+    if (lag.seconds > policy_.in_sync_lag) return "last acknowledged " + std::to_string(lag.seconds.count()) + " ms ago";
+    if (now - *mem.streaming_since < policy_.in_sync_after)
+        return "has streamed for " + std::to_string(std::chrono::duration_cast<Duration>(now - *mem.streaming_since).count()) +
+               " ms since its last full resynchronisation";
+    return {};
 }
 
 void ReplicationPair::check_triggers(ReplActions& out, TimePoint now) {
@@ -387,6 +394,7 @@ void ReplicationPair::rejoin(ReplActions& out, const std::string& name) {
     mem.down_since.reset();
     mem.start_failures.clear();
     mem.have_lag = false;
+    mem.streaming_since.reset();
     // Redis chooses a partial or a full resynchronisation itself.
     const std::string how = policy_.synchronous_capable ? std::string(rejoin_method_name(method)) : "REPLICAOF";
     auto a = make(ReplAction::Type::rejoin, name, primary_, "rejoining as a replica of " + primary_ + " (" + how + ")");

@@ -29,8 +29,9 @@
 //    base backup when it did not (Redis resynchronises by itself).
 //  * Asynchronous-only pairs (Redis, PairPolicy::synchronous_capable =
 //    false): nothing to switch on the server; "in sync" is the last poll's
-//    verdict on the replica's offset and acknowledgement age, and it decides
-//    the automatic promotion the same way.
+//    verdict on the replica's offset and acknowledgement age, and how long
+//    it has streamed since its last full resynchronisation; it decides the
+//    automatic promotion the same way.
 //  * Switchover (planned): writes paused in the pools, the old primary
 //    stopped cleanly (its last WAL reaches the replica before it exits), the
 //    replica waited for until it has replayed everything, promoted, the pools
@@ -70,6 +71,11 @@ struct PairPolicy {
     bool synchronous_capable = true;
     std::uint64_t in_sync_bytes = 16 * 1024;
     Duration in_sync_lag{1000};
+    // … and streaming for this long without a full resynchronisation: after
+    // one, a Redis master holds the replica's stream back until the
+    // replica's first acknowledgement, which replicas send once a second
+    // (the replica looks caught up meanwhile, and is not).
+    Duration in_sync_after{2000};
 };
 
 enum class RejoinMethod { rewind, base_backup };
@@ -104,6 +110,7 @@ struct ReplicaLag {
     bool sync = false;        // the primary reports it as its synchronous standby (async-only pairs: the core's in_sync)
     std::uint64_t bytes = 0;  // WAL sent but not yet replayed
     Duration seconds{0};      // replay lag
+    std::uint64_t full_syncs = 0;  // Redis: full resynchronisations the master has served (INFO stats sync_full)
 };
 
 class ReplicationPair {
@@ -167,6 +174,7 @@ private:
         std::deque<TimePoint> start_failures;  // within the window
         ReplicaLag lag;
         bool have_lag = false;
+        std::optional<TimePoint> streaming_since;  // asynchronous-only pairs: seen streaming since
     };
     struct Op {
         enum class Kind { none, failover, switchover } kind = Kind::none;
@@ -183,8 +191,7 @@ private:
     void note_down(Member& mem, TimePoint now);
     void drop_sync(ReplActions& out, const std::string& why);
     void maybe_restore_sync(ReplActions& out);
-    bool in_sync(const ReplicaLag& lag) const noexcept;
-    std::string out_of_sync_reason(const ReplicaLag& lag) const;
+    std::string out_of_sync_reason(const ReplicaLag& lag, const Member& mem, TimePoint now) const;
     void check_triggers(ReplActions& out, TimePoint now);
     void trigger(ReplActions& out, const std::string& why, TimePoint now);
     void begin(ReplActions& out, Op::Kind kind, const std::string& target, const std::string& why);

@@ -51,9 +51,12 @@ std::string redis_exec(const Target& t, const std::vector<std::vector<std::strin
     return {};
 }
 
-std::string info_replication(const Target& t, redis::Info& info, int timeout_s) {
+// INFO replication, and the stats section too (sync_full) when `stats`.
+std::string info_replication(const Target& t, redis::Info& info, int timeout_s, bool stats = false) {
     std::vector<std::string> replies;
-    std::string e = redis_exec(t, {{"INFO", "replication"}}, &replies, timeout_s);
+    std::vector<std::string> command{"INFO", "replication"};
+    if (stats) command.push_back("stats");
+    std::string e = redis_exec(t, {command}, &replies, timeout_s);
     if (e.empty()) info = redis::parse_info(replies.at(0));
     return e;
 }
@@ -84,7 +87,7 @@ public:
     std::string poll(const Member& primary, const std::vector<Member>& replicas,
                      std::map<std::string, core::ReplicaLag>& lags) const override {
         redis::Info master;
-        if (auto e = info_replication(primary.at, master, 2); !e.empty()) return e;
+        if (auto e = info_replication(primary.at, master, 2, true); !e.empty()) return e;
         // Each replica right after the master: its offset then is at least
         // the master's when it has everything.
         for (const auto& r : replicas) {

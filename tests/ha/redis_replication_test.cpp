@@ -20,6 +20,7 @@
 #include <atomic>
 #include <csignal>
 #include <filesystem>
+#include <fstream>
 #include <mutex>
 #include <optional>
 #include <set>
@@ -205,6 +206,9 @@ TEST_CASE("scenario 11: the Redis master's data directory deleted and its server
     Writer w;
     setup(p, w);
 
+    // How often the replica fell out of sync under the writer before the fault (each time is logged).
+    long flaps = 0;
+    for (const auto& line : p.v->log()) flaps += line.find("replication is asynchronous and") != std::string::npos;
     const pid_t pid = p.pid("cache");
     REQUIRE(pid > 0);
     std::filesystem::remove_all(p.data + "/cache");
@@ -226,7 +230,14 @@ TEST_CASE("scenario 11: the Redis master's data directory deleted and its server
     std::cout << "scenario 11: redis kill -9 + data dir deleted -> failover decided " << detected.count()
               << " ms, promoted " << promoted.count() << " ms, first write through the listener " << to_write.count()
               << " ms; longest write gap " << w.longest_gap.count() << " ms; acknowledged " << w.acked.size() << " of "
-              << w.attempts << " SETs, lost " << missing << "\n";
+              << w.attempts << " SETs, lost " << missing << "; out of sync " << flaps << " times before the kill\n";
+    if (missing != 0) {  // what happened to them: vigild's and the servers' logs
+        std::cerr << "vigild's log:\n" << p.v->log_text();
+        for (const char* name : {"cache.out.log", "cache-replica.out.log"}) {
+            std::ifstream in(p.v->dir() / ("log/" + std::string(name)));
+            std::cerr << "--- " << name << ":\n" << in.rdbuf() << "\n";
+        }
+    }
     CHECK(missing == 0);
     CHECK(to_write >= Ms{0});
     CHECK(to_write <= 3000ms);

@@ -15,7 +15,8 @@ const char* kMaster =
     "slave0:ip=127.0.0.1,port=7001,state=online,offset=5915,lag=0\r\n"
     "slave1:ip=127.0.0.1,port=6380,state=online,offset=8920,lag=1\r\n"
     "master_failover_state:no-failover\r\nmaster_replid:80fe1c70985a5fe8f524e169f3e6e6c8963be7d6\r\n"
-    "master_repl_offset:10411\r\nsecond_repl_offset:-1\r\n";
+    "master_repl_offset:10411\r\nsecond_repl_offset:-1\r\n"
+    "# Stats\r\ntotal_connections_received:40\r\nsync_full:3\r\nsync_partial_ok:0\r\n";
 
 std::string replica(long long offset, const std::string& link = "up", int master_port = 6379,
                     const std::string& replid = "80fe1c70985a5fe8f524e169f3e6e6c8963be7d6") {
@@ -64,6 +65,7 @@ TEST_CASE("redis replication: a replica's lag from the master's and its own INFO
     CHECK(lag.streaming);
     CHECK(lag.bytes == 0);
     CHECK(lag.seconds == 1000ms);
+    CHECK(lag.full_syncs == 3);  // from the stats section asked with it
     lag = redis::replica_lag(master, redis::parse_info(replica(10400)), "0.0.0.0", 6380, 6379);
     CHECK(lag.streaming);
     CHECK(lag.bytes == 11);

@@ -30,7 +30,7 @@ PairPolicy redis_policy() {
     return p;
 }
 
-// Both up and healthy, the replica seen caught up once.
+// Both up and healthy, the replica seen caught up and streaming for 2 s.
 struct Redis {
     TimePoint t{std::chrono::hours(1)};
     ReplicationPair pair{"cache", {"cache-r"}, redis_policy()};
@@ -41,6 +41,12 @@ struct Redis {
         pair.on_health("cache", true, t);
         pair.on_running("cache-r", t);
         pair.on_health("cache-r", true, t);
+        out = pair.on_lag("cache-r", polled(0), t);
+        CHECK(out.empty());  // caught up, but Redis may still hold its stream back
+        CHECK_FALSE(pair.synchronous());
+        t += 1500ms;
+        CHECK(pair.on_lag("cache-r", polled(0), t).empty());
+        t += 500ms;
         out = pair.on_lag("cache-r", polled(0), t);
         CHECK_FALSE(find(out, Type::set_sync));
         CHECK(logged(out, "cache-r is in sync with cache (asynchronous replication"));
@@ -86,6 +92,47 @@ TEST_CASE("replication async: in sync is the poll's verdict, said once each way"
     out = w.pair.on_lag("cache-r", polled(0, 0ms, false), w.t);
     CHECK(logged(out, "cache-r is not streaming"));
     CHECK_FALSE(w.pair.synchronous());
+    // Streaming again: in sync only after 2 s of it.
+    CHECK(w.pair.on_lag("cache-r", polled(0), w.t).empty());
+    w.t += 1999ms;
+    CHECK(w.pair.on_lag("cache-r", polled(0), w.t).empty());
+    w.t += 1ms;
+    CHECK(logged(w.pair.on_lag("cache-r", polled(0), w.t), "cache-r is in sync with cache"));
+}
+
+TEST_CASE("replication async: a full resynchronisation between two polls restarts the in-sync clock",
+          "[replication][async]") {
+    // Redis holds a freshly synchronised replica's stream until its first
+    // once-a-second acknowledgement: caught up at a poll, it may miss every
+    // write until then.
+    Redis w;
+    ReplicaLag resynced = polled(0);
+    resynced.full_syncs = 1;
+    auto out = w.pair.on_lag("cache-r", resynced, w.t);
+    CHECK(logged(out, "cache-r has streamed for 0 ms since its last full resynchronisation"));
+    CHECK_FALSE(w.pair.synchronous());
+    // The master dies now: no automatic promotion.
+    w.pair.on_exited("cache", false, w.t);
+    out = w.pair.on_data_dir_lost("cache", w.t);
+    CHECK_FALSE(find(out, Type::fence));
+    CHECK(logged(out, "no replica was in sync with it"));
+}
+
+TEST_CASE("replication async: a replica seen for the first time is in sync only after 2 s of streaming",
+          "[replication][async]") {
+    TimePoint t{std::chrono::hours(1)};
+    ReplicationPair pair{"cache", {"cache-r"}, redis_policy()};
+    pair.on_running("cache", t);
+    pair.on_health("cache", true, t);
+    pair.on_running("cache-r", t);
+    pair.on_health("cache-r", true, t);
+    pair.on_lag("cache-r", polled(0), t);
+    t += 500ms;
+    pair.on_lag("cache-r", polled(0), t);
+    pair.on_exited("cache", false, t);
+    auto out = pair.on_data_dir_lost("cache", t);
+    CHECK_FALSE(find(out, Type::fence));
+    CHECK(logged(out, "no replica was in sync with it"));
 }
 
 TEST_CASE("replication async: the master's data lost while the replica was in sync: fence, promote, rejoin",
@@ -117,6 +164,8 @@ TEST_CASE("replication async: the master's data lost while the replica was in sy
     w.pair.on_running("cache", w.t);
     w.pair.on_health("cache", true, w.t);
     w.pair.on_health("cache-r", true, w.t);
+    CHECK(w.pair.on_lag("cache", polled(0), w.t).empty());  // a full resynchronisation just ended
+    w.t += 2000ms;
     out = w.pair.on_lag("cache", polled(0), w.t);
     CHECK(logged(out, "cache is in sync with cache-r"));
     CHECK_FALSE(w.pair.fenced("cache"));
