@@ -443,6 +443,10 @@ ReplActions ReplicationPair::switchover(const std::string& target, TimePoint now
     else if (!p.running || !p.healthy) error = "the primary " + primary_ + " is not running and healthy: use failover";
     else if (!t->running || !t->healthy || t->rejoining) error = target + " is not running and healthy";
     else if (!t->have_lag || !t->lag.streaming) error = target + " is not streaming from " + primary_;
+    // Redis: the old master's clean stop waits only so long (shutdown-timeout)
+    // for a replica to catch up, and vigild cannot tell afterwards whether it did.
+    else if (!policy_.synchronous_capable && !t->lag.sync)
+        error = target + " is not in sync with " + primary_ + " (asynchronous replication): try again once it is";
     if (!error.empty()) return out;
     begin(out, Op::Kind::switchover, target, "operator's request");
     return out;

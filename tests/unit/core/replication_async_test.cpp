@@ -230,6 +230,16 @@ TEST_CASE("replication async: switchover waits for the replica's offset before R
     CHECK_FALSE(w.pair.writes_paused());
 }
 
+TEST_CASE("replication async: no switchover to a replica that is not in sync", "[replication][async]") {
+    Redis w;
+    w.pair.on_lag("cache-r", polled(1 << 20), w.t);
+    std::string error;
+    auto out = w.pair.switchover("cache-r", w.t, error);
+    CHECK(out.empty());
+    CHECK(error == "cache-r is not in sync with cache (asynchronous replication): try again once it is");
+    CHECK_FALSE(w.pair.writes_paused());
+}
+
 TEST_CASE("replication async: a switchover whose replica does not catch up starts the old master again",
           "[replication][async]") {
     Redis w;
