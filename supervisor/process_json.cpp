@@ -67,7 +67,7 @@ json process_json(const ProcessRunner& r, const Supervisor& sup, bool with_outpu
     if (repl) {
         desc += (desc.empty() ? "" : "; ") + repl->text();
         json rj{{"role", repl->role}, {"primary", repl->primary}, {"synchronous", repl->synchronous},
-                {"operation", repl->operation}};
+                {"asynchronous_only", repl->asynchronous_only}, {"operation", repl->operation}};
         if (repl->lag) {
             rj["streaming"] = repl->lag->streaming;
             rj["sync"] = repl->lag->sync;

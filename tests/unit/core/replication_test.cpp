@@ -1,6 +1,6 @@
 #include <catch2/catch.hpp>
 
-#include "supervisor/core/replication.hpp"
+#include "replication_helpers.hpp"
 
 using namespace std::chrono_literals;
 using vigil::core::PairPolicy;
@@ -10,21 +10,12 @@ using vigil::core::ReplActions;
 using vigil::core::ReplicaLag;
 using vigil::core::ReplicationPair;
 using vigil::core::TimePoint;
-using Type = ReplAction::Type;
+using repltest::Type;
 
 namespace {
 
-const ReplAction* find(const ReplActions& out, Type t) {
-    for (const auto& a : out)
-        if (a.type == t) return &a;
-    return nullptr;
-}
-
-bool logged(const ReplActions& out, std::string_view text) {
-    for (const auto& a : out)
-        if (a.type == Type::log && a.reason.find(text) != std::string::npos) return true;
-    return false;
-}
+using repltest::find;
+using repltest::logged;
 
 ReplicaLag streaming(std::uint64_t bytes, bool sync = false) { return ReplicaLag{true, sync, bytes, 0ms}; }
 
