@@ -551,20 +551,19 @@ int run_command(const Client& client, const std::vector<std::string>& argv, std:
         return kUsage;
     }
     const std::string& verb = argv[0];
-    if (verb == "backup" || verb == "restore")
-        return backup_restore(client, verb, std::vector<std::string>(argv.begin() + 1, argv.end()), out, err);
-    if (verb == "unfence") return unfence(client, std::vector<std::string>(argv.begin() + 1, argv.end()), out, err);
-    const Args a = parse(std::vector<std::string>(argv.begin() + 1, argv.end()));
+    const std::vector<std::string> rest(argv.begin() + 1, argv.end());
+    if (verb == "backup" || verb == "restore") return backup_restore(client, verb, rest, out, err);
+    if (verb == "unfence") return unfence(client, rest, out, err);
+    const Args a = parse(rest);
     Runner r(client, out, err);
+    auto opt = [&](const char* k) {
+        return a.values.count(k) ? std::optional<std::string>(a.values.at(k)) : std::nullopt;
+    };
+    const bool json_out = a.flags.count("--json") > 0;
     try {
         if (verb == "status") return r.status(a);
-        if (verb == "restart" && a.flags.count("--rolling")) {
-            auto opt = [&](const char* k) {
-                return a.values.count(k) ? std::optional<std::string>(a.values.at(k)) : std::nullopt;
-            };
-            return rolling_restart(client, a.words, opt("timeout"), opt("drain-timeout"), a.flags.count("--json") > 0,
-                                   out, err);
-        }
+        if (verb == "restart" && a.flags.count("--rolling"))
+            return rolling_restart(client, a.words, opt("timeout"), opt("drain-timeout"), json_out, out, err);
         if (verb == "start" || verb == "stop" || verb == "restart") return r.action(verb, a);
         if (verb == "signal") return r.signal(a);
         if (verb == "pid") return r.pid(a);
@@ -577,10 +576,7 @@ int run_command(const Client& client, const std::vector<std::string>& argv, std:
         if (verb == "shutdown") return r.shutdown();
         if (verb == "reopen") return r.reopen();
         if (verb == "switchover" || verb == "failover") return r.promote(verb, a);
-        if (verb == "reexec")
-            return reexec(client, a.values.count("timeout") ? std::optional<std::string>(a.values.at("timeout"))
-                                                            : std::nullopt,
-                          a.flags.count("--json") > 0, out, err);
+        if (verb == "reexec") return reexec(client, opt("timeout"), json_out, out, err);
         if (verb == "version") return r.version(a);
         if (verb == "help") {
             out << usage();
