@@ -84,13 +84,40 @@ const std::string_view kPostgresScript =
     "-c primary_conninfo=\"$conn\" -c primary_slot_name=\"$slot\"\n";
 
 // AOF first (redis loads it before the RDB when appendonly is on), fsync
-// every second, and the RDB schedule of the seed as a second copy.
+// every second, and the RDB schedule of the seed as a second copy. A replica
+// is sent its first copy at once (Redis 7 otherwise waits 5 s for more
+// replicas to share the transfer with).
+//
+// In a replicated pair (docs/replication.md) the same environment as for
+// postgres says what the server is: a replica starts with --replicaof its
+// primary (Redis resynchronises it itself, partially or in full: a former
+// master's own data is replaced); a fenced member refuses to start; a
+// primary of an initialised pair whose data is gone (no AOF manifest, no
+// RDB) refuses to start as an empty master, whose replicas would
+// resynchronise to empty: vigild fails over to the replica instead.
 const std::string_view kRedisScript =
     "set -e\n"
     VIGIL_KIND_OWNER_CHECK
-    "install -d -m 0700 \"$2\"\n"
-    "exec \"$1\" --port \"$4\" --bind \"$3\" --dir \"$2\" --appendonly yes --appendfsync everysec "
-    "--save \"900 1 300 10 60 10000\" --aof-use-rdb-preamble yes --daemonize no --supervised systemd\n";
+    "bin=$1 dir=$2 host=$3 port=$4 role=${VIGIL_ROLE:-primary} name=${VIGIL_NAME:-}\n"
+    "if [ \"$role\" = fenced ]; then\n"
+    "  echo \"vigil: error: $name is fenced (a primary that failed): vigild rejoins it as a replica; it never \"\\\n"
+    "\"starts as a primary on its own\" >&2\n"
+    "  exit 1\n"
+    "fi\n"
+    "set --\n"
+    "if [ \"$role\" = replica ]; then\n"
+    "  echo \"vigil: $name starts as a replica of $VIGIL_UPSTREAM_HOST:$VIGIL_UPSTREAM_PORT (REPLICAOF)\" >&2\n"
+    "  set -- --replicaof \"$VIGIL_UPSTREAM_HOST\" \"$VIGIL_UPSTREAM_PORT\" --replica-read-only yes\n"
+    "elif [ -n \"${VIGIL_PAIRED:-}\" ] && ! ls \"$dir\"/appendonlydir/*.manifest >/dev/null 2>&1 && "
+    "[ ! -s \"$dir/dump.rdb\" ]; then\n"
+    "  echo \"vigil: error: $dir has no AOF and no RDB, and $name is part of a replicated pair: it is not started \"\\\n"
+    "\"as a new, empty master (its replica would resynchronise to empty; vigild fails over to the replica instead)\" >&2\n"
+    "  exit 3\n"
+    "fi\n"
+    "install -d -m 0700 \"$dir\"\n"
+    "exec \"$bin\" --port \"$port\" --bind \"$host\" --dir \"$dir\" --appendonly yes --appendfsync everysec "
+    "--save \"900 1 300 10 60 10000\" --aof-use-rdb-preamble yes --daemonize no --supervised systemd "
+    "--repl-diskless-sync-delay 0 \"$@\"\n";
 #undef VIGIL_KIND_OWNER_CHECK
 
 namespace {

@@ -192,11 +192,6 @@ private:
                                                       primary.replica_of + " (replicas of replicas are not supported)");
                 continue;
             }
-            if (p.kind == "redis") {
-                errors_.add(p.replica_of_loc, "replica_of: kind = redis replication is not supported yet "
-                                              "(kind = postgres only, docs/replication.md)");
-                continue;
-            }
             p.replicated = true;
             primary.replicated = true;
         }

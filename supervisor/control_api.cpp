@@ -104,6 +104,13 @@ std::string health_event_line(const ProcessRunner& r, core::HealthStatus from, c
            "\n";
 }
 
+std::string note_event_line(const std::string& name, const std::string& topic, const std::string& text, bool warning) {
+    const auto now = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+    return json{{"type", topic}, {"time", now}, {"name", name}, {"text", text}, {"warning", warning}}.dump(
+               -1, ' ', false, json::error_handler_t::replace) +
+           "\n";
+}
+
 std::string event_line(const ProcessRunner& r, const core::Decision& d) {
     const auto now = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
     return json{{"type", "state"},
@@ -230,7 +237,7 @@ void ControlApi::handle(const ApiRequest& req, Reply reply) {
             if (post && (action == route::start || action == route::stop || action == route::restart))
                 return program_action(parts[2], parts[3], req.body, std::move(reply));
             if (post && action == route::signal) return reply(program_signal(parts[2], req.body));
-            if (post && (action == route::switchover || action == route::failover))
+            if (post && (action == route::switchover || action == route::failover || action == route::unfence))
                 return reply(program_promote(parts[2], parts[3], req.body));
             if (post && action == route::wait) return program_wait(parts[2], req.body, std::move(reply));
             if (post && action == route::rolling_restart) return rolling_restart(parts[2], req.body, std::move(reply));
@@ -404,16 +411,19 @@ ApiResponse ControlApi::program_signal(const std::string& spec, const std::strin
     return json_response(ok ? 200 : 409, json{{field::ok, ok}, {field::results, results}});
 }
 
-// Begins the switchover or failover; the caller follows it in GET
-// /v1/programs/NAME (replication.role, replication.operation).
+// Begins the switchover or failover (or unfences NAME); the caller follows
+// it in GET /v1/programs/NAME (replication.role, replication.operation).
 ApiResponse ControlApi::program_promote(const std::string& name, const std::string& action, const std::string& body) {
     if (!sup_.find(name)) return error_response(404, "no such process: " + name);
     if (!replication_) return error_response(409, name + " is not part of a replicated pair (replica_of)");
     const json opts = json::parse(body.empty() ? "{}" : body);
     const bool force = opts.is_object() && opts.value("force", false);
-    const std::string error =
-        action == route::switchover ? replication_->switchover(name) : replication_->failover(name, force);
+    const std::string error = action == route::switchover ? replication_->switchover(name)
+                              : action == route::unfence  ? replication_->unfence(name)
+                                                          : replication_->failover(name, force);
     if (!error.empty()) return error_response(409, error);
+    if (action == route::unfence)
+        return json_response(202, json{{field::ok, true}, {field::message, name + " unfenced: starting it as the primary"}});
     return json_response(202, json{{field::ok, true}, {field::message, std::string(action) + " to " + name + " begun"}});
 }
 

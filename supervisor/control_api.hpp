@@ -174,5 +174,7 @@ ApiResponse error_response(int status, const std::string& message);
 std::string event_line(const ProcessRunner& r, const core::Decision& d);
 std::string health_event_line(const ProcessRunner& r, core::HealthStatus from, core::HealthStatus to,
                               const std::string& detail);
+// Supervisor::note(): {"type": topic, "time", "name", "text", "warning"}.
+std::string note_event_line(const std::string& name, const std::string& topic, const std::string& text, bool warning);
 
 }  // namespace vigil::supervisor

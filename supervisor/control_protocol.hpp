@@ -44,6 +44,9 @@ inline constexpr std::string_view rolling_restart = "rolling-restart";
 // replica, becomes the primary of its pair (docs/replication.md).
 inline constexpr std::string_view switchover = "switchover";
 inline constexpr std::string_view failover = "failover";
+// POST /v1/programs/NAME/unfence: the fenced NAME is its pair's primary
+// again and is started (refused while another member is the running primary).
+inline constexpr std::string_view unfence = "unfence";
 
 // "/v1/<resource>[/<sub>]"
 inline std::string path(std::string_view resource, std::string_view sub = {}) {

@@ -237,6 +237,10 @@ private:
             observer_ = sup_.subscribe([weak](const ProcessRunner& pr, const core::Decision& d) {
                 if (auto self = weak.lock()) self->queue(event_line(pr, d), true);
             });
+            note_observer_ = sup_.subscribe_notes(
+                [weak](const std::string& name, const std::string& topic, const std::string& text, bool warning) {
+                    if (auto self = weak.lock()) self->queue(note_event_line(name, topic, text, warning), true);
+                });
             health_observer_ = sup_.subscribe_health(
                 [weak](const ProcessRunner& pr, core::HealthStatus from, core::HealthStatus to, const std::string& detail) {
                     if (from == to) return;
@@ -306,7 +310,8 @@ private:
     void unsubscribe() {
         if (observer_) sup_.unsubscribe(observer_);
         if (health_observer_) sup_.unsubscribe(health_observer_);
-        observer_ = health_observer_ = 0;
+        if (note_observer_) sup_.unsubscribe(note_observer_);
+        observer_ = health_observer_ = note_observer_ = 0;
         if (output_observer_) {
             if (ProcessRunner* pr = sup_.find(process_)) pr->unsubscribe_output(output_observer_);
             output_observer_ = 0;
@@ -327,7 +332,7 @@ private:
     std::deque<std::string> outbox_;
     std::array<char, 256> discard_{};
     std::uint64_t observer_ = 0;
-    std::uint64_t health_observer_ = 0;
+    std::uint64_t health_observer_ = 0, note_observer_ = 0;
     std::uint64_t output_observer_ = 0;
     std::string process_;
     bool closed_ = false;
@@ -377,19 +382,6 @@ std::string ControlServer::listen(const std::string& path, const std::string& gr
 int ControlServer::unix_listener() { return acceptor_.is_open() ? acceptor_.native_handle() : -1; }
 
 int ControlServer::tcp_listener() { return tcp_acceptor_.is_open() ? tcp_acceptor_.native_handle() : -1; }
-
-std::string ControlServer::resolve_groups(const std::string& group, const std::string& read_group,
-                                          const std::string& log_group) {
-    for (auto [key, name, gid] : {std::tuple{"socket_group", &group, &groups_.write},
-                                  std::tuple{"read_only_group", &read_group, &groups_.read},
-                                  std::tuple{"log_group", &log_group, &groups_.logs}}) {
-        if (name->empty()) continue;
-        struct group* g = ::getgrnam(name->c_str());
-        if (!g) return std::string(key) + " '" + *name + "' does not exist";
-        *gid = g->gr_gid;
-    }
-    return {};
-}
 
 std::string ControlServer::adopt(int fd, const std::string& path, const std::string& group,
                                  const std::string& read_group, const std::string& log_group) {
@@ -527,27 +519,6 @@ void ControlServer::accept() {
         session->start();
         accept();
     });
-}
-
-std::string ControlServer::secure_socket(const config::HttpServers& http) {
-    if (!http.unix_auth.empty()) unix_auth_ = http.unix_auth;
-    if (http.socket_mode && ::chmod(path_.c_str(), *http.socket_mode) < 0)
-        return "control socket " + path_ + ": chmod: " + std::strerror(errno);
-    if (http.socket_mode) peer_rule_.mode = static_cast<mode_t>(*http.socket_mode);
-    if (http.socket_owner.empty()) return {};
-    const passwd* pw = ::getpwnam(http.socket_owner.c_str());
-    if (!pw) return "[unix_http_server] chown: no user '" + http.socket_owner + "'";
-    gid_t gid = pw->pw_gid;
-    if (!http.socket_owner_group.empty()) {
-        const struct group* g = ::getgrnam(http.socket_owner_group.c_str());
-        if (!g) return "[unix_http_server] chown: no group '" + http.socket_owner_group + "'";
-        gid = g->gr_gid;
-    }
-    if (::chown(path_.c_str(), pw->pw_uid, gid) < 0)
-        return "control socket " + path_ + ": chown: " + std::strerror(errno);
-    peer_rule_.owner = pw->pw_uid;
-    peer_rule_.group = gid;
-    return {};
 }
 
 std::string ControlServer::listen_tcp(const config::HttpServers& http) {

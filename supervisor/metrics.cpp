@@ -109,15 +109,17 @@ std::string render_metrics(const Supervisor& sup) {
             if (auto v = repl->view(r->name()))
                 out << "vigil_replication_primary{" << label(*r) << "} " << (v->role == "primary") << '\n';
         family(out, "vigil_replication_synchronous", "gauge",
-               "1 while the pair's primary waits for a replica on every commit.");
+               "1 while the pair's primary waits for a replica on every commit (Redis, always "
+               "asynchronous: while a replica was in sync at the last poll).");
         for (const auto* r : runners)
             if (auto v = repl->view(r->name()); v && v->role == "primary")
                 out << "vigil_replication_synchronous{" << label(*r) << "} " << v->synchronous << '\n';
-        family(out, "vigil_replication_lag_bytes", "gauge", "WAL the replica has yet to replay, as its primary says.");
+        family(out, "vigil_replication_lag_bytes", "gauge", "WAL (Redis: replication stream) the replica has yet to replay, as its primary says.");
         for (const auto* r : runners)
             if (auto v = repl->view(r->name()); v && v->lag)
                 out << "vigil_replication_lag_bytes{" << label(*r) << "} " << v->lag->bytes << '\n';
-        family(out, "vigil_replication_lag_seconds", "gauge", "The replica's replay lag, as its primary says.");
+        family(out, "vigil_replication_lag_seconds", "gauge",
+               "The replica's replay lag, as its primary says (Redis: since its last acknowledgement, whole seconds).");
         for (const auto* r : runners)
             if (auto v = repl->view(r->name()); v && v->lag)
                 out << "vigil_replication_lag_seconds{" << label(*r) << "} " << v->lag->seconds.count() / 1000.0 << '\n';

@@ -67,13 +67,14 @@ json process_json(const ProcessRunner& r, const Supervisor& sup, bool with_outpu
     if (repl) {
         desc += (desc.empty() ? "" : "; ") + repl->text();
         json rj{{"role", repl->role}, {"primary", repl->primary}, {"synchronous", repl->synchronous},
-                {"operation", repl->operation}};
+                {"asynchronous_only", repl->asynchronous_only}, {"operation", repl->operation}};
         if (repl->lag) {
             rj["streaming"] = repl->lag->streaming;
             rj["sync"] = repl->lag->sync;
             rj["lag_bytes"] = repl->lag->bytes;
             rj["lag_seconds"] = repl->lag->seconds.count() / 1000.0;
         }
+        rj["pair"] = repl->pair;
         j["replication"] = std::move(rj);
     }
     j[field::description] = with_limits_note(desc, r.limits_not_applied());

@@ -233,10 +233,21 @@ std::uint64_t Supervisor::subscribe_update(UpdateObserver o) {
     return next_observer_++;
 }
 
+std::uint64_t Supervisor::subscribe_notes(NoteObserver o) {
+    note_observers_[next_observer_] = std::move(o);
+    return next_observer_++;
+}
+
+void Supervisor::note(const std::string& name, const std::string& topic, const std::string& text, bool warning) {
+    const auto observers = note_observers_;
+    for (const auto& [_, o] : observers) o(name, topic, text, warning);
+}
+
 void Supervisor::unsubscribe(std::uint64_t id) {
     observers_.erase(id);
     health_observers_.erase(id);
     update_observers_.erase(id);
+    note_observers_.erase(id);
 }
 
 void Supervisor::on_health(ProcessRunner& runner, core::HealthStatus from, core::HealthStatus to,

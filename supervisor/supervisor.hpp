@@ -130,6 +130,12 @@ public:
     // After each update(), with what it changed (config() is already the new one).
     using UpdateObserver = std::function<void(const core::ConfigDiff&)>;
     std::uint64_t subscribe_update(UpdateObserver o);
+    // Decisions reported beside state and health changes, one line each on
+    // the events stream: `topic` "replication" (a failover, an unfence …).
+    using NoteObserver = std::function<void(const std::string& name, const std::string& topic,
+                                            const std::string& text, bool warning)>;
+    std::uint64_t subscribe_notes(NoteObserver o);
+    void note(const std::string& name, const std::string& topic, const std::string& text, bool warning);
     void unsubscribe(std::uint64_t id);
 
     ProcessRunner* find(const std::string& name);
@@ -178,6 +184,7 @@ private:
     std::map<std::uint64_t, Observer> observers_;
     std::map<std::uint64_t, HealthObserver> health_observers_;
     std::map<std::uint64_t, UpdateObserver> update_observers_;
+    std::map<std::uint64_t, NoteObserver> note_observers_;
     std::uint64_t next_observer_ = 1;
     std::function<void()> on_down_;
     // Commands are carried out one after another: those that cause decisions

@@ -101,7 +101,7 @@ ReplActions ReplicationPair::on_running(const std::string& name, TimePoint now) 
     // The server may keep a synchronous standby from an earlier run (its
     // configuration survives restarts): say "none" until one has caught up,
     // or its commits would wait for a replica that is not there.
-    if (name == primary_ && sync_standby_.empty() && !busy()) {
+    if (name == primary_ && sync_standby_.empty() && !busy() && policy_.synchronous_capable) {
         auto a = make(ReplAction::Type::set_async, primary_, {}, "asynchronous until a replica has caught up");
         sync_pending_ = a.id;
         out.push_back(std::move(a));
@@ -117,6 +117,7 @@ ReplActions ReplicationPair::on_exited(const std::string& name, bool start_failu
     mem.running = false;
     mem.healthy = false;
     mem.have_lag = false;
+    mem.streaming_since.reset();
     note_down(mem, now);
     if (name == sync_standby_) drop_sync(out, name + " stopped");
     if (name == primary_ && start_failure) mem.start_failures.push_back(now);
@@ -158,9 +159,21 @@ ReplActions ReplicationPair::on_data_dir_lost(const std::string& name, TimePoint
 
 ReplActions ReplicationPair::on_lag(const std::string& replica, const ReplicaLag& lag, TimePoint now) {
     ReplActions out;
-    (void)now;
     if (!has(replica) || replica == primary_) return out;
     Member& mem = m(replica);
+    if (!policy_.synchronous_capable) {
+        // Nothing on the server says "synchronous": the core judges the poll.
+        const bool resynced = mem.have_lag && lag.full_syncs != mem.lag.full_syncs;
+        if (!lag.streaming || resynced) mem.streaming_since.reset();
+        if (lag.streaming && !mem.streaming_since) mem.streaming_since = now;
+        mem.lag = lag;
+        mem.have_lag = true;
+        const std::string why = out_of_sync_reason(lag, mem, now);
+        mem.lag.sync = why.empty();
+        if (replica == sync_standby_ && !mem.lag.sync) drop_sync(out, replica + " " + why);
+        maybe_restore_sync(out);
+        return out;
+    }
     mem.lag = lag;
     mem.have_lag = true;
     if (replica == sync_standby_) {
@@ -184,6 +197,11 @@ void ReplicationPair::drop_sync(ReplActions& out, const std::string& why) {
     // A primary still running could acknowledge writes the replica misses
     // from here on: the replica no longer holds every acknowledged commit.
     if (m(primary_).running) candidate_.clear();
+    if (!policy_.synchronous_capable) {
+        log(out, "replication is asynchronous and " + why + ": not promoted automatically until it has caught up",
+            false);
+        return;
+    }
     auto a = make(ReplAction::Type::set_async, primary_, {}, "asynchronous replication: " + why);
     sync_pending_ = a.id;
     out.push_back(std::move(a));
@@ -196,7 +214,17 @@ void ReplicationPair::maybe_restore_sync(ReplActions& out) {
     for (const auto& name : members_) {
         if (name == primary_) continue;
         const Member& r = m(name);
-        if (!r.running || !r.healthy || r.rejoining || !r.have_lag || !r.lag.streaming || r.lag.bytes > policy_.sync_lag_bytes) continue;
+        if (!r.running || !r.healthy || r.rejoining || !r.have_lag || !r.lag.streaming) continue;
+        if (!policy_.synchronous_capable) {
+            if (!r.lag.sync) continue;
+            sync_standby_ = name;
+            sync_confirmed_ = true;
+            log(out, name + " is in sync with " + primary_ + " (asynchronous replication: at most " +
+                         std::to_string(policy_.in_sync_bytes) + " bytes behind at the last poll): it may be " +
+                         "promoted automatically", false);
+            return;
+        }
+        if (r.lag.bytes > policy_.sync_lag_bytes) continue;
         sync_standby_ = name;
         sync_confirmed_ = false;
         auto a = make(ReplAction::Type::set_sync, primary_, name, name + " has caught up: synchronous replication");
@@ -204,6 +232,17 @@ void ReplicationPair::maybe_restore_sync(ReplActions& out) {
         out.push_back(std::move(a));
         return;
     }
+}
+
+// "" when in sync (asynchronous-only pairs), else why not.
+std::string ReplicationPair::out_of_sync_reason(const ReplicaLag& lag, const Member& mem, TimePoint now) const {
+    if (!lag.streaming || !mem.streaming_since) return "is not streaming";
+    if (lag.bytes > policy_.in_sync_bytes) return "is " + std::to_string(lag.bytes) + " bytes behind";
+    if (lag.seconds > policy_.in_sync_lag) return "last acknowledged " + std::to_string(lag.seconds.count()) + " ms ago";
+    if (now - *mem.streaming_since < policy_.in_sync_after)
+        return "has streamed for " + std::to_string(std::chrono::duration_cast<Duration>(now - *mem.streaming_since).count()) +
+               " ms since its last full resynchronisation";
+    return {};
 }
 
 void ReplicationPair::check_triggers(ReplActions& out, TimePoint now) {
@@ -297,7 +336,8 @@ void ReplicationPair::step_done(ReplActions& out, bool ok, const std::string& de
             if (op_.kind == Op::Kind::switchover) {
                 op_.step = Op::Step::wait_replayed;
                 auto a = make(ReplAction::Type::wait_replayed, op_.target, op_.old_primary,
-                              "waiting for it to replay the last of " + op_.old_primary + "'s WAL");
+                              "waiting for it to apply the last of " + op_.old_primary +
+                                  (policy_.synchronous_capable ? "'s WAL" : "'s replication stream"));
                 op_.waiting = a.id;
                 out.push_back(std::move(a));
                 return;
@@ -328,9 +368,12 @@ void ReplicationPair::step_done(ReplActions& out, bool ok, const std::string& de
             np.start_failures.clear();
             // A base backup copies the old primary's synchronous standby
             // setting: the new primary would wait for a standby named after itself.
-            auto a = make(ReplAction::Type::set_async, primary_, {}, "new primary: asynchronous until a replica has caught up");
-            sync_pending_ = a.id;
-            out.push_back(std::move(a));
+            if (policy_.synchronous_capable) {
+                auto a = make(ReplAction::Type::set_async, primary_, {},
+                              "new primary: asynchronous until a replica has caught up");
+                sync_pending_ = a.id;
+                out.push_back(std::move(a));
+            }
             out.push_back(make(ReplAction::Type::routes_changed, primary_, old, primary_ + " is the primary now"));
             log(out, primary_ + " is the primary now (was " + old + ")", false);
             for (const auto& name : members_)
@@ -351,8 +394,10 @@ void ReplicationPair::rejoin(ReplActions& out, const std::string& name) {
     mem.down_since.reset();
     mem.start_failures.clear();
     mem.have_lag = false;
-    auto a = make(ReplAction::Type::rejoin, name, primary_,
-                  "rejoining as a replica of " + primary_ + " (" + std::string(rejoin_method_name(method)) + ")");
+    mem.streaming_since.reset();
+    // Redis chooses a partial or a full resynchronisation itself.
+    const std::string how = policy_.synchronous_capable ? std::string(rejoin_method_name(method)) : "REPLICAOF";
+    auto a = make(ReplAction::Type::rejoin, name, primary_, "rejoining as a replica of " + primary_ + " (" + how + ")");
     a.method = method;
     out.push_back(std::move(a));
 }
@@ -398,8 +443,50 @@ ReplActions ReplicationPair::switchover(const std::string& target, TimePoint now
     else if (!p.running || !p.healthy) error = "the primary " + primary_ + " is not running and healthy: use failover";
     else if (!t->running || !t->healthy || t->rejoining) error = target + " is not running and healthy";
     else if (!t->have_lag || !t->lag.streaming) error = target + " is not streaming from " + primary_;
+    // Redis: the old master's clean stop waits only so long (shutdown-timeout)
+    // for a replica to catch up, and vigild cannot tell afterwards whether it did.
+    else if (!policy_.synchronous_capable && !t->lag.sync)
+        error = target + " is not in sync with " + primary_ + " (asynchronous replication): try again once it is";
     if (!error.empty()) return out;
     begin(out, Op::Kind::switchover, target, "operator's request");
+    return out;
+}
+
+// The operator takes on what vigild would not: `name` may lack writes a
+// promoted member acknowledged while it was fenced. Only refused where it
+// would make two primaries or collide with an operation under way.
+ReplActions ReplicationPair::unfence(const std::string& name, TimePoint now, std::string& error) {
+    (void)now;
+    ReplActions out;
+    Member* mem = members_state_.count(name) ? &m(name) : nullptr;
+    if (!mem) error = name + " is not a member of " + primary_ + "'s replicated pair";
+    else if (!mem->fenced) error = name + " is not fenced";
+    else if (busy()) error = "busy: " + operation();
+    else if (name != primary_ && m(primary_).running)
+        error = primary_ + " is the primary and running: " + name +
+                " rejoins it as a replica (vigild does that itself; see its log if it does not)";
+    if (!error.empty()) return out;
+    const std::string old = primary_;
+    primary_ = name;
+    mem->fenced = false;
+    mem->rejoining = false;
+    mem->data_dir_lost = false;  // seen again at its next exit, if still so
+    mem->down_since.reset();
+    mem->start_failures.clear();
+    mem->have_lag = false;
+    candidate_.clear();
+    refused_logged_ = false;
+    sync_standby_.clear();
+    sync_confirmed_ = false;
+    sync_pending_ = 0;  // an answer about the server that went down is no news about this one
+    writes_paused_ = false;
+    log(out, name + " unfenced by an operator: it is the primary " + (old == name ? "again" : "now (was " + old + ")"),
+        false);
+    out.push_back(make(ReplAction::Type::unfence, name, {}, "unfenced by an operator: starting it as the primary"));
+    out.push_back(make(ReplAction::Type::routes_changed, name, old, name + " is the primary"));
+    if (old != name)
+        for (const auto& other : members_)
+            if (other != name) rejoin(out, other);
     return out;
 }
 

@@ -26,11 +26,20 @@
 //    again, only rejoined as a replica (or made primary by an operator's
 //    switchover once it has rejoined).
 //  * Rejoin: with pg_rewind when the old data directory survived, a fresh
-//    base backup when it did not.
+//    base backup when it did not (Redis resynchronises by itself).
+//  * Asynchronous-only pairs (Redis, PairPolicy::synchronous_capable =
+//    false): nothing to switch on the server; "in sync" is the last poll's
+//    verdict on the replica's offset and acknowledgement age, and how long
+//    it has streamed since its last full resynchronisation; it decides the
+//    automatic promotion the same way.
 //  * Switchover (planned): writes paused in the pools, the old primary
 //    stopped cleanly (its last WAL reaches the replica before it exits), the
 //    replica waited for until it has replayed everything, promoted, the pools
 //    moved, the old primary rejoined.
+//  * Unfence (an operator's word): a fenced member is made the primary
+//    again and started, when no other member serves as the primary (a
+//    failover that could not take place, or one whose new primary is down
+//    too); the other members rejoin it as replicas.
 //
 // One operation (failover, switchover) at a time; each step waits for the
 // result of the action before it, by the action's id.
@@ -57,6 +66,20 @@ struct PairPolicy {
     // standby: under a steady write load replay is never exactly level, and
     // once synchronous, commits wait the few kilobytes it still has to take.
     std::uint64_t sync_lag_bytes = 64 * 1024;
+    // Redis: no setting makes a master wait for its replica (replication is
+    // asynchronous), so there is no set_sync/set_async to run. A replica
+    // then counts as "in sync" (the one promoted automatically) when the
+    // last poll saw it streaming, at most `in_sync_bytes` behind the
+    // master's offset and acknowledging within `in_sync_lag`; writes
+    // acknowledged after that poll may still be lost by a failover.
+    bool synchronous_capable = true;
+    std::uint64_t in_sync_bytes = 16 * 1024;
+    Duration in_sync_lag{1000};
+    // … and streaming for this long without a full resynchronisation: after
+    // one, a Redis master holds the replica's stream back until the
+    // replica's first acknowledgement, which replicas send once a second
+    // (the replica looks caught up meanwhile, and is not).
+    Duration in_sync_after{2000};
 };
 
 enum class RejoinMethod { rewind, base_backup };
@@ -65,7 +88,8 @@ std::string_view rejoin_method_name(RejoinMethod m) noexcept;  // "pg_rewind", "
 struct ReplAction {
     enum class Type {
         fence,           // stop `name`, record it fenced (never primary again without an operator)
-        unfence,         // a switchover abandoned before the promotion: `name` is the primary again, start it
+        unfence,         // `name` is the primary again, start it (a switchover abandoned
+                         // before the promotion; an operator's unfence)
         promote,         // make the replica `name` a primary
         set_sync,        // on primary `name`: `peer` is the synchronous standby
         set_async,       // on primary `name`: no synchronous standby
@@ -88,9 +112,10 @@ std::string_view repl_action_name(ReplAction::Type t) noexcept;  // "promote"
 // What the primary says of one replica (pg_stat_replication; Redis' INFO).
 struct ReplicaLag {
     bool streaming = false;   // connected and streaming
-    bool sync = false;        // the primary reports it as its synchronous standby
+    bool sync = false;        // the primary reports it as its synchronous standby (async-only pairs: the core's in_sync)
     std::uint64_t bytes = 0;  // WAL sent but not yet replayed
     Duration seconds{0};      // replay lag
+    std::uint64_t full_syncs = 0;  // Redis: full resynchronisations the master has served (INFO stats sync_full)
 };
 
 class ReplicationPair {
@@ -118,6 +143,10 @@ public:
     // Operators. `error` is set and nothing returned when refused.
     ReplActions failover(const std::string& target, bool force, TimePoint now, std::string& error);
     ReplActions switchover(const std::string& target, TimePoint now, std::string& error);
+    // The fenced member `name` becomes the primary again and is started.
+    // Refused when it is not fenced, during an operation, or while another
+    // member is the primary and running (then `name` rejoins it as a replica).
+    ReplActions unfence(const std::string& name, TimePoint now, std::string& error);
 
     // Queries.
     const std::string& primary() const noexcept { return primary_; }
@@ -127,7 +156,10 @@ public:
     bool fenced(const std::string& name) const noexcept;
     // False for a fenced member: the I/O side refuses to start it as a primary.
     bool may_start_as_primary(const std::string& name) const noexcept;
+    // A replica is in sync (a synchronous standby; for an asynchronous-only
+    // pair, a replica caught up at the last poll).
     bool synchronous() const noexcept { return !sync_standby_.empty() && sync_confirmed_; }
+    bool asynchronous_only() const noexcept { return !policy_.synchronous_capable; }
     const std::string& sync_standby() const noexcept { return sync_standby_; }
     bool writes_paused() const noexcept { return writes_paused_; }
     bool busy() const noexcept { return op_.kind != Op::Kind::none; }
@@ -151,6 +183,7 @@ private:
         std::deque<TimePoint> start_failures;  // within the window
         ReplicaLag lag;
         bool have_lag = false;
+        std::optional<TimePoint> streaming_since;  // asynchronous-only pairs: seen streaming since
     };
     struct Op {
         enum class Kind { none, failover, switchover } kind = Kind::none;
@@ -167,6 +200,7 @@ private:
     void note_down(Member& mem, TimePoint now);
     void drop_sync(ReplActions& out, const std::string& why);
     void maybe_restore_sync(ReplActions& out);
+    std::string out_of_sync_reason(const ReplicaLag& lag, const Member& mem, TimePoint now) const;
     void check_triggers(ReplActions& out, TimePoint now);
     void trigger(ReplActions& out, const std::string& why, TimePoint now);
     void begin(ReplActions& out, Op::Kind kind, const std::string& target, const std::string& why);

@@ -82,7 +82,31 @@ public:
         if (!hp) fail(kFailed, p.name + " has no usable address: " + why);
         p.host = hp->host == "0.0.0.0" ? "127.0.0.1" : hp->host == "::" ? "::1" : hp->host;
         p.port = hp->port;
+        if (j.contains("replication") && j["replication"].is_object()) {
+            const json& rj = j["replication"];
+            p.role = rj.value("role", "");
+            p.primary = rj.value("primary", "");
+            p.pair = rj.value("pair", p.primary);
+            p.operation = rj.value("operation", "");
+            p.streaming = rj.value("streaming", false);
+        }
         return p;
+    }
+
+    // The members of the replicated pair `pair`, in vigild's order.
+    std::vector<bk::PairMember> members(const std::string& pair) const {
+        const HttpReply r = call("GET", control::route::path(control::route::programs));
+        const json j = json::parse(r.body, nullptr, false);
+        if (r.status != 200 || !j.is_array()) fail(kFailed, "vigild answered HTTP " + std::to_string(r.status));
+        std::vector<bk::PairMember> out;
+        for (const auto& p : j) {
+            if (!p.is_object() || !p.contains("replication") || !p["replication"].is_object()) continue;
+            const json& rj = p["replication"];
+            if (rj.value("pair", rj.value("primary", "")) != pair) continue;
+            out.push_back({p.value(field::name, ""), p.value(field::state, ""), p.value(field::health, ""),
+                           rj.value("role", ""), rj.value("streaming", false)});
+        }
+        return out;
     }
 
     bool has_healthcheck(const std::string& name) const {
@@ -145,39 +169,10 @@ struct Context {
     bool force;  // restore: a backup of another program too
 };
 
-void restore(Context& cx, const Program& p, const fs::path& dir) {
-    const bk::Manifest m = read_manifest(dir);
-    if (auto why = bk::restore_refusal(m, p.kind, p.name, cx.force); !why.empty())
-        fail(kFailed, dir.string() + ": " + why);
-    const Owner who = owner_of(p);
-    cx.out << say(p) << dir.string() << " is a backup of " << m.program << " taken " << m.time << " (" << p.kind << " "
-           << m.server_version << ", " << human_bytes(m.bytes)
-           << (m.kind == "redis" && m.keys >= 0 ? ", " + std::to_string(m.keys) + " keys" : "") << ")"
-           << (m.program != p.name ? " — another program's, restoring it into " + p.name + " (--force)" : "") << "\n"
-           << std::flush;
-
-    // Everything that can fail without touching the live program happens
-    // first: checks, the copy, ownership. Only then the stop.
+// Stops `p`, swaps the staged backup in, starts it, healthy.
+void restore_swap(Context& cx, const Program& p, const fs::path& stage, bool health) {
     const std::string data_dir = p.data_dir;
-    const std::string stamp = bk::stamp_utc(std::time(nullptr));
-    const fs::path stage = data_dir + ".restoring-" + stamp;
     std::error_code ec;
-    fs::remove_all(stage, ec);  // ours: a previous attempt's leftover of the same second
-    try {
-        store_for(p.kind).stage(m, p, dir, stage);
-        chown_tree(stage, who);
-        ::chmod(stage.c_str(), 0700);
-        // Durable before the old data is moved away: syncfs() of the
-        // filesystem both live on (one call, not one fsync per file).
-        if (const int fd = ::open(stage.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC); fd >= 0) {
-            ::syncfs(fd);
-            ::close(fd);
-        }
-    } catch (...) {
-        fs::remove_all(stage, ec);
-        throw;
-    }
-    const bool health = cx.api.has_healthcheck(p.name);
     std::string error;
     // A role or database already missing before is not the restore's doing.
     const bool missing_before = own_data_missing(cx.client, p.name, error).has_value();
@@ -226,6 +221,134 @@ void restore(Context& cx, const Program& p, const fs::path& dir) {
     cx.out << say(p) << line;
 }
 
+// The replica's data, of the history before the restore, is moved aside
+// (kept, as the primary's is); the kind script then finds no PG_VERSION and
+// takes a fresh base backup from the restored primary. A Redis replica
+// resynchronises in full from its restarted primary by itself.
+void recreate_replica(Context& cx, const Program& r, const Program& primary) {
+    const std::string done = primary.name + " is restored; ";
+    if (r.kind == "postgres") {
+        std::error_code ec;
+        if (fs::exists(r.data_dir, ec)) {
+            const std::string aside = bk::aside_path(r.data_dir, std::time(nullptr), [](const std::string& x) {
+                std::error_code e;
+                return fs::exists(fs::symlink_status(x, e));
+            });
+            fs::rename(r.data_dir, aside, ec);
+            if (ec)
+                fail(kFailed, done + "cannot move its replica " + r.name + "'s data " + r.data_dir + " aside: " +
+                                  ec.message() + "; " + r.name +
+                                  " stays stopped: move that directory away, then vigilctl start " + r.name);
+            fsync_path(fs::path(r.data_dir).parent_path());
+            cx.out << say(r) << "its data, of the history before the restore, is kept in " << aside << "\n";
+        }
+    }
+    const auto t0 = Clock::now();
+    if (auto e = cx.api.action(r.name, control::route::start, cx.timeout))
+        fail(kFailed, done + "its replica " + r.name + " did not start: " + *e + " (see vigild's log)");
+    if (auto e = cx.api.wait_up(r.name, cx.timeout))
+        fail(kFailed, done + "its replica " + r.name + " is " + *e + " (see vigild's log)");
+    char line[256];
+    std::snprintf(line, sizeof line, "re-created from %s%s: RUNNING %.2fs after its start\n", primary.name.c_str(),
+                  r.kind == "postgres" ? " by a fresh base backup" : "", seconds_since(t0));
+    cx.out << say(r) << line;
+}
+
+// A replicated pair's data is backed up once, from whichever member
+// `backup_source` picks: backing up the primary or a replica is the same.
+void take_backup(Context& cx, const Program& asked, const fs::path& dir) {
+    Program p = asked;
+    if (!asked.pair.empty()) {
+        std::string why;
+        const auto members = cx.api.members(asked.pair);
+        const bk::PairMember* src = bk::backup_source(members, why);
+        if (!src) fail(kFailed, "cannot back up the replicated pair " + asked.pair + ": " + why);
+        cx.out << say(asked) << "the replicated pair " << asked.pair << "'s data, read from " << why << "\n"
+               << std::flush;
+        if (src->name != asked.name) p = cx.api.program(src->name);
+    }
+    if (p.state != "RUNNING")
+        fail(kFailed, "it is " + p.state + " (" + p.description + "): a backup needs the running server");
+    store_for(p.kind).backup(p, dir, cx.out, cx.timeout);
+}
+
+// Restoring a pair means its primary: a replica follows its primary's
+// history and cannot take other data, and after the restore the replicas'
+// data is of a history the primary no longer has (the same timeline, so
+// pg_rewind would see nothing to undo): they are stopped first (no failover
+// to one while the primary is down), and re-created afterwards.
+std::vector<Program> pair_replicas(Context& cx, const Program& p) {
+    if (p.pair.empty()) return {};
+    if (p.role == "replica")
+        fail(kFailed, p.name + " is a replica of " + p.primary + " (replicated pair " + p.pair +
+                          "): restore into the pair's primary (vigilctl restore " + p.primary +
+                          " DIR); its replicas are then re-created from it");
+    if (p.role == "fenced")
+        fail(kFailed, p.name + " is fenced (the primary of pair " + p.pair +
+                          " that failed): make it the primary again first (vigilctl unfence " + p.name + ")");
+    if (!p.operation.empty()) fail(kFailed, "the pair " + p.pair + " is busy: " + p.operation);
+    std::vector<Program> out;
+    for (const auto& m : cx.api.members(p.pair))
+        if (m.name != p.name) out.push_back(cx.api.program(m.name));
+    return out;
+}
+
+void restore(Context& cx, const Program& p, const fs::path& dir) {
+    const bk::Manifest m = read_manifest(dir);
+    const std::vector<Program> replicas = pair_replicas(cx, p);
+    if (auto why = bk::restore_refusal(m, p.kind, p.name, cx.force, p.pair); !why.empty())
+        fail(kFailed, dir.string() + ": " + why);
+    const Owner who = owner_of(p);
+    const bool own = m.program == p.name || (!p.pair.empty() && (m.pair == p.pair || m.program == p.pair));
+    cx.out << say(p) << dir.string() << " is a backup of "
+           << (m.pair.empty() ? m.program : "the replicated pair " + m.pair + " (read from " + m.source + ")")
+           << " taken " << m.time << " (" << p.kind << " " << m.server_version << ", " << human_bytes(m.bytes)
+           << (m.kind == "redis" && m.keys >= 0 ? ", " + std::to_string(m.keys) + " keys" : "") << ")"
+           << (own ? "" : " — another program's, restoring it into " + p.name + " (--force)") << "\n"
+           << std::flush;
+
+    // Everything that can fail without touching the live program happens
+    // first: checks, the copy, ownership. Only then the stop.
+    const std::string data_dir = p.data_dir;
+    const std::string stamp = bk::stamp_utc(std::time(nullptr));
+    const fs::path stage = data_dir + ".restoring-" + stamp;
+    std::error_code ec;
+    fs::remove_all(stage, ec);  // ours: a previous attempt's leftover of the same second
+    try {
+        store_for(p.kind).stage(m, p, dir, stage);
+        chown_tree(stage, who);
+        ::chmod(stage.c_str(), 0700);
+        // Durable before the old data is moved away: syncfs() of the
+        // filesystem both live on (one call, not one fsync per file).
+        if (const int fd = ::open(stage.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC); fd >= 0) {
+            ::syncfs(fd);
+            ::close(fd);
+        }
+    } catch (...) {
+        fs::remove_all(stage, ec);
+        throw;
+    }
+    const bool health = cx.api.has_healthcheck(p.name);
+    std::string replicas_note;  // for an error from here on
+    for (const auto& r : replicas) {
+        if (auto e = cx.api.action(r.name, control::route::stop, cx.timeout)) {
+            fs::remove_all(stage, ec);
+            fail(kFailed, "cannot stop its replica " + r.name + ": " + *e + "; start it again with vigilctl start " +
+                              r.name + "; nothing else was changed");
+        }
+        cx.out << say(r) << "stopped (re-created from " << p.name << " after the restore)\n" << std::flush;
+        replicas_note += (replicas_note.empty() ? "; its replicas, stopped with their data untouched: vigilctl start "
+                                                : " ") +
+                         r.name;
+    }
+    try {
+        restore_swap(cx, p, stage, health);
+    } catch (const Failure& f) {
+        throw Failure{f.code, f.message + replicas_note};
+    }
+    for (const auto& r : replicas) recreate_replica(cx, r, p);
+}
+
 }  // namespace
 
 int backup_restore(const Client& client, const std::string& verb, const std::vector<std::string>& args,
@@ -268,9 +391,7 @@ int backup_restore(const Client& client, const std::string& verb, const std::vec
     try {
         const Program p = cx.api.program(name);
         if (verb == "backup") {
-            if (p.state != "RUNNING")
-                fail(kFailed, "it is " + p.state + " (" + p.description + "): a backup needs the running server");
-            store_for(p.kind).backup(p, dir, cx.out, cx.timeout);
+            take_backup(cx, p, dir);
         } else {
             restore(cx, p, dir);
         }

@@ -33,6 +33,10 @@ std::string to_json(const Manifest& m) {
         j["aof_file"] = m.aof_file;
         j["keys"] = m.keys;
     }
+    if (!m.pair.empty()) {
+        j["pair"] = m.pair;
+        j["source"] = m.source;
+    }
     if (m.kind == "postgres") {
         j["db_user"] = m.db_user;
         j["db_name"] = m.db_name;
@@ -66,6 +70,8 @@ std::optional<Manifest> parse_manifest(std::string_view text, std::string& error
     m.aof_file = str("aof_file");
     m.db_user = str("db_user");
     m.db_name = str("db_name");
+    m.pair = str("pair");
+    m.source = str("source");
     m.bytes = static_cast<std::uint64_t>(std::max<std::int64_t>(0, num("bytes", 0)));
     m.keys = num("keys", -1);
     m.duration_ms = num("duration_ms", 0);
@@ -84,17 +90,38 @@ std::optional<Manifest> parse_manifest(std::string_view text, std::string& error
     return m;
 }
 
-std::string restore_refusal(const Manifest& m, const std::string& kind, const std::string& name, bool force) {
+std::string restore_refusal(const Manifest& m, const std::string& kind, const std::string& name, bool force,
+                            const std::string& pair) {
     if (kind != "postgres" && kind != "redis") return "restore works with kind = postgres or kind = redis only";
     if (m.kind != kind)
         return "it is a backup of a kind = " + m.kind + " program (" + m.program + "), not of kind = " + kind;
-    if (m.program == name || force) return {};
-    std::string of = m.program.empty() ? "an unnamed program (its manifest has no \"program\")" : m.program;
+    if (m.program == name || force || (!pair.empty() && (m.pair == pair || m.program == pair))) return {};
+    std::string of = !m.pair.empty() ? "the replicated pair " + m.pair
+                     : m.program.empty() ? "an unnamed program (its manifest has no \"program\")" : m.program;
     if (!m.db_user.empty() || !m.db_name.empty())
         of += " (role " + (m.db_user.empty() ? "?" : m.db_user) + ", database " + (m.db_name.empty() ? "?" : m.db_name) +
               ")";
     return "it is a backup of " + of + ", not of " + name + ": restoring it would replace " + name +
            "'s data with that program's; add --force to do so anyway";
+}
+
+const PairMember* backup_source(const std::vector<PairMember>& members, std::string& why) {
+    const PairMember* primary = nullptr;
+    for (const auto& m : members)
+        if (m.role == "primary") primary = &m;
+    for (const auto& m : members) {
+        if (m.role != "replica" || m.state != "RUNNING" || !m.streaming) continue;
+        if (m.health != "healthy" && !m.health.empty()) continue;
+        why = m.name + ", a healthy streaming replica" + (primary ? " of " + primary->name : std::string()) +
+              " (the primary is spared the load)";
+        return &m;
+    }
+    if (!primary) {
+        why = "the pair has no primary now (a failover or switchover under way?)";
+        return nullptr;
+    }
+    why = primary->name + ", the primary: no replica is RUNNING, healthy and streaming";
+    return primary;
 }
 
 std::string pg_major(std::string_view v) {

@@ -27,7 +27,10 @@ inline constexpr std::string_view kFormat = "vigil-backup/1";
 
 struct Manifest {
     std::string format{kFormat};
-    std::string program;         // the process it was taken from (a restore elsewhere needs --force)
+    std::string program;         // the process it was taken from (a restore elsewhere needs --force);
+                                 // of a replicated pair: the pair's name (its configured primary)
+    std::string pair;            // replicated pair (replica_of): its name, the data being the pair's
+    std::string source;          // replicated pair: the member it was read from (a replica or the primary)
     std::string kind;            // postgres | redis
     std::string time;            // UTC, ISO 8601
     std::string server_version;  // "15.20", "7.0.15"
@@ -50,7 +53,23 @@ std::optional<Manifest> parse_manifest(std::string_view text, std::string& error
 // program (or one whose manifest names none) is refused unless `force`: it
 // would replace this program's data — its roles, its databases — with the
 // other's.
-std::string restore_refusal(const Manifest& m, const std::string& kind, const std::string& name, bool force);
+// `pair`: the pair `name` belongs to ("" for none): a backup of that pair,
+// taken from whichever member, is `name`'s own data.
+std::string restore_refusal(const Manifest& m, const std::string& kind, const std::string& name, bool force,
+                            const std::string& pair = {});
+
+// A member of a replicated pair, as vigild describes it (GET /v1/programs).
+struct PairMember {
+    std::string name, state, health;  // "RUNNING"; "healthy", "" (no check)
+    std::string role;                 // primary | replica | fenced
+    bool streaming = false;           // a replica: the primary says it streams
+};
+// The member a backup of the pair is read from: the first replica that is
+// RUNNING, healthy (or has no check) and streaming — it holds what the
+// primary holds, and the primary is spared the load (pgBackRest's and
+// Barman's backup-standby) — else the primary. Null when the pair has no
+// primary (a failover under way). `why` says which and why, for the output.
+const PairMember* backup_source(const std::vector<PairMember>& members, std::string& why);
 
 // "15.20 (Debian 15.20-0+deb12u1)", "postgres (PostgreSQL) 15.20 …" or the
 // PG_VERSION file's "15\n" → "15"; "9.6.24" → "9.6". Empty if none.

@@ -1,6 +1,7 @@
 // kind = postgres: a backup is pg_basebackup's plain output (with its WAL,
 // checked by pg_verifybackup when installed), taken over the server's Unix
-// socket in data_dir (or TCP); a restore needs the same major version.
+// socket in data_dir (or TCP) — from a primary or, for a replicated pair,
+// usually its replica; a restore needs the same major version.
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -84,6 +85,11 @@ void stage_backup(const bk::Manifest&, const Program& p, const fs::path& dir, co
         run_tool({p.pg_bin_dir + "/pg_verifybackup", data.string()}, Owner{}, &output) != 0)
         fail(kFailed, "pg_verifybackup does not accept " + data.string() + ": " + tail_lines(output));
     fs::copy(data, stage, fs::copy_options::recursive | fs::copy_options::copy_symlinks);
+    // A backup read from a replica holds its standby.signal: restored as is,
+    // the server would start as a standby of nobody instead of a primary.
+    // (A restore never goes into a replica: backup.cpp refuses that.)
+    std::error_code ec;
+    for (const char* signal : {"standby.signal", "recovery.signal"}) fs::remove(stage / signal, ec);
 }
 
 }  // namespace

@@ -95,7 +95,10 @@ bool prepare_backup_dir(const fs::path& dir) {
 
 backup::Manifest manifest_of(const Program& p, const std::string& server_version, const std::string& method) {
     backup::Manifest m;
-    m.program = p.name;
+    // A pair's backup is the pair's data, whichever member it was read from.
+    m.program = p.pair.empty() ? p.name : p.pair;
+    m.pair = p.pair;
+    m.source = p.pair.empty() ? std::string() : p.name;
     m.kind = p.kind;
     m.time = backup::iso_utc(std::time(nullptr));
     m.server_version = server_version;

@@ -23,6 +23,12 @@ struct Program {
     std::string data_dir, pg_bin_dir, redis_bin, db_user, db_name;
     std::string host;  // for TCP clients: loopback when it listens on every address
     std::uint16_t port = 0;
+    // A member of a replicated pair (GET's "replication"); all empty when not.
+    std::string pair;       // the pair's name: its configured primary
+    std::string role;       // primary | replica | fenced, now
+    std::string primary;    // the pair's primary now
+    std::string operation;  // a failover or switchover under way
+    bool streaming = false;
 };
 
 // One per kind. Every failure is a backup_io::fail.

@@ -3,6 +3,7 @@
 #include "supervisor/ctl/backup.hpp"
 #include "supervisor/ctl/reexec.hpp"
 #include "supervisor/ctl/rolling.hpp"
+#include "supervisor/ctl/unfence.hpp"
 #include "supervisor/ctl/wait.hpp"
 
 #include <thread>
@@ -552,6 +553,7 @@ int run_command(const Client& client, const std::vector<std::string>& argv, std:
     const std::string& verb = argv[0];
     if (verb == "backup" || verb == "restore")
         return backup_restore(client, verb, std::vector<std::string>(argv.begin() + 1, argv.end()), out, err);
+    if (verb == "unfence") return unfence(client, std::vector<std::string>(argv.begin() + 1, argv.end()), out, err);
     const Args a = parse(std::vector<std::string>(argv.begin() + 1, argv.end()));
     Runner r(client, out, err);
     try {

@@ -8,7 +8,7 @@ const std::vector<std::string>& verbs() {
     static const std::vector<std::string> v{"status", "start",  "stop",   "restart", "signal",   "pid",
                                             "tail",   "reread", "update", "reload",  "wait",     "health",
                                             "upstreams", "shutdown", "reopen", "reexec", "version", "backup", "restore",
-                                            "switchover", "failover",
+                                            "switchover", "failover", "unfence",
                                             "help"};
     return v;
 }
@@ -40,6 +40,8 @@ std::string usage() {
            "  failover NAME [--force] [--timeout S]\n"
            "                                     the replica NAME becomes the primary now; --force: even if it\n"
            "                                     was not in sync (acknowledged writes may be lost)\n"
+           "  unfence NAME [--timeout S]        the fenced NAME is the primary again and started (its replica\n"
+           "                                     is down too, so no failover took place)\n"
            "  version [--json]\n"
            "  backup NAME DIR [--timeout S]      kind = postgres/redis: a consistent copy of the live data into DIR\n"
            "  restore NAME DIR [--timeout S] [--force]\n"

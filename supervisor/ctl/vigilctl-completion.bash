@@ -73,7 +73,7 @@ _vigilctl() {
             else
                 COMPREPLY=($(compgen -W "stdout stderr" -- "$cur"))
             fi ;;
-        switchover|failover)
+        switchover|failover|unfence)
             [[ $cur == -* ]] && { COMPREPLY=($(compgen -W "--timeout $([[ $verb == failover ]] && echo --force)" -- "$cur")); return; }
             ((nth == 1)) && COMPREPLY=($(compgen -W "$(_vigilctl_names "$bin" "${conn[@]}")" -- "$cur")) ;;
         backup|restore)

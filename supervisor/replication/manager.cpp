@@ -1,11 +1,8 @@
 #include "supervisor/replication/manager.hpp"
 
-#include <sys/stat.h>
-
 #include <chrono>
 #include <fstream>
 #include <sstream>
-#include <thread>
 
 #include <boost/asio/post.hpp>
 #include <spdlog/spdlog.h>
@@ -34,41 +31,35 @@ bool down(core::State s) {
            s == core::State::backoff;
 }
 
-bool data_dir_usable(const config::Program& p) {
-    struct stat st {};
-    return ::stat((p.data_dir + "/PG_VERSION").c_str(), &st) == 0 && st.st_size > 0;
-}
-
 }  // namespace
 
 ReplicationManager::ReplicationManager(boost::asio::io_context& io, Supervisor& sup)
     : io_(io), sup_(sup), state_path_(sup.config().daemon.state_dir + "/replication"), poll_timer_(io) {
     const auto& cfg = sup.config();
     for (const auto& p : cfg.programs) {
-        if (p.replica_of.empty() || p.kind != "postgres") continue;
+        if (p.replica_of.empty() || (p.kind != "postgres" && p.kind != "redis")) continue;
+        std::shared_ptr<const replication::Store> store = replication::make_store(p.kind);
+        const config::Program* primary = cfg.find(p.replica_of);
+        core::PairPolicy policy;
+        if (primary) policy.failover_after = primary->failover_after;
+        policy.synchronous_capable = store->synchronous_capable();
         Pair* pair = pair_of(p.replica_of);
         if (!pair) {
-            const config::Program* primary = cfg.find(p.replica_of);
-            core::PairPolicy policy;
-            if (primary) policy.failover_after = primary->failover_after;
             pairs_.push_back(std::make_unique<Pair>(
-                Pair{core::ReplicationPair(p.replica_of, {p.name}, policy), p.replica_of, false, false, {}, nullptr}));
+                Pair{core::ReplicationPair(p.replica_of, {p.name}, policy), p.replica_of, store, false, false, {}, nullptr}));
             pairs_.back()->deadline = std::make_unique<boost::asio::steady_timer>(io);
         } else {
             // More replicas of one primary: a new core with all of them.
             std::vector<std::string> replicas(pair->core.members().begin() + 1, pair->core.members().end());
             replicas.push_back(p.name);
-            const config::Program* primary = cfg.find(p.replica_of);
-            core::PairPolicy policy;
-            if (primary) policy.failover_after = primary->failover_after;
             pair->core = core::ReplicationPair(p.replica_of, replicas, policy);
         }
     }
     if (pairs_.empty()) return;
     sup_.set_replication(this);
     load();
-    actions_ = std::make_unique<replication::SqlWorker>();
-    polls_ = std::make_unique<replication::SqlWorker>();
+    actions_ = std::make_unique<replication::Worker>();
+    polls_ = std::make_unique<replication::Worker>();
     observer_ = sup_.subscribe([this](const ProcessRunner& r, const core::Decision& d) {
         if (d.changed()) on_transition(r, d.from, d.to);
     });
@@ -106,8 +97,8 @@ const ReplicationManager::Pair* ReplicationManager::pair_of(const std::string& n
     return nullptr;
 }
 
-replication::PgTarget ReplicationManager::target_of(const std::string& member) const {
-    replication::PgTarget t;
+replication::Target ReplicationManager::target_of(const std::string& member) const {
+    replication::Target t;
     const config::Program* p = sup_.config().find(member);
     if (!p) return t;
     std::string why;
@@ -164,7 +155,7 @@ void ReplicationManager::on_transition(const ProcessRunner& r, core::State from,
         out = p->core.on_running(r.name(), now);
     } else if (down(to) && !down(from)) {
         out = p->core.on_exited(r.name(), from == core::State::starting && to != core::State::stopped, now);
-        if (p->paired && !data_dir_usable(r.program())) {
+        if (p->paired && !p->store->data_usable(r.program().data_dir)) {
             auto more = p->core.on_data_dir_lost(r.name(), now);
             out.insert(out.end(), more.begin(), more.end());
         }
@@ -204,6 +195,7 @@ void ReplicationManager::run_one(Pair& p, const ReplAction& a) {
         case ReplAction::Type::log:
             if (a.warning) spdlog::warn("replication: {}", a.reason);
             else spdlog::info("replication: {}", a.reason);
+            sup_.note(a.name, "replication", a.reason, a.warning);
             return;
         case ReplAction::Type::routes_changed: return;  // push_roles() follows every batch
         case ReplAction::Type::fence: {
@@ -225,45 +217,23 @@ void ReplicationManager::run_one(Pair& p, const ReplAction& a) {
         case ReplAction::Type::unfence: {
             save();
             apply_env(p);
-            if (ProcessRunner* r = sup_.find(a.name)) sup_.request_start(*r);
+            // A start already under way runs the script with the role it had (fenced): start anew.
+            if (ProcessRunner* r = sup_.find(a.name)) {
+                if (down(r->state())) sup_.request_start(*r);
+                else sup_.request_restart(*r);
+            }
             return;
         }
         case ReplAction::Type::promote:
-            return sql(p, a.name, {"SELECT pg_promote(true, 30)"}, a.id);
+            return job(p, a.id, [store = p.store, t = target_of(a.name)] { return store->promote(t); });
         case ReplAction::Type::set_sync:
-            return sql(p, a.name,
-                       {"ALTER SYSTEM SET synchronous_standby_names = " + replication::standby_name_literal(a.peer),
-                        "SELECT pg_reload_conf()"},
-                       a.id);
-        case ReplAction::Type::set_async:
-            return sql(p, a.name, {"ALTER SYSTEM SET synchronous_standby_names = ''", "SELECT pg_reload_conf()"},
-                       a.id);
-        case ReplAction::Type::wait_replayed: {
-            const auto t = target_of(a.name);
-            const std::string key = p.key;
-            actions_->post([this, alive = alive_, key, id = a.id, t] {
-                // The old primary's clean stop sent its last WAL before it
-                // exited: what is received is everything; wait for replay.
-                std::string error = "not replayed within 10 s";
-                const auto until = std::chrono::steady_clock::now() + 10s;
-                while (std::chrono::steady_clock::now() < until) {
-                    replication::Rows rows;
-                    std::string e = replication::pg_exec(
-                        t, {"SELECT pg_last_wal_receive_lsn() IS NULL OR pg_last_wal_replay_lsn() >= pg_last_wal_receive_lsn()"},
-                        &rows, 5);
-                    if (e.empty() && !rows.empty() && rows[0][0] == "t") {
-                        error.clear();
-                        break;
-                    }
-                    if (!e.empty()) error = e;
-                    std::this_thread::sleep_for(10ms);
-                }
-                boost::asio::post(io_, [this, alive, key, id, error] {
-                    if (*alive) done(key, id, error);
-                });
+            return job(p, a.id, [store = p.store, t = target_of(a.name), standby = a.peer] {
+                return store->set_sync(t, standby);
             });
-            return;
-        }
+        case ReplAction::Type::set_async:
+            return job(p, a.id, [store = p.store, t = target_of(a.name)] { return store->set_async(t); });
+        case ReplAction::Type::wait_replayed:
+            return job(p, a.id, [store = p.store, t = target_of(a.name)] { return store->wait_replayed(t); });
         case ReplAction::Type::rejoin: {
             apply_env(p);
             save();
@@ -276,12 +246,10 @@ void ReplicationManager::run_one(Pair& p, const ReplAction& a) {
     }
 }
 
-void ReplicationManager::sql(Pair& p, const std::string& member, std::vector<std::string> statements,
-                             std::uint64_t id) {
-    const auto t = target_of(member);
+void ReplicationManager::job(Pair& p, std::uint64_t id, std::function<std::string()> work) {
     const std::string key = p.key;
-    actions_->post([this, alive = alive_, key, id, t, statements = std::move(statements)] {
-        std::string error = replication::pg_exec(t, statements, nullptr, 60);
+    actions_->post([this, alive = alive_, key, id, work = std::move(work)] {
+        std::string error = work();
         boost::asio::post(io_, [this, alive, key, id, error] {
             if (*alive) done(key, id, error);
         });
@@ -324,18 +292,15 @@ void ReplicationManager::poll() {
         const ProcessRunner* r = sup_.find(p->core.primary());
         if (p->polling || !r || r->state() != core::State::running || p->core.busy()) continue;
         p->polling = true;
-        const auto t = target_of(p->core.primary());
-        const std::string key = p->key;
-        polls_->post([this, alive = alive_, key, t] {
-            replication::Rows rows;
-            std::string error = replication::pg_exec(
-                t,
-                {"SELECT application_name, state, sync_state, "
-                 "COALESCE(pg_wal_lsn_diff(pg_current_wal_lsn(), replay_lsn), 0)::bigint, "
-                 "COALESCE(EXTRACT(EPOCH FROM replay_lag) * 1000, 0)::bigint FROM pg_stat_replication"},
-                &rows, 2);
-            boost::asio::post(io_, [this, alive, key, error, rows = std::move(rows)] {
-                if (*alive) poll_result(key, error, rows);
+        replication::Member primary{p->core.primary(), target_of(p->core.primary())};
+        std::vector<replication::Member> replicas;
+        for (const auto& name : p->core.members())
+            if (name != primary.name) replicas.push_back({name, target_of(name)});
+        polls_->post([this, alive = alive_, key = p->key, store = p->store, primary, replicas] {
+            std::map<std::string, core::ReplicaLag> lags;
+            std::string error = store->poll(primary, replicas, lags);
+            boost::asio::post(io_, [this, alive, key, error, lags = std::move(lags)] {
+                if (*alive) poll_result(key, error, lags);
             });
         });
     }
@@ -345,7 +310,8 @@ void ReplicationManager::poll() {
     });
 }
 
-void ReplicationManager::poll_result(const std::string& key, const std::string& error, const replication::Rows& rows) {
+void ReplicationManager::poll_result(const std::string& key, const std::string& error,
+                                     const std::map<std::string, core::ReplicaLag>& lags) {
     for (auto& p : pairs_) {
         if (p->key != key) continue;
         p->polling = false;
@@ -356,14 +322,8 @@ void ReplicationManager::poll_result(const std::string& key, const std::string& 
         core::ReplActions out;
         for (const auto& name : p->core.members()) {
             if (name == p->core.primary()) continue;
-            core::ReplicaLag lag;
-            for (const auto& row : rows)
-                if (row.size() == 5 && row[0] == name) {
-                    lag.streaming = row[1] == "streaming";
-                    lag.sync = row[2] == "sync";
-                    lag.bytes = static_cast<std::uint64_t>(std::max(0LL, std::atoll(row[3].c_str())));
-                    lag.seconds = core::Duration(std::atoll(row[4].c_str()));
-                }
+            auto it = lags.find(name);
+            const core::ReplicaLag lag = it == lags.end() ? core::ReplicaLag{} : it->second;
             auto more = p->core.on_lag(name, lag, now);
             out.insert(out.end(), more.begin(), more.end());
         }
@@ -377,8 +337,10 @@ std::optional<ReplicationManager::View> ReplicationManager::view(const std::stri
     if (!p) return std::nullopt;
     View v;
     v.primary = p->core.primary();
+    v.pair = p->key;
     v.role = name == v.primary ? (p->core.fenced(name) ? "fenced" : "primary") : "replica";
     v.synchronous = p->core.synchronous();
+    v.asynchronous_only = p->core.asynchronous_only();
     if (const auto* l = p->core.lag(name)) v.lag = *l;
     v.operation = p->core.operation();
     return v;
@@ -393,7 +355,8 @@ std::string ReplicationManager::View::text() const {
             t += ", lag " + std::to_string(lag->bytes) + " B " + std::to_string(lag->seconds.count() / 1000.0).substr(0, 5) + " s";
         }
     } else {
-        t += synchronous ? ", synchronous" : ", asynchronous";
+        if (asynchronous_only) t += synchronous ? ", asynchronous, replica in sync" : ", asynchronous, no replica in sync";
+        else t += synchronous ? ", synchronous" : ", asynchronous";
     }
     if (!operation.empty()) t += "; " + operation;
     return t;
@@ -418,6 +381,22 @@ std::string ReplicationManager::switchover(const std::string& target) {
     if (!p) return target + " is not part of a replicated pair (replica_of)";
     std::string error;
     auto out = p->core.switchover(target, core::Clock::now(), error);
+    if (error.empty()) run(*p, std::move(out));
+    return error;
+}
+
+std::string ReplicationManager::unfence(const std::string& name) {
+    Pair* p = pair_of(name);
+    if (!p) return name + " is not part of a replicated pair (replica_of)";
+    // A rejoin that wrote standby.signal and did not get further left a
+    // replica's data: started as the primary it would wait for WAL, read-only.
+    struct stat st {};
+    if (const config::Program* prog = sup_.config().find(name);
+        prog && p->core.fenced(name) && ::stat((prog->data_dir + "/standby.signal").c_str(), &st) == 0)
+        return name + "'s data directory is a replica's (standby.signal, from a rejoin that did not finish): it "
+                      "would not start as a primary; start the pair's primary " + p->core.primary() + " instead";
+    std::string error;
+    auto out = p->core.unfence(name, core::Clock::now(), error);
     if (error.empty()) run(*p, std::move(out));
     return error;
 }

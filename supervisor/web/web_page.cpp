@@ -62,11 +62,16 @@ WebPage::WebPage(Supervisor& sup) : sup_(sup), token_(random_token()) {
         [this](const ProcessRunner& pr, core::HealthStatus from, core::HealthStatus to, const std::string& detail) {
             if (from != to) remember(health_event_line(pr, from, to, detail));
         });
+    note_observer_ = sup_.subscribe_notes(
+        [this](const std::string& name, const std::string& topic, const std::string& text, bool warning) {
+            remember(note_event_line(name, topic, text, warning));
+        });
 }
 
 WebPage::~WebPage() {
     sup_.unsubscribe(observer_);
     sup_.unsubscribe(health_observer_);
+    sup_.unsubscribe(note_observer_);
 }
 
 void WebPage::remember(std::string line) {

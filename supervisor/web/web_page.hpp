@@ -43,7 +43,7 @@ private:
     Supervisor& sup_;
     std::string token_;
     std::deque<std::string> recent_;
-    std::uint64_t observer_ = 0, health_observer_ = 0;
+    std::uint64_t observer_ = 0, health_observer_ = 0, note_observer_ = 0;
 };
 
 }  // namespace vigil::supervisor::web

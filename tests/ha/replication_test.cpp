@@ -26,6 +26,7 @@
 #include <string>
 #include <thread>
 
+#include "replication_support.hpp"
 #include "stack.hpp"
 
 using namespace std::chrono_literals;
@@ -68,25 +69,8 @@ struct Pair {
         return "host=127.0.0.1,127.0.0.1 port=" + std::to_string(port_a) + "," + std::to_string(port_b) +
                " user=postgres dbname=postgres target_session_attrs=read-write connect_timeout=2";
     }
-    // `vigilctl status NAME` holds `needle`.
-    bool status_has(const std::string& name, const std::string& needle) const {
-        std::string out;
-        v->ctl({"status", name}, &out);
-        return out.find(needle) != std::string::npos;
-    }
-    // Re-checks at every line vigild logs, up to `timeout`.
     bool wait_status(const std::string& name, const std::string& needle, Ms timeout) const {
-        const auto until = Clock::now() + timeout;
-        while (Clock::now() < until) {
-            const auto seen = v->line_count();
-            if (status_has(name, needle)) return true;
-            v->wait_for_more(seen, std::chrono::duration_cast<Ms>(until - Clock::now()));
-        }
-        if (status_has(name, needle)) return true;
-        std::string out;
-        v->ctl({"status"}, &out);
-        std::cerr << "waited in vain for '" << needle << "' in " << name << "'s status:\n" << out << v->log_text();
-        return false;
+        return vigil::test::wait_status(*v, name, needle, timeout);
     }
 };
 
@@ -104,29 +88,13 @@ std::string query_one(const std::string& conninfo, const std::string& sql) {
 
 // INSERTs ids 1, 2, … one at a time, each its own commit; records the
 // acknowledged ones and the longest time between two acknowledgements.
-struct Writer {
+struct Writer : AckLog {
     std::string conninfo;
     std::atomic<bool> stop{false};
-    std::mutex mu;
-    std::condition_variable acked_cv;  // each acknowledgement: wait_more() wakes on it
-    std::set<long> acked;
-    long attempts = 0;
-    Clock::time_point last_ack{};
-    Ms longest_gap{0};
-    Clock::time_point first_ack_after{};  // set by mark(): the first ack by `new_port` after that moment
-    std::string new_port;
-    Clock::time_point mark_at{};
     std::thread thread;
 
     void start() {
         thread = std::thread([this] { run(); });
-    }
-    void mark(int port) {
-        std::lock_guard lock(mu);
-        mark_at = Clock::now();
-        first_ack_after = {};
-        new_port = std::to_string(port);
-        longest_gap = Ms{0};
     }
     void run() {
         PGconn* c = nullptr;
@@ -151,27 +119,9 @@ struct Writer {
                 c = nullptr;
                 continue;
             }
-            std::lock_guard lock(mu);
-            const auto now = Clock::now();
-            acked.insert(id);
-            if (last_ack != Clock::time_point{})
-                longest_gap = std::max(longest_gap, std::chrono::duration_cast<Ms>(now - last_ack));
-            last_ack = now;
-            if (mark_at != Clock::time_point{} && first_ack_after == Clock::time_point{} && PQport(c) == new_port)
-                first_ack_after = now;
-            acked_cv.notify_all();
+            ack(id, PQport(c));
         }
         if (c) PQfinish(c);
-    }
-    long count() {
-        std::lock_guard lock(mu);
-        return static_cast<long>(acked.size());
-    }
-    // Waits (bounded) until `n` more rows are acknowledged.
-    bool wait_more(long n, Ms timeout) {
-        std::unique_lock lock(mu);
-        const auto target = acked.size() + static_cast<std::size_t>(n);
-        return acked_cv.wait_for(lock, timeout, [&] { return acked.size() >= target; });
     }
     void finish() {
         stop = true;
@@ -180,7 +130,7 @@ struct Writer {
 };
 
 // Acknowledged ids missing from the primary `port`.
-long lost(const Pair& p, int port, Writer& w) {
+long lost(int port, Writer& w) {
     const std::string conn = "host=127.0.0.1 port=" + std::to_string(port) + " user=postgres dbname=postgres";
     PGconn* c = PQconnectdb(conn.c_str());
     REQUIRE(PQstatus(c) == CONNECTION_OK);
@@ -217,7 +167,7 @@ TEST_CASE("scenario 8: the primary's data directory deleted and its server kille
     const pid_t pid = p.postmaster("pg");
     REQUIRE(pid > 0);
     std::filesystem::remove_all(p.data + "/pg");
-    w.mark(p.port_b);
+    w.mark(std::to_string(p.port_b));
     const auto killed = Clock::now();
     REQUIRE(::kill(pid, SIGKILL) == 0);
 
@@ -233,7 +183,7 @@ TEST_CASE("scenario 8: the primary's data directory deleted and its server kille
     CHECK(p.wait_status("pg-replica", "primary, synchronous", 30s));
     REQUIRE(w.wait_more(20, 20s));
     w.finish();
-    const long missing = lost(p, p.port_b, w);
+    const long missing = lost(p.port_b, w);
     std::cout << "scenario 8: kill -9 + data dir deleted -> first accepted write " << to_write.count()
               << " ms; longest write gap " << w.longest_gap.count() << " ms; acknowledged " << w.acked.size()
               << " of " << w.attempts << " INSERTs, lost " << missing << "\n";
@@ -246,7 +196,7 @@ TEST_CASE("scenario 9: vigilctl switchover under write load: 0 lost, write pause
     Pair p;
     Writer w;
     setup(p, w);
-    w.mark(p.port_b);
+    w.mark(std::to_string(p.port_b));
     std::string out;
     const auto t0 = Clock::now();
     REQUIRE(p.v->ctl({"switchover", "pg-replica"}, &out) == 0);
@@ -261,7 +211,7 @@ TEST_CASE("scenario 9: vigilctl switchover under write load: 0 lost, write pause
     CHECK(p.wait_status("pg", "replica of pg-replica", 60s));  // rejoined with pg_rewind
     CHECK(p.wait_status("pg-replica", "primary, synchronous", 30s));
     w.finish();
-    const long missing = lost(p, p.port_b, w);
+    const long missing = lost(p.port_b, w);
     std::cout << "scenario 9: switchover " << took.count() << " ms (vigilctl), first write on the new primary "
               << to_write.count() << " ms after the command; longest write gap "
               << w.longest_gap.count() << " ms; acknowledged " << w.acked.size() << " of " << w.attempts
@@ -279,7 +229,7 @@ TEST_CASE("scenario 10: the replica killed: writes go on asynchronously, synchro
     const pid_t pid = p.postmaster("pg-replica");
     REQUIRE(pid > 0);
     REQUIRE(p.v->expect("synchronous replication to pg-replica", 10s));  // the first one, before the fault
-    w.mark(p.port_a);
+    w.mark(std::to_string(p.port_a));
     const auto killed = Clock::now();
     REQUIRE(::kill(pid, SIGKILL) == 0);
     REQUIRE(p.v->expect("replication: set_async pg: asynchronous replication: pg-replica stopped", 10s));
@@ -290,7 +240,7 @@ TEST_CASE("scenario 10: the replica killed: writes go on asynchronously, synchro
     CHECK(p.wait_status("pg", "primary, synchronous", 10s));
     REQUIRE(w.wait_more(20, 20s));
     w.finish();
-    const long missing = lost(p, p.port_a, w);
+    const long missing = lost(p.port_a, w);
     const auto ms = [&](Clock::time_point t) { return std::chrono::duration_cast<Ms>(t - killed).count(); };
     std::cout << "scenario 10: replica kill -9 -> asynchronous " << ms(async_at) << " ms, synchronous again "
               << ms(sync_at) << " ms; longest write gap " << w.longest_gap.count() << " ms; acknowledged "

@@ -42,16 +42,6 @@ std::string trimmed(std::string s) {
     return s;
 }
 
-std::string sql(int port, const std::string& query) {
-    std::string out;
-    if (run({"psql", "-X", "-A", "-t", "-q", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-p", std::to_string(port),
-             "-U", "postgres", "-d", "postgres", "-c", query},
-            &out) == 0)
-        return trimmed(out);
-    UNSCOPED_INFO("psql: " << out);
-    return "error";
-}
-
 std::string redis(int port, const std::vector<std::string>& args) {
     std::vector<std::string> argv{"redis-cli", "--raw", "-h", "127.0.0.1", "-p", std::to_string(port)};
     argv.insert(argv.end(), args.begin(), args.end());
@@ -64,16 +54,6 @@ pid_t pid_of(const Vigild& v, const std::string& name) {
     std::string out;
     REQUIRE(v.ctl({"pid", name}, &out) == 0);
     return std::stoi(out);
-}
-
-// The paths next to data_dir that a restore moved the old data to.
-std::vector<std::string> asides_of(const std::string& data_dir) {
-    std::vector<std::string> out;
-    const fs::path p(data_dir);
-    for (const auto& e : fs::directory_iterator(p.parent_path()))
-        if (e.path().filename().string().rfind(p.filename().string() + ".before-restore-", 0) == 0)
-            out.push_back(e.path().string());
-    return out;
 }
 
 double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
@@ -90,10 +70,10 @@ TEST_CASE("backup: postgres backup of the live server, restore brings back exact
              "\nstartsecs = 0\n");
     v.start();
     REQUIRE(v.ctl({"wait", "pg", "--healthy", "--timeout", "120"}) == 0);
-    REQUIRE(sql(port, "create table t (id int primary key, v text); "
+    REQUIRE(psql(port, "create table t (id int primary key, v text); "
                       "insert into t select g, md5(g::text) from generate_series(1, 1000) g; select count(*) from t") ==
             "1000");
-    const std::string sum_before = sql(port, "select md5(string_agg(id || v, ',' order by id)) from t");
+    const std::string sum_before = psql(port, "select md5(string_agg(id || v, ',' order by id)) from t");
 
     const std::string dir = data / "backup-1";
     std::string out;
@@ -113,7 +93,7 @@ TEST_CASE("backup: postgres backup of the live server, restore brings back exact
     CHECK(out.find("is not empty") != std::string::npos);
 
     // Writes after the backup: the restore must not have them.
-    REQUIRE(sql(port, "insert into t select g, 'later' from generate_series(1001, 1500) g; update t set v = 'changed' "
+    REQUIRE(psql(port, "insert into t select g, 'later' from generate_series(1001, 1500) g; update t set v = 'changed' "
                       "where id <= 10; select count(*) from t") == "1500");
 
     // Refused restores change nothing and stop nothing.
@@ -132,7 +112,7 @@ TEST_CASE("backup: postgres backup of the live server, restore brings back exact
     CHECK(v.ctl({"restore", "nope", dir}, &out) == 2);
     CHECK(v.ctl({"restore", "pg"}, &out) == 2);
     CHECK(pid_of(v, "pg") == pid);
-    CHECK(sql(port, "select count(*) from t") == "1500");
+    CHECK(psql(port, "select count(*) from t") == "1500");
     CHECK(asides_of(data_dir).empty());
 
     t0 = Clock::now();
@@ -143,9 +123,9 @@ TEST_CASE("backup: postgres backup of the live server, restore brings back exact
     CHECK(out.find("pg: restored: RUNNING and healthy") != std::string::npos);
     std::cout << "backup: postgres, 1000 rows: backup " << backup_s << " s, restore " << restore_s << " s\n" << out;
     CHECK(pid_of(v, "pg") != pid);
-    CHECK(sql(port, "select count(*) from t") == "1000");
-    CHECK(sql(port, "select md5(string_agg(id || v, ',' order by id)) from t") == sum_before);
-    CHECK(sql(port, "select count(*) from t where v in ('later', 'changed')") == "0");
+    CHECK(psql(port, "select count(*) from t") == "1000");
+    CHECK(psql(port, "select md5(string_agg(id || v, ',' order by id)) from t") == sum_before);
+    CHECK(psql(port, "select count(*) from t where v in ('later', 'changed')") == "0");
     // The data it replaced is kept, owned as before; the restored dir is 0700, the program's user's.
     const auto asides = asides_of(data_dir);
     REQUIRE(asides.size() == 1);
@@ -156,7 +136,7 @@ TEST_CASE("backup: postgres backup of the live server, restore brings back exact
     CHECK(st.st_uid == ::getpwnam("postgres")->pw_uid);
     CHECK((st.st_mode & 0777) == 0700);
     // The restored server takes writes and the rest of the stack never moved.
-    CHECK(sql(port, "insert into t values (2000, 'after restore'); select count(*) from t") == "1001");
+    CHECK(psql(port, "insert into t values (2000, 'after restore'); select count(*) from t") == "1001");
     CHECK_FALSE(v.find_line("steady: RUNNING ->"));
     CHECK(v.terminate(70s) == 0);
 }

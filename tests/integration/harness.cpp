@@ -19,6 +19,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <iostream>
 #include <sstream>
 #include <stdexcept>
 
@@ -425,6 +426,32 @@ std::vector<pid_t> zombie_children(pid_t parent) {
     std::vector<pid_t> out;
     for (const auto& p : all_processes())
         if (p.ppid == parent && p.state == 'Z') out.push_back(p.pid);
+    return out;
+}
+
+namespace {
+std::string without_trailing_space(std::string s) {
+    while (!s.empty() && (s.back() == '\n' || s.back() == '\r' || s.back() == ' ')) s.pop_back();
+    return s;
+}
+}  // namespace
+
+std::string psql(int port, const std::string& query) {
+    std::string out;
+    if (run({"psql", "-X", "-A", "-t", "-q", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-p", std::to_string(port),
+             "-U", "postgres", "-d", "postgres", "-c", query},
+            &out) == 0)
+        return without_trailing_space(out);
+    std::cerr << "psql: " << out;
+    return "error";
+}
+
+std::vector<std::string> asides_of(const std::string& data_dir) {
+    std::vector<std::string> out;
+    const std::filesystem::path p(data_dir);
+    for (const auto& e : std::filesystem::directory_iterator(p.parent_path()))
+        if (e.path().filename().string().rfind(p.filename().string() + ".before-restore-", 0) == 0)
+            out.push_back(e.path().string());
     return out;
 }
 

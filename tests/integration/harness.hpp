@@ -119,6 +119,12 @@ inline constexpr int kSkipCode = kSkipExitCode;
 
 // Runs a command to completion, capturing stdout+stderr; returns exit code.
 int run(const std::vector<std::string>& argv, std::string* output = nullptr, Ms timeout = 30s);
+// `query` through psql as postgres over TCP to 127.0.0.1:`port` (trust on
+// loopback): its output, trimmed, or "error" (psql's output in the test's log).
+std::string psql(int port, const std::string& query);
+// The paths beside `data_dir` that `vigilctl restore` moved old data to
+// (DATA.before-restore-<time>).
+std::vector<std::string> asides_of(const std::string& data_dir);
 
 // Sends raw bytes to a Unix socket and returns everything read back until
 // the peer closes or `timeout` passes (for malformed-request tests).

@@ -149,7 +149,7 @@ TEST_CASE("kinds: redis defaults") {
     CHECK(argv[7] == "6379");
     std::string s(kRedisScript);
     for (auto opt : {"--appendonly yes", "--appendfsync everysec", "--save \"900 1 300 10 60 10000\"",
-                     "--dir \"$2\"", "--bind \"$3\"", "--port \"$4\"", "--daemonize no", "install -d -m 0700"})
+                     "--dir \"$dir\"", "--bind \"$host\"", "--port \"$port\"", "--daemonize no", "install -d -m 0700"})
         CHECK(s.find(opt) != std::string::npos);
 }
 

@@ -42,3 +42,43 @@ TEST_CASE("replication config: a cycle is named", "[replication]") {
     REQUIRE(errs.size() == 2);
     CHECK(errs[0] == "7: replica_of: a cycle: a -> b -> a (one of them must be the primary)");
 }
+
+namespace {
+
+std::string redis(const std::string& name, int port, const std::string& extra = "") {
+    return "[program:" + name + "]\nkind = redis\ndata_dir = /var/lib/vigil/" + name + "\naddress = 127.0.0.1:" +
+           std::to_string(port) + "\n" + extra;
+}
+
+}  // namespace
+
+TEST_CASE("replication config: a replica of a redis primary", "[replication]") {
+    Config c = ok(redis("cache", 6379, "failover_after = 3s\n") + redis("cache-r", 6380, "replica_of = cache\n"));
+    CHECK(get(c, "cache-r").replica_of == "cache");
+    CHECK(get(c, "cache-r").replicated);
+    CHECK(get(c, "cache").replicated);
+    CHECK(get(c, "cache").failover_after == std::chrono::milliseconds(3000));
+}
+
+TEST_CASE("replication config: redis pairs follow the postgres rules, errors at the replica_of line",
+          "[replication]") {
+    // each redis section is 4 lines plus its extra: the second one's replica_of is line 9
+    only_error(redis("cache", 6379) + redis("cache-r", 6380, "replica_of = nope\n"), 9,
+               "replica_of: unknown program 'nope'");
+    only_error(redis("cache", 6379) + redis("cache-r", 6380, "replica_of = cache-r\n"), 9,
+               "cannot be a replica of itself");
+    only_error(pg("pg", 5432) + redis("cache-r", 6380, "replica_of = pg\n"), 11,
+               "pg is kind = postgres, but cache-r is kind = redis");
+    only_error(redis("cache", 6379) + redis("cache-r", 6380, "replica_of = cache\n") +
+                   redis("cache-rr", 6381, "replica_of = cache-r\n"),
+               14, "cache-r is itself a replica (of cache)");
+    only_error("[program:cache]\nkind = redis\nnumprocs = 2\nprocess_name = c%(process_num)d\n"
+               "data_dir = /srv/c%(process_num)d\naddress = 127.0.0.1:%(process_num)d000\nnumprocs_start = 6\n" +
+                   redis("cache-r", 6380, "replica_of = cache\n"),
+               12, "a replicated pair is one process each");
+    auto errs = errors(redis("a", 6379, "replica_of = b\n") + redis("b", 6380, "replica_of = a\n"));
+    REQUIRE(errs.size() == 2);
+    CHECK(errs[0] == "5: replica_of: a cycle: a -> b -> a (one of them must be the primary)");
+    only_error(redis("cache", 6379, "failover_after = 500ms\n"), 5,
+               "failover_after: expected a duration of at least 1s");
+}

@@ -1,6 +1,6 @@
 #include <catch2/catch.hpp>
 
-#include "supervisor/core/replication.hpp"
+#include "replication_helpers.hpp"
 
 using namespace std::chrono_literals;
 using vigil::core::PairPolicy;
@@ -10,21 +10,12 @@ using vigil::core::ReplActions;
 using vigil::core::ReplicaLag;
 using vigil::core::ReplicationPair;
 using vigil::core::TimePoint;
-using Type = ReplAction::Type;
+using repltest::Type;
 
 namespace {
 
-const ReplAction* find(const ReplActions& out, Type t) {
-    for (const auto& a : out)
-        if (a.type == t) return &a;
-    return nullptr;
-}
-
-bool logged(const ReplActions& out, std::string_view text) {
-    for (const auto& a : out)
-        if (a.type == Type::log && a.reason.find(text) != std::string::npos) return true;
-    return false;
-}
+using repltest::find;
+using repltest::logged;
 
 ReplicaLag streaming(std::uint64_t bytes, bool sync = false) { return ReplicaLag{true, sync, bytes, 0ms}; }
 
@@ -358,5 +349,105 @@ TEST_CASE("replication: a member promoted by an operator is no longer fenced", "
     pair.on_done(find(out, Type::promote)->id, true, "", t);
     CHECK(pair.primary() == "pg");
     CHECK_FALSE(pair.fenced("pg"));
+    CHECK(pair.takes_writes("pg"));
+}
+
+// vigilctl unfence: the state an operator used to repair by editing
+// <state_dir>/replication with vigild stopped.
+TEST_CASE("replication: unfence makes a fenced primary whose replica is down the primary again", "[replication]") {
+    World w;
+    w.pair.on_exited("pg", false, w.t);
+    auto out = w.pair.on_data_dir_lost("pg", w.t);
+    out = w.pair.on_done(find(out, Type::fence)->id, true, "", w.t);
+    w.pair.on_exited("pg-replica", false, w.t);  // the replica dies before its promotion
+    out = w.pair.on_done(find(out, Type::promote)->id, false, "connection refused", w.t);
+    REQUIRE(w.pair.fenced("pg"));
+    REQUIRE_FALSE(w.pair.may_start_as_primary("pg"));
+
+    std::string error;
+    w.advance(1h);
+    out = w.pair.unfence("pg", w.t, error);
+    REQUIRE(error.empty());
+    const ReplAction* u = find(out, Type::unfence);
+    REQUIRE(u);
+    CHECK(u->name == "pg");
+    CHECK(find(out, Type::routes_changed));
+    CHECK(logged(out, "pg unfenced by an operator: it is the primary again"));
+    CHECK_FALSE(find(out, Type::rejoin));  // the replica is a replica of pg already
+    CHECK(w.pair.primary() == "pg");
+    CHECK_FALSE(w.pair.fenced("pg"));
+    CHECK(w.pair.may_start_as_primary("pg"));
+    CHECK_FALSE(w.pair.next_deadline());  // the outage before the operator's word starts no failover clock
+    CHECK_FALSE(find(w.pair.tick(w.t + 1h), Type::fence));
+    // It starts, takes writes, and the replica back in sync makes the pair synchronous again.
+    out = w.pair.on_running("pg", w.t);
+    REQUIRE(find(out, Type::set_async));
+    w.pair.on_done(find(out, Type::set_async)->id, true, "", w.t);
+    w.pair.on_health("pg", true, w.t);
+    CHECK(w.pair.takes_writes("pg"));
+    w.pair.on_running("pg-replica", w.t);
+    w.pair.on_health("pg-replica", true, w.t);
+    out = w.pair.on_lag("pg-replica", streaming(0), w.t);
+    REQUIRE(find(out, Type::set_sync));
+    // Unfenced once is unfenced: a second unfence is refused.
+    CHECK(w.pair.unfence("pg", w.t, error).empty());
+    CHECK(error == "pg is not fenced");
+}
+
+TEST_CASE("replication: unfence of a member fenced by a failover whose new primary died too", "[replication]") {
+    World w;
+    w.pair.on_exited("pg", false, w.t);
+    auto out = w.complete(w.pair.on_data_dir_lost("pg", w.t));
+    REQUIRE(w.pair.primary() == "pg-replica");
+    REQUIRE(w.pair.fenced("pg"));  // until it has rejoined
+    std::string error;
+    CHECK(w.pair.unfence("pg", w.t, error).empty());
+    CHECK(error == "pg-replica is the primary and running: pg rejoins it as a replica (vigild does that itself; see "
+                   "its log if it does not)");
+    error.clear();
+    w.pair.on_exited("pg-replica", false, w.t);
+    out = w.pair.unfence("pg", w.t, error);
+    REQUIRE(error.empty());
+    CHECK(w.pair.primary() == "pg");
+    CHECK(logged(out, "pg unfenced by an operator: it is the primary now (was pg-replica)"));
+    REQUIRE(find(out, Type::unfence));
+    const ReplAction* r = find(out, Type::rejoin);
+    REQUIRE(r);  // the one promoted meanwhile follows pg again, rewound onto its timeline
+    CHECK(r->name == "pg-replica");
+    CHECK(r->peer == "pg");
+    CHECK(r->method == RejoinMethod::rewind);
+    CHECK_FALSE(w.pair.fenced("pg"));
+    CHECK(w.pair.may_start_as_primary("pg"));
+    CHECK_FALSE(w.pair.may_start_as_primary("pg-replica"));
+}
+
+TEST_CASE("replication: unfence is refused when it makes no sense", "[replication]") {
+    World w;
+    std::string error;
+    CHECK(w.pair.unfence("nope", w.t, error).empty());
+    CHECK(error.find("not a member") != std::string::npos);
+    error.clear();
+    CHECK(w.pair.unfence("pg", w.t, error).empty());
+    CHECK(error == "pg is not fenced");
+    error.clear();
+    CHECK(w.pair.unfence("pg-replica", w.t, error).empty());
+    CHECK(error == "pg-replica is not fenced");
+    error.clear();
+    // During a switchover the old primary is fenced on purpose.
+    w.pair.switchover("pg-replica", w.t, error);
+    REQUIRE(error.empty());
+    REQUIRE(w.pair.fenced("pg"));
+    CHECK(w.pair.unfence("pg", w.t, error).empty());
+    CHECK(error == "busy: switchover to pg-replica");
+}
+
+TEST_CASE("replication: unfence from restored state, nothing running", "[replication]") {
+    ReplicationPair pair("pg", {"r"}, PairPolicy{});
+    pair.restore("pg", {"pg"});
+    std::string error;
+    auto out = pair.unfence("pg", TimePoint{}, error);
+    REQUIRE(error.empty());
+    REQUIRE(find(out, Type::unfence));
+    CHECK(pair.may_start_as_primary("pg"));
     CHECK(pair.takes_writes("pg"));
 }

@@ -134,3 +134,53 @@ TEST_CASE("backup plan: RESP encoding and replies, whole and in pieces", "[backu
     CHECK_FALSE(resp_parse(":12x\r\n", used, error));
     CHECK_FALSE(error.empty());
 }
+
+TEST_CASE("backup plan: a replicated pair's backup names the pair and its source, restores into any member",
+          "[backup]") {
+    Manifest m;
+    m.program = "pg";
+    m.kind = "postgres";
+    m.pair = "pg";
+    m.source = "pg-replica";
+    std::string error;
+    auto back = parse_manifest(to_json(m), error);
+    REQUIRE(back);
+    CHECK(back->pair == "pg");
+    CHECK(back->source == "pg-replica");
+    CHECK(restore_refusal(*back, "postgres", "pg", false).empty());
+    // After a failover the pair's primary is the other member: still the pair's data.
+    CHECK(restore_refusal(*back, "postgres", "pg-replica", false, "pg").empty());
+    CHECK(restore_refusal(*back, "postgres", "other", false, "other").find("the replicated pair pg") !=
+          std::string::npos);
+    // A lone program's backup (no pair) restores into the pair it became.
+    back->pair.clear();
+    CHECK(restore_refusal(*back, "postgres", "pg-replica", false, "pg").empty());
+    CHECK(to_json(*back).find("\"source\"") == std::string::npos);
+}
+
+TEST_CASE("backup plan: a pair is backed up from a healthy streaming replica, else from its primary", "[backup]") {
+    std::vector<PairMember> pair{{"pg", "RUNNING", "healthy", "primary", false},
+                                 {"pg-replica", "RUNNING", "healthy", "replica", true}};
+    std::string why;
+    const PairMember* s = backup_source(pair, why);
+    REQUIRE(s);
+    CHECK(s->name == "pg-replica");
+    CHECK(why == "pg-replica, a healthy streaming replica of pg (the primary is spared the load)");
+    pair[1].health = "";  // no health check: RUNNING and streaming will do
+    CHECK(backup_source(pair, why)->name == "pg-replica");
+    for (auto change : {+[](PairMember& r) { r.streaming = false; }, +[](PairMember& r) { r.health = "unhealthy"; },
+                        +[](PairMember& r) { r.state = "BACKOFF"; }}) {
+        auto copy = pair;
+        change(copy[1]);
+        s = backup_source(copy, why);
+        REQUIRE(s);
+        CHECK(s->name == "pg");
+        CHECK(why == "pg, the primary: no replica is RUNNING, healthy and streaming");
+    }
+    // After a failover: the roles, not the configuration, decide.
+    std::vector<PairMember> after{{"pg", "BACKOFF", "", "replica", false},
+                                  {"pg-replica", "RUNNING", "healthy", "primary", false}};
+    CHECK(backup_source(after, why)->name == "pg-replica");
+    after[1].role = "fenced";
+    CHECK_FALSE(backup_source(after, why));
+}

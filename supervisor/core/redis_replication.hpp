@@ -1,0 +1,52 @@
+// Redis replication as vigild reads it, pure (the sockets are in
+// supervisor/replication/redis_store.cpp): RESP requests and the few reply
+// types vigild needs, INFO's "key:value" lines, and a replica's lag from
+// what its master and the replica itself say in `INFO replication`.
+//
+// The master's own line for a replica (slaveN:…,offset=,lag=) holds the
+// offset the replica last acknowledged, and replicas acknowledge once a
+// second: under writes it trails by up to a second even when the replica
+// has everything. So the bytes behind are the master's master_repl_offset
+// against the replica's own slave_repl_offset, the replica asked right
+// after the master; the master's `lag` (seconds since the replica's last
+// acknowledgement) says whether it is still answering.
+#pragma once
+
+#include <cstddef>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "supervisor/core/replication.hpp"
+
+namespace vigil::core::redis {
+
+std::string command(const std::vector<std::string>& argv);
+
+struct Reply {
+    bool error = false;  // -ERR …
+    std::string text;    // a simple string, an error, an integer's digits, a bulk string ("" for nil)
+};
+// One reply from the front of `buf`: nullopt while incomplete (`bad` empty)
+// or unusable (`bad` says why: arrays are not expected by vigild).
+std::optional<Reply> parse_reply(std::string_view buf, std::size_t& used, std::string& bad);
+
+using Info = std::map<std::string, std::string>;
+Info parse_info(std::string_view text);
+
+// The replica that listens on host:port (its config address; a wildcard
+// host matches any) as the master's and its own INFO replication show it.
+// Streaming only when the master lists it online, the replica's link to
+// that master (master_port) is up and both have the same replication id.
+// `master` holds INFO's replication and stats sections (sync_full: the
+// core restarts its in-sync clock after each full resynchronisation).
+ReplicaLag replica_lag(const Info& master, const Info& replica, const std::string& host, int port, int master_port);
+
+// A replica has applied everything it received, and its master is gone
+// (a switchover stopped it: Redis 7 waits for its replicas to acknowledge
+// its last offset before it exits). Else why not, for the log.
+bool drained(const Info& replica, std::string& why);
+
+}  // namespace vigil::core::redis
