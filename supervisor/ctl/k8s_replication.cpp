@@ -13,17 +13,21 @@ void note_replication(Context& ctx, const Workload& w) {
     const config::Program& p = *w.procs[0];
     if (!p.replicated) return;
     const std::string who = "[program:" + p.program + "] ";
+    const bool postgres = p.kind == "postgres";
     if (!p.replica_of.empty()) {
         ctx.note(who + "replica_of = " + p.replica_of + ": a StatefulSet of its own (annotation " +
-                 std::string(kReplicaOfAnnotation) + "); the official " + p.kind +
-                 " image does not make itself a streaming replica (pg_basebackup, primary_conninfo, "
-                 "standby.signal are vigild's work): use an operator (CloudNativePG, Zalando's postgres-operator) "
-                 "or an image that does (bitnami/postgresql's POSTGRESQL_REPLICATION_MODE=slave)");
+                 std::string(kReplicaOfAnnotation) + "); the official " + p.kind + " image does not make itself a " +
+                 (postgres ? "streaming replica (pg_basebackup, primary_conninfo, standby.signal are vigild's work): "
+                             "use an operator (CloudNativePG, Zalando's postgres-operator) or an image that does "
+                             "(bitnami/postgresql's POSTGRESQL_REPLICATION_MODE=slave)"
+                           : "replica (REPLICAOF is vigild's work): use an operator or an image that does "
+                             "(bitnami/redis's REDIS_REPLICATION_MODE=slave)"));
         return;
     }
-    ctx.note(who + "failover_after " + core::duration_text(p.failover_after) +
-             " and vigild's failover, switchover, synchronous mode and rejoin: no Kubernetes object does them; a "
-             "PostgreSQL operator (CloudNativePG, Patroni in Zalando's postgres-operator) does");
+    ctx.note(who + "failover_after " + core::duration_text(p.failover_after) + " and vigild's failover, switchover" +
+             (postgres ? ", synchronous mode" : "") + " and rejoin: no Kubernetes object does them; " +
+             (postgres ? "a PostgreSQL operator (CloudNativePG, Patroni in Zalando's postgres-operator) does"
+                       : "Redis Sentinel (bitnami/redis's sentinel mode) or a Redis operator does"));
 }
 
 void annotate_replication(const Workload& w, yaml::Node& metadata) {

@@ -211,6 +211,29 @@ TEST_CASE("k8s: replica_of is a StatefulSet of its own, a role pool's Service se
     CHECK(noted(m, "clients connect to Service writes ([upstream:writes]) directly"));
 }
 
+TEST_CASE("k8s: a Redis replica_of is annotated and its notes name Redis' tools") {
+    const Manifest m = exported(R"(
+[program:cache]
+kind = redis
+user = redis
+redis_bin = /usr/bin/redis-server
+data_dir = /var/lib/cache
+address = 127.0.0.1:6379
+
+[program:cache-replica]
+kind = redis
+user = redis
+redis_bin = /usr/bin/redis-server
+replica_of = cache
+data_dir = /var/lib/cache-replica
+address = 127.0.0.1:6380
+)");
+    CHECK(at(object(m, "StatefulSet", "cache-replica").body, {"metadata", "annotations", "replication.vigil/replica-of"}) ==
+          "cache");
+    CHECK(noted(m, "replica (REPLICAOF is vigild's work)"));
+    CHECK(noted(m, "Redis Sentinel"));
+}
+
 TEST_CASE("k8s: the YAML stream has the notes on top and one document per object") {
     const Manifest m = exported(kShop);
     const std::string y = vigil::k8s::to_yaml(m, "shop.ini");
