@@ -213,6 +213,7 @@ Manifest build_manifest(const config::Config& config, const ExportOptions& optio
             for (const auto* p : w.procs) addresses.push_back(p->address + " → " + w.name + ":" + std::to_string(*w.port));
     if (!addresses.empty()) ctx.note("addresses become Services: " + detail::join(addresses));
     for (const auto& w : ctx.workloads) detail::note_program(ctx, w);
+    for (const auto& w : ctx.workloads) detail::note_replication(ctx, w);
     for (const auto& w : ctx.workloads) m.objects.push_back(detail::workload_object(ctx, w));
     for (auto& o : detail::network_objects(ctx)) m.objects.push_back(std::move(o));
     // Probes built twice (readiness, startup) note the same thing twice.

@@ -52,8 +52,12 @@ std::optional<Object> ingress(Context& ctx, const config::Proxy& px, const std::
                               std::vector<const config::Proxy*>& exported) {
     const std::string name = dns_label(px.name);
     if (px.mode == config::ProxyMode::tcp) {
-        ctx.note("[proxy:" + px.name + "] mode = tcp: an Ingress routes HTTP only; in the cluster, clients connect "
-                 "to the Service of its upstream directly");
+        std::string target = "the Service of its upstream";
+        if (!px.routes.empty())
+            if (auto svc = ctx.upstream_service.find(px.routes[0].upstream); svc != ctx.upstream_service.end())
+                target = "Service " + svc->second + " ([upstream:" + px.routes[0].upstream + "])";
+        ctx.note("[proxy:" + px.name + "] mode = tcp (" + px.listen + "): an Ingress routes HTTP only; in the "
+                 "cluster, clients connect to " + target + " directly");
         return std::nullopt;
     }
     if (loopback_listen(px.listen)) {
@@ -172,6 +176,14 @@ void plan_upstreams(Context& ctx) {
                  (u.slow_start.count() ? ", slow_start " + duration_text(u.slow_start) : "") +
                  ": a Service spreads connections itself; taking a failing pod out is its readinessProbe's job");
         if (members.empty()) continue;
+        // A role pool is its own Service even with one member: it stands
+        // for "the primary", which a failover moves to another workload.
+        if (u.role) {
+            const std::string name = unique_service_name(ctx, dns_label(u.name));
+            ctx.upstream_service[u.name] = name;
+            for (auto* w : role_members(ctx, u, members, name)) w->upstreams.insert(name);
+            continue;
+        }
         // An upstream of exactly one workload's processes is that workload's Service.
         if (members.size() == 1 && processes == members[0]->procs.size() && members[0]->port) {
             ctx.upstream_service[u.name] = members[0]->name;
@@ -213,7 +225,11 @@ std::vector<Object> network_objects(Context& ctx) {
         Node selector;
         selector.set(upstream_label(svc->second), Node::str("true"));
         Object o = service(ctx, svc->second, std::move(selector), *first->port, nullptr);
-        o.comments.push_back("[upstream:" + u.name + "]");
+        o.comments.push_back("[upstream:" + u.name + "]" +
+                             (u.role ? std::string(" role = ") +
+                                           (*u.role == config::Role::primary ? "primary" : "replica") +
+                                           ": the pods of that role as exported"
+                                     : ""));
         services.push_back(std::move(o));
     }
     std::vector<Object> out = services;

@@ -58,6 +58,15 @@ std::optional<yaml::Node> probe_handler(Context& ctx, const Workload& w, const c
 // The container port's name, which Services target.
 inline constexpr std::string_view kPortName = "serve";
 
+// Replicated stores (k8s_replication.cpp): the members' annotations and
+// notes, and which members a role pool's Service selects.
+inline constexpr std::string_view kRoleAnnotation = "replication.vigil/role";
+inline constexpr std::string_view kReplicaOfAnnotation = "replication.vigil/replica-of";
+void note_replication(Context& ctx, const Workload& w);
+void annotate_replication(const Workload& w, yaml::Node& metadata);
+std::vector<Workload*> role_members(Context& ctx, const config::Upstream& u, const std::vector<Workload*>& members,
+                                   const std::string& service);
+
 int seconds_up(config::Duration d);  // Kubernetes counts whole seconds, at least 1
 std::string upstream_label(const std::string& service);
 

@@ -231,7 +231,7 @@ Object workload_object(Context& ctx, const Workload& w) {
     const bool running = w.procs[0]->autostart;
     b.set("apiVersion", Node::str("apps/v1"));
     b.set("kind", Node::str(w.stateful ? "StatefulSet" : "Deployment"));
-    b.set("metadata", metadata(ctx, w.name, &w));
+    annotate_replication(w, b.set("metadata", metadata(ctx, w.name, &w)));
     Node& spec = b.set("spec", Node::map());
     spec.set("replicas", Node::num(running ? static_cast<std::int64_t>(w.procs.size()) : 0));
     spec.set("selector", Node::map()).set("matchLabels", selector_labels(w));
@@ -268,6 +268,10 @@ Object workload_object(Context& ctx, const Workload& w) {
         if (p.kind == "postgres")
             o.comments.push_back("POSTGRES_PASSWORD comes from Secret " + w.name +
                                  "-credentials (key password), which is not created here");
+        if (!p.replica_of.empty())
+            o.comments.push_back("replica_of = " + p.replica_of +
+                                 ": a streaming replica under vigild; this pod starts as a server of its own "
+                                 "(see the notes on top)");
     }
     if (p.stopsignal != SIGTERM)
         o.comments.push_back("stopsignal SIG" + signal_name(p.stopsignal) +

@@ -1,4 +1,4 @@
-// The payment system's six failover scenarios (tests/ha/README.md,
+// The payment system's failover scenarios 1-7 (tests/ha/README.md,
 // docs/services.md) played for real: each test runs its own copy of
 // config/examples/payment-system.ini — PostgreSQL A and B, Redis, two
 // auth-service and two payment-service instances, vigil-proxy — on free ports
@@ -252,7 +252,7 @@ TEST_CASE("scenario 5: the whole service-a pool killed", "[ha]") {
 
 TEST_CASE("scenario 6: host restart, vigild and every child SIGKILLed, then vigild again", "[ha]") {
     VIGIL_SKIP_UNLESS(stack_prerequisites());
-    const Scenario sc{6, "host restart (SIGKILL vigild and all 8 programs, start vigild again)", "n/a", 120, 180,
+    const Scenario sc{6, "host restart (SIGKILL vigild and all 9 programs, start vigild again)", "n/a", 120, 180,
                       ""};
     const auto f = play(sc, [](Stack& s) {
         // The whole tree at once, as a power cut would: vigild first so that

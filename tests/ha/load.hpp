@@ -21,10 +21,11 @@ namespace vigil::test {
 using namespace std::chrono_literals;
 
 struct Sample {
-    std::chrono::steady_clock::time_point t;
+    std::chrono::steady_clock::time_point t;  // sent
     bool ok;
     int status;
     char kind;  // 'v' validate (Service A), 'p' payment (Service B)
+    std::chrono::steady_clock::time_point end{};  // answered (or failed)
 };
 
 // A client through the proxy's internal listener (the public one limits each
@@ -100,7 +101,8 @@ private:
             std::this_thread::sleep_until(t + 40ms);  // pacing of the load, not a wait
         }
     }
-    void record(const Sample& s, const Reply& r) {
+    void record(Sample s, const Reply& r) {
+        s.end = std::chrono::steady_clock::now();
         {
             std::lock_guard lock(mu_);
             samples_.push_back(s);

@@ -58,8 +58,9 @@ Prerequisites stack_prerequisites() {
     return need;
 }
 
-const std::vector<std::string> kPrograms{"postgres-a", "postgres-b", "redis",       "proxy",
-                                         "service-a-1", "service-a-2", "service-b-1", "service-b-2"};
+const std::vector<std::string> kPrograms{"postgres-a",  "postgres-b",  "postgres-b-replica", "redis",
+                                         "proxy",       "service-a-1", "service-a-2",        "service-b-1",
+                                         "service-b-2"};
 
 Stack::Stack() {
     v = std::make_unique<Vigild>("");
@@ -86,7 +87,7 @@ Stack::Stack() {
     REQUIRE(ini.find(dir + "/bin/auth-service") != std::string::npos);
     REQUIRE(ini.find(dir + "/bin/payment-service") != std::string::npos);
     ini = replace_all(ini, "%(here)s/payment-system.ini", "%(here)s/vigil.ini");
-    const std::vector<int> demo_ports{5432, 5433, 6379, 3001, 3002, 3003, 3004, 8080, 8443};
+    const std::vector<int> demo_ports{5432, 5433, 5434, 6433, 6379, 3001, 3002, 3003, 3004, 8080, 8443};
     const auto fresh = free_ports(demo_ports.size());
     for (std::size_t i = 0; i < demo_ports.size(); ++i) {
         port[demo_ports[i]] = fresh[i];
@@ -97,6 +98,8 @@ Stack::Stack() {
         ini = replace_all(ini, "@P" + std::to_string(i) + "@", std::to_string(fresh[i]));
     REQUIRE(ini.find("8443") == std::string::npos);
     pg_b = port[5433];
+    pg_b_replica = port[5434];
+    payments_db = port[6433];
     internal = port[8080];
     public_tls = port[8443];
     write_file(v->config_path(), "[vigil]\ncontrol_socket = " + v->socket_path() + "\nstate_dir = " + dir +
@@ -126,6 +129,22 @@ std::optional<Clock::time_point> Stack::wait_all_healthy(Ms timeout) const {
     return std::nullopt;
 }
 
+bool Stack::wait_status(const std::string& name, const std::string& needle, Ms timeout) const {
+    const auto deadline = Clock::now() + timeout;
+    std::string out;
+    for (;;) {
+        const std::size_t seen = v->line_count();  // before the check: no change slips between
+        out.clear();
+        v->ctl({"status", name}, &out, 10s);
+        if (out.find(needle) != std::string::npos) return true;
+        const auto left = std::chrono::duration_cast<Ms>(deadline - Clock::now());
+        if (left <= 0ms) break;
+        v->wait_for_more(seen, std::min<Ms>(left, 1s));
+    }
+    UNSCOPED_INFO("waited in vain for '" << needle << "' in " << name << "'s status: " << out);
+    return false;
+}
+
 pid_t Stack::pid_of(const std::string& name) const {
     std::string out;
     REQUIRE(v->ctl({"pid", name}, &out) == 0);
@@ -149,9 +168,11 @@ std::string Stack::login(const std::string& user) const {
 }
 
 std::set<std::string> Stack::stored_payment_keys() const {
+    // Through the TCP listener: it reaches whichever server is the primary
+    // now (and waits for one during a failover, up to its connect_timeout).
     std::string out;
     const int rc = run({"psql", "-X", "-A", "-t", "-q", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-p",
-                        std::to_string(pg_b), "-U", "payment_user", "-d", "payments_db", "-c",
+                        std::to_string(payments_db), "-U", "payment_user", "-d", "payments_db", "-c",
                         "SELECT idempotency_key FROM payments"},
                        &out);
     INFO("psql: " << out);

@@ -37,7 +37,8 @@ extern const std::vector<std::string> kPrograms;
 struct Stack {
     std::unique_ptr<Vigild> v;
     std::map<int, int> port;  // the demo's port -> this stack's port
-    int pg_b = 0, internal = 0, public_tls = 0;
+    int pg_b = 0, pg_b_replica = 0, internal = 0, public_tls = 0;
+    int payments_db = 0;  // vigil-proxy's TCP listener in front of the payments primary
 
     // Writes the config and starts vigild (it returns once the control
     // socket is bound; programs are still starting).
@@ -50,12 +51,16 @@ struct Stack {
     // one), so it wakes on the change itself, bounded by the deadline.
     std::optional<std::chrono::steady_clock::time_point> wait_all_healthy(Ms timeout) const;
     pid_t pid_of(const std::string& name) const;
+    // `vigilctl status NAME` holds `needle` (e.g. "primary, synchronous"):
+    // re-checked at every line vigild logs, bounded by the deadline.
+    bool wait_status(const std::string& name, const std::string& needle, Ms timeout) const;
     // Moves the log cursor past everything logged so far.
     void skip_log();
     // Registers `user` with Service A through the proxy's internal listener
     // and logs in: the bearer token for the load.
     std::string login(const std::string& user) const;
-    // Idempotency keys of every row of payments_db.payments on postgres-b.
+    // Idempotency keys of every row of payments_db.payments on the current
+    // primary (postgres-b or postgres-b-replica), read through the TCP listener.
     std::set<std::string> stored_payment_keys() const;
 };
 

@@ -115,17 +115,23 @@ TEST_CASE("k8s: --namespace is on every object") {
     for (const auto& obj : m.objects) CHECK(at(obj.body, {"metadata", "namespace"}) == "shop");
 }
 
-TEST_CASE("k8s: the payment example: StatefulSets for both databases and Redis, the services' probes, limits and routes") {
+TEST_CASE("k8s: the payment example: StatefulSets for the databases, the replica and Redis, the services' probes, "
+          "limits and routes") {
     const auto loaded = vigil::config::load_file((cfgtest::examples_dir() / "payment-system.ini").string(), {});
     INFO(cfgtest::dump(loaded));
     REQUIRE(loaded.ok());
     const Manifest m = vigil::k8s::build_manifest(*loaded.config, {});
-    CHECK(m.count("StatefulSet") == 3);
+    CHECK(m.count("StatefulSet") == 4);
     CHECK(m.count("Deployment") == 2);
-    CHECK(m.count("Service") == 5);
+    CHECK(m.count("Service") == 7);  // the 6 workloads' and payments-db (the TCP listener's role = primary pool)
     CHECK(m.count("Ingress") == 1);  // also with scripts/demo.sh's :443 listener
     CHECK(m.count("PodDisruptionBudget") == 2);
-    for (const char* s : {"postgres-a", "postgres-b", "redis"}) CHECK(has(m, "StatefulSet", s));
+    for (const char* s : {"postgres-a", "postgres-b", "postgres-b-replica", "redis"}) CHECK(has(m, "StatefulSet", s));
+    const Object& db = object(m, "Service", "payments-db");
+    CHECK(at(db.body, {"spec", "selector", "upstream.vigil/payments-db"}) == "true");
+    CHECK(at(db.body, {"spec", "ports", "0", "port"}) == "5433");
+    CHECK(noted(m, "[proxy:payments-db] mode = tcp (127.0.0.1:6433): an Ingress routes HTTP only; in the cluster, "
+                   "clients connect to Service payments-db ([upstream:payments_db]) directly"));
     for (const char* svc : {"service-a", "service-b"}) {
         const Object& d = object(m, "Deployment", svc);
         CHECK(at(d.body, {"spec", "replicas"}) == "2");
@@ -142,6 +148,90 @@ TEST_CASE("k8s: the payment example: StatefulSets for both databases and Redis, 
     CHECK(at(paths, {"0", "backend", "service", "name"}) == "service-a");
     CHECK(at(paths, {"1", "path"}) == "/payments/");
     CHECK(at(paths, {"1", "backend", "service", "name"}) == "service-b");
+}
+
+namespace {
+
+const std::string kPair = R"(
+[program:db]
+kind = postgres
+user = postgres
+pg_bin_dir = /usr/lib/postgresql/15/bin
+data_dir = /var/lib/db
+address = 127.0.0.1:5433
+failover_after = 3s
+
+[program:db-replica]
+kind = postgres
+user = postgres
+pg_bin_dir = /usr/lib/postgresql/15/bin
+replica_of = db
+data_dir = /var/lib/db-replica
+address = 127.0.0.1:5434
+
+[upstream:writes]
+servers = db, db-replica
+role = primary
+
+[upstream:reads]
+servers = db, db-replica
+role = replica
+
+[program:proxy]
+kind = proxy
+
+[proxy:db-tcp]
+mode = tcp
+listen = 127.0.0.1:6433
+route = writes
+)";
+
+}  // namespace
+
+TEST_CASE("k8s: replica_of is a StatefulSet of its own, a role pool's Service selects the pods of that role") {
+    const Manifest m = exported(kPair);
+    const Object& primary = object(m, "StatefulSet", "db");
+    const Object& replica = object(m, "StatefulSet", "db-replica");
+    CHECK(at(primary.body, {"metadata", "annotations", "replication.vigil/role"}) == "primary");
+    CHECK(primary.body.at({"metadata", "annotations", "replication.vigil/replica-of"}) == nullptr);
+    CHECK(at(replica.body, {"metadata", "annotations", "replication.vigil/role"}) == "replica");
+    CHECK(at(replica.body, {"metadata", "annotations", "replication.vigil/replica-of"}) == "db");
+    // role = primary: only the primary's pods carry the pool's label.
+    CHECK(at(object(m, "Service", "writes").body, {"spec", "selector", "upstream.vigil/writes"}) == "true");
+    CHECK(at(primary.body, {"spec", "template", "metadata", "labels", "upstream.vigil/writes"}) == "true");
+    CHECK(replica.body.at({"spec", "template", "metadata", "labels", "upstream.vigil/writes"}) == nullptr);
+    // role = replica: only the replica's.
+    CHECK(at(replica.body, {"spec", "template", "metadata", "labels", "upstream.vigil/reads"}) == "true");
+    CHECK(primary.body.at({"spec", "template", "metadata", "labels", "upstream.vigil/reads"}) == nullptr);
+    CHECK(at(object(m, "Service", "reads").body, {"spec", "ports", "0", "port"}) == "5434");
+    CHECK(noted(m, "[program:db-replica] replica_of = db: a StatefulSet of its own"));
+    CHECK(noted(m, "[program:db] failover_after 3s and vigild's failover"));
+    CHECK(noted(m, "[upstream:writes] role = primary: its Service selects the pods of db (the primary as "
+                   "configured) only; after a failover move its label upstream.vigil/writes=true"));
+    CHECK(noted(m, "clients connect to Service writes ([upstream:writes]) directly"));
+}
+
+TEST_CASE("k8s: a Redis replica_of is annotated and its notes name Redis' tools") {
+    const Manifest m = exported(R"(
+[program:cache]
+kind = redis
+user = redis
+redis_bin = /usr/bin/redis-server
+data_dir = /var/lib/cache
+address = 127.0.0.1:6379
+
+[program:cache-replica]
+kind = redis
+user = redis
+redis_bin = /usr/bin/redis-server
+replica_of = cache
+data_dir = /var/lib/cache-replica
+address = 127.0.0.1:6380
+)");
+    CHECK(at(object(m, "StatefulSet", "cache-replica").body, {"metadata", "annotations", "replication.vigil/replica-of"}) ==
+          "cache");
+    CHECK(noted(m, "replica (REPLICAOF is vigild's work)"));
+    CHECK(noted(m, "Redis Sentinel"));
 }
 
 TEST_CASE("k8s: the YAML stream has the notes on top and one document per object") {
