@@ -36,6 +36,9 @@ packages=(
   # headless browser of the web status page's test (tests/web), driven over
   # the DevTools protocol on --remote-debugging-pipe
   chromium
+  # the other HA stack of tests/bench/pg_failover_bench.sh: Patroni (brings
+  # python3-psycopg2, the bench's writer) and its DCS, etcd
+  patroni etcd-server
   "$@"
 )
 # npm: Debian's package, unless the installed nodejs brings its own (a
@@ -66,7 +69,7 @@ fi
 
 # Debian starts these servers on install; tests and the demo run their own
 # instances on free ports, so the system-wide ones are not needed.
-for svc in redis-server postgresql supervisor prometheus; do
+for svc in redis-server postgresql supervisor prometheus etcd patroni; do
   if command -v systemctl >/dev/null && systemctl is-active --quiet "$svc" 2>/dev/null; then
     systemctl stop "$svc" || true
   fi
