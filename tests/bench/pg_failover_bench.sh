@@ -21,6 +21,10 @@
 #
 #   tests/bench/pg_failover_bench.sh [--rounds N] [--no-tuned]
 #
+# --rounds N repeats each system N times and reports the median; --no-tuned
+# skips the tuned Patroni run; BENCH_SYSTEMS="vigil patroni-tuned" (any of
+# vigil, patroni-defaults, patroni-tuned) runs only those.
+#
 # Needs root (postgres runs as the postgres user), vigild built
 # (./scripts/build.sh), and the packages of ./scripts/setup.sh (patroni,
 # etcd-server, python3-psycopg2). Every wait is bounded; everything runs in
@@ -85,7 +89,7 @@ wait_for() {  # seconds description command...
 }
 
 # The writer: one INSERT of a unique key every ~20 ms, autocommit; prints
-# "key epoch_ms" for each acknowledged one; reconnects after any error.
+# "key sent_ms acked_ms" (epoch) for each acknowledged one; reconnects after any error.
 # Stops when the file $2 exists, or after 300 s whatever happens.
 cat > "$DIR/writer.py" <<'EOF'
 import sys, time, os, psycopg2
@@ -97,8 +101,9 @@ while not os.path.exists(stop) and time.time() < end:
             conn = psycopg2.connect(dsn, connect_timeout=2)
             conn.autocommit = True
         key += 1
+        sent = time.time_ns() // 1000000
         conn.cursor().execute("INSERT INTO t VALUES (%s)", (key,))
-        out.write("%d %d\n" % (key, time.time_ns() // 1000000))
+        out.write("%d %d %d\n" % (key, sent, time.time_ns() // 1000000))
     except Exception:
         try:
             if conn is not None: conn.close()
@@ -117,6 +122,8 @@ start_writer() {  # dsn tag
 }
 acks() { wc -l < "$DIR/acks.$1"; }
 acks_at_least() { [ "$(acks "$1")" -ge "$2" ]; }
+# A write sent after the kill and acknowledged: one sent before it may be
+# acknowledged just after it (committed before the kill), which says nothing.
 acked_after() { awk -v t="$2" '$2 > t {found=1; exit} END {exit !found}' "$DIR/acks.$1"; }
 # Writes resumed after the kill, measured; then 1 s more of writes, the
 # writer stopped, and the acknowledged keys looked up on the new primary.
@@ -125,9 +132,9 @@ measure_after_kill() {  # tag killed_ms new_primary_dsn timeout_s
   local tag=$1 killed=$2 dsn=$3 timeout=$4
   local first="-"
   if wait_for "$timeout" "the first write after the kill ($tag)" acked_after "$tag" "$killed"; then
-    first=$(awk -v t="$killed" '$2 > t {print $2 - t; exit}' "$DIR/acks.$tag")
+    first=$(awk -v t="$killed" '$2 > t {print $3 - t; exit}' "$DIR/acks.$tag")
     local n; n=$(acks "$tag")
-    wait_for 10 "writes going on ($tag)" acks_at_least "$tag" $((n + 25)) || true
+    wait_for 30 "writes going on ($tag)" acks_at_least "$tag" $((n + 25)) || true
   fi
   touch "$DIR/stop"; wait "$WRITER_PID" 2>/dev/null || true
   psql -X -q -A -t "$dsn" -c "SELECT i FROM t" 2>/dev/null | sort -n > "$DIR/stored.$tag" || true
