@@ -278,6 +278,7 @@ EOF
   local pm; pm=$(head -1 "$d/n$leader/postmaster.pid")
   local killed; killed=$(now_ms)
   kill -9 "${agent[$leader]}" "$pm" 2>/dev/null || true
+  wait "${agent[$leader]}" 2>/dev/null || true  # reaped here: no "Killed" line from bash
   rm -rf "$d/n$leader"
   measure_after_kill "patroni$1-$ttl" "$killed" "host=127.0.0.1 port=${pgp[$other]} user=postgres password=bench dbname=postgres" 120
   kill "${agent[$other]}" 2>/dev/null; wait "${agent[$other]}" 2>/dev/null || true
