@@ -9,7 +9,9 @@
 # For the payment system it prepares /tmp/vigil-demo-payment: directories the
 # postgres and redis users may create their data directories in (db/ holds
 # postgres-a, postgres-b and postgres-b-replica, which vigild fills by
-# pg_basebackup from postgres-b on its first start), the services
+# pg_basebackup from postgres-b on its first start; cache/ holds redis and
+# redis-replica, which Redis fills by a full resynchronisation from redis on
+# its first start), the services
 # in bin/ (they run as nobody, who may not reach the build tree: a clone in
 # /root is 0700), a self-signed certificate for the proxy (generated once),
 # and, when run as root with port 443 free, a second HTTPS listener on 443
@@ -55,6 +57,7 @@ EOF
   echo "demo: try  curl -k https://localhost:8443/auth/health"
   echo "demo:      build/supervisor/vigilctl -c $config status"
   echo "demo:      psql 'hostaddr=127.0.0.1 port=6433 dbname=payments_db user=payment_user'  # the payments primary"
+  echo "demo:      redis-cli -p 6479 info replication  # the Redis master"
 fi
 
 echo "demo: vigild -c $config (Ctrl-C to stop)"

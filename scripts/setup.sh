@@ -17,6 +17,8 @@ packages=(
   postgresql redis-server supervisor curl jq procps openssl
   # load generator of the proxy benchmarks and the soak (tests/reliability/soak.sh)
   wrk
+  # Redis Sentinel, the failover vigild is compared with (tests/bench/redis_failover_bench.sh)
+  redis-sentinel
   # the other proxy of tests/bench/proxy_bench.sh and restart_bench.sh (nginx is below)
   haproxy
   # the conformance suite (tests/conformance): nginx as the reference proxy,

@@ -118,8 +118,6 @@ bool RedisClient::connect_locked(bool force) {
         disconnect_locked("AUTH or SELECT refused");
         return false;
     }
-    if (!was_up_) service_log().info("redis connected");
-    was_up_ = true;
     return true;
 }
 
@@ -139,6 +137,12 @@ std::optional<RedisReply> RedisClient::command_locked(const std::vector<std::str
         if (r) {
             RedisReply reply = convert(r);
             freeReplyObject(r);
+            // Up only once Redis answers: behind vigil-proxy's TCP listener
+            // the connect succeeds while no master is there (the listener
+            // holds it), so a connect alone would flap "connected" through
+            // a failover.
+            if (!was_up_) service_log().info("redis connected");
+            was_up_ = true;
             return reply;
         }
         std::string why = ctx_->errstr;

@@ -164,20 +164,6 @@ Figures play(const std::string& number, const std::string& title,
     return f;
 }
 
-// Fault → the first line matching `re` logged since line `from`, in ms
-// (woken by each line vigild logs); REQUIREd. Lines may come in any order.
-long logged_after(Stack& s, const std::string& re, std::size_t from, Clock::time_point t0, Ms timeout) {
-    const auto deadline = Clock::now() + timeout;
-    for (;;) {
-        const std::size_t seen = s.v->line_count();
-        if (s.v->find_line(re, from)) return ms(Clock::now() - t0);
-        const auto left = std::chrono::duration_cast<Ms>(deadline - Clock::now());
-        INFO("waiting for '" << re << "'\n" << s.v->log_text());
-        REQUIRE(left > 0ms);
-        s.v->wait_for_more(seen, left);
-    }
-}
-
 // The server behind the TCP listener, as it answers through it.
 std::string listener_server_port(const Stack& s) {
     std::string out;

@@ -58,9 +58,9 @@ Prerequisites stack_prerequisites() {
     return need;
 }
 
-const std::vector<std::string> kPrograms{"postgres-a",  "postgres-b",  "postgres-b-replica", "redis",
-                                         "proxy",       "service-a-1", "service-a-2",        "service-b-1",
-                                         "service-b-2"};
+const std::vector<std::string> kPrograms{"postgres-a",  "postgres-b",    "postgres-b-replica", "redis",
+                                         "redis-replica", "proxy",     "service-a-1",        "service-a-2",
+                                         "service-b-1", "service-b-2"};
 
 Stack::Stack() {
     v = std::make_unique<Vigild>("");
@@ -87,7 +87,7 @@ Stack::Stack() {
     REQUIRE(ini.find(dir + "/bin/auth-service") != std::string::npos);
     REQUIRE(ini.find(dir + "/bin/payment-service") != std::string::npos);
     ini = replace_all(ini, "%(here)s/payment-system.ini", "%(here)s/vigil.ini");
-    const std::vector<int> demo_ports{5432, 5433, 5434, 6433, 6379, 3001, 3002, 3003, 3004, 8080, 8443};
+    const std::vector<int> demo_ports{5432, 5433, 5434, 6433, 6379, 6380, 6479, 3001, 3002, 3003, 3004, 8080, 8443};
     const auto fresh = free_ports(demo_ports.size());
     for (std::size_t i = 0; i < demo_ports.size(); ++i) {
         port[demo_ports[i]] = fresh[i];
@@ -100,6 +100,9 @@ Stack::Stack() {
     pg_b = port[5433];
     pg_b_replica = port[5434];
     payments_db = port[6433];
+    redis = port[6379];
+    redis_replica = port[6380];
+    cache = port[6479];
     internal = port[8080];
     public_tls = port[8443];
     write_file(v->config_path(), "[vigil]\ncontrol_socket = " + v->socket_path() + "\nstate_dir = " + dir +
@@ -181,6 +184,18 @@ std::set<std::string> Stack::stored_payment_keys() const {
     for (const auto& l : lines_of(out))
         if (!l.empty()) keys.insert(l);
     return keys;
+}
+
+long logged_after(const Stack& s, const std::string& re, std::size_t from, Clock::time_point t0, Ms timeout) {
+    const auto deadline = Clock::now() + timeout;
+    for (;;) {
+        const std::size_t seen = s.v->line_count();
+        if (s.v->find_line(re, from)) return static_cast<long>(std::chrono::duration_cast<Ms>(Clock::now() - t0).count());
+        const auto left = std::chrono::duration_cast<Ms>(deadline - Clock::now());
+        INFO("waiting for '" << re << "'\n" << s.v->log_text());
+        REQUIRE(left > 0ms);
+        s.v->wait_for_more(seen, left);
+    }
 }
 
 std::vector<pid_t> process_tree(pid_t root) {

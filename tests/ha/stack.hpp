@@ -39,6 +39,8 @@ struct Stack {
     std::map<int, int> port;  // the demo's port -> this stack's port
     int pg_b = 0, pg_b_replica = 0, internal = 0, public_tls = 0;
     int payments_db = 0;  // vigil-proxy's TCP listener in front of the payments primary
+    int redis = 0, redis_replica = 0;
+    int cache = 0;  // vigil-proxy's TCP listener in front of the Redis master
 
     // Writes the config and starts vigild (it returns once the control
     // socket is bound; programs are still starting).
@@ -63,6 +65,11 @@ struct Stack {
     // primary (postgres-b or postgres-b-replica), read through the TCP listener.
     std::set<std::string> stored_payment_keys() const;
 };
+
+// `t0` (a fault) → the first line matching `re` that vigild logged from line
+// `from` on, in ms (woken by each line vigild logs); REQUIREd within `timeout`.
+long logged_after(const Stack& s, const std::string& re, std::size_t from, std::chrono::steady_clock::time_point t0,
+                  Ms timeout);
 
 // `root` and every process below it (postgres workers included).
 std::vector<pid_t> process_tree(pid_t root);

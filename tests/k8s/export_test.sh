@@ -46,18 +46,19 @@ for cfg in "$src"/config/examples/*.ini "$here/every-key.ini"; do
 done
 
 # The payment example: StatefulSets for both databases, the payments
-# replica and Redis, the payments-db Service (the TCP listener's role =
-# primary pool), one Ingress with /auth/ and /payments/, the services'
-# probes and limits.
+# replica, Redis and its replica, the payments-db and cache Services (the
+# TCP listeners' role = primary pools), one Ingress with /auth/ and
+# /payments/, the services' probes and limits.
 pay="$out/payment-system-mapped.yaml"
 for want in 'kind: "StatefulSet"' 'name: "postgres-a"' 'name: "postgres-b"' 'name: "postgres-b-replica"' \
             'replication.vigil/replica-of: "postgres-b"' 'name: "payments-db"' 'upstream.vigil/payments-db: "true"' \
-            'name: "redis"' 'kind: "Ingress"' \
+            'name: "redis"' 'name: "redis-replica"' 'replication.vigil/replica-of: "redis"' 'name: "cache"' \
+            'kind: "Ingress"' \
             'path: "/auth/"' 'path: "/payments/"' 'readinessProbe:' 'memory: "512Mi"' 'namespace: "shop"' \
             'image: "registry.example.com/payment/auth-service:1.0"'; do
   grep -qF "$want" "$pay" || fail "payment-system.ini's export lacks $want"
 done
-[ "$(grep -c '^kind: "StatefulSet"' "$pay")" = 4 ] || fail "payment-system.ini: expected 4 StatefulSets"
+[ "$(grep -c '^kind: "StatefulSet"' "$pay")" = 5 ] || fail "payment-system.ini: expected 5 StatefulSets"
 [ "$(grep -c '^kind: "Ingress"' "$pay")" = 1 ] || fail "payment-system.ini: expected 1 Ingress"
 
 # Bad input: nothing on stdout, each error as file:line, exit 1.

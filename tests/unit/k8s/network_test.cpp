@@ -121,12 +121,14 @@ TEST_CASE("k8s: the payment example: StatefulSets for the databases, the replica
     INFO(cfgtest::dump(loaded));
     REQUIRE(loaded.ok());
     const Manifest m = vigil::k8s::build_manifest(*loaded.config, {});
-    CHECK(m.count("StatefulSet") == 4);
+    CHECK(m.count("StatefulSet") == 5);
     CHECK(m.count("Deployment") == 2);
-    CHECK(m.count("Service") == 7);  // the 6 workloads' and payments-db (the TCP listener's role = primary pool)
+    CHECK(m.count("Service") == 9);  // the 7 workloads', payments-db and cache (the TCP listeners' role = primary pools)
     CHECK(m.count("Ingress") == 1);  // also with scripts/demo.sh's :443 listener
     CHECK(m.count("PodDisruptionBudget") == 2);
-    for (const char* s : {"postgres-a", "postgres-b", "postgres-b-replica", "redis"}) CHECK(has(m, "StatefulSet", s));
+    for (const char* s : {"postgres-a", "postgres-b", "postgres-b-replica", "redis", "redis-replica"})
+        CHECK(has(m, "StatefulSet", s));
+    CHECK(at(object(m, "Service", "cache").body, {"spec", "selector", "upstream.vigil/cache"}) == "true");
     const Object& db = object(m, "Service", "payments-db");
     CHECK(at(db.body, {"spec", "selector", "upstream.vigil/payments-db"}) == "true");
     CHECK(at(db.body, {"spec", "ports", "0", "port"}) == "5433");
