@@ -71,7 +71,7 @@ fi
 
 # Debian starts these servers on install; tests and the demo run their own
 # instances on free ports, so the system-wide ones are not needed.
-for svc in redis-server postgresql supervisor prometheus etcd patroni; do
+for svc in redis-server redis-sentinel postgresql supervisor prometheus etcd patroni; do
   if command -v systemctl >/dev/null && systemctl is-active --quiet "$svc" 2>/dev/null; then
     systemctl stop "$svc" || true
   fi
