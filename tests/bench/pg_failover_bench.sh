@@ -60,33 +60,18 @@ for p in /usr/bin/python3 python3; do
 done
 [ -n "$PY" ] || die "python3-psycopg2 not installed (a patroni dependency): ./scripts/setup.sh"
 
-DIR=$(mktemp -d /tmp/vigil-pgfail-bench.XXXXXX)
+. "$(dirname "$0")/lib.sh"
+bench_dir vigil-pgfail-bench
 chmod 755 "$DIR"
-PIDS=()
-cleanup() {
-  for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null || true; done
-  # postgres servers left behind by a killed agent (their parent is gone)
+# SIGKILL: the agents are what the benchmark kills anyway; then the postgres
+# servers left behind by a killed agent (their parent is gone).
+BENCH_KILL_SIGNAL=KILL
+bench_after_kill() {
   for f in "$DIR"/*/*/postmaster.pid "$DIR"/*/postmaster.pid; do
     [ -f "$f" ] && kill -9 "$(head -1 "$f")" 2>/dev/null || true
   done
-  wait 2>/dev/null || true
-  rm -rf "$DIR"
 }
-trap cleanup EXIT
-
-free_port() { "$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
-# A bounded wait for a condition (a command); the event is the command succeeding.
-wait_for() {  # seconds description command...
-  local secs=$1 what=$2; shift 2
-  local end=$(( $(date +%s) + secs ))
-  while [ "$(date +%s)" -lt "$end" ]; do
-    "$@" >/dev/null 2>&1 && return 0
-    sleep 0.1
-  done
-  echo "pg_failover_bench: timed out after ${secs}s waiting for $what" >&2
-  return 1
-}
 
 # The writer: one INSERT of a unique key every ~20 ms, autocommit; prints
 # "key sent_ms acked_ms" (epoch) for each acknowledged one; reconnects after any error.
@@ -149,46 +134,10 @@ run_vigil() {  # round
   local d="$DIR/vigil$1"
   mkdir -p "$d/data" "$d/state" "$d/log"; chmod 755 "$d"; chown postgres: "$d/data"
   local pa pb lp; pa=$(free_port); pb=$(free_port); lp=$(free_port)
-  cat > "$d/vigil.ini" <<EOF
-[vigil]
-control_socket = $d/vigil.sock
-state_dir = $d/state
-log_dir = $d/log
-log_level = info
-
-[program:pg]
-kind = postgres
-user = postgres
-data_dir = $d/data/pg
-address = 127.0.0.1:$pa
-health_interval = 500ms
-failover_after = 5s
-
-[program:pg-replica]
-kind = postgres
-user = postgres
-data_dir = $d/data/pg-replica
-address = 127.0.0.1:$pb
-health_interval = 500ms
-replica_of = pg
-
-[upstream:db]
-servers = pg pg-replica
-role = primary
-
-[proxy:db]
-mode = tcp
-listen = 127.0.0.1:$lp
-route = db
-
-[program:proxy]
-kind = proxy
-startsecs = 0
-EOF
-  "$VIGILD" -c "$d/vigil.ini" >"$d/vigild.log" 2>&1 & local vpid=$!; PIDS+=("$vpid")
-  status_has() { "$VIGILCTL" -s "$d/vigil.sock" status 2>/dev/null | grep "^$1 " | grep -q "$2"; }
-  wait_for 90 "pg-replica in sync" status_has pg-replica "replica of pg, sync" || { tail -20 "$d/vigild.log" >&2; return 1; }
-  wait_for 20 "pg primary, synchronous" status_has pg "primary, synchronous" || return 1
+  vigil_pair_ini "$d/vigil.ini" "$d" postgres postgres pg db "$d/data" "$pa" "$pb" "$lp" "log_level = info"
+  start_vigild "$d"; local vpid=$VIGILD_PID
+  wait_for 90 "pg-replica in sync" vigil_status_has "$d/vigil.sock" pg-replica "replica of pg, sync" || { tail -20 "$d/vigild.log" >&2; return 1; }
+  wait_for 20 "pg primary, synchronous" vigil_status_has "$d/vigil.sock" pg "primary, synchronous" || return 1
   local via="host=127.0.0.1 port=$lp user=postgres dbname=postgres connect_timeout=2"
   wait_for 20 "the listener" psql -X -q "$via" -c "CREATE TABLE t (i bigint PRIMARY KEY)" || return 1
   start_writer "$via" "vigil$1"

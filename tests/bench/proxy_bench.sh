@@ -87,23 +87,8 @@ fi
 NGINX=$(command -v nginx || echo /usr/sbin/nginx)
 HAPROXY=$(command -v haproxy || echo /usr/sbin/haproxy)
 
-DIR=$(mktemp -d /tmp/vigil-proxy-bench.XXXXXX)
-PIDS=()
-cleanup() {
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$DIR"
-}
-trap cleanup EXIT
-
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_port() {  # a bounded wait for a listener: the event is the connect succeeding
-  for _ in $(seq 1 100); do
-    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
-    sleep 0.05
-  done
-  echo "nothing listens on $1" >&2; tail -n 5 "$DIR"/*.log "$DIR"/*/error.log >&2 2>/dev/null; exit 1
-}
+. "$(dirname "$0")/lib.sh"
+bench_dir vigil-proxy-bench
 
 B1=$(free_port); B2=$(free_port)
 NP=$(free_port); NT=$(free_port); HP=$(free_port); HT=$(free_port); VP=$(free_port); VT=$(free_port)

@@ -45,23 +45,8 @@ for t in nginx wrk valgrind callgrind_annotate; do
 done
 NGINX=$(command -v nginx || echo /usr/sbin/nginx)
 
-DIR=$(mktemp -d /tmp/vigil-proxy-cost.XXXXXX)
-PIDS=()
-cleanup() {
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  [ -n "${KEEP:-}" ] && echo "kept $DIR" >&2 || rm -rf "$DIR"
-}
-trap cleanup EXIT
-
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_port() {  # bounded: the event is a connect succeeding
-  for _ in $(seq 1 400); do
-    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
-    sleep 0.05
-  done
-  echo "nothing listens on $1" >&2; exit 1
-}
+. "$(dirname "$0")/lib.sh"
+bench_dir vigil-proxy-cost
 
 BE=$(free_port)
 mkdir -p "$DIR/be" "$DIR/www"

@@ -47,72 +47,20 @@ command -v redis-cli >/dev/null || fail "no redis-cli (redis-tools; ./scripts/se
 [ -x "$VIGILCTL" ] || fail "vigilctl not built: $VIGILCTL (./scripts/build.sh, or set VIGILCTL)"
 [ -x "$(dirname "$VIGILD")/../proxy/vigil-proxy" ] || fail "vigil-proxy not built next to vigild"
 
-DIR=$(mktemp -d /tmp/vigil-redis-failover.XXXXXX)
+. "$(dirname "$0")/lib.sh"
+bench_dir vigil-redis-failover
 chmod 755 "$DIR"  # redis (the user) must reach the data directories inside
-PIDS=()
-cleanup() {
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$DIR"
-}
-trap cleanup EXIT
-
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-# Bounded waits for a state, polled at 100 ms: `what` names it in the error.
-wait_for() {  # seconds what command...
-  local secs=$1 what=$2; shift 2
-  for _ in $(seq 1 $((secs * 10))); do
-    "$@" >/dev/null 2>&1 && return 0
-    sleep 0.1
-  done
-  echo "timed out waiting for $what" >&2; return 1
-}
 
 # Each run writes the writer's line to $DIR/line; not in a subshell, so that
 # PIDS (what the EXIT trap stops) sees every process started.
 run_vigil() {  # round
   local d="$DIR/vigil$1"; mkdir -p "$d/data"; chmod 755 "$d"; chown redis: "$d/data"
   local pa pb pl; pa=$(free_port); pb=$(free_port); pl=$(free_port)
-  cat > "$d/vigil.ini" <<EOF
-[vigil]
-control_socket = $d/vigil.sock
-state_dir = $d/state
-log_dir = $d/log
-
-[program:cache]
-kind = redis
-user = redis
-data_dir = $d/data/cache
-address = 127.0.0.1:$pa
-health_interval = 500ms
-failover_after = 5s
-
-[program:cache-replica]
-kind = redis
-user = redis
-replica_of = cache
-data_dir = $d/data/cache-replica
-address = 127.0.0.1:$pb
-health_interval = 500ms
-
-[upstream:cache]
-servers = cache cache-replica
-role = primary
-
-[proxy:cache]
-mode = tcp
-listen = 127.0.0.1:$pl
-route = cache
-
-[program:proxy]
-kind = proxy
-startsecs = 0
-EOF
-  "$VIGILD" -c "$d/vigil.ini" >"$d/vigild.log" 2>&1 & local vpid=$!; PIDS+=("$vpid")
-  local ctl=("$VIGILCTL" -s "$d/vigil.sock")
-  wait_for 60 "the vigil pair in sync" bash -c "'${ctl[0]}' -s '$d/vigil.sock' status cache-replica | grep -q 'replica of cache, sync'" \
+  vigil_pair_ini "$d/vigil.ini" "$d" redis redis cache cache "$d/data" "$pa" "$pb" "$pl"
+  start_vigild "$d"; local vpid=$VIGILD_PID
+  wait_for 60 "the vigil pair in sync" vigil_status_has "$d/vigil.sock" cache-replica "replica of cache, sync" \
     || { tail -n 20 "$d/vigild.log" >&2; return 1; }
-  local mpid; mpid=$("${ctl[@]}" pid cache)
+  local mpid; mpid=$("$VIGILCTL" -s "$d/vigil.sock" pid cache)
   python3 "$WRITER" --listener "$pl" --kill-pid "$mpid" --data-dir "$d/data/cache" >"$DIR/line" || true
   kill "$vpid" 2>/dev/null || true; wait "$vpid" 2>/dev/null || true
 }

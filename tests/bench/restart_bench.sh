@@ -43,23 +43,13 @@ done
 NGINX=$(command -v nginx || echo /usr/sbin/nginx)
 HAPROXY=$(command -v haproxy || echo /usr/sbin/haproxy)
 
-DIR=$(mktemp -d /tmp/vigil-restart-bench.XXXXXX)
-PIDS=()
-cleanup() {
+. "$(dirname "$0")/lib.sh"
+bench_dir vigil-restart-bench
+# vigild first, so that it does not restart what the trap kills; haproxy
+# re-executes itself on reload, so its pid is in a file, not in PIDS.
+bench_before_kill() {
   [ -S "$DIR/vigil.sock" ] && "$VIGILCTL" -s "$DIR/vigil.sock" shutdown >/dev/null 2>&1 || true
-  for p in "${PIDS[@]}" $(cat "$DIR/haproxy.pid" 2>/dev/null || true); do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$DIR"
-}
-trap cleanup EXIT
-
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_port() {  # bounded: the event is a connect succeeding
-  for _ in $(seq 1 200); do
-    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
-    sleep 0.05
-  done
-  echo "nothing listens on $1" >&2; exit 1
+  for p in $(cat "$DIR/haproxy.pid" 2>/dev/null || true); do kill "$p" 2>/dev/null || true; done
 }
 now_ms() { date +%s%3N; }
 children() { cat /proc/"$1"/task/*/children 2>/dev/null || true; }
