@@ -23,7 +23,7 @@ shift || true
 build=${BUILD_DIR:-$root/build-fuzz}
 jobs=${JOBS:-2}
 out=${FUZZ_OUT:-$build/fuzz-out}
-all_targets=(config_fuzz control_fuzz pg_handshake_fuzz xmlrpc_fuzz http_fuzz admin_fuzz session_fuzz)
+all_targets=(config_fuzz control_fuzz pg_handshake_fuzz redis_reply_fuzz xmlrpc_fuzz http_fuzz admin_fuzz session_fuzz)
 
 # --- toolchain ---------------------------------------------------------------
 "$root/scripts/setup.sh" clang libclang-rt-14-dev

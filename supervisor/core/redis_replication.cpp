@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <string>
 
 namespace vigil::core::redis {
 namespace {
@@ -46,6 +47,10 @@ std::string command(const std::vector<std::string>& argv) {
 
 std::optional<Reply> parse_reply(std::string_view buf, std::size_t& used, std::string& bad) {
     const auto eol = buf.find("\r\n");
+    if ((eol == std::string_view::npos ? buf.size() : eol) > kMaxLine) {
+        bad = "a reply line longer than " + std::to_string(kMaxLine) + " bytes";
+        return std::nullopt;
+    }
     if (buf.empty() || eol == std::string_view::npos) return std::nullopt;
     const char type = buf[0];
     const std::string_view line = buf.substr(1, eol - 1);
@@ -69,8 +74,16 @@ std::optional<Reply> parse_reply(std::string_view buf, std::size_t& used, std::s
                 used = eol + 2;
                 return r;
             }
+            if (len > static_cast<long long>(kMaxBulk)) {
+                bad = "a bulk reply of " + std::to_string(len) + " bytes (at most " + std::to_string(kMaxBulk) + ")";
+                return std::nullopt;
+            }
             const std::size_t need = eol + 2 + static_cast<std::size_t>(len) + 2;
             if (buf.size() < need) return std::nullopt;
+            if (buf.substr(need - 2, 2) != "\r\n") {
+                bad = "a bulk reply longer than its length";
+                return std::nullopt;
+            }
             r.text = std::string(buf.substr(eol + 2, static_cast<std::size_t>(len)));
             used = need;
             return r;

@@ -29,8 +29,15 @@ struct Reply {
     bool error = false;  // -ERR …
     std::string text;    // a simple string, an error, an integer's digits, a bulk string ("" for nil)
 };
+// What vigild buffers of one reply at most: INFO replication is a few KiB,
+// and whatever answers on a member's port must not make vigild buffer
+// without bound (it is read until a reply is whole).
+inline constexpr std::size_t kMaxLine = 64 * 1024;   // a status, error or integer line, a bulk header
+inline constexpr std::size_t kMaxBulk = 1024 * 1024;  // a bulk string's body
+
 // One reply from the front of `buf`: nullopt while incomplete (`bad` empty)
-// or unusable (`bad` says why: arrays are not expected by vigild).
+// or unusable (`bad` says why: arrays are not expected by vigild, nor
+// replies over the limits above).
 std::optional<Reply> parse_reply(std::string_view buf, std::size_t& used, std::string& bad);
 
 using Info = std::map<std::string, std::string>;

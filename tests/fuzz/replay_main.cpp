@@ -30,6 +30,7 @@ using Entry = int (*)(const std::uint8_t*, std::size_t);
 extern "C" int config_fuzz_one(const std::uint8_t*, std::size_t);
 extern "C" int control_fuzz_one(const std::uint8_t*, std::size_t);
 extern "C" int pg_handshake_fuzz_one(const std::uint8_t*, std::size_t);
+extern "C" int redis_reply_fuzz_one(const std::uint8_t*, std::size_t);
 extern "C" int xmlrpc_fuzz_one(const std::uint8_t*, std::size_t);
 #ifdef VIGIL_FUZZ_PROXY
 extern "C" int http_fuzz_one(const std::uint8_t*, std::size_t);
@@ -50,6 +51,7 @@ const std::vector<Target> targets = {
     {"config_fuzz", config_fuzz_one},
     {"control_fuzz", control_fuzz_one},
     {"pg_handshake_fuzz", pg_handshake_fuzz_one},
+    {"redis_reply_fuzz", redis_reply_fuzz_one},
     {"xmlrpc_fuzz", xmlrpc_fuzz_one},
 #ifdef VIGIL_FUZZ_PROXY
     {"http_fuzz", http_fuzz_one},

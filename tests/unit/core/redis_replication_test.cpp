@@ -56,6 +56,24 @@ TEST_CASE("redis replication: RESP requests and replies, whole or in pieces", "[
     CHECK(bad == "malformed bulk length");
 }
 
+TEST_CASE("redis replication: a reply over the limits is refused, not buffered", "[redis]") {
+    std::size_t used = 0;
+    std::string bad;
+    // Incomplete but within the limits: wait for more.
+    CHECK_FALSE(redis::parse_reply("+" + std::string(redis::kMaxLine - 1, 'a'), used, bad));
+    CHECK(bad.empty());
+    CHECK_FALSE(redis::parse_reply("+" + std::string(redis::kMaxLine, 'a'), used, bad));
+    CHECK(bad == "a reply line longer than 65536 bytes");
+    bad.clear();
+    CHECK_FALSE(redis::parse_reply("$1048577\r\n", used, bad));
+    CHECK(bad == "a bulk reply of 1048577 bytes (at most 1048576)");
+    bad.clear();
+    CHECK_FALSE(redis::parse_reply("$1048576\r\n", used, bad));  // at the limit: wait for the body
+    CHECK(bad.empty());
+    CHECK_FALSE(redis::parse_reply("$2\r\nabc\r\n", used, bad));
+    CHECK(bad == "a bulk reply longer than its length");
+}
+
 TEST_CASE("redis replication: a replica's lag from the master's and its own INFO", "[redis]") {
     const auto master = redis::parse_info(kMaster);
     CHECK(master.at("connected_slaves") == "2");
