@@ -112,7 +112,11 @@ Info parse_info(std::string_view text) {
 ReplicaLag replica_lag(const Info& master, const Info& replica, const std::string& host, int port, int master_port) {
     ReplicaLag lag;
     if (field(master, "role") != "master") return lag;
-    const std::int64_t slaves = number(master, "connected_slaves", 0);
+    // Each replica is a slaveN line of the same INFO: never more of them
+    // than lines, whatever connected_slaves claims (fuzzing found a claimed
+    // 190,000,000 spinning the poll thread).
+    const std::int64_t slaves =
+        std::min<std::int64_t>(number(master, "connected_slaves", 0), static_cast<std::int64_t>(master.size()));
     Info line;
     for (std::int64_t i = 0; i < slaves; ++i) {
         Info f = fields(field(master, "slave" + std::to_string(i)));

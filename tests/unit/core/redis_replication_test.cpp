@@ -99,6 +99,11 @@ TEST_CASE("redis replication: a replica's lag from the master's and its own INFO
     auto syncing = redis::parse_info(std::string(kMaster));
     syncing["slave1"] = "ip=127.0.0.1,port=6380,state=wait_bgsave,offset=0,lag=0";
     CHECK_FALSE(redis::replica_lag(syncing, redis::parse_info(replica(10411)), "127.0.0.1", 6380, 6379).streaming);
+    // A count far beyond the lines there are is not walked: the replica is
+    // still found among the lines, at once.
+    auto boasting = redis::parse_info(std::string(kMaster));
+    boasting["connected_slaves"] = "9000000000000000000";
+    CHECK(redis::replica_lag(boasting, redis::parse_info(replica(10411)), "127.0.0.1", 6380, 6379).streaming);
 }
 
 TEST_CASE("redis replication: drained once the old master is gone and all it sent is applied", "[redis]") {
