@@ -2,7 +2,8 @@
 // client on one kept-alive connection (Load) and a client that opens a new
 // connection for every request (Opener), both through the proxy's internal
 // listener. Shared by ha_test.cpp and proxy_handover_test.cpp. Each is
-// bounded in count and time; their only sleep is the load's pacing.
+// bounded in count and time; their pace is a wait on their StopSignal, so
+// stop() ends them at once.
 #pragma once
 
 #include <atomic>
@@ -15,6 +16,7 @@
 
 #include "harness.hpp"
 #include "http_client.hpp"
+#include "stop_signal.hpp"
 
 namespace vigil::test {
 
@@ -45,7 +47,7 @@ public:
         thread_ = std::thread([this] { loop(); });
     }
     void stop() {
-        stop_ = true;
+        stop_.stop();
         if (thread_.joinable()) thread_.join();
     }
 
@@ -98,7 +100,7 @@ private:
                 acked_.push_back(pending);
                 pending.clear();
             }
-            std::this_thread::sleep_until(t + 40ms);  // pacing of the load, not a wait
+            if (stop_.pause_until(t + 40ms)) break;  // the load's pace
         }
     }
     void record(Sample s, const Reply& r) {
@@ -118,7 +120,7 @@ private:
     int port_;
     std::string token_, prefix_;
     int next_key_ = 0;
-    std::atomic<bool> stop_{false};
+    StopSignal stop_;
     std::atomic<std::size_t> connections_{0};
     std::thread thread_;
     mutable std::mutex mu_;
@@ -152,12 +154,12 @@ public:
                     if (failures_.size() < 2000)
                         failures_ += "opener: " + (r.status ? std::to_string(r.status) : r.error) + "\n";
                 }
-                std::this_thread::sleep_until(t + 5ms);  // pacing of the load, not a wait
+                if (stop_.pause_until(t + 5ms)) break;  // the load's pace
             }
         });
     }
     void stop() {
-        stop_ = true;
+        stop_.stop();
         if (thread_.joinable()) thread_.join();
     }
     std::size_t requests() const { return requests_; }
@@ -170,7 +172,7 @@ public:
 
 private:
     int port_;
-    std::atomic<bool> stop_{false};
+    StopSignal stop_;
     std::atomic<std::size_t> requests_{0}, refused_{0}, failed_{0};
     std::thread thread_;
     mutable std::mutex mu_;

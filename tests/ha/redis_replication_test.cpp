@@ -124,7 +124,7 @@ struct RedisPair {
 // apart; records the acknowledged ones and the longest time between two.
 struct Writer : AckLog {
     int port = 0;
-    std::atomic<bool> stop{false};
+    StopSignal stop;
     std::thread thread;
 
     void start() {
@@ -138,7 +138,7 @@ struct Writer : AckLog {
             if (!c || !c->ok()) {
                 c = std::make_unique<Resp>(port);
                 if (!c->ok()) {
-                    std::this_thread::sleep_for(20ms);  // a retry pace, not a wait for a state
+                    if (stop.pause_for(20ms)) break;  // the retry pace; finish() ends it at once
                     continue;
                 }
             }
@@ -151,11 +151,11 @@ struct Writer : AckLog {
                 continue;
             }
             ack(id, "", sent);  // the first after a kill: sent to the new master
-            std::this_thread::sleep_for(1ms);  // the writer's pace
+            if (stop.pause_for(1ms)) break;  // the writer's pace
         }
     }
     void finish() {
-        stop = true;
+        stop.stop();
         if (thread.joinable()) thread.join();
     }
 };

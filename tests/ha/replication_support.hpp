@@ -12,6 +12,7 @@
 #include <string>
 
 #include "harness.hpp"
+#include "stop_signal.hpp"
 
 namespace vigil::test {
 

@@ -90,7 +90,7 @@ std::string query_one(const std::string& conninfo, const std::string& sql) {
 // acknowledged ones and the longest time between two acknowledgements.
 struct Writer : AckLog {
     std::string conninfo;
-    std::atomic<bool> stop{false};
+    StopSignal stop;
     std::thread thread;
 
     void start() {
@@ -105,7 +105,7 @@ struct Writer : AckLog {
                 if (c) PQfinish(c);
                 c = PQconnectdb(conninfo.c_str());
                 if (PQstatus(c) != CONNECTION_OK) {
-                    std::this_thread::sleep_for(20ms);  // a retry pace, not a wait for a state
+                    if (stop.pause_for(20ms)) break;  // the retry pace; finish() ends it at once
                     continue;
                 }
             }
@@ -124,7 +124,7 @@ struct Writer : AckLog {
         if (c) PQfinish(c);
     }
     void finish() {
-        stop = true;
+        stop.stop();
         if (thread.joinable()) thread.join();
     }
 };
