@@ -41,7 +41,7 @@ inline constexpr std::size_t kMaxBulk = 1024 * 1024;  // a bulk string's body
 std::optional<Reply> parse_reply(std::string_view buf, std::size_t& used, std::string& bad);
 
 using Info = std::map<std::string, std::string>;
-Info parse_info(std::string_view text);
+Info parse_info(std::string_view text);  // also vigilctl backup's (ctl/backup_plan.hpp)
 
 // The replica that listens on host:port (its config address; a wildcard
 // host matches any) as the master's and its own INFO replication show it.

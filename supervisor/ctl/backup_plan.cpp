@@ -157,21 +157,6 @@ std::string aof_manifest_text(const std::string& appendfilename) {
     return "file " + aof_base_name(appendfilename) + " seq 1 type b\n";
 }
 
-std::map<std::string, std::string> parse_info(std::string_view text) {
-    std::map<std::string, std::string> out;
-    while (!text.empty()) {
-        const auto nl = text.find('\n');
-        std::string_view line = text.substr(0, nl);
-        text = nl == std::string_view::npos ? std::string_view() : text.substr(nl + 1);
-        if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-        if (line.empty() || line[0] == '#') continue;
-        const auto colon = line.find(':');
-        if (colon == std::string_view::npos) continue;
-        out[std::string(line.substr(0, colon))] = std::string(line.substr(colon + 1));
-    }
-    return out;
-}
-
 std::int64_t keys_in(const std::map<std::string, std::string>& info) {
     std::int64_t total = 0;
     bool any = false;
@@ -188,12 +173,6 @@ std::int64_t keys_in(const std::map<std::string, std::string>& info) {
         }
     }
     return any ? total : (info.empty() ? -1 : 0);
-}
-
-std::string resp_command(const std::vector<std::string>& argv) {
-    std::string out = "*" + std::to_string(argv.size()) + "\r\n";
-    for (const auto& a : argv) out += "$" + std::to_string(a.size()) + "\r\n" + a + "\r\n";
-    return out;
 }
 
 namespace {

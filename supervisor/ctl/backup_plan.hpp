@@ -19,6 +19,8 @@
 #include <string_view>
 #include <vector>
 
+#include "supervisor/core/redis_replication.hpp"
+
 namespace vigil::ctl::backup {
 
 inline constexpr std::string_view kManifestName = "vigil-backup.json";
@@ -89,13 +91,13 @@ std::string aside_path(const std::string& data_dir, std::time_t now,
 std::string aof_base_name(const std::string& appendfilename);
 std::string aof_manifest_text(const std::string& appendfilename);
 
-// "key:value" lines of INFO (sections and blank lines skipped).
-std::map<std::string, std::string> parse_info(std::string_view text);
+// "key:value" lines of INFO (sections and blank lines skipped): the parser
+// vigild's Redis replication driver reads INFO with.
+using core::redis::parse_info;
 // Sum of keys=N over the dbN lines of INFO keyspace; -1 when unknown.
 std::int64_t keys_in(const std::map<std::string, std::string>& info);
 
-// RESP
-std::string resp_command(const std::vector<std::string>& argv);
+// RESP replies (requests: core::redis::command)
 struct RespValue {
     enum class Type { simple, error, integer, bulk, nil, array } type = Type::nil;
     std::string str;  // simple, error, bulk

@@ -45,7 +45,7 @@ Redis::~Redis() {
 }
 
 bk::RespValue Redis::command(const std::vector<std::string>& argv) {
-    const std::string req = bk::resp_command(argv);
+    const std::string req = core::redis::command(argv);
     if (::send(fd_, req.data(), req.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(req.size()))
         fail(kFailed, "redis: send: " + std::string(std::strerror(errno)));
     for (;;) {

@@ -102,7 +102,7 @@ TEST_CASE("backup plan: INFO and keyspace", "[backup]") {
 }
 
 TEST_CASE("backup plan: RESP encoding and replies, whole and in pieces", "[backup]") {
-    CHECK(resp_command({"CONFIG", "GET", "dir"}) == "*3\r\n$6\r\nCONFIG\r\n$3\r\nGET\r\n$3\r\ndir\r\n");
+    CHECK(vigil::core::redis::command({"CONFIG", "GET", "dir"}) == "*3\r\n$6\r\nCONFIG\r\n$3\r\nGET\r\n$3\r\ndir\r\n");
     std::size_t used = 0;
     std::string error;
     auto v = resp_parse("+OK\r\n", used, error);
