@@ -19,6 +19,7 @@ std::string_view repl_action_name(ReplAction::Type t) noexcept {
         case ReplAction::Type::wait_replayed: return "wait_replayed";
         case ReplAction::Type::rejoin: return "rejoin";
         case ReplAction::Type::routes_changed: return "routes_changed";
+        case ReplAction::Type::retry: return "retry";
         case ReplAction::Type::log: return "log";
     }
     return "?";
@@ -71,7 +72,8 @@ std::string ReplicationPair::operation() const {
 
 ReplAction ReplicationPair::make(ReplAction::Type t, std::string name, std::string peer, std::string reason) {
     ReplAction a{t, std::move(name), std::move(peer), RejoinMethod::rewind, std::move(reason), 0};
-    if (t != ReplAction::Type::routes_changed && t != ReplAction::Type::log) a.id = next_id_++;
+    if (t != ReplAction::Type::routes_changed && t != ReplAction::Type::log && t != ReplAction::Type::retry)
+        a.id = next_id_++;
     return a;
 }
 
@@ -129,6 +131,7 @@ ReplActions ReplicationPair::on_health(const std::string& name, bool healthy, Ti
     ReplActions out;
     if (!has(name)) return out;
     Member& mem = m(name);
+    const bool was_healthy = mem.healthy;
     mem.healthy = healthy;
     if (!healthy) {
         note_down(mem, now);
@@ -140,6 +143,15 @@ ReplActions ReplicationPair::on_health(const std::string& name, bool healthy, Ti
             refused_logged_ = false;
             mem.data_dir_lost = false;
             mem.start_failures.clear();
+            // A replica cannot start (base backup, streaming) while its
+            // primary is down: its failed starts meanwhile only grew its
+            // backoff (a fresh pair: until the primary's initdb is done).
+            // A fenced member is retried only on its way back as a replica.
+            if (!was_healthy)
+                for (const auto& r : members_)
+                    if (r != primary_ && !m(r).running && (!m(r).fenced || m(r).rejoining))
+                        out.push_back(make(ReplAction::Type::retry, r, name,
+                                           "its primary " + name + " answers: started now, not at the end of its backoff"));
         }
         maybe_restore_sync(out);
     }

@@ -96,6 +96,8 @@ struct ReplAction {
         wait_replayed,   // wait until replica `name` has replayed all it received from `peer`
         rejoin,          // start `name` as a replica of `peer` with `method`
         routes_changed,  // the pools' members changed (primary moved, writes paused or resumed)
+        retry,           // `name` (a replica) may start now if it waits in its restart backoff:
+                         // its primary `peer` answers again (its failed starts were waiting for it)
         log,             // `reason` for the log and the event stream
     };
     Type type;

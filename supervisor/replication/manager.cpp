@@ -190,7 +190,8 @@ void ReplicationManager::run(Pair& p, core::ReplActions actions) {
 
 void ReplicationManager::run_one(Pair& p, const ReplAction& a) {
     const auto name = std::string(core::repl_action_name(a.type));
-    if (a.type != ReplAction::Type::log) spdlog::info("replication: {} {}: {}", name, a.name, a.reason);
+    if (a.type != ReplAction::Type::log && a.type != ReplAction::Type::retry)
+        spdlog::info("replication: {} {}: {}", name, a.name, a.reason);
     switch (a.type) {
         case ReplAction::Type::log:
             if (a.warning) spdlog::warn("replication: {}", a.reason);
@@ -198,6 +199,14 @@ void ReplicationManager::run_one(Pair& p, const ReplAction& a) {
             sup_.note(a.name, "replication", a.reason, a.warning);
             return;
         case ReplAction::Type::routes_changed: return;  // push_roles() follows every batch
+        case ReplAction::Type::retry: {
+            // Only a start the backoff holds back; never one an operator stopped.
+            ProcessRunner* r = sup_.find(a.name);
+            if (!r || r->state() != core::State::backoff) return;
+            spdlog::info("replication: retry {}: {}", a.name, a.reason);
+            sup_.request_start(*r);
+            return;
+        }
         case ReplAction::Type::fence: {
             save();
             apply_env(p);

@@ -53,6 +53,11 @@ TempDir::TempDir() {
 }
 
 TempDir::~TempDir() {
+    // VIGIL_KEEP_TEMP=1 keeps it for a post-mortem (the servers' own logs are in it).
+    if (const char* keep = std::getenv("VIGIL_KEEP_TEMP"); keep && *keep) {
+        std::cerr << "kept " << path_ << " (VIGIL_KEEP_TEMP)\n";
+        return;
+    }
     std::error_code ec;
     std::filesystem::remove_all(path_, ec);
 }

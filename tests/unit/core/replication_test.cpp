@@ -451,3 +451,53 @@ TEST_CASE("replication: unfence from restored state, nothing running", "[replica
     CHECK(pair.may_start_as_primary("pg"));
     CHECK(pair.takes_writes("pg"));
 }
+
+TEST_CASE("replication: a replica waiting in its backoff is retried the moment its primary answers",
+          "[replication]") {
+    ReplicationPair pair("pg", {"r", "r2"}, PairPolicy{});
+    TimePoint t{};
+    pair.on_done(find(pair.on_running("pg", t), Type::set_async)->id, true, "", t);
+    // Its base backup failed: the primary was still initialising.
+    pair.on_running("r", t);
+    pair.on_exited("r", true, t);
+    pair.on_running("r2", t);
+    pair.on_health("r2", true, t);
+
+    auto out = pair.on_health("pg", true, t);
+    const ReplAction* a = find(out, Type::retry);
+    REQUIRE(a);
+    CHECK(a->name == "r");
+    CHECK(a->peer == "pg");
+    CHECK(a->id == 0);  // nothing answers it: the I/O side starts r only if its backoff holds it
+    std::size_t retries = 0;
+    for (const auto& x : out) retries += x.type == Type::retry;
+    CHECK(retries == 1);  // r2 runs
+
+    SECTION("only when the primary comes back, not at each healthy report") {
+        CHECK_FALSE(find(pair.on_health("pg", true, t), Type::retry));
+        pair.on_health("pg", false, t);
+        CHECK(find(pair.on_health("pg", true, t), Type::retry));
+    }
+    SECTION("a replica's own recovery retries nothing") {
+        CHECK_FALSE(find(pair.on_health("r2", true, t), Type::retry));
+    }
+}
+
+TEST_CASE("replication: an old primary rejoining after a failover is retried when the new primary answers",
+          "[replication]") {
+    World w;
+    w.pair.on_exited("pg", false, w.t);
+    auto out = w.pair.on_data_dir_lost("pg", w.t);
+    out = w.pair.on_done(find(out, Type::fence)->id, true, "", w.t);
+    out = w.pair.on_done(find(out, Type::promote)->id, true, "", w.t);
+    REQUIRE(find(out, Type::rejoin));
+    REQUIRE(w.pair.primary() == "pg-replica");
+    // Its base backup failed while the new primary was briefly unhealthy.
+    w.pair.on_health("pg-replica", false, w.t);
+    w.pair.on_exited("pg", true, w.t);
+    out = w.pair.on_health("pg-replica", true, w.t);
+    const ReplAction* a = find(out, Type::retry);
+    REQUIRE(a);
+    CHECK(a->name == "pg");
+    CHECK(a->peer == "pg-replica");
+}
