@@ -40,8 +40,8 @@ struct Reply {
 // answers with one, so an array means something other than what vigild
 // asked for is answering.
 inline constexpr resp::Limits kLimits{
-    .max_line = 64 * 1024,     // a status, error or integer line, a bulk header
-    .max_bulk = 1024 * 1024,   // a bulk string's body
+    .max_line = 64 * 1024,    // a status, error or integer line, a bulk header
+    .max_bulk = 1024 * 1024,  // a bulk string's body
     .max_items = 16,
     .max_depth = 1,
     .max_reply = 64 * 1024 + 2 + 1024 * 1024 + 2,  // a bulk header and body, no more
