@@ -46,52 +46,23 @@ std::string command(const std::vector<std::string>& argv) {
 }
 
 std::optional<Reply> parse_reply(std::string_view buf, std::size_t& used, std::string& bad) {
-    const auto eol = buf.find("\r\n");
-    if ((eol == std::string_view::npos ? buf.size() : eol) > kMaxLine) {
-        bad = "a reply line longer than " + std::to_string(kMaxLine) + " bytes";
-        return std::nullopt;
-    }
-    if (buf.empty() || eol == std::string_view::npos) return std::nullopt;
-    const char type = buf[0];
-    const std::string_view line = buf.substr(1, eol - 1);
+    auto v = resp::parse(buf, used, bad, kLimits);
+    if (!v) return std::nullopt;
     Reply r;
-    switch (type) {
-        case '+':
-        case ':':
-        case '-':
-            r.error = type == '-';
-            r.text = std::string(line);
-            used = eol + 2;
-            return r;
-        case '$': {
-            long long len = 0;
-            auto [p, ec] = std::from_chars(line.data(), line.data() + line.size(), len);
-            if (ec != std::errc() || p != line.data() + line.size() || len < -1) {
-                bad = "malformed bulk length";
-                return std::nullopt;
-            }
-            if (len == -1) {
-                used = eol + 2;
-                return r;
-            }
-            if (len > static_cast<long long>(kMaxBulk)) {
-                bad = "a bulk reply of " + std::to_string(len) + " bytes (at most " + std::to_string(kMaxBulk) + ")";
-                return std::nullopt;
-            }
-            const std::size_t need = eol + 2 + static_cast<std::size_t>(len) + 2;
-            if (buf.size() < need) return std::nullopt;
-            if (buf.substr(need - 2, 2) != "\r\n") {
-                bad = "a bulk reply longer than its length";
-                return std::nullopt;
-            }
-            r.text = std::string(buf.substr(eol + 2, static_cast<std::size_t>(len)));
-            used = need;
-            return r;
-        }
-        default:
-            bad = std::string("unexpected reply type '") + type + "'";
+    switch (v->type) {
+        case resp::Value::Type::simple:
+        case resp::Value::Type::bulk: r.text = std::move(v->str); break;
+        case resp::Value::Type::error:
+            r.error = true;
+            r.text = std::move(v->str);
+            break;
+        case resp::Value::Type::integer: r.text = std::to_string(v->integer); break;
+        case resp::Value::Type::nil: break;
+        case resp::Value::Type::array:
+            bad = "an array reply (INFO and REPLICAOF answer none)";
             return std::nullopt;
     }
+    return r;
 }
 
 Info parse_info(std::string_view text) {

@@ -1,7 +1,8 @@
 // Redis replication as vigild reads it, pure (the sockets are in
-// supervisor/replication/redis_store.cpp): RESP requests and the few reply
-// types vigild needs, INFO's "key:value" lines, and a replica's lag from
-// what its master and the replica itself say in `INFO replication`.
+// supervisor/replication/redis_store.cpp): RESP requests, the replies
+// vigild takes (read by core/resp.hpp), INFO's "key:value" lines, and a
+// replica's lag from what its master and the replica itself say in
+// `INFO replication`.
 //
 // The master's own line for a replica (slaveN:…,offset=,lag=) holds the
 // offset the replica last acknowledged, and replicas acknowledge once a
@@ -20,6 +21,7 @@
 #include <vector>
 
 #include "supervisor/core/replication.hpp"
+#include "supervisor/core/resp.hpp"
 
 namespace vigil::core::redis {
 
@@ -29,15 +31,25 @@ struct Reply {
     bool error = false;  // -ERR …
     std::string text;    // a simple string, an error, an integer's digits, a bulk string ("" for nil)
 };
-// What vigild buffers of one reply at most: INFO replication is a few KiB,
-// and whatever answers on a member's port must not make vigild buffer
-// without bound (it is read until a reply is whole).
-inline constexpr std::size_t kMaxLine = 64 * 1024;   // a status, error or integer line, a bulk header
-inline constexpr std::size_t kMaxBulk = 1024 * 1024;  // a bulk string's body
+// What vigild reads of one reply at most (core/resp.hpp): INFO replication
+// is a few KiB, and whatever answers on a member's port must not make
+// vigild buffer without bound (it is read until a reply is whole).
+// Arrays are read (small and flat: a reply that is one is still read
+// whole, bounded, so the refusal below can name it) but refused by
+// parse_reply: neither command vigild sends (INFO, REPLICAOF NO ONE)
+// answers with one, so an array means something other than what vigild
+// asked for is answering.
+inline constexpr resp::Limits kLimits{
+    .max_line = 64 * 1024,    // a status, error or integer line, a bulk header
+    .max_bulk = 1024 * 1024,  // a bulk string's body
+    .max_items = 16,
+    .max_depth = 1,
+    .max_reply = 64 * 1024 + 2 + 1024 * 1024 + 2,  // a bulk header and body, no more
+};
 
-// One reply from the front of `buf`: nullopt while incomplete (`bad` empty)
-// or unusable (`bad` says why: arrays are not expected by vigild, nor
-// replies over the limits above).
+// One reply from the front of `buf` (resp::parse with kLimits): nullopt
+// while incomplete (`bad` empty) or unusable (`bad` says why: a reply over
+// the limits, malformed, or an array).
 std::optional<Reply> parse_reply(std::string_view buf, std::size_t& used, std::string& bad);
 
 using Info = std::map<std::string, std::string>;

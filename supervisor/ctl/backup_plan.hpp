@@ -2,7 +2,8 @@
 // (supervisor/ctl/backup.cpp does the I/O): the backup's manifest, the
 // checks that decide whether a directory may be restored into a program,
 // the name the current data is moved aside to, the AOF manifest that makes
-// Redis load a restored RDB, and a small RESP (Redis protocol) codec.
+// Redis load a restored RDB, and what INFO says of the keyspace (Redis'
+// replies are read by core/resp.hpp).
 //
 // A backup directory holds two things:
 //   vigil-backup.json   the manifest (written last: its presence marks a complete backup)
@@ -96,16 +97,5 @@ std::string aof_manifest_text(const std::string& appendfilename);
 using core::redis::parse_info;
 // Sum of keys=N over the dbN lines of INFO keyspace; -1 when unknown.
 std::int64_t keys_in(const std::map<std::string, std::string>& info);
-
-// RESP replies (requests: core::redis::command)
-struct RespValue {
-    enum class Type { simple, error, integer, bulk, nil, array } type = Type::nil;
-    std::string str;  // simple, error, bulk
-    std::int64_t integer = 0;
-    std::vector<RespValue> items;
-};
-// One reply from the front of `buf`: nullopt while incomplete (consumed
-// untouched) or malformed (error set).
-std::optional<RespValue> resp_parse(std::string_view buf, std::size_t& consumed, std::string& error);
 
 }  // namespace vigil::ctl::backup

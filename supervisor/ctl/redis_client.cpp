@@ -9,6 +9,7 @@
 #include <cstring>
 
 #include "supervisor/ctl/backup_io.hpp"
+#include "supervisor/ctl/backup_plan.hpp"
 #include "supervisor/ctl/commands.hpp"
 
 namespace vigil::ctl {
@@ -16,6 +17,21 @@ namespace {
 
 namespace bk = ctl::backup;
 using backup_io::fail;
+using core::resp::Value;
+
+// What vigilctl asks Redis answers small: INFO server, persistence or
+// keyspace (a bulk string of a few KiB), CONFIG GET of one name (a flat
+// array of two bulk strings, the name and a value no longer than a path),
+// LASTSAVE (an integer), BGSAVE (a status). These limits hold all of them
+// many times over; a server answering more is refused at once, not
+// buffered until the 10 s receive timeout.
+constexpr core::resp::Limits kLimits{
+    .max_line = 64 * 1024,
+    .max_bulk = 1024 * 1024,
+    .max_items = 16,
+    .max_depth = 1,
+    .max_reply = 2 * 1024 * 1024,
+};
 
 }  // namespace
 
@@ -44,14 +60,14 @@ Redis::~Redis() {
     if (fd_ >= 0) ::close(fd_);
 }
 
-bk::RespValue Redis::command(const std::vector<std::string>& argv) {
+Value Redis::command(const std::vector<std::string>& argv) {
     const std::string req = core::redis::command(argv);
     if (::send(fd_, req.data(), req.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(req.size()))
         fail(kFailed, "redis: send: " + std::string(std::strerror(errno)));
     for (;;) {
         std::size_t used = 0;
         std::string error;
-        auto v = bk::resp_parse(buf_, used, error);
+        auto v = core::resp::parse(buf_, used, error, kLimits);
         if (v) {
             buf_.erase(0, used);
             return *v;
@@ -64,9 +80,9 @@ bk::RespValue Redis::command(const std::vector<std::string>& argv) {
     }
 }
 
-bk::RespValue Redis::ok(const std::vector<std::string>& argv) {
+Value Redis::ok(const std::vector<std::string>& argv) {
     auto v = command(argv);
-    if (v.type == bk::RespValue::Type::error) fail(kFailed, "redis: " + argv[0] + ": " + v.str);
+    if (v.type == Value::Type::error) fail(kFailed, "redis: " + argv[0] + ": " + v.str);
     return v;
 }
 

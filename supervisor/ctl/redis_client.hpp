@@ -1,6 +1,7 @@
 // A minimal Redis client for `vigilctl backup` (BGSAVE, INFO, CONFIG GET):
-// one blocking TCP connection with 10 s send/receive timeouts, RESP from
-// supervisor/ctl/backup_plan.hpp. Every error is a backup_io::fail.
+// one blocking TCP connection with 10 s send/receive timeouts, replies read
+// by core/resp.hpp within limits fit for those commands (redis_client.cpp).
+// Every error is a backup_io::fail.
 #pragma once
 
 #include <cstdint>
@@ -8,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "supervisor/ctl/backup_plan.hpp"
+#include "supervisor/core/resp.hpp"
 
 namespace vigil::ctl {
 
@@ -18,9 +19,9 @@ public:
     ~Redis();
     Redis(const Redis&) = delete;
     Redis& operator=(const Redis&) = delete;
-    backup::RespValue command(const std::vector<std::string>& argv);
+    core::resp::Value command(const std::vector<std::string>& argv);
     // A command whose error reply is a failure.
-    backup::RespValue ok(const std::vector<std::string>& argv);
+    core::resp::Value ok(const std::vector<std::string>& argv);
     std::string config_get(const std::string& key);
     std::map<std::string, std::string> info(const std::string& section);
 

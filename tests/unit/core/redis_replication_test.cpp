@@ -29,6 +29,7 @@ std::string replica(long long offset, const std::string& link = "up", int master
 
 TEST_CASE("redis replication: RESP requests and replies, whole or in pieces", "[redis]") {
     CHECK(redis::command({"REPLICAOF", "NO", "ONE"}) == "*3\r\n$9\r\nREPLICAOF\r\n$2\r\nNO\r\n$3\r\nONE\r\n");
+    CHECK(redis::command({"CONFIG", "GET", "dir"}) == "*3\r\n$6\r\nCONFIG\r\n$3\r\nGET\r\n$3\r\ndir\r\n");
     const std::string wire = "+OK\r\n-ERR no\r\n:42\r\n$5\r\nab\r\nc\r\n$-1\r\n";
     std::vector<redis::Reply> got;
     std::string buf, bad;
@@ -48,28 +49,26 @@ TEST_CASE("redis replication: RESP requests and replies, whole or in pieces", "[
     CHECK(got[2].text == "42");
     CHECK(got[3].text == "ab\r\nc");
     CHECK(got[4].text.empty());
-    std::size_t used = 0;
-    CHECK_FALSE(redis::parse_reply("*1\r\n", used, bad));
-    CHECK(bad == "unexpected reply type '*'");
-    bad.clear();
-    CHECK_FALSE(redis::parse_reply("$x\r\n", used, bad));
-    CHECK(bad == "malformed bulk length");
 }
 
-TEST_CASE("redis replication: a reply over the limits is refused, not buffered", "[redis]") {
+// The limits themselves: tests/unit/core/resp_test.cpp.
+TEST_CASE("redis replication: an array, a malformed or an oversized reply is refused", "[redis]") {
     std::size_t used = 0;
     std::string bad;
-    // Incomplete but within the limits: wait for more.
-    CHECK_FALSE(redis::parse_reply("+" + std::string(redis::kMaxLine - 1, 'a'), used, bad));
-    CHECK(bad.empty());
-    CHECK_FALSE(redis::parse_reply("+" + std::string(redis::kMaxLine, 'a'), used, bad));
+    CHECK_FALSE(redis::parse_reply("*1\r\n", used, bad));
+    CHECK(bad.empty());  // incomplete: read whole first, then refused
+    CHECK_FALSE(redis::parse_reply("*1\r\n+OK\r\n", used, bad));
+    CHECK(bad == "an array reply (INFO and REPLICAOF answer none)");
+    CHECK_FALSE(redis::parse_reply("*17\r\n", used, bad));
+    CHECK(bad == "an array reply of 17 items (at most 16)");
+    CHECK_FALSE(redis::parse_reply("*1\r\n*0\r\n", used, bad));
+    CHECK(bad == "arrays nested deeper than 1");
+    CHECK_FALSE(redis::parse_reply("$x\r\n", used, bad));
+    CHECK(bad == "a malformed bulk length 'x'");
+    CHECK_FALSE(redis::parse_reply("+" + std::string(redis::kLimits.max_line, 'a'), used, bad));
     CHECK(bad == "a reply line longer than 65536 bytes");
-    bad.clear();
     CHECK_FALSE(redis::parse_reply("$1048577\r\n", used, bad));
     CHECK(bad == "a bulk reply of 1048577 bytes (at most 1048576)");
-    bad.clear();
-    CHECK_FALSE(redis::parse_reply("$1048576\r\n", used, bad));  // at the limit: wait for the body
-    CHECK(bad.empty());
     CHECK_FALSE(redis::parse_reply("$2\r\nabc\r\n", used, bad));
     CHECK(bad == "a bulk reply longer than its length");
 }

@@ -101,40 +101,6 @@ TEST_CASE("backup plan: INFO and keyspace", "[backup]") {
     CHECK(keys_in(parse_info("# Keyspace\r\nredis_version:7\r\n")) == 0);
 }
 
-TEST_CASE("backup plan: RESP encoding and replies, whole and in pieces", "[backup]") {
-    CHECK(vigil::core::redis::command({"CONFIG", "GET", "dir"}) == "*3\r\n$6\r\nCONFIG\r\n$3\r\nGET\r\n$3\r\ndir\r\n");
-    std::size_t used = 0;
-    std::string error;
-    auto v = resp_parse("+OK\r\n", used, error);
-    REQUIRE(v);
-    CHECK(v->type == RespValue::Type::simple);
-    CHECK(v->str == "OK");
-    CHECK(used == 5);
-    v = resp_parse("-ERR Background save already in progress\r\n", used, error);
-    REQUIRE(v);
-    CHECK(v->type == RespValue::Type::error);
-    v = resp_parse(":1767225600\r\n", used, error);
-    REQUIRE(v);
-    CHECK(v->integer == 1767225600);
-    const std::string arr = "*2\r\n$3\r\ndir\r\n$9\r\n/srv/r\r\nx\r\n+next\r\n";
-    v = resp_parse(arr, used, error);
-    REQUIRE(v);
-    REQUIRE(v->items.size() == 2);
-    CHECK(v->items[1].str == "/srv/r\r\nx");
-    CHECK(arr.substr(used) == "+next\r\n");
-    for (std::size_t cut = 0; cut + 7 < arr.size(); ++cut) {
-        CHECK_FALSE(resp_parse(arr.substr(0, cut), used, error));
-        CHECK(error.empty());
-    }
-    v = resp_parse("$-1\r\n", used, error);
-    REQUIRE(v);
-    CHECK(v->type == RespValue::Type::nil);
-    CHECK_FALSE(resp_parse("?what\r\n", used, error));
-    CHECK_FALSE(error.empty());
-    CHECK_FALSE(resp_parse(":12x\r\n", used, error));
-    CHECK_FALSE(error.empty());
-}
-
 TEST_CASE("backup plan: a replicated pair's backup names the pair and its source, restores into any member",
           "[backup]") {
     Manifest m;
