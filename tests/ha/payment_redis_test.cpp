@@ -101,7 +101,8 @@ TEST_CASE("scenario 11p: the payment stack's Redis master lost (data directory d
           "load: redis-replica promoted, degraded mode ends, 0 lost, rejoin",
           "[ha][replication][redis]") {
     VIGIL_SKIP_UNLESS(stack_prerequisites());
-    PaymentRun run("11p", {{"redis-replica", "replica of redis, sync"}, {"redis", "primary, asynchronous, replica in sync"}});
+    PaymentRun run("11p",
+                   {{"redis-replica", "replica of redis, sync"}, {"redis", "primary, asynchronous, replica in sync"}});
     Stack& s = run.s;
 
     // The server stopped while its directory goes, so that it cannot act on

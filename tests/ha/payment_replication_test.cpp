@@ -58,7 +58,8 @@ struct Figures {
 // primary through the TCP listener.
 Figures play(const std::string& number, const std::string& title,
              const std::function<Clock::time_point(Stack&, Figures&)>& fault) {
-    PaymentRun run(number, {{"postgres-b-replica", "replica of postgres-b, sync"}, {"postgres-b", "primary, synchronous"}});
+    PaymentRun run(number,
+                   {{"postgres-b-replica", "replica of postgres-b, sync"}, {"postgres-b", "primary, synchronous"}});
     Stack& s = run.s;
     Figures f;
     const std::size_t from = s.v->line_count();

@@ -163,7 +163,7 @@ long lost(int port, Writer& w) {
 void setup(RedisPair& p, Writer& w) {
     REQUIRE(p.wait_status("cache-replica", "replica of cache, sync", 60s));
     REQUIRE(p.wait_status("cache", "primary, asynchronous, replica in sync", 10s));
-    // The API and /metrics show the pair as they do a PostgreSQL one.
+    // The API shows the pair as it does a PostgreSQL one (/metrics: the "metrics:" test below).
     std::string out;
     p.v->ctl({"status", "--json", "cache-replica"}, &out);
     INFO(out);
@@ -273,10 +273,12 @@ TEST_CASE("scenario 11c: the Redis replica killed: writes go on, it resynchronis
 }
 
 // /metrics shows a Redis pair as it does a PostgreSQL one (docs/replication.md,
-// "What you see": synchronous means a replica in sync at the last poll), and
-// the roles follow a switchover.
-TEST_CASE("metrics: a Redis pair's replication series, before and after a switchover", "[ha][replication][redis]") {
+// "What you see": synchronous means a replica in sync at the last poll), the
+// roles follow a switchover, and a stopped replica is not streaming.
+TEST_CASE("metrics: a Redis pair's replication series: in sync, switched over, replica stopped",
+          "[ha][replication][redis]") {
     VIGIL_SKIP_UNLESS(Prerequisites().root().user("redis").executable("/usr/bin/redis-server"));
     RedisPair p;
-    check_metrics_across_switchover(*p.v, "cache", "cache-replica", "primary, asynchronous, replica in sync");
+    check_metrics_across_switchover(*p.v, "cache", "cache-replica", "primary, asynchronous, replica in sync",
+                                    "primary, asynchronous, no replica in sync");
 }

@@ -69,13 +69,13 @@ inline std::optional<double> metric(const std::map<std::string, std::string>& sc
 }
 
 // A pair's replication series on /metrics as docs/replication.md lists
-// them: vigil_replication_primary 1 for `primary` and 0 for `replica`, the
-// primary's vigil_replication_synchronous `synchronous`, the replica's
-// lag in bytes and seconds (numbers, ≥ 0, and small: the pair is in sync
-// when this is called), and neither a lag for the primary nor a
-// synchronous series for the replica.
+// them: vigil_replication_primary 1 for `primary` and 0 for `replica`;
+// synchronous for the primary only; streaming for the replica only, and
+// while it streams its lag in bytes and seconds (numbers, ≥ 0, and small:
+// in sync). `in_sync`: the replica streams and is in sync; otherwise it is
+// stopped (streaming 0, no lag series, the primary not synchronous).
 inline void check_pair_metrics(const Vigild& v, const std::string& primary, const std::string& replica,
-                               bool synchronous) {
+                               bool in_sync) {
     const auto scrape = scrape_metrics(v);
     const auto series = [](const char* family, const std::string& name) {
         return std::string(family) + "{name=\"" + name + "\"}";
@@ -83,38 +83,51 @@ inline void check_pair_metrics(const Vigild& v, const std::string& primary, cons
     std::string text;
     for (const auto& [k, val] : scrape)
         if (k.rfind("vigil_replication_", 0) == 0) text += k + " " + val + "\n";
-    std::cout << "vigil_replication_* on /metrics, " << primary << " the primary:\n" << text;
+    std::cout << "vigil_replication_* on /metrics, " << primary << " the primary, " << replica
+              << (in_sync ? " in sync" : " stopped") << ":\n" << text;
     INFO("vigil_replication_* on /metrics:\n" << text);
     CHECK(metric(scrape, series("vigil_replication_primary", primary)) == 1.0);
     CHECK(metric(scrape, series("vigil_replication_primary", replica)) == 0.0);
-    CHECK(metric(scrape, series("vigil_replication_synchronous", primary)) == (synchronous ? 1.0 : 0.0));
+    CHECK(metric(scrape, series("vigil_replication_synchronous", primary)) == (in_sync ? 1.0 : 0.0));
     CHECK_FALSE(scrape.count(series("vigil_replication_synchronous", replica)));
+    CHECK(metric(scrape, series("vigil_replication_streaming", replica)) == (in_sync ? 1.0 : 0.0));
+    for (const char* family : {"vigil_replication_streaming", "vigil_replication_lag_bytes",
+                               "vigil_replication_lag_seconds"})
+        CHECK_FALSE(scrape.count(series(family, primary)));
     const auto bytes = metric(scrape, series("vigil_replication_lag_bytes", replica));
     const auto seconds = metric(scrape, series("vigil_replication_lag_seconds", replica));
+    if (!in_sync) {  // nothing to say, rather than a 0 that reads as caught up
+        CHECK_FALSE(scrape.count(series("vigil_replication_lag_bytes", replica)));
+        CHECK_FALSE(scrape.count(series("vigil_replication_lag_seconds", replica)));
+        return;
+    }
     REQUIRE(bytes);
     REQUIRE(seconds);
     CHECK(*bytes >= 0);
     CHECK(*bytes < 16 * 1024 * 1024);  // in sync: far below one WAL segment
     CHECK(*seconds >= 0);
     CHECK(*seconds <= 10);
-    CHECK_FALSE(scrape.count(series("vigil_replication_lag_bytes", primary)));
-    CHECK_FALSE(scrape.count(series("vigil_replication_lag_seconds", primary)));
 }
 
-// A pair in sync, its series on /metrics; then `vigilctl switchover
-// REPLICA`, and the series again with the roles swapped. `primary_in_sync`:
-// the primary's status then ("primary, synchronous" for PostgreSQL).
+// A pair in sync, its series on /metrics; `vigilctl switchover REPLICA`,
+// the series again with the roles swapped; then the new replica stopped:
+// not streaming, no lag, the primary not synchronous. `in_sync` and `alone`: the
+// primary's status then ("primary, synchronous" and "primary, asynchronous"
+// for PostgreSQL).
 inline void check_metrics_across_switchover(const Vigild& v, const std::string& primary, const std::string& replica,
-                                            const std::string& primary_in_sync) {
+                                            const std::string& in_sync, const std::string& alone) {
     using namespace std::chrono_literals;
     REQUIRE(wait_status(v, replica, "replica of " + primary + ", sync", 60s));
-    REQUIRE(wait_status(v, primary, primary_in_sync, 10s));
+    REQUIRE(wait_status(v, primary, in_sync, 10s));
     check_pair_metrics(v, primary, replica, true);
     std::string out;
     REQUIRE(v.ctl({"switchover", replica}, &out) == 0);
     REQUIRE(wait_status(v, primary, "replica of " + replica + ", sync", 60s));
-    REQUIRE(wait_status(v, replica, primary_in_sync, 30s));
+    REQUIRE(wait_status(v, replica, in_sync, 30s));
     check_pair_metrics(v, replica, primary, true);
+    REQUIRE(v.ctl({"stop", primary}, &out) == 0);
+    REQUIRE(wait_status(v, replica, alone, 30s));  // logged: the primary no longer counts on it
+    check_pair_metrics(v, replica, primary, false);
 }
 
 }  // namespace vigil::test

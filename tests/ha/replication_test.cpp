@@ -305,10 +305,11 @@ TEST_CASE("scenario 10: the replica killed: writes go on asynchronously, synchro
     CHECK(w.longest_gap <= 1000ms);
 }
 
-// /metrics shows the pair (docs/replication.md, "What you see"), and the
-// roles follow a switchover.
-TEST_CASE("metrics: a PostgreSQL pair's replication series, before and after a switchover", "[ha][replication]") {
+// /metrics shows the pair (docs/replication.md, "What you see"), the roles
+// follow a switchover, and a stopped replica is not streaming.
+TEST_CASE("metrics: a PostgreSQL pair's replication series: in sync, switched over, replica stopped",
+          "[ha][replication]") {
     VIGIL_SKIP_UNLESS(stack_prerequisites());
     Pair p;
-    check_metrics_across_switchover(*p.v, "pg", "pg-replica", "primary, synchronous");
+    check_metrics_across_switchover(*p.v, "pg", "pg-replica", "primary, synchronous", "primary, asynchronous");
 }
