@@ -114,15 +114,27 @@ std::string render_metrics(const Supervisor& sup) {
         for (const auto* r : runners)
             if (auto v = repl->view(r->name()); v && v->role == "primary")
                 out << "vigil_replication_synchronous{" << label(*r) << "} " << v->synchronous << '\n';
-        family(out, "vigil_replication_lag_bytes", "gauge", "WAL (Redis: replication stream) the replica has yet to replay, as its primary says.");
+        // A replica its primary does not list (down, not connected, not
+        // polled yet) has no lag to report: its lag series are absent then,
+        // not 0, which would read as caught up; this series says why.
+        family(out, "vigil_replication_streaming", "gauge",
+               "1 while a replica streams from its primary, as the primary last said; 0: not streaming, and its lag "
+               "series are absent.");
         for (const auto* r : runners)
-            if (auto v = repl->view(r->name()); v && v->lag)
+            if (auto v = repl->view(r->name()); v && v->role == "replica")
+                out << "vigil_replication_streaming{" << label(*r) << "} " << (v->lag && v->lag->streaming) << '\n';
+        family(out, "vigil_replication_lag_bytes", "gauge",
+               "WAL (Redis: replication stream) the replica has yet to replay, as its primary says; while it streams.");
+        for (const auto* r : runners)
+            if (auto v = repl->view(r->name()); v && v->lag && v->lag->streaming)
                 out << "vigil_replication_lag_bytes{" << label(*r) << "} " << v->lag->bytes << '\n';
         family(out, "vigil_replication_lag_seconds", "gauge",
-               "The replica's replay lag, as its primary says (Redis: since its last acknowledgement, whole seconds).");
+               "The replica's replay lag, as its primary says (Redis: since its last acknowledgement, whole seconds); "
+               "while it streams.");
         for (const auto* r : runners)
-            if (auto v = repl->view(r->name()); v && v->lag)
-                out << "vigil_replication_lag_seconds{" << label(*r) << "} " << v->lag->seconds.count() / 1000.0 << '\n';
+            if (auto v = repl->view(r->name()); v && v->lag && v->lag->streaming)
+                out << "vigil_replication_lag_seconds{" << label(*r) << "} " << v->lag->seconds.count() / 1000.0
+                    << '\n';
     }
 
     family(out, "vigil_programs", "gauge", "Processes vigild supervises.");

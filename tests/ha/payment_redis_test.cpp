@@ -28,13 +28,12 @@
 #include <unistd.h>
 
 #include <filesystem>
-#include <fstream>
-#include <iostream>
+#include <optional>
 #include <regex>
-#include <sstream>
+#include <string>
 
 #include "harness.hpp"
-#include "load.hpp"
+#include "payment_scenario.hpp"
 #include "stack.hpp"
 
 using namespace vigil::test;
@@ -43,8 +42,6 @@ using Clock = std::chrono::steady_clock;
 using Wall = std::chrono::system_clock;
 
 namespace {
-
-long ms(Clock::duration d) { return static_cast<long>(std::chrono::duration_cast<Ms>(d).count()); }
 
 // A service log line's time stamp (spdlog, "%Y-%m-%dT%H:%M:%S.%eZ", UTC).
 std::optional<Wall::time_point> stamp(const std::string& line) {
@@ -104,20 +101,9 @@ TEST_CASE("scenario 11p: the payment stack's Redis master lost (data directory d
           "load: redis-replica promoted, degraded mode ends, 0 lost, rejoin",
           "[ha][replication][redis]") {
     VIGIL_SKIP_UNLESS(stack_prerequisites());
-    Stack s;
-    {
-        const auto up = s.wait_all_healthy(90s);
-        INFO(s.v->log_text());
-        REQUIRE(up);
-    }
-    REQUIRE(s.wait_status("redis-replica", "replica of redis, sync", 30s));
-    REQUIRE(s.wait_status("redis", "primary, asynchronous, replica in sync", 30s));
-
-    const std::string token = s.login("ha11p_" + std::to_string(::getpid()));
-    Load load(s.internal, token, "ha-11p-");
-    load.start();
-    REQUIRE(load.wait_successes(20, Clock::now(), 20s));
-    s.skip_log();
+    PaymentRun run("11p",
+                   {{"redis-replica", "replica of redis, sync"}, {"redis", "primary, asynchronous, replica in sync"}});
+    Stack& s = run.s;
 
     // The server stopped while its directory goes, so that it cannot act on
     // its lost files (an AOF write error) before it dies.
@@ -143,8 +129,7 @@ TEST_CASE("scenario 11p: the payment stack's Redis master lost (data directory d
         INFO(s.v->log_text());
         REQUIRE(s.wait_all_healthy(60s));
     }
-    REQUIRE(load.wait_successes(20, Clock::now(), 30s));
-    load.stop();
+    const LoadFigures f = run.finish(t0);
 
     // Out of degraded mode: each service's /health (which pings Redis
     // through the listener) and its log; the new master served cache hits.
@@ -154,51 +139,24 @@ TEST_CASE("scenario 11p: the payment stack's Redis master lost (data directory d
     const auto b1 = transitions(s, "service-b-1", wall0);
     const auto b2 = transitions(s, "service-b-2", wall0);
 
-    // Figures.
-    std::size_t requests = 0, failed_v = 0, failed_p = 0;
-    long first_payment = -1, longest_gap = 0, slowest = 0;
-    std::optional<Clock::time_point> last_ack;
-    for (const auto& x : load.samples()) {
-        ++requests;
-        if (!x.ok) ++(x.kind == 'v' ? failed_v : failed_p);
-        if (x.kind != 'p') continue;
-        if (x.end > t0) slowest = std::max(slowest, ms(x.end - x.t));
-        if (!x.ok) continue;
-        if (last_ack && x.end > t0) longest_gap = std::max(longest_gap, ms(x.end - *last_ack));
-        last_ack = x.end;
-        if (first_payment < 0 && x.t >= t0) first_payment = ms(x.end - t0);
-    }
-    const auto acked = load.acknowledged();
-    const auto stored = s.stored_payment_keys();
-    std::size_t lost = 0;
-    for (const auto& k : acked) lost += stored.count(k) == 0;
+    ScenarioTable("11p", "redis's data dir deleted + kill -9 (payment stack)")
+        .row("detection (kill → vigild's log)", ms_or_na(detected))
+        .row("kill → failover decided", ms_or_na(decided))
+        .row("kill → redis-replica promoted", ms_or_na(promoted))
+        .row("kill → Redis answers service-b-1 / service-b-2 again (end of degraded mode)",
+             ms_or_na(b1.back_ms) + " / " + ms_or_na(b2.back_ms))
+        .row("kill → first accepted payment", ms_or_na(f.first_write_ms))
+        .row("slowest payment / longest gap between accepted payments",
+             std::to_string(f.slowest_ms) + " ms / " + std::to_string(f.longest_gap_ms) + " ms")
+        .row("kill → old master rejoined, pair in sync", ms_or_na(rejoined))
+        .load_rows(f)
+        .row("new master's cache hits at promotion → end",
+             std::to_string(hits_at_promotion) + " → " + std::to_string(hits_after))
+        .publish(f, "the payment services about Redis, from the kill on:\n" + b1.lines + b2.lines + "/health:\n" +
+                        health);
 
-    auto val = [](long v) { return v < 0 ? std::string("n/a") : std::to_string(v) + " ms"; };
-    std::ostringstream t;
-    t << "\n| scenario 11p: redis's data dir deleted + kill -9 (payment stack) | vigil |\n| --- | --- |\n"
-      << "| detection (kill → vigild's log) | " << val(detected) << " |\n"
-      << "| kill → failover decided | " << val(decided) << " |\n"
-      << "| kill → redis-replica promoted | " << val(promoted) << " |\n"
-      << "| kill → Redis answers service-b-1 / service-b-2 again (end of degraded mode) | " << val(b1.back_ms)
-      << " / " << val(b2.back_ms) << " |\n"
-      << "| kill → first accepted payment | " << val(first_payment) << " |\n"
-      << "| slowest payment / longest gap between accepted payments | " << slowest << " ms / " << longest_gap
-      << " ms |\n"
-      << "| kill → old master rejoined, pair in sync | " << val(rejoined) << " |\n"
-      << "| failed requests | " << failed_v + failed_p << " of " << requests << " (" << failed_v
-      << " validations, " << failed_p << " payments) |\n"
-      << "| payments acknowledged / lost | " << acked.size() << " / " << lost << " |\n"
-      << "| new master's cache hits at promotion → end | " << hits_at_promotion << " → " << hits_after << " |\n";
-    std::cout << t.str() << (load.failures().empty() ? "" : "failed requests:\n" + load.failures())
-              << "the payment services about Redis, from the kill on:\n"
-              << b1.lines << b2.lines << "/health:\n"
-              << health << std::flush;
-    std::error_code ec;
-    fs::create_directories(VIGIL_HA_RESULTS_DIR, ec);
-    std::ofstream(std::string(VIGIL_HA_RESULTS_DIR) + "/scenario-11p.md") << t.str();
-
-    CHECK(lost == 0);
-    CHECK(failed_p == 0);  // degraded, never down: A validates the tokens meanwhile
+    CHECK(f.lost == 0);
+    CHECK(f.failed_payments == 0);  // degraded, never down: A validates the tokens meanwhile
     CHECK(health.find(R"("redis":"connected")") != std::string::npos);
     CHECK(health.find("disconnected") == std::string::npos);
     CHECK(health.find("degraded") == std::string::npos);

@@ -28,15 +28,12 @@
 #include <unistd.h>
 
 #include <filesystem>
-#include <fstream>
 #include <functional>
-#include <iomanip>
-#include <iostream>
 #include <regex>
-#include <sstream>
+#include <string>
 
 #include "harness.hpp"
-#include "load.hpp"
+#include "payment_scenario.hpp"
 #include "stack.hpp"
 
 using namespace vigil::test;
@@ -45,103 +42,28 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-// A payment slower than this counts as stalled by the fault (one takes a
-// few milliseconds on loopback, a synchronous commit included).
-constexpr Ms kStalled{150};
-
-long ms(Clock::duration d) { return static_cast<long>(std::chrono::duration_cast<Ms>(d).count()); }
-
+// The figures only this scenario's fault knows; the load's are measured for all.
 struct Figures {
-    std::string scenario, fault;
-    long detection_ms = -1;       // fault → vigild's log line; < 0: none (planned)
-    long event_ms = -1;           // fault → the scenario's event (promotion, asynchronous …)
+    long detection_ms = -1;  // fault → vigild's log line; < 0: none (planned)
+    long event_ms = -1;      // fault → the scenario's event (promotion, asynchronous …)
     std::string event;
-    long first_write_ms = -1;     // fault → the first accepted payment sent after it
-    long unavailable_ms = 0;      // first failed or stalled payment → the first accepted one after
-    long longest_gap_ms = 0;      // between two accepted payments, around the fault
-    long restored_ms = -1;        // fault → the pair whole and synchronous again
-    std::size_t requests = 0, failed_validations = 0, failed_payments = 0, acknowledged = 0, lost = 0;
-    std::string failures;
-    std::string timeline;  // vigild's lines about the pair from the fault on
+    long restored_ms = -1;   // fault → the pair whole and synchronous again
+    std::string timeline;    // vigild's lines about the pair from the fault on
+    LoadFigures load;
 };
 
-// Fills the load's part of `f`: everything after `t0` (the fault).
-void measure(Figures& f, const Load& load, Clock::time_point t0) {
-    std::vector<Sample> pay;
-    for (const auto& x : load.samples()) {
-        ++f.requests;
-        if (!x.ok) ++(x.kind == 'v' ? f.failed_validations : f.failed_payments);
-        if (x.kind == 'p') pay.push_back(x);
-    }
-    std::optional<Clock::time_point> last_ack;
-    std::optional<std::size_t> hit;  // the first payment the fault touched
-    for (std::size_t i = 0; i < pay.size(); ++i) {
-        const auto& x = pay[i];
-        if (x.ok) {
-            if (last_ack && x.end > t0) f.longest_gap_ms = std::max(f.longest_gap_ms, ms(x.end - *last_ack));
-            last_ack = x.end;
-            if (f.first_write_ms < 0 && x.t >= t0) f.first_write_ms = ms(x.end - t0);
-        }
-        if (!hit && x.end > t0 && (!x.ok || x.end - x.t > kStalled)) hit = i;
-    }
-    if (hit) {
-        std::size_t last_failed = *hit;
-        for (std::size_t i = *hit; i < pay.size(); ++i)
-            if (!pay[i].ok) last_failed = i;
-        for (std::size_t i = last_failed; i < pay.size(); ++i)
-            if (pay[i].ok) {
-                f.unavailable_ms = ms(pay[i].end - pay[*hit].t);
-                break;
-            }
-    }
-    f.failures = load.failures();
-}
-
-void report(const Figures& f) {
-    auto val = [](long v) { return v < 0 ? std::string("n/a") : std::to_string(v) + " ms"; };
-    std::ostringstream t;
-    t << "\n| scenario " << f.scenario << ": " << f.fault << " | vigil |\n| --- | --- |\n"
-      << "| detection (fault → vigild's log) | " << val(f.detection_ms) << " |\n"
-      << "| fault → " << f.event << " | " << val(f.event_ms) << " |\n"
-      << "| fault → first accepted payment (through the TCP listener) | " << val(f.first_write_ms) << " |\n"
-      << "| write unavailability (first failed or stalled payment → first accepted after) | " << f.unavailable_ms
-      << " ms |\n"
-      << "| longest gap between accepted payments | " << f.longest_gap_ms << " ms |\n"
-      << "| fault → pair whole and synchronous again | " << val(f.restored_ms) << " |\n"
-      << "| failed requests | " << f.failed_validations + f.failed_payments << " of " << f.requests << " ("
-      << f.failed_validations << " validations, " << f.failed_payments << " payments) |\n"
-      << "| payments acknowledged / lost | " << f.acknowledged << " / " << f.lost << " |\n";
-    std::cout << t.str() << (f.failures.empty() ? "" : "failed requests:\n" + f.failures)
-              << "vigild, from the fault on:\n" << f.timeline << std::flush;
-    std::error_code ec;
-    fs::create_directories(VIGIL_HA_RESULTS_DIR, ec);
-    std::ofstream(std::string(VIGIL_HA_RESULTS_DIR) + "/scenario-" + f.scenario + ".md") << t.str();
-}
-
-// The stack up, the pair synchronous, a user logged in and the load warm;
-// then `fault` (which returns the fault's moment and fills the figures it
-// alone knows), the load stopped once `fault` is done, and the payments
-// checked on the primary through the TCP listener.
+// The stack up, the pair synchronous and the load warm; then `fault` (which
+// returns the fault's moment and fills the figures it alone knows), the
+// load stopped once `fault` is done, and the payments checked on the
+// primary through the TCP listener.
 Figures play(const std::string& number, const std::string& title,
-             const std::function<Clock::time_point(Stack&, Load&, Figures&)>& fault) {
-    Stack s;
-    const auto up = s.wait_all_healthy(90s);
-    INFO(s.v->log_text());
-    REQUIRE(up);
-    REQUIRE(s.wait_status("postgres-b-replica", "replica of postgres-b, sync", 30s));
-    REQUIRE(s.wait_status("postgres-b", "primary, synchronous", 30s));
-
-    const std::string token = s.login("ha" + number + "_" + std::to_string(::getpid()));
-    Load load(s.internal, token, "ha-" + number + "-");
-    load.start();
-    REQUIRE(load.wait_successes(20, Clock::now(), 20s));
-
-    s.skip_log();
+             const std::function<Clock::time_point(Stack&, Figures&)>& fault) {
+    PaymentRun run(number,
+                   {{"postgres-b-replica", "replica of postgres-b, sync"}, {"postgres-b", "primary, synchronous"}});
+    Stack& s = run.s;
     Figures f;
-    f.scenario = number;
-    f.fault = title;
     const std::size_t from = s.v->line_count();
-    const auto t0 = fault(s, load, f);
+    const auto t0 = fault(s, f);
     const auto lines = s.v->log();
     for (std::size_t i = from; i < lines.size(); ++i)
         if (lines[i].find("postgres-b") != std::string::npos || lines[i].find("payments_db") != std::string::npos)
@@ -151,16 +73,18 @@ Figures play(const std::string& number, const std::string& title,
     for (const auto& l : lines_of(read_file(s.v->dir() / "log/postgres-b-replica.err.log")))
         if (std::regex_search(l, std::regex("promote|timeline|recovery|ready to accept|WAL stream|primary server")))
             f.timeline += "postgres-b-replica: " + l + "\n";
-    // Served after it all: the same client, still on its connection.
-    REQUIRE(load.wait_successes(20, Clock::now(), 30s));
-    load.stop();
-    measure(f, load, t0);
+    f.load = run.finish(t0);
 
-    const auto acked = load.acknowledged();
-    const auto stored = s.stored_payment_keys();
-    f.acknowledged = acked.size();
-    for (const auto& k : acked) f.lost += stored.count(k) == 0;
-    report(f);
+    ScenarioTable(number, title)
+        .row("detection (fault → vigild's log)", ms_or_na(f.detection_ms))
+        .row("fault → " + f.event, ms_or_na(f.event_ms))
+        .row("fault → first accepted payment (through the TCP listener)", ms_or_na(f.load.first_write_ms))
+        .row("write unavailability (first failed or stalled payment → first accepted after)",
+             std::to_string(f.load.unavailable_ms) + " ms")
+        .row("longest gap between accepted payments", std::to_string(f.load.longest_gap_ms) + " ms")
+        .row("fault → pair whole and synchronous again", ms_or_na(f.restored_ms))
+        .load_rows(f.load)
+        .publish(f.load, "vigild, from the fault on:\n" + f.timeline);
     return f;
 }
 
@@ -191,7 +115,7 @@ TEST_CASE("scenario 8p: the payments primary's data directory deleted and its se
           "load: failover through the TCP listener, 0 lost, rejoin",
           "[ha][replication]") {
     VIGIL_SKIP_UNLESS(stack_prerequisites());
-    const auto f = play("8p", "postgres-b's data dir deleted + kill -9", [](Stack& s, Load&, Figures& f) {
+    const auto f = play("8p", "postgres-b's data dir deleted + kill -9", [](Stack& s, Figures& f) {
         // The postmaster stopped while its directory goes: otherwise a
         // backend that finds its files gone may take the server down first.
         const pid_t pid = s.pid_of("postgres-b");
@@ -207,16 +131,16 @@ TEST_CASE("scenario 8p: the payments primary's data directory deleted and its se
         rejoined(s, f, t0);  // by a fresh base backup
         return t0;
     });
-    CHECK(f.lost == 0);
-    CHECK(f.first_write_ms >= 0);
-    CHECK(f.first_write_ms <= 3000);
+    CHECK(f.load.lost == 0);
+    CHECK(f.load.first_write_ms >= 0);
+    CHECK(f.load.first_write_ms <= 3000);
 }
 
 TEST_CASE("scenario 9p: vigilctl switchover of the payments database under the payment load: 0 lost, write pause "
           "at most 1 s",
           "[ha][replication]") {
     VIGIL_SKIP_UNLESS(stack_prerequisites());
-    const auto f = play("9p", "vigilctl switchover postgres-b-replica", [](Stack& s, Load&, Figures& f) {
+    const auto f = play("9p", "vigilctl switchover postgres-b-replica", [](Stack& s, Figures& f) {
         const auto t0 = Clock::now();
         std::string out;
         const int rc = s.v->ctl({"switchover", "postgres-b-replica"}, &out, 30s);
@@ -227,16 +151,16 @@ TEST_CASE("scenario 9p: vigilctl switchover of the payments database under the p
         rejoined(s, f, t0);  // rewound with pg_rewind
         return t0;
     });
-    CHECK(f.lost == 0);
-    CHECK(f.unavailable_ms <= 1000);
-    CHECK(f.longest_gap_ms <= 1000);
+    CHECK(f.load.lost == 0);
+    CHECK(f.load.unavailable_ms <= 1000);
+    CHECK(f.load.longest_gap_ms <= 1000);
 }
 
 TEST_CASE("scenario 10p: the payments replica killed under the payment load: asynchronous at once, synchronous "
           "again once it is back",
           "[ha][replication]") {
     VIGIL_SKIP_UNLESS(stack_prerequisites());
-    const auto f = play("10p", "kill -9 postgres-b-replica", [](Stack& s, Load&, Figures& f) {
+    const auto f = play("10p", "kill -9 postgres-b-replica", [](Stack& s, Figures& f) {
         const pid_t pid = s.pid_of("postgres-b-replica");
         REQUIRE(pid > 0);
         const std::size_t from = s.v->line_count();
@@ -252,7 +176,7 @@ TEST_CASE("scenario 10p: the payments replica killed under the payment load: asy
         REQUIRE(s.wait_all_healthy(60s));
         return t0;
     });
-    CHECK(f.lost == 0);
-    CHECK(f.unavailable_ms <= 1000);
-    CHECK(f.longest_gap_ms <= 1000);
+    CHECK(f.load.lost == 0);
+    CHECK(f.load.unavailable_ms <= 1000);
+    CHECK(f.load.longest_gap_ms <= 1000);
 }

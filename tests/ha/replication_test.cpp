@@ -19,17 +19,17 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <atomic>
-#include <condition_variable>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
-#include <thread>
 
+#include "acked_writer.hpp"
 #include "replication_support.hpp"
 #include "stack.hpp"
 
@@ -90,48 +90,24 @@ std::string query_one(const std::string& conninfo, const std::string& sql) {
     return out;
 }
 
-// INSERTs ids 1, 2, … one at a time, each its own commit; records the
-// acknowledged ones and the longest time between two acknowledgements.
-struct Writer : AckLog {
-    std::string conninfo;
-    StopSignal stop;
-    std::thread thread;
+// The writer's client: INSERTs id into t, each its own commit, through
+// libpq's multi-host string (it reconnects to whichever is the primary);
+// the acknowledgement names the server's port.
+class PgConnection final : public WriterConnection {
+public:
+    explicit PgConnection(const std::string& conninfo) : c_(PQconnectdb(conninfo.c_str())) {}
+    ~PgConnection() override { PQfinish(c_); }
+    bool ok() const override { return PQstatus(c_) == CONNECTION_OK; }
+    std::optional<Ack> write(long id) override {
+        PGresult* r = PQexec(c_, ("INSERT INTO t VALUES (" + std::to_string(id) + ")").c_str());
+        const bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+        PQclear(r);
+        if (!ok) return std::nullopt;
+        return Ack{PQport(c_)};
+    }
 
-    void start() {
-        thread = std::thread([this] { run(); });
-    }
-    void run() {
-        PGconn* c = nullptr;
-        long next = 1;
-        const auto until = Clock::now() + 120s;  // bounded whatever happens
-        while (!stop && Clock::now() < until) {
-            if (!c || PQstatus(c) != CONNECTION_OK) {
-                if (c) PQfinish(c);
-                c = PQconnectdb(conninfo.c_str());
-                if (PQstatus(c) != CONNECTION_OK) {
-                    if (stop.pause_for(20ms)) break;  // the retry pace; finish() ends it at once
-                    continue;
-                }
-            }
-            const long id = next++;
-            ++attempts;
-            PGresult* r = PQexec(c, ("INSERT INTO t VALUES (" + std::to_string(id) + ")").c_str());
-            const bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
-            PQclear(r);
-            if (!ok) {
-                PQfinish(c);
-                c = nullptr;
-                continue;
-            }
-            ack(id, PQport(c));
-        }
-        if (c) PQfinish(c);
-    }
-    void finish() {
-        stop.stop();
-        if (thread.joinable()) thread.join();
-    }
-    ~Writer() { finish(); }  // a failed REQUIRE leaves the thread running
+private:
+    PGconn* c_;
 };
 
 // Acknowledged ids missing from the primary `port`.
@@ -190,8 +166,7 @@ void setup(Pair& p, Writer& w) {
     REQUIRE(p.wait_status("pg-replica", "replica of pg, sync", 60s));
     REQUIRE(p.wait_status("pg", "primary, synchronous", 10s));
     REQUIRE(query_one(p.conninfo(), "CREATE TABLE t (i bigint PRIMARY KEY); SELECT 'ok'") == "ok");
-    w.conninfo = p.conninfo();
-    w.start();
+    w.start([conninfo = p.conninfo()] { return std::make_unique<PgConnection>(conninfo); });
     REQUIRE(w.wait_more(50, 20s));
 }
 
@@ -328,4 +303,13 @@ TEST_CASE("scenario 10: the replica killed: writes go on asynchronously, synchro
               << w.acked.size() << " of " << w.attempts << " INSERTs, lost " << missing << "\n";
     CHECK(missing == 0);
     CHECK(w.longest_gap <= 1000ms);
+}
+
+// /metrics shows the pair (docs/replication.md, "What you see"), the roles
+// follow a switchover, and a stopped replica is not streaming.
+TEST_CASE("metrics: a PostgreSQL pair's replication series: in sync, switched over, replica stopped",
+          "[ha][replication]") {
+    VIGIL_SKIP_UNLESS(stack_prerequisites());
+    Pair p;
+    check_metrics_across_switchover(*p.v, "pg", "pg-replica", "primary, synchronous", "primary, asynchronous");
 }
