@@ -283,6 +283,19 @@ bool wait_detected(const Stack& s, const std::vector<std::string>& names, std::s
     }
 }
 
+// The data stores' own last words (their stderr: PostgreSQL's and Redis'
+// log), for a failure that vigild's log alone cannot explain.
+std::string data_store_logs(const Stack& s) {
+    std::string out;
+    for (const auto& name : kPrograms) {
+        if (name.rfind("postgres", 0) != 0 && name.rfind("redis", 0) != 0) continue;
+        const auto lines = lines_of(read_file(s.v->dir() / ("log/" + name + ".err.log")));
+        out += "--- " + name + ".err.log, last lines:\n";
+        for (std::size_t i = lines.size() > 15 ? lines.size() - 15 : 0; i < lines.size(); ++i) out += lines[i] + "\n";
+    }
+    return out;
+}
+
 long env_long(const char* name, long fallback) {
     const char* v = std::getenv(name);
     if (!v || !*v) return fallback;
@@ -419,7 +432,7 @@ TEST_CASE("chaos: the payment stack under load survives a seeded schedule of kil
         // served again.
         const auto healthy = s.wait_all_healthy(90s);
         if (!healthy) {
-            failures.push_back(what + ": not all RUNNING and healthy within 90 s");
+            failures.push_back(what + ": not all RUNNING and healthy within 90 s\n" + data_store_logs(s));
             break;
         }
         if (!load.wait_successes(6, *healthy, 30s)) {
