@@ -36,6 +36,16 @@ namespace vigil::config {
 // that still has its data is rewound with pg_rewind (moved aside and backed
 // up afresh when that fails); a member of an initialised pair is never
 // initdb'ed into a new, empty primary.
+//
+// Before pg_rewind: a CHECKPOINT on the new primary, because pg_rewind reads
+// the source's timeline from its control file, which a promotion updates
+// only at its next checkpoint; right after a promotion pg_rewind would see
+// one timeline, say "no rewind required", and leave an old primary with WAL
+// past the fork that can never follow the new timeline (scenario 8c). And an
+// old primary that was not shut down cleanly gets its crash recovery here,
+// with wal_log_hints on: pg_rewind's own runs it with the data directory's
+// config alone, which turns wal_log_hints off in the control file and makes
+// pg_rewind refuse the directory.
 const std::string_view kPostgresScript =
     "set -e\n"
     VIGIL_KIND_OWNER_CHECK
@@ -50,6 +60,11 @@ const std::string_view kPostgresScript =
     "  conn=\"host=$VIGIL_UPSTREAM_HOST port=$VIGIL_UPSTREAM_PORT user=$5 application_name=$name\"\n"
     "  if [ -s \"$2/PG_VERSION\" ] && [ ! -f \"$2/standby.signal\" ]; then\n"
     "    echo \"vigil: $2 was a primary: rewinding it onto $VIGIL_UPSTREAM_HOST:$VIGIL_UPSTREAM_PORT with pg_rewind\" >&2\n"
+    "    \"$1/psql\" -X -q -w -d \"$conn dbname=postgres\" -c CHECKPOINT\n"
+    "    case \"$(\"$1/pg_controldata\" \"$2\" | sed -n 's/^Database cluster state: *//p')\" in\n"
+    "      'shut down'|'shut down in recovery') ;;\n"
+    "      *) \"$1/postgres\" --single -F -D \"$2\" -c wal_log_hints=on template1 </dev/null >/dev/null ;;\n"
+    "    esac\n"
     "    if ! \"$1/pg_rewind\" -D \"$2\" --source-server=\"$conn dbname=postgres\"; then\n"
     "      aside=\"$2.before-rejoin-$(date +%Y%m%dT%H%M%S)\"\n"
     "      echo \"vigil: pg_rewind failed: keeping $2 as $aside and taking a fresh base backup\" >&2\n"
