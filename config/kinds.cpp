@@ -63,7 +63,7 @@ const std::string_view kPostgresScript =
     "    \"$1/psql\" -X -q -w -d \"$conn dbname=postgres\" -c CHECKPOINT\n"
     "    case \"$(\"$1/pg_controldata\" \"$2\" | sed -n 's/^Database cluster state: *//p')\" in\n"
     "      'shut down'|'shut down in recovery') ;;\n"
-    "      *) \"$1/postgres\" --single -F -D \"$2\" -c wal_log_hints=on template1 </dev/null >/dev/null ;;\n"
+    "      *) \"$1/postgres\" --single -F -D \"$2\" -c wal_log_hints=on template1 </dev/null >/dev/null || true ;;\n"
     "    esac\n"
     "    if ! \"$1/pg_rewind\" -D \"$2\" --source-server=\"$conn dbname=postgres\"; then\n"
     "      aside=\"$2.before-rejoin-$(date +%Y%m%dT%H%M%S)\"\n"
