@@ -45,12 +45,20 @@ namespace vigil::config {
 // old primary that was not shut down cleanly gets its crash recovery here,
 // with wal_log_hints on: pg_rewind's own runs it with the data directory's
 // config alone, which turns wal_log_hints off in the control file and makes
-// pg_rewind refuse the directory.
+// pg_rewind refuse the directory. Pair members keep 64 MB of WAL past their
+// checkpoints (wal_keep_size): pg_rewind needs the old primary's own WAL
+// back to the last checkpoint the two share.
+//
+// The Unix socket lives beside data_dir, in DATA.sock (0700, the program
+// user's), not in it: pg_rewind copies what the new primary's data
+// directory holds and fails on a socket there ("could not open file
+// .s.PGSQL.PORT: No such device or address"). Where DATA.sock cannot be
+// made (a parent the user may not write), the socket stays in data_dir.
 const std::string_view kPostgresScript =
     "set -e\n"
     VIGIL_KIND_OWNER_CHECK
-    "role=${VIGIL_ROLE:-primary} name=${VIGIL_NAME:-} slot=${VIGIL_SLOT:-} hints=off conn=\n"
-    "[ -z \"${VIGIL_ROLE:-}\" ] || hints=on\n"
+    "role=${VIGIL_ROLE:-primary} name=${VIGIL_NAME:-} slot=${VIGIL_SLOT:-} hints=off keep=0 conn=\n"
+    "[ -z \"${VIGIL_ROLE:-}\" ] || { hints=on; keep=64MB; }\n"
     "if [ \"$role\" = fenced ]; then\n"
     "  echo \"vigil: error: $name is fenced (a primary that failed): vigild rejoins it as a replica; it never \"\\\n"
     "\"starts as a primary on its own\" >&2\n"
@@ -93,9 +101,11 @@ const std::string_view kPostgresScript =
     "      \"$1/postgres\" --single -D \"$2\" postgres >/dev/null\n"
     "  fi\n"
     "fi\n"
-    "exec \"$1/postgres\" -D \"$2\" -c listen_addresses=\"$3\" -p \"$4\" -c unix_socket_directories=\"$2\" "
+    "sock=\"${2%/}.sock\"\n"
+    "install -d -m 0700 \"$sock\" 2>/dev/null || sock=\"$2\"\n"
+    "exec \"$1/postgres\" -D \"$2\" -c listen_addresses=\"$3\" -p \"$4\" -c unix_socket_directories=\"$sock\" "
     "-c fsync=on -c synchronous_commit=on -c wal_level=replica -c full_page_writes=on "
-    "-c recovery_init_sync_method=syncfs -c wal_log_hints=\"$hints\" -c cluster_name=\"$name\" "
+    "-c recovery_init_sync_method=syncfs -c wal_log_hints=\"$hints\" -c wal_keep_size=\"$keep\" -c cluster_name=\"$name\" "
     "-c primary_conninfo=\"$conn\" -c primary_slot_name=\"$slot\"\n";
 
 // AOF first (redis loads it before the RDB when appendonly is on), fsync
@@ -313,11 +323,11 @@ std::vector<KindError> apply_kind(Program& p, const ExplicitKeys& explicit_keys,
         }
         if (data_ok) {
             if (p.data_dir.find_first_of(",\" \t\n\r'\\") != std::string::npos)
-                c.error("data_dir", "kind = postgres puts its socket in data_dir, which must not contain spaces, "
+                c.error("data_dir", "kind = postgres puts its socket beside data_dir, which must not contain spaces, "
                                     "quotes, backslashes or ','; got '" + p.data_dir + "'");
-            else if (p.data_dir.size() + std::string_view("/.s.PGSQL.").size() + 5 > kUnixPathMax)
+            else if (p.data_dir.size() + std::string_view(".sock/.s.PGSQL.").size() + 5 > kUnixPathMax)
                 c.error("data_dir", "is too long for postgres' Unix socket (at most " +
-                                        std::to_string(kUnixPathMax - 15) + " characters)");
+                                        std::to_string(kUnixPathMax - 20) + " characters)");
         }
         if (c.has("db_user") && !valid_identifier(p.db_user))
             c.error("db_user", "expected a role name of letters, digits, '_' or '-' (at most 63), got '" +

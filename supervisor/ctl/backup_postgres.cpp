@@ -28,11 +28,19 @@ void take_backup(const Program& p, const fs::path& dir, std::ostream& out, long)
     BackupDirGuard guard(dir, prepare_backup_dir(dir));
     if (who.switch_user && ::chown(dir.c_str(), who.uid, who.gid) != 0)
         fail(kFailed, "chown " + dir.string() + ": " + std::strerror(errno));
-    // The kind puts the server's Unix socket in data_dir (local trust in
-    // initdb's pg_hba.conf); a hand-written command may not: then TCP.
-    const std::string socket = p.data_dir + "/.s.PGSQL." + std::to_string(p.port);
-    std::error_code ec;
-    const std::string host = fs::exists(socket, ec) ? p.data_dir : p.host;
+    // The kind puts the server's Unix socket in DATA.sock, or in data_dir
+    // where that cannot be made (local trust in initdb's pg_hba.conf); a
+    // hand-written command may do neither: then TCP.
+    std::string host = p.host;
+    std::string data_dir = p.data_dir;
+    while (data_dir.size() > 1 && data_dir.back() == '/') data_dir.pop_back();
+    for (const std::string& sockets : {data_dir + ".sock", data_dir}) {
+        std::error_code ec;
+        if (fs::exists(sockets + "/.s.PGSQL." + std::to_string(p.port), ec)) {
+            host = sockets;
+            break;
+        }
+    }
     const std::string port = std::to_string(p.port);
     std::string output;
     if (run_tool({p.pg_bin_dir + "/psql", "-X", "-A", "-t", "-q", "-w", "-h", host, "-p", port, "-U", p.db_user, "-d",

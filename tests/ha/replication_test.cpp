@@ -263,7 +263,9 @@ TEST_CASE("scenario 8b: the replica loses the promotion request: vigild repeats 
 // file, which a promotion updates only at its next checkpoint: without one
 // it says "no rewind required", and the old primary, started as a replica
 // on the old timeline with WAL past the fork, can never follow the new one
-// (after a restart its startup process fails at every start).
+// (after a restart its startup process fails at every start). Rewound by
+// pg_rewind itself: the WAL it reads is kept (wal_keep_size) and the new
+// primary's socket is not in its data directory.
 TEST_CASE("scenario 8c: an old primary with WAL its replica never got rejoins the new primary's timeline",
           "[ha][replication]") {
     VIGIL_SKIP_UNLESS(stack_prerequisites());
@@ -300,9 +302,13 @@ TEST_CASE("scenario 8c: an old primary with WAL its replica never got rejoins th
     REQUIRE(rc == 0);
     REQUIRE(p.v->expect("replication: pg-replica is the primary now", 20s));
 
-    INFO(read_file(p.v->dir() / "log/pg.err.log"));
     CHECK(p.wait_status("pg", "replica of pg-replica, sync", 60s));
     CHECK(query_one(primary, "SELECT count(*) FROM t") == "0");  // its own rows are gone: it follows the new primary
+    // By pg_rewind itself, not by the base backup it would fall back to.
+    const std::string pg_log = read_file(p.v->dir() / "log/pg.err.log");
+    INFO(pg_log);
+    CHECK(pg_log.find("pg_rewind: Done!") != std::string::npos);
+    CHECK(pg_log.find("taking a fresh base backup") == std::string::npos);
 
     // And after vigild itself is killed and started again, it still comes back as that replica.
     REQUIRE(::kill(p.v->pid(), SIGKILL) == 0);

@@ -103,7 +103,10 @@ TEST_CASE("kinds: the postgres wrapper initialises once, with WAL and fsync on")
     CHECK(s.find("\"$1/initdb\" -D \"$2\" --username=\"$5\" --auth=trust") != std::string::npos);
     CHECK(s.find("CREATE DATABASE") != std::string::npos);
     CHECK(s.find("exec \"$1/postgres\" -D \"$2\"") != std::string::npos);
-    for (auto opt : {"listen_addresses=\"$3\"", "-p \"$4\"", "unix_socket_directories=\"$2\"", "fsync=on",
+    // The socket beside data_dir (pg_rewind cannot copy one inside it), in data_dir when that cannot be made.
+    CHECK(s.find("sock=\"${2%/}.sock\"\ninstall -d -m 0700 \"$sock\" 2>/dev/null || sock=\"$2\"\n") !=
+          std::string::npos);
+    for (auto opt : {"listen_addresses=\"$3\"", "-p \"$4\"", "unix_socket_directories=\"$sock\"", "fsync=on",
                      "synchronous_commit=on", "wal_level=replica", "full_page_writes=on"})
         CHECK(s.find(opt) != std::string::npos);
 }
