@@ -107,16 +107,11 @@ TEST_CASE("scenario 11p: the payment stack's Redis master lost (data directory d
 
     // The server stopped while its directory goes, so that it cannot act on
     // its lost files (an AOF write error) before it dies.
-    const pid_t pid = s.pid_of("redis");
-    REQUIRE(pid > 0);
-    REQUIRE(::kill(pid, SIGSTOP) == 0);
-    fs::remove_all(s.v->dir() / "cache/redis");
-    const std::size_t from = s.v->line_count();
     const auto wall0 = Wall::now();
-    const auto t0 = Clock::now();
-    REQUIRE(::kill(pid, SIGKILL) == 0);
-
-    const long detected = logged_after(s, "redis: RUNNING -> ", from, t0, 10s);
+    const Kill k = kill9(s, "redis", s.v->dir() / "cache/redis");
+    const std::size_t from = k.from;
+    const auto t0 = k.t0;
+    const long detected = k.detected_ms;
     const long decided = logged_after(s, "replication: failover to redis-replica", from, t0, 20s);
     const long promoted = logged_after(s, "replication: redis-replica is the primary now", from, t0, 20s);
     const long hits_at_promotion = keyspace_hits(s.redis_replica);

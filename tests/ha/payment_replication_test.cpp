@@ -118,18 +118,12 @@ TEST_CASE("scenario 8p: the payments primary's data directory deleted and its se
     const auto f = play("8p", "postgres-b's data dir deleted + kill -9", [](Stack& s, Figures& f) {
         // The postmaster stopped while its directory goes: otherwise a
         // backend that finds its files gone may take the server down first.
-        const pid_t pid = s.pid_of("postgres-b");
-        REQUIRE(pid > 0);
-        REQUIRE(::kill(pid, SIGSTOP) == 0);
-        fs::remove_all(s.v->dir() / "db/postgres-b");
-        const std::size_t from = s.v->line_count();
-        const auto t0 = Clock::now();
-        REQUIRE(::kill(pid, SIGKILL) == 0);
-        f.detection_ms = logged_after(s, "postgres-b: RUNNING -> ", from, t0, 10s);
+        const Kill k = kill9(s, "postgres-b", s.v->dir() / "db/postgres-b");
+        f.detection_ms = k.detected_ms;
         f.event = "postgres-b-replica promoted";
-        f.event_ms = logged_after(s, "replication: postgres-b-replica is the primary now", from, t0, 20s);
-        rejoined(s, f, t0);  // by a fresh base backup
-        return t0;
+        f.event_ms = logged_after(s, "replication: postgres-b-replica is the primary now", k.from, k.t0, 20s);
+        rejoined(s, f, k.t0);  // by a fresh base backup
+        return k.t0;
     });
     CHECK(f.load.lost == 0);
     CHECK(f.load.first_write_ms >= 0);
@@ -161,12 +155,10 @@ TEST_CASE("scenario 10p: the payments replica killed under the payment load: asy
           "[ha][replication]") {
     VIGIL_SKIP_UNLESS(stack_prerequisites());
     const auto f = play("10p", "kill -9 postgres-b-replica", [](Stack& s, Figures& f) {
-        const pid_t pid = s.pid_of("postgres-b-replica");
-        REQUIRE(pid > 0);
-        const std::size_t from = s.v->line_count();
-        const auto t0 = Clock::now();
-        REQUIRE(::kill(pid, SIGKILL) == 0);
-        f.detection_ms = logged_after(s, "postgres-b-replica: RUNNING -> ", from, t0, 10s);
+        const Kill k = kill9(s, "postgres-b-replica");
+        const std::size_t from = k.from;
+        const auto t0 = k.t0;
+        f.detection_ms = k.detected_ms;
         f.event = "postgres-b asynchronous";
         f.event_ms = logged_after(
             s, "replication: set_async postgres-b: asynchronous replication: postgres-b-replica", from, t0, 10s);

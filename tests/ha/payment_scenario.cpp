@@ -2,6 +2,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <signal.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -106,6 +107,21 @@ void ScenarioTable::publish(const LoadFigures& f, const std::string& details) co
     std::error_code ec;
     std::filesystem::create_directories(VIGIL_HA_RESULTS_DIR, ec);
     std::ofstream(std::string(VIGIL_HA_RESULTS_DIR) + "/scenario-" + number_ + ".md") << text_;
+}
+
+Kill kill9(Stack& s, const std::string& name, const std::string& remove_first) {
+    const pid_t pid = s.pid_of(name);
+    REQUIRE(pid > 0);
+    if (!remove_first.empty()) {
+        REQUIRE(::kill(pid, SIGSTOP) == 0);
+        std::filesystem::remove_all(remove_first);
+    }
+    Kill k;
+    k.from = s.v->line_count();
+    k.t0 = std::chrono::steady_clock::now();
+    REQUIRE(::kill(pid, SIGKILL) == 0);
+    k.detected_ms = logged_after(s, name + ": RUNNING -> ", k.from, k.t0, std::chrono::seconds(10));
+    return k;
 }
 
 }  // namespace vigil::test

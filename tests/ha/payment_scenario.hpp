@@ -53,6 +53,18 @@ private:
     std::unique_ptr<Load> load_;
 };
 
+// The fault of 8p, 10p and 11p: `name`'s server SIGKILLed. With
+// `remove_first`, that directory is deleted first, the server stopped
+// (SIGSTOP) meanwhile so that it cannot act on its lost files before it
+// dies. `from`: vigild's log position before the kill; `t0`: the kill;
+// `detected_ms`: until vigild logged the exit.
+struct Kill {
+    std::size_t from = 0;
+    std::chrono::steady_clock::time_point t0;
+    long detected_ms = -1;
+};
+Kill kill9(Stack& s, const std::string& name, const std::string& remove_first = "");
+
 // A scenario's table: `| scenario N: fault | vigil |`, the scenario's own
 // rows, then the load's (failed requests, payments acknowledged / lost).
 class ScenarioTable {

@@ -123,6 +123,42 @@ std::optional<std::vector<std::string>> wait_for_lines(const std::string& path, 
     return result;
 }
 
+std::size_t count_in(const std::string& text, const std::string& needle) {
+    std::size_t n = 0;
+    for (auto at = text.find(needle); at != std::string::npos; at = text.find(needle, at + needle.size())) ++n;
+    return n;
+}
+
+bool wait_for_text(const std::string& path, const std::string& needle, std::size_t times, Ms timeout) {
+    const auto deadline = Clock::now() + timeout;
+    const int in = ::inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
+    bool found = false;
+    for (;;) {
+        std::filesystem::path dir = std::filesystem::is_directory(path) ? std::filesystem::path(path) : std::filesystem::path(path).parent_path();
+        while (!dir.empty() && !std::filesystem::exists(dir)) dir = dir.parent_path();
+        ::inotify_add_watch(in, dir.c_str(), IN_CREATE | IN_MODIFY | IN_MOVED_TO | IN_CLOSE_WRITE);
+        std::string text;
+        std::error_code ec;
+        if (std::filesystem::is_directory(path, ec)) {
+            for (const auto& e : std::filesystem::directory_iterator(path, ec)) text += read_file(e.path().string());
+        } else {
+            text = read_file(path);
+        }
+        if (count_in(text, needle) >= times) {
+            found = true;
+            break;
+        }
+        const auto left = std::chrono::duration_cast<Ms>(deadline - Clock::now()).count();
+        pollfd p{in, POLLIN, 0};
+        if (left <= 0 || ::poll(&p, 1, static_cast<int>(left)) <= 0) break;
+        char buf[4096];
+        while (::read(in, buf, sizeof buf) > 0) {
+        }
+    }
+    ::close(in);
+    return found;
+}
+
 int free_port() {
     const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0) throw std::runtime_error(std::string("socket: ") + std::strerror(errno));

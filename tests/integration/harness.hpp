@@ -47,6 +47,12 @@ std::vector<std::string> lines_of(const std::string& text);
 // its directory with inotify. Returns the lines, or nullopt at the deadline.
 std::optional<std::vector<std::string>> wait_for_lines(const std::string& path, std::size_t min_lines,
                                                        Ms timeout = 10s);
+// How many times `needle` occurs in `text`.
+std::size_t count_in(const std::string& text, const std::string& needle);
+// Waits until the files at `path` (a file, or every file of a directory)
+// hold `needle` at least `times` times, watching with inotify: a server's
+// log line that says a state was reached.
+bool wait_for_text(const std::string& path, const std::string& needle, std::size_t times = 1, Ms timeout = 60s);
 // A loopback TCP port nobody listens on right now (bound, read, released).
 int free_port();
 // Waits until process `pid` (any process, not only a child) has exited.

@@ -36,44 +36,6 @@ std::string owned_by(const TempDir& d, const std::string& name, const std::strin
     return dir;
 }
 
-std::size_t count_in(const std::string& text, const std::string& needle) {
-    std::size_t n = 0;
-    for (auto at = text.find(needle); at != std::string::npos; at = text.find(needle, at + needle.size())) ++n;
-    return n;
-}
-
-// Waits until the files at `path` (a file, or every file of a directory)
-// hold `needle` at least `times` times, watching with inotify.
-bool wait_for_text(const std::string& path, const std::string& needle, std::size_t times = 1, Ms timeout = 60s) {
-    const auto deadline = Clock::now() + timeout;
-    const int in = ::inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
-    bool found = false;
-    for (;;) {
-        fs::path dir = fs::is_directory(path) ? fs::path(path) : fs::path(path).parent_path();
-        while (!dir.empty() && !fs::exists(dir)) dir = dir.parent_path();
-        ::inotify_add_watch(in, dir.c_str(), IN_CREATE | IN_MODIFY | IN_MOVED_TO | IN_CLOSE_WRITE);
-        std::string text;
-        std::error_code ec;
-        if (fs::is_directory(path, ec)) {
-            for (const auto& e : fs::directory_iterator(path, ec)) text += read_file(e.path().string());
-        } else {
-            text = read_file(path);
-        }
-        if (count_in(text, needle) >= times) {
-            found = true;
-            break;
-        }
-        const auto left = std::chrono::duration_cast<Ms>(deadline - Clock::now()).count();
-        pollfd p{in, POLLIN, 0};
-        if (left <= 0 || ::poll(&p, 1, static_cast<int>(left)) <= 0) break;
-        char buf[4096];
-        while (::read(in, buf, sizeof buf) > 0) {
-        }
-    }
-    ::close(in);
-    return found;
-}
-
 std::string trimmed(std::string s) {
     while (!s.empty() && (s.back() == '\n' || s.back() == '\r' || s.back() == ' ')) s.pop_back();
     return s;
